@@ -1,0 +1,37 @@
+# The two commands of the README: `make study` and `make test`.
+# Both create .venv on first use (pip, CPU torch 2.13.0), register the `arsr` Jupyter kernel
+# inside it and initialise DVC where needed; later runs find everything in place.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.arsr-installed
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export PYTHONUNBUFFERED := 1
+
+.PHONY: study test setup clean-study lab
+
+study: setup
+	dvc repro
+
+test: setup
+	$(PY) -m pytest
+
+lab: setup
+	jupyter lab
+
+setup: $(STAMP) .dvc/config
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=23.2"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m ipykernel install --sys-prefix --name arsr --display-name "Python (arsr)" >/dev/null
+	@touch $@
+
+.dvc/config:
+	dvc init --quiet $(if $(wildcard .git),,--no-scm)
+	dvc config core.analytics false
+
+# Remove what the study produced (DVC outputs and reports), keeping the environment.
+clean-study:
+	rm -rf data/interim data/models reports dvc.lock

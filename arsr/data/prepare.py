@@ -1,0 +1,267 @@
+"""The prepare stage: a dataset of videos -> HR frames, x1/s LR frames and HR optical flow.
+
+Parallel over videos (a process pool), one atomic folder per video, resumable: a restarted run
+keeps every finished video whose settings fingerprint matches and redoes only the rest.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, replace
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from ..io import atomic_dir, write_json, write_text
+from ..paths import resolve
+from .store import INDEX_COLUMNS, read_meta, video_key
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PrepareSettings:
+    """What a prepared video depends on; its fingerprint decides whether a folder is reusable."""
+
+    scale: int = 4
+    flow_method: str = "dis"
+    hr_size: tuple[int, int] | None = None  # (width, height); None = source size cropped to /scale
+    max_frames: int | None = None
+
+    @classmethod
+    def from_params(cls, prepare: dict) -> "PrepareSettings":
+        hr = prepare.get("hr_size")
+        return cls(scale=prepare["scale"], flow_method=prepare["flow_method"],
+                   hr_size=tuple(hr) if hr else None, max_frames=prepare.get("max_frames"))
+
+    def fingerprint(self) -> str:
+        blob = json.dumps({**asdict(self), "format": FORMAT_VERSION}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------------------------
+# Listing the chosen dataset
+
+def list_dataset(data: dict, *, workers: int = 0, progress: bool = True):
+    """The videos that the ``data`` params group names, generating the synthetic set if needed.
+
+    Returns ``(records, skipped)``: a list of :class:`~arsr.data.datasets.VideoRecord` (labelled
+    train/test videos, then unlabelled SR-training videos) and the number of listed-but-absent
+    files dropped under ``on_bad_video: skip``.
+    """
+    from .datasets import list_folder, list_hmdb51, list_ucf101
+
+    dataset, root = data["dataset"], resolve(data["root"])
+    on_missing = "skip" if data["on_bad_video"] == "skip" else "error"
+    splits_dir = resolve(data["splits_dir"]) if data.get("splits_dir") else None
+    sr_root = resolve(data["sr_root"]) if data.get("sr_root") else None
+    if dataset == "synthetic":
+        from .synthetic import SyntheticConfig, generate
+
+        generate(root, SyntheticConfig.from_dict(data["synthetic"]), workers=workers or None,
+                 progress=progress)
+        labelled = list_ucf101(root, split=1, on_missing=on_missing)
+        sr_root = sr_root or root / "unlabelled"
+    elif dataset == "ucf101":
+        labelled = list_ucf101(root, split=data["split"], splits_dir=splits_dir, on_missing=on_missing)
+    elif dataset == "hmdb51":
+        labelled = list_hmdb51(root, split=data["split"], splits_dir=splits_dir, on_missing=on_missing)
+    elif dataset == "folder":
+        labelled, sr_root = [], root
+    else:
+        raise ValueError(f"data.dataset = {dataset!r}: choose synthetic, ucf101, hmdb51 or folder")
+    unlabelled = list_folder(sr_root, on_missing=on_missing) if sr_root else []
+    unlabelled = [replace(r, video_id=f"unlabelled/{r.video_id}") for r in unlabelled]
+    skipped = int(getattr(labelled, "skipped", 0)) + int(getattr(unlabelled, "skipped", 0))
+    return list(labelled) + list(unlabelled), skipped
+
+
+# --------------------------------------------------------------------------------------------
+# One video
+
+def working_size(frames: np.ndarray, settings: PrepareSettings) -> np.ndarray:
+    """Bring (T, H, W, 3) uint8 frames to the HR working size: resize to ``hr_size`` (bicubic,
+    antialiased) if given, else centre-crop to a multiple of ``scale``."""
+    from ..ops import imresize
+
+    t, h, w, _ = frames.shape
+    if settings.hr_size is not None:
+        out_w, out_h = settings.hr_size
+        if (out_h, out_w) != (h, w):
+            frames = _per_frame_resize(frames, size=(out_h, out_w))
+        return np.ascontiguousarray(frames)
+    s = settings.scale
+    ch, cw = h - h % s, w - w % s
+    if ch < 2 * s or cw < 2 * s:
+        raise ValueError(f"frames of {w}x{h} are too small for x{s} super-resolution")
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return np.ascontiguousarray(frames[:, top:top + ch, left:left + cw])
+
+
+def _per_frame_resize(frames: np.ndarray, **kw) -> np.ndarray:
+    """imresize every frame of (T, H, W, C) at once: stack frames on the channel axis."""
+    from ..ops import imresize
+
+    t, h, w, c = frames.shape
+    stacked = frames.transpose(1, 2, 0, 3).reshape(h, w, t * c)
+    out = imresize(stacked, **kw)
+    return out.reshape(out.shape[0], out.shape[1], t, c).transpose(2, 0, 1, 3)
+
+
+def prepare_video(source: Path, folder: Path, settings: PrepareSettings) -> dict:
+    """Read ``source``, write hr/lr/flow .npy and meta.json into ``folder`` atomically.
+
+    Returns the meta dict (the video's index columns are filled in by the caller).
+    """
+    from ..flow import compute_flows
+    from .video import VideoReadError, read_video
+
+    frames = read_video(source, max_frames=settings.max_frames)
+    if frames.shape[0] < 2:
+        raise VideoReadError(
+            f"{source}: only {frames.shape[0]} frame(s) decoded; optical flow needs at least 2. "
+            "Re-encode or remove the file, or set data.on_bad_video: skip"
+        )
+    hr = working_size(frames, settings)
+    lr = _per_frame_resize(hr, scale=1.0 / settings.scale)
+    flow = compute_flows(hr, settings.flow_method).astype(np.float16)
+    meta = {
+        "fingerprint": settings.fingerprint(), "settings": asdict(settings),
+        "n_frames": int(hr.shape[0]), "height": int(hr.shape[1]), "width": int(hr.shape[2]),
+        "lr_height": int(lr.shape[1]), "lr_width": int(lr.shape[2]),
+        "flow_mean_magnitude": float(np.linalg.norm(flow.astype(np.float32), axis=-1).mean()),
+    }
+    with atomic_dir(folder) as tmp:
+        np.save(tmp / "hr.npy", hr)
+        np.save(tmp / "lr.npy", lr)
+        np.save(tmp / "flow.npy", flow)
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    return meta
+
+
+def _worker(job):
+    source, folder, settings = job
+    _single_threaded()
+    from .video import VideoReadError
+
+    try:
+        return prepare_video(source, folder, settings), None
+    except VideoReadError as err:
+        return None, str(err)
+
+
+def _single_threaded() -> None:
+    """One process per core: keep each worker's libraries from spawning their own threads."""
+    import cv2
+    import torch
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
+# --------------------------------------------------------------------------------------------
+# The whole dataset
+
+def prepare_dataset(records, out_dir: str | Path, settings: PrepareSettings, *, workers: int = 0,
+                    on_bad_video: str = "error", progress: bool = True):
+    """Prepare every record into ``out_dir``; return ``(index, stats)``.
+
+    ``workers`` = 0 uses all cores; 1 runs in this process. ``stats`` counts videos
+    ``prepared`` now, ``reused`` from an earlier run, ``skipped`` as unreadable (only with
+    ``on_bad_video="skip"``; with ``"error"`` the first unreadable video stops the run, after
+    the videos already finished are safely on disk).
+    """
+    out_dir = resolve(out_dir)
+    videos_dir = out_dir / "videos"
+    videos_dir.mkdir(parents=True, exist_ok=True)
+    for leftover in videos_dir.glob(".*.tmp"):  # folders of a killed run
+        shutil.rmtree(leftover, ignore_errors=True)
+    keys = [video_key(r.video_id) for r in records]
+    if len(set(keys)) != len(keys):
+        dup = sorted({k for k in keys if keys.count(k) > 1})[:5]
+        raise ValueError(f"video ids collide after making folder names: {dup}")
+    for stale in set(p.name for p in videos_dir.iterdir() if p.is_dir()) - set(keys):
+        shutil.rmtree(videos_dir / stale)
+
+    fingerprint = settings.fingerprint()
+    metas: dict[str, dict] = {}
+    todo = []
+    for record, key in zip(records, keys):
+        meta = read_meta(videos_dir / key)
+        if meta and meta.get("fingerprint") == fingerprint and \
+                all((videos_dir / key / f).is_file() for f in ("hr.npy", "lr.npy", "flow.npy")):
+            metas[key] = meta
+        else:
+            todo.append((record, key))
+    reused = len(metas)
+    errors: dict[str, str] = {}
+    workers = workers or os.cpu_count() or 1
+    bar = tqdm(total=len(todo), desc="prepare videos", unit="video", disable=not progress,
+               mininterval=1.0)
+    jobs = [(r.path, videos_dir / key, settings) for r, key in todo]
+    try:
+        if workers == 1 or len(jobs) <= 1:
+            results = ((key, _worker(job)) for (_, key), job in zip(todo, jobs))
+            _collect(results, metas, errors, on_bad_video, bar)
+        else:
+            with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=get_context("spawn")) as pool:
+                futures = {pool.submit(_worker, job): key for (_, key), job in zip(todo, jobs)}
+                try:
+                    _collect(((futures[f], f.result()) for f in as_completed(futures)),
+                             metas, errors, on_bad_video, bar)
+                except BaseException:
+                    for f in futures:
+                        f.cancel()
+                    raise
+    finally:
+        bar.close()
+
+    rows = []
+    for record, key in zip(records, keys):
+        if key not in metas:
+            continue
+        m = metas[key]
+        rows.append({"video_id": record.video_id, "key": key, "class_name": record.class_name,
+                     "label": record.label, "split": record.split, "n_frames": m["n_frames"],
+                     "height": m["height"], "width": m["width"], "lr_height": m["lr_height"],
+                     "lr_width": m["lr_width"], "source": str(record.path)})
+    index = pd.DataFrame(rows, columns=INDEX_COLUMNS)
+    if index.empty:
+        raise ValueError(f"no video could be prepared ({len(errors)} unreadable): nothing to write")
+    classes = (pd.DataFrame([(r.label, r.class_name) for r in records if r.label >= 0],
+                            columns=["label", "class_name"]).drop_duplicates().sort_values("label"))
+    write_text(out_dir / "index.csv", index.to_csv(index=False))
+    write_text(out_dir / "classes.csv", classes.to_csv(index=False))
+    stats = {"videos": len(index), "prepared": len(todo) - len(errors), "reused": reused,
+             "skipped_unreadable": len(errors), "unreadable": errors,
+             "fingerprint": fingerprint}
+    write_json(out_dir / "prepare_stats.json", stats)
+    return index, stats
+
+
+def _collect(results, metas, errors, on_bad_video, bar) -> None:
+    for key, (meta, error) in results:
+        if error is not None:
+            if on_bad_video != "skip":
+                raise _bad_video(error)
+            log.warning("skipping unreadable video: %s", error)
+            errors[key] = error
+        else:
+            metas[key] = meta
+        bar.update(1)
+
+
+def _bad_video(message: str) -> Exception:
+    from .video import VideoReadError
+
+    return VideoReadError(message + "  (set data.on_bad_video: skip in params.yaml to count and "
+                                    "skip such files instead)")

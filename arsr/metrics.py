@@ -1,0 +1,173 @@
+"""Image-quality metrics as super-resolution papers report them: PSNR and SSIM on the BT.601 Y
+channel of 8-bit RGB frames, with a border shaved off (MATLAB evaluation scripts of RCAN/EDSR,
+VSR-DUF's per-frame video average).
+
+Y is computed in float64 from [0, 1] RGB and not rounded (``rgb2ycbcr(im2double(img))``), on the
+0-255 scale. SSIM is Wang et al.'s ``ssim_index``: 11x11 Gaussian window (sigma 1.5), K1 = 0.01,
+K2 = 0.03, L = 255, 'valid' filtering, no downsampling.
+"""
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+__all__ = ["y_channel", "psnr_y", "ssim_y", "video_psnr_y", "video_ssim_y"]
+
+_Y_WEIGHTS = np.array([65.481, 128.553, 24.966], dtype=np.float64)
+
+
+def _check_pair(sr: np.ndarray, hr: np.ndarray, name: str, ndim: int) -> None:
+    for label, a in (("sr", sr), ("hr", hr)):
+        if not isinstance(a, np.ndarray):
+            raise TypeError(f"{name}: `{label}` must be a numpy array, got {type(a).__name__}")
+        if a.dtype != np.uint8:
+            raise TypeError(f"{name}: `{label}` must be uint8 RGB, got {a.dtype}; round and clip "
+                            "float output first (np.clip(np.rint(x * 255), 0, 255).astype(np.uint8))")
+        if a.ndim != ndim or a.shape[-1] != 3:
+            layout = "(h, w, 3)" if ndim == 3 else "(t, h, w, 3)"
+            raise ValueError(f"{name}: `{label}` must be RGB {layout}, got shape {a.shape}")
+    if sr.shape != hr.shape:
+        raise ValueError(
+            f"{name}: `sr` {sr.shape} and `hr` {hr.shape} differ in shape; crop the ground truth "
+            "to a multiple of the scale (as the LR was made) before comparing"
+        )
+
+
+def y_channel(img: np.ndarray) -> np.ndarray:
+    """BT.601 luma of uint8 RGB on the 0-255 scale, float64, not rounded.
+
+    Parameters
+    ----------
+    img : np.ndarray ``(..., 3)`` uint8 RGB.
+
+    Returns
+    -------
+    np.ndarray ``(...)`` float64 in [16, 235].
+    """
+    # Y = 16 + 65.481 R + 128.553 G + 24.966 B,  R, G, B in [0, 1]
+    return 16.0 + (img.astype(np.float64) / 255.0) @ _Y_WEIGHTS
+
+
+def _shave(a: np.ndarray, shave: int) -> np.ndarray:
+    if shave < 0:
+        raise ValueError(f"shave must be >= 0, got {shave}")
+    if shave == 0:
+        return a
+    if 2 * shave >= min(a.shape[-2:]):
+        raise ValueError(f"shave={shave} leaves nothing of a {a.shape[-2:]} image")
+    return a[..., shave:-shave, shave:-shave]
+
+
+def _psnr(y1: np.ndarray, y2: np.ndarray) -> float:
+    mse = float(np.mean((y1 - y2) ** 2))
+    # PSNR = 10 log10(255^2 / MSE)
+    return math.inf if mse == 0 else 10.0 * math.log10(255.0 ** 2 / mse)
+
+
+def psnr_y(sr: np.ndarray, hr: np.ndarray, shave: int = 4) -> float:
+    """PSNR in dB between the Y channels of two uint8 RGB images.
+
+    Parameters
+    ----------
+    sr, hr : np.ndarray ``(h, w, 3)`` uint8 RGB.
+    shave : int
+        Pixels dropped at each border (the scale factor, by convention).
+
+    Returns
+    -------
+    float, ``inf`` for identical images.
+    """
+    _check_pair(sr, hr, "psnr_y", 3)
+    return _psnr(_shave(y_channel(sr), shave), _shave(y_channel(hr), shave))
+
+
+def _gaussian_window(size: int = 11, sigma: float = 1.5) -> np.ndarray:
+    g = np.exp(-((np.arange(size) - (size - 1) / 2.0) ** 2) / (2.0 * sigma ** 2))
+    w = np.outer(g, g)
+    return w / w.sum()
+
+
+_WINDOW = _gaussian_window()
+
+
+def _filter_valid(a: np.ndarray) -> np.ndarray:
+    """Correlation with the 11x11 window, 'valid' part only (MATLAB ``filter2(w, a, 'valid')``)."""
+    r = _WINDOW.shape[0] // 2
+    full = cv2.filter2D(a, cv2.CV_64F, _WINDOW, borderType=cv2.BORDER_REFLECT)
+    return full[r:-r, r:-r]
+
+
+def _ssim(y1: np.ndarray, y2: np.ndarray) -> float:
+    c1, c2 = (0.01 * 255.0) ** 2, (0.03 * 255.0) ** 2
+    if min(y1.shape) < _WINDOW.shape[0]:
+        raise ValueError(f"ssim: image {y1.shape} is smaller than the 11x11 window after shaving")
+    mu1, mu2 = _filter_valid(y1), _filter_valid(y2)
+    s11 = _filter_valid(y1 * y1) - mu1 * mu1
+    s22 = _filter_valid(y2 * y2) - mu2 * mu2
+    s12 = _filter_valid(y1 * y2) - mu1 * mu2
+    # SSIM = mean((2 mu1 mu2 + C1)(2 s12 + C2) / ((mu1^2 + mu2^2 + C1)(s11 + s22 + C2)))
+    num = (2.0 * mu1 * mu2 + c1) * (2.0 * s12 + c2)
+    den = (mu1 * mu1 + mu2 * mu2 + c1) * (s11 + s22 + c2)
+    return float(np.mean(num / den))
+
+
+def ssim_y(sr: np.ndarray, hr: np.ndarray, shave: int = 4) -> float:
+    """SSIM between the Y channels of two uint8 RGB images (MATLAB ``ssim_index`` settings).
+
+    Parameters
+    ----------
+    sr, hr : np.ndarray ``(h, w, 3)`` uint8 RGB.
+    shave : int
+        Pixels dropped at each border before filtering.
+
+    Returns
+    -------
+    float in [-1, 1], 1 for identical images.
+    """
+    _check_pair(sr, hr, "ssim_y", 3)
+    return _ssim(_shave(y_channel(sr), shave), _shave(y_channel(hr), shave))
+
+
+def _video_mean(metric, sr_frames, hr_frames, shave, temporal_border, name) -> float:
+    _check_pair(sr_frames, hr_frames, name, 4)
+    t = sr_frames.shape[0]
+    if temporal_border < 0 or 2 * temporal_border >= t:
+        raise ValueError(
+            f"{name}: temporal_border={temporal_border} leaves no frame of a {t}-frame clip"
+        )
+    frames = range(temporal_border, t - temporal_border)
+    return float(np.mean([metric(sr_frames[i], hr_frames[i], shave) for i in frames]))
+
+
+def video_psnr_y(sr_frames: np.ndarray, hr_frames: np.ndarray, shave: int = 4,
+                 temporal_border: int = 0) -> float:
+    """Mean over frames of :func:`psnr_y` (VSR-DUF's per-frame average).
+
+    Parameters
+    ----------
+    sr_frames, hr_frames : np.ndarray ``(t, h, w, 3)`` uint8 RGB.
+    shave : int, spatial border.
+    temporal_border : int
+        Frames skipped at each end of the clip.
+
+    Returns
+    -------
+    float, dB (``inf`` if any counted frame is identical).
+    """
+    return _video_mean(psnr_y, sr_frames, hr_frames, shave, temporal_border, "video_psnr_y")
+
+
+def video_ssim_y(sr_frames: np.ndarray, hr_frames: np.ndarray, shave: int = 4,
+                 temporal_border: int = 0) -> float:
+    """Mean over frames of :func:`ssim_y`.
+
+    Parameters
+    ----------
+    sr_frames, hr_frames : np.ndarray ``(t, h, w, 3)`` uint8 RGB.
+    shave : int, spatial border.
+    temporal_border : int
+        Frames skipped at each end of the clip.
+    """
+    return _video_mean(ssim_y, sr_frames, hr_frames, shave, temporal_border, "video_ssim_y")

@@ -1,0 +1,244 @@
+"""params.yaml: loading, and validation that stops a stage at once on a wrong knob.
+
+Each group of ``params.yaml`` (``data``, ``prepare``, ...) has a schema here. A stage validates
+only the groups it declares in ``dvc.yaml``. Errors name the key, the value and what is allowed.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from .paths import repo_root, resolve
+
+
+class ParamError(ValueError):
+    """A value in params.yaml (or a notebook's parameters) that the study cannot use."""
+
+
+# --------------------------------------------------------------------------------------------
+# Validators: each takes (value, key) and returns the normalised value or raises ParamError.
+
+Validator = Callable[[Any, str], Any]
+
+
+def _fail(key: str, value: Any, allowed: str) -> None:
+    raise ParamError(f"params: {key} = {value!r} is not allowed; expected {allowed}")
+
+
+def choice(*options: Any) -> Validator:
+    def check(value, key):
+        if value not in options:
+            _fail(key, value, "one of " + ", ".join(map(str, options)))
+        return value
+    return check
+
+
+def integer(min: int | None = 0, max: int | None = None) -> Validator:
+    def check(value, key):
+        if isinstance(value, bool) or not isinstance(value, int):
+            _fail(key, value, "an integer" + _range(min, max))
+        if (min is not None and value < min) or (max is not None and value > max):
+            _fail(key, value, "an integer" + _range(min, max))
+        return value
+    return check
+
+
+def number(min: float | None = None, max: float | None = None, *, open_min: bool = False) -> Validator:
+    def check(value, key):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            _fail(key, value, "a number" + _range(min, max, open_min))
+        if min is not None and (value <= min if open_min else value < min):
+            _fail(key, value, "a number" + _range(min, max, open_min))
+        if max is not None and value > max:
+            _fail(key, value, "a number" + _range(min, max, open_min))
+        return float(value)
+    return check
+
+
+def boolean() -> Validator:
+    def check(value, key):
+        if not isinstance(value, bool):
+            _fail(key, value, "true or false")
+        return value
+    return check
+
+
+def string() -> Validator:
+    def check(value, key):
+        if not isinstance(value, str) or not value:
+            _fail(key, value, "a non-empty string")
+        return value
+    return check
+
+
+def path(must_exist: bool = False) -> Validator:
+    """A path, relative to the study root unless absolute; optionally required to exist."""
+    def check(value, key):
+        if not isinstance(value, str) or not value:
+            _fail(key, value, "a path (string)")
+        if must_exist and not resolve(value).exists():
+            raise ParamError(
+                f"params: {key} = {value!r}: {resolve(value)} does not exist; "
+                "point it at an existing folder or file"
+            )
+        return value
+    return check
+
+
+def optional(inner: Validator) -> Validator:
+    def check(value, key):
+        return None if value is None else inner(value, key)
+    return check
+
+
+def list_of(inner: Validator, length: int | None = None, min_length: int = 0) -> Validator:
+    def check(value, key):
+        if not isinstance(value, list) or (length is not None and len(value) != length) \
+                or len(value) < min_length:
+            n = f"{length} " if length is not None else ""
+            _fail(key, value, f"a list of {n}items")
+        return [inner(v, f"{key}[{i}]") for i, v in enumerate(value)]
+    return check
+
+
+def free_dict() -> Validator:
+    """A mapping validated elsewhere (e.g. by the dataclass that consumes it)."""
+    def check(value, key):
+        if not isinstance(value, dict):
+            _fail(key, value, "a mapping")
+        return value
+    return check
+
+
+def _range(lo, hi, open_lo: bool = False) -> str:
+    if lo is None and hi is None:
+        return ""
+    if hi is None:
+        return f" {'>' if open_lo else '>='} {lo}"
+    if lo is None:
+        return f" <= {hi}"
+    return f" in [{lo}, {hi}]"
+
+
+# --------------------------------------------------------------------------------------------
+# The schema: one entry per params.yaml group. Nested dicts are sub-groups.
+
+DATASETS = ("synthetic", "ucf101", "hmdb51", "folder")
+FLOW_METHODS = ("tvl1", "dis", "farneback")
+
+SCHEMA: dict[str, dict[str, Any]] = {
+    "data": {
+        "dataset": choice(*DATASETS),
+        "root": path(),
+        "split": integer(1, 3),
+        "splits_dir": optional(path(must_exist=True)),
+        "sr_root": optional(path(must_exist=True)),
+        "on_bad_video": choice("error", "skip"),
+        "synthetic": free_dict(),
+    },
+    "prepare": {
+        "workers": integer(0),
+        "flow_method": choice(*FLOW_METHODS),
+        "scale": choice(2, 3, 4),
+        "hr_size": optional(list_of(integer(8), length=2)),
+        "max_frames": optional(integer(2)),
+    },
+}
+
+
+def _check_group(schema: dict, values: Any, prefix: str) -> dict:
+    if not isinstance(values, dict):
+        raise ParamError(f"params: {prefix} must be a mapping of keys to values, got {values!r}")
+    unknown = sorted(set(values) - set(schema))
+    if unknown:
+        raise ParamError(
+            f"params: unknown key(s) {', '.join(prefix + '.' + k for k in unknown)}; "
+            f"allowed keys of {prefix}: {', '.join(sorted(schema))}"
+        )
+    missing = sorted(set(schema) - set(values))
+    if missing:
+        raise ParamError(
+            f"params: missing key(s) {', '.join(prefix + '.' + k for k in missing)} "
+            "(see params.yaml in the repository for the defaults)"
+        )
+    out = {}
+    for key, rule in schema.items():
+        full = f"{prefix}.{key}"
+        out[key] = _check_group(rule, values[key], full) if isinstance(rule, dict) \
+            else rule(values[key], full)
+    return out
+
+
+def _cross_checks(params: dict) -> None:
+    data = params.get("data")
+    if data is not None:
+        if data["dataset"] != "synthetic" and not resolve(data["root"]).exists():
+            raise ParamError(
+                f"params: data.root = {data['root']!r}: {resolve(data['root'])} does not exist; "
+                f"point data.root at the {data['dataset']} folder (see README, 'paper profile') "
+                "or set data.dataset: synthetic"
+            )
+        if data["dataset"] == "synthetic":
+            from .data.synthetic import SyntheticConfig  # the dataclass owns its own keys
+            try:
+                SyntheticConfig.from_dict(data["synthetic"])
+            except (TypeError, ValueError) as err:
+                raise ParamError(f"params: data.synthetic: {err}") from None
+    prep = params.get("prepare")
+    if prep is not None and prep["hr_size"] is not None:
+        w, h = prep["hr_size"]
+        if w % prep["scale"] or h % prep["scale"]:
+            raise ParamError(
+                f"params: prepare.hr_size = {prep['hr_size']!r} must be divisible by "
+                f"prepare.scale = {prep['scale']}"
+            )
+
+
+def validate(params: dict, groups: list[str] | tuple[str, ...]) -> dict:
+    """Check the named groups of ``params`` against the schema; return them normalised."""
+    out = {}
+    for group in groups:
+        if group not in SCHEMA:
+            raise ParamError(f"params: no schema for group {group!r}; known: {', '.join(SCHEMA)}")
+        if group not in params:
+            raise ParamError(f"params: group {group!r} is missing from params.yaml")
+        out[group] = _check_group(SCHEMA[group], params[group], group)
+    _cross_checks(out)
+    return out
+
+
+def load_params(path: str | os.PathLike | None = None) -> dict:
+    """Read params.yaml (default: the study root's), with a clear error if it is malformed."""
+    path = Path(path) if path else repo_root() / "params.yaml"
+    try:
+        params = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ParamError(f"{path} not found: run from the arsr repository root") from None
+    except yaml.YAMLError as err:
+        raise ParamError(f"{path} is not valid YAML: {err}") from None
+    if not isinstance(params, dict):
+        raise ParamError(f"{path} must hold a mapping of groups (data:, prepare:, ...)")
+    return params
+
+
+def params_hash(params: dict) -> str:
+    """A short, stable hash of a params mapping (for provenance and cache keys)."""
+    blob = json.dumps(params, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def merged(base: dict, overrides: dict) -> dict:
+    """``base`` with ``overrides`` applied recursively (a copy; neither input is changed)."""
+    out = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out

@@ -1,0 +1,47 @@
+"""What made a result: code version, params, machine. Stamped into every metrics file."""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+from .params import params_hash
+from .paths import repo_root
+
+
+def git_commit(root: Path | None = None) -> str:
+    """The commit of the study's code, with ``+dirty`` when tracked files differ from it."""
+    root = root or repo_root()
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                             text=True, check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+
+
+def device_description() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        n = torch.cuda.device_count()
+        return f"{n} x {torch.cuda.get_device_name(0)}"
+    return f"cpu ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
+
+
+def provenance(params: dict) -> dict:
+    """A dict for metrics files: git commit, params hash, device, versions, time."""
+    import torch
+
+    return {
+        "git_commit": git_commit(),
+        "params_hash": params_hash(params),
+        "device": device_description(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "time_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }

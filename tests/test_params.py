@@ -1,0 +1,80 @@
+"""params.yaml validation: a wrong knob stops a stage at once, naming the key and the fix."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from arsr.params import ParamError, load_params, merged, params_hash, validate
+
+ROOT = Path(__file__).resolve().parents[1]
+GROUPS = ["data", "prepare"]
+
+
+@pytest.fixture
+def params():
+    return load_params(ROOT / "params.yaml")
+
+
+def _with(params, dotted, value):
+    out = copy.deepcopy(params)
+    *path, last = dotted.split(".")
+    node = out
+    for key in path:
+        node = node[key]
+    node[last] = value
+    return out
+
+
+@pytest.mark.parametrize("key, value, needle", [
+    ("data.dataset", "ucf", "data.dataset = 'ucf' is not allowed; expected one of synthetic"),
+    ("prepare.workers", -1, "prepare.workers = -1"),
+    ("prepare.workers", "4", "an integer"),
+    ("prepare.flow_method", "flownet2", "tvl1, dis, farneback"),
+    ("prepare.scale", 5, "prepare.scale"),
+    ("prepare.hr_size", [130, 96], "divisible by prepare.scale"),
+    ("prepare.max_frames", 1, "prepare.max_frames"),
+    ("data.on_bad_video", "ignore", "error, skip"),
+    ("data.split", 4, "data.split"),
+])
+def test_bad_values_name_the_key(params, key, value, needle):
+    with pytest.raises(ParamError, match=None) as err:
+        validate(_with(params, key, value), GROUPS)
+    assert needle in str(err.value)
+
+
+def test_unknown_and_missing_keys(params):
+    with pytest.raises(ParamError, match=r"unknown key\(s\) prepare.wrokers"):
+        validate(_with(params, "prepare.wrokers", 2), GROUPS)
+    broken = copy.deepcopy(params)
+    del broken["prepare"]["scale"]
+    with pytest.raises(ParamError, match="missing key.*prepare.scale"):
+        validate(broken, GROUPS)
+    with pytest.raises(ParamError, match="data.synthetic"):
+        validate(_with(params, "data.synthetic.n_clases", 3), GROUPS)
+
+
+def test_paths_must_exist_for_real_datasets(params, tmp_path):
+    bad = _with(_with(params, "data.dataset", "ucf101"), "data.root", str(tmp_path / "nope"))
+    with pytest.raises(ParamError, match=r"data.root = .*does not exist"):
+        validate(bad, GROUPS)
+    ok = _with(_with(params, "data.dataset", "ucf101"), "data.root", str(tmp_path))
+    assert validate(ok, GROUPS)["data"]["root"] == str(tmp_path)
+    with pytest.raises(ParamError, match="data.splits_dir"):
+        validate(_with(params, "data.splits_dir", str(tmp_path / "lists")), GROUPS)
+
+
+def test_default_params_validate_and_hash_is_stable(params):
+    checked = validate(params, GROUPS)
+    assert params_hash(checked) == params_hash(copy.deepcopy(checked))
+    assert params_hash(checked) != params_hash(merged(checked, {"prepare": {"workers": 3}}))
+    with pytest.raises(ParamError, match="no schema for group"):
+        validate(params, ["nonsense"])
+
+
+def test_malformed_yaml_names_the_file(tmp_path):
+    bad = tmp_path / "params.yaml"
+    bad.write_text("data: [unclosed\n")
+    with pytest.raises(ParamError, match="params.yaml is not valid YAML"):
+        load_params(bad)

@@ -1,0 +1,120 @@
+"""The prepare stage: frames, LR and flow on disk, resumable, bad videos handled."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from arsr.data.prepare import PrepareSettings, list_dataset, prepare_dataset
+from arsr.data.store import PreparedDataset, video_key
+from arsr.data.video import VideoReadError, write_video
+from arsr.ops import imresize
+
+TINY = {"n_classes": 10, "clips_per_class": 2, "n_unlabelled": 2, "frames_min": 6,
+        "frames_max": 8, "width": 64, "height": 48, "seed": 0}
+
+
+def _data(root, **kw):
+    return {"dataset": "synthetic", "root": str(root), "split": 1, "splits_dir": None,
+            "sr_root": None, "on_bad_video": "error", "synthetic": dict(TINY), **kw}
+
+
+@pytest.fixture(scope="module")
+def tiny_records(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synthetic")
+    records, missing = list_dataset(_data(root), workers=1, progress=False)
+    return records, missing
+
+
+def test_list_synthetic(tiny_records):
+    records, missing = tiny_records
+    assert missing == 0
+    splits = {r.split for r in records}
+    assert splits == {"train", "test", "unlabelled"}
+    assert len([r for r in records if r.split == "unlabelled"]) == TINY["n_unlabelled"]
+    assert len({r.label for r in records if r.label >= 0}) == TINY["n_classes"]
+
+
+def test_prepare_writes_hr_lr_flow(tiny_records, tmp_path):
+    records, _ = tiny_records
+    settings = PrepareSettings(scale=4, flow_method="dis")
+    index, stats = prepare_dataset(records[:4], tmp_path, settings, workers=1, progress=False)
+    assert stats["prepared"] == 4 and stats["reused"] == 0
+    ds = PreparedDataset(tmp_path)
+    assert len(ds) == 4
+    video = ds.video(index.iloc[0]["video_id"])
+    t = video.n_frames
+    assert TINY["frames_min"] <= t <= TINY["frames_max"]
+    assert video.hr.shape == (t, 48, 64, 3) and video.hr.dtype == np.uint8
+    assert video.lr.shape == (t, 12, 16, 3) and video.lr.dtype == np.uint8
+    assert video.flow.shape == (t - 1, 48, 64, 2) and video.flow.dtype == np.float16
+    np.testing.assert_array_equal(video.lr[2], imresize(np.asarray(video.hr[2]), 0.25))
+    assert np.isfinite(video.flow).all() and np.abs(video.flow).max() > 0.1
+    assert (index["n_frames"] == [ds.video(v).n_frames for v in index["video_id"]]).all()
+
+
+def test_prepare_resumes_only_unfinished(tiny_records, tmp_path):
+    records, _ = tiny_records
+    settings = PrepareSettings(scale=4, flow_method="dis")
+    prepare_dataset(records[:3], tmp_path, settings, workers=1, progress=False)
+    videos = tmp_path / "videos"
+    killed = videos / video_key(records[1].video_id)
+    mtime_kept = (videos / video_key(records[0].video_id) / "hr.npy").stat().st_mtime_ns
+    import shutil
+    shutil.rmtree(killed)
+    (videos / f".{killed.name}.abc.tmp").mkdir()  # what a killed worker leaves behind
+    index, stats = prepare_dataset(records[:3], tmp_path, settings, workers=1, progress=False)
+    assert (stats["prepared"], stats["reused"]) == (1, 2)
+    assert killed.is_dir() and not list(videos.glob(".*.tmp"))
+    assert (videos / video_key(records[0].video_id) / "hr.npy").stat().st_mtime_ns == mtime_kept
+    # other settings: every video is redone
+    _, stats = prepare_dataset(records[:3], tmp_path, PrepareSettings(flow_method="farneback"),
+                               workers=1, progress=False)
+    assert (stats["prepared"], stats["reused"]) == (3, 0)
+
+
+def test_prepare_in_a_process_pool(tiny_records, tmp_path):
+    records, _ = tiny_records
+    index, stats = prepare_dataset(records[:3], tmp_path, PrepareSettings(), workers=2,
+                                   progress=False)
+    assert stats["prepared"] == 3 and len(index) == 3
+
+
+def test_bad_video_errors_or_is_skipped(tmp_path):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    frames = np.random.default_rng(0).integers(0, 255, (5, 32, 32, 3), dtype=np.uint8)
+    write_video(folder / "good.avi", frames)
+    (folder / "broken.avi").write_bytes(b"not a video at all" * 50)
+    data = _data(folder, dataset="folder")
+    records, _ = list_dataset(data, progress=False)
+    assert len(records) == 2
+    with pytest.raises(VideoReadError, match=r"broken\.avi.*on_bad_video: skip"):
+        prepare_dataset(records, tmp_path / "out", PrepareSettings(), workers=1, progress=False)
+    # the good video finished before the error stays prepared
+    index, stats = prepare_dataset(records, tmp_path / "out", PrepareSettings(), workers=1,
+                                   on_bad_video="skip", progress=False)
+    assert stats["skipped_unreadable"] == 1 and stats["reused"] == 1 and len(index) == 1
+    assert index.loc[0, "video_id"].startswith("unlabelled/") and "good" in index.loc[0, "video_id"]
+    assert "broken" in next(iter(stats["unreadable"].values()))
+
+
+def test_single_frame_video_is_a_bad_video(tmp_path):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    write_video(folder / "one.avi", np.zeros((1, 32, 32, 3), np.uint8))
+    records, _ = list_dataset(_data(folder, dataset="folder"), progress=False)
+    with pytest.raises(VideoReadError, match="at least 2"):
+        prepare_dataset(records, tmp_path / "out", PrepareSettings(), workers=1, progress=False)
+
+
+def test_hr_size_and_crop(tiny_records, tmp_path):
+    records, _ = tiny_records
+    index, _ = prepare_dataset(records[:1], tmp_path, PrepareSettings(hr_size=(32, 24)),
+                               workers=1, progress=False)
+    assert (index.loc[0, "width"], index.loc[0, "height"]) == (32, 24)
+    assert (index.loc[0, "lr_width"], index.loc[0, "lr_height"]) == (8, 6)
+
+
+def test_missing_index_says_how_to_prepare(tmp_path):
+    with pytest.raises(FileNotFoundError, match="dvc repro prepare"):
+        PreparedDataset(tmp_path)
