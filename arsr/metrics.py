@@ -13,7 +13,7 @@ import math
 import cv2
 import numpy as np
 
-__all__ = ["y_channel", "psnr_y", "ssim_y", "video_psnr_y", "video_ssim_y"]
+__all__ = ["y_channel", "psnr", "ssim", "psnr_y", "ssim_y", "video_psnr_y", "video_ssim_y"]
 
 _Y_WEIGHTS = np.array([65.481, 128.553, 24.966], dtype=np.float64)
 
@@ -60,6 +60,30 @@ def _shave(a: np.ndarray, shave: int) -> np.ndarray:
     return a[..., shave:-shave, shave:-shave]
 
 
+def _check_planes(y1: np.ndarray, y2: np.ndarray, name: str) -> None:
+    for label, a in (("y1", y1), ("y2", y2)):
+        if not isinstance(a, np.ndarray) or a.ndim != 2:
+            raise ValueError(f"{name}: `{label}` must be one channel (h, w) on the 0-255 scale, got "
+                             f"{getattr(a, 'shape', type(a).__name__)}; for RGB frames use {name}_y")
+    if y1.shape != y2.shape:
+        raise ValueError(f"{name}: `y1` {y1.shape} and `y2` {y2.shape} differ in shape")
+
+
+def psnr(y1: np.ndarray, y2: np.ndarray) -> float:
+    """PSNR in dB of two single-channel images on the 0-255 scale (no shaving, no rounding).
+
+    Parameters
+    ----------
+    y1, y2 : np.ndarray ``(h, w)``, any real dtype (e.g. a Y channel).
+
+    Returns
+    -------
+    float, ``inf`` for identical images.
+    """
+    _check_planes(y1, y2, "psnr")
+    return _psnr(y1.astype(np.float64), y2.astype(np.float64))
+
+
 def _psnr(y1: np.ndarray, y2: np.ndarray) -> float:
     mse = float(np.mean((y1 - y2) ** 2))
     # PSNR = 10 log10(255^2 / MSE)
@@ -97,6 +121,21 @@ def _filter_valid(a: np.ndarray) -> np.ndarray:
     r = _WINDOW.shape[0] // 2
     full = cv2.filter2D(a, cv2.CV_64F, _WINDOW, borderType=cv2.BORDER_REFLECT)
     return full[r:-r, r:-r]
+
+
+def ssim(y1: np.ndarray, y2: np.ndarray) -> float:
+    """SSIM of two single-channel images on the 0-255 scale (L = 255, no shaving).
+
+    Parameters
+    ----------
+    y1, y2 : np.ndarray ``(h, w)``, at least 11x11.
+
+    Returns
+    -------
+    float, mean of the SSIM map over the 'valid' window positions.
+    """
+    _check_planes(y1, y2, "ssim")
+    return _ssim(y1.astype(np.float64), y2.astype(np.float64))
 
 
 def _ssim(y1: np.ndarray, y2: np.ndarray) -> float:

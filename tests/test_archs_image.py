@@ -56,6 +56,19 @@ def test_forward_shape_other_scales(name, scale):
     assert out.shape == (2, 3, 8 * scale, 12 * scale)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", list(TINY))
+def test_cuda_matches_cpu(name):
+    torch.manual_seed(0)
+    model = TINY[name]().eval()
+    x = _lr()
+    with torch.no_grad():
+        expected = model(x)
+        got = model.cuda()(x.cuda()).cpu()
+    # loose: cuDNN may run fp32 convolutions in TF32
+    torch.testing.assert_close(got, expected, atol=3e-3, rtol=3e-3)
+
+
 def test_unsupported_scales_are_refused():
     with pytest.raises(ValueError, match="scale 5"):
         Upsample(5, 8)

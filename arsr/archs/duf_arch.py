@@ -146,8 +146,8 @@ class DUF(nn.Module):
         """x: (b, 7, c, h, w) -> HR centre frame (b, c, scale*h, scale*w)."""
         b, t, c, h, w = x.shape
         if t != self.num_frames:
-            raise ValueError(f"DUF takes exactly {self.num_frames} frames (b, 7, c, h, w), got {tuple(x.shape)}; "
-                             "use sliding_window_sr for whole clips")
+            raise ValueError(f"DUF takes exactly {self.num_frames} frames (b, 7, c, h, w), "
+                             f"got {tuple(x.shape)}; use sliding_window_sr for whole clips")
         x = x.transpose(1, 2)  # (b, c, t, h, w) for Conv3d
         centre = x[:, :, t // 2]
 

@@ -30,7 +30,8 @@ def spmc_splat(x: torch.Tensor, flow: torch.Tensor, scale: int) -> torch.Tensor:
         raise ValueError(f"spmc_splat: x must be (b, c, h, w) and flow (b, 2, h, w), "
                          f"got {tuple(x.shape)} and {tuple(flow.shape)}")
     if flow.shape[0] != x.shape[0] or flow.shape[2:] != x.shape[2:]:
-        raise ValueError(f"spmc_splat: flow {tuple(flow.shape)} must match x {tuple(x.shape)} in batch and size")
+        raise ValueError(f"spmc_splat: flow {tuple(flow.shape)} must match x {tuple(x.shape)} "
+                         "in batch and size")
     b, c, h, w = x.shape
     hh, ww = scale * h, scale * w
     ys = torch.arange(h, dtype=flow.dtype, device=flow.device).view(1, h, 1)
