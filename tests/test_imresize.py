@@ -94,6 +94,14 @@ def test_torch_gradient():
     assert torch.autograd.gradcheck(lambda t: imresize(t, size=(10, 5)), (x,))
 
 
+def test_cached_weights_survive_inference_mode():
+    with torch.inference_mode():
+        imresize(torch.rand(1, 3, 17, 19, dtype=torch.float64), 0.5)  # fills the cache first
+    x = torch.rand(1, 3, 17, 19, dtype=torch.float64, requires_grad=True)
+    imresize(x, 0.5).sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_cuda_matches_cpu():
     x = torch.rand(2, 3, 32, 24)

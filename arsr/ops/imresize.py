@@ -84,8 +84,10 @@ def resize_weights(in_len: int, out_len: int, scale: float, antialias: bool = Tr
 
 @functools.lru_cache(maxsize=64)
 def _torch_weights(in_len, out_len, scale, antialias, device, dtype) -> torch.Tensor:
-    return torch.as_tensor(resize_weights(in_len, out_len, scale, antialias).copy(),
-                           dtype=dtype, device=device)
+    # built outside inference mode: a cached inference tensor would break later autograd use
+    with torch.inference_mode(False):
+        return torch.as_tensor(resize_weights(in_len, out_len, scale, antialias).copy(),
+                               dtype=dtype, device=device)
 
 
 def _plan(h: int, w: int, scale, size) -> tuple[tuple[int, int], tuple[float, float]]:

@@ -8,6 +8,8 @@ from typing import Callable, Mapping
 import torch
 from torch import nn
 
+from ..paths import resolve
+
 # Key names, block layout (stride on the 3x3 of a Bottleneck, "ResNet v1.5"), initialisation and
 # parameter counts follow torchvision.models.resnet, so torchvision's ImageNet files load unchanged.
 
@@ -177,8 +179,9 @@ RESNETS: dict[str, Callable[..., ResNet]] = {
 
 def read_state_dict(path: str | os.PathLike, params_key: str = DEFAULT_PARAMS_KEY) -> dict[str, torch.Tensor]:
     """Tensors of a local weight file (a plain state dict, or one under ``"state_dict"``/``"model"``),
-    read with ``weights_only=True``; a ``module.`` prefix (DataParallel) is removed."""
-    path = Path(path).expanduser()
+    read with ``weights_only=True``; a ``module.`` prefix (DataParallel) is removed. A relative
+    ``path`` is resolved from the study's root."""
+    path = resolve(path)
     if not path.is_file():
         raise FileNotFoundError(
             f"weight file {path} not found: download it (e.g. torchvision's ImageNet file for this "
@@ -218,7 +221,7 @@ def load_imagenet(model: nn.Module, path: str | os.PathLike, *, params_key: str 
 
     Any other missing, unexpected or wrongly shaped key raises ``ValueError`` naming the file and keys.
     """
-    path = Path(path).expanduser()
+    path = resolve(path)
     source = read_state_dict(path, params_key)
     for old, new in (rename or {}).items():
         source = {(new + k[len(old):] if k.startswith(old) else k): v for k, v in source.items()}
@@ -253,7 +256,7 @@ def load_imagenet(model: nn.Module, path: str | os.PathLike, *, params_key: str 
     if bad_shape or unexpected or missing:
         raise ValueError(_mismatch_message(path, missing, unexpected, bad_shape, params_key))
     model.load_state_dict(state, strict=False)
-    return {"dropped": dropped, "adapted": adapted}
+    return {"dropped": sorted(dropped), "adapted": adapted}
 
 
 def _mismatch_message(path: Path, missing: list[str], unexpected: list[str], bad_shape: list[str],

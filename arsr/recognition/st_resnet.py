@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .resnet import DEFAULT_PARAMS_KEY, RESNETS, BasicBlock, Bottleneck, ResNet, load_imagenet as _load_imagenet
+from .tsn import fuse_scores
 
 # What follows the authors' MatConvNet code (feichtenhofer/st-resnet, STResNet_stage1.m / stage2.m):
 # - two ResNets, appearance (RGB) and motion (stacked flow; the paper stacks L = 10 fields, 20
@@ -182,8 +183,7 @@ class STResNet(nn.Module):
                 a, m = torch.relu(a_pre), torch.relu(m_pre)
         scores_a = self._head(self.appearance, a, frames)
         scores_m = self._head(self.motion, m, frames)
-        w_a, w_m = self.fusion_weights
-        return STResNetOutput(scores_a, scores_m, (w_a * scores_a + w_m * scores_m) / (w_a + w_m))
+        return STResNetOutput(scores_a, scores_m, fuse_scores(scores_a, scores_m, self.fusion_weights))
 
 
 def st_resnet50(num_classes: int, **kwargs) -> STResNet:
