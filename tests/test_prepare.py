@@ -84,11 +84,11 @@ def test_bad_video_errors_or_is_skipped(tmp_path):
     folder.mkdir()
     frames = np.random.default_rng(0).integers(0, 255, (5, 32, 32, 3), dtype=np.uint8)
     write_video(folder / "good.avi", frames)
-    (folder / "broken.avi").write_bytes(b"not a video at all" * 50)
+    (folder / "zz_broken.avi").write_bytes(b"not a video at all" * 50)  # listed after good.avi
     data = _data(folder, dataset="folder")
     records, _ = list_dataset(data, progress=False)
     assert len(records) == 2
-    with pytest.raises(VideoReadError, match=r"broken\.avi.*on_bad_video: skip"):
+    with pytest.raises(VideoReadError, match=r"zz_broken\.avi.*on_bad_video: skip"):
         prepare_dataset(records, tmp_path / "out", PrepareSettings(), workers=1, progress=False)
     # the good video finished before the error stays prepared
     index, stats = prepare_dataset(records, tmp_path / "out", PrepareSettings(), workers=1,

@@ -1,0 +1,233 @@
+"""Super-resolution "methods" for the evaluation: LR video frames in, SR frames out, only where asked.
+
+A method answers ``method.frames(video, indices)``: the ``(n, H, W, 3)`` uint8 SR frames at the
+given frame numbers of a prepared video (``arsr.data.store.PreparedVideo``). Learned and bicubic
+methods read the video's LR frames and do the work in ``method.sr(lr, indices)``; the ``hr``
+reference returns the HR frames themselves, so the upper bound goes through the evaluator's code
+path unchanged. Models run under ``torch.inference_mode`` on CUDA when available, else on the CPU
+threads, in float32; output is clipped to [0, 1] and rounded to 8 bits as the authors save frames.
+
+    method = method_from_arch("rrdbnet", "data/models/sosr/model.pt", name="SoSR")
+    method = method_from_arch("duf", "data/models/tosr/model.pt", name="ToSR", num_layer=16)
+    bicubic_method(4), hr_method()
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .archs import build_arch, is_video_arch, load_weights
+
+__all__ = ["SRMethod", "ImageMethod", "VideoMethod", "HRMethod", "bicubic_method", "hr_method",
+           "method_from_arch", "default_device", "module_fingerprint"]
+
+
+def default_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` if given, else CUDA when available, else the CPU."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def module_fingerprint(module: nn.Module, **extra) -> str:
+    """A short hash of a module's class, its plain (int/float/str/bool) attributes, ``extra``, and
+    every tensor of its state dict: equal fingerprints mean the same outputs."""
+    h = hashlib.sha256(type(module).__qualname__.encode())
+    plain = {k: v for k, v in vars(module).items()
+             if not k.startswith("_") and k != "training" and isinstance(v, (int, float, str, bool))}
+    h.update(repr(sorted({**plain, **extra}.items())).encode())
+    for key, value in module.state_dict().items():
+        h.update(key.encode())
+        h.update(str(tuple(value.shape)).encode())
+        h.update(value.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _check_lr(lr: np.ndarray, indices: Sequence[int], who: str) -> np.ndarray:
+    if lr.ndim != 4 or lr.shape[-1] != 3 or lr.dtype != np.uint8:
+        raise ValueError(f"{who}: LR clip must be (T, h, w, 3) uint8 RGB, got {lr.shape} {lr.dtype}")
+    idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+    if idx.size and (idx.min() < 0 or idx.max() >= lr.shape[0]):
+        raise IndexError(f"{who}: frame indices {idx.min()}..{idx.max()} outside a {lr.shape[0]}-frame clip")
+    return idx
+
+
+def _to_tensor(frames: np.ndarray, device: torch.device) -> torch.Tensor:
+    """``(..., h, w, 3)`` uint8 -> ``(..., 3, h, w)`` float in [0, 1] on ``device``."""
+    x = torch.from_numpy(np.ascontiguousarray(frames)).to(device)
+    return x.movedim(-1, -3).float().div_(255.0)
+
+
+def _to_uint8(x: torch.Tensor) -> np.ndarray:
+    """``(n, 3, H, W)`` float in [0, 1] -> ``(n, H, W, 3)`` uint8, clipped and rounded."""
+    return x.clamp_(0.0, 1.0).mul_(255.0).round_().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+class SRMethod:
+    """Base class: ``frames(video, indices)`` -> ``(len(indices), H, W, 3)`` uint8.
+
+    Subclasses implement ``sr(lr, indices)`` with ``lr (T, h, w, 3)`` uint8 (memory-mapped is
+    fine: only the frames needed are read) or override ``frames``. ``name`` is the default cache
+    name of the method in ``arsr.evaluate``; ``fingerprint()`` identifies its outputs (weights and
+    settings), so cached evaluations of a changed model are not reused.
+    """
+
+    name = "method"
+
+    def frames(self, video, indices: Sequence[int]) -> np.ndarray:
+        """SR frames of a ``PreparedVideo`` at ``indices``: ``(n, H, W, 3)`` uint8."""
+        return self.sr(video.lr, indices)
+
+    def sr(self, lr: np.ndarray, indices: Sequence[int]) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} must implement sr(lr, indices)")
+
+    def fingerprint(self) -> str:
+        raise NotImplementedError(f"{type(self).__name__} must implement fingerprint()")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+class ImageMethod(SRMethod):
+    """A single-image SR model applied to each requested frame alone.
+
+    model: ``(b, 3, h, w)`` in [0, 1] -> ``(b, 3, s·h, s·w)``; set to eval mode and moved to
+    ``device`` (CUDA if available). ``batch_size`` frames go through the model at once.
+    """
+
+    def __init__(self, model: nn.Module, batch_size: int = 8, *, name: str | None = None,
+                 device: str | torch.device | None = None):
+        if batch_size < 1:
+            raise ValueError(f"ImageMethod: batch_size must be >= 1, got {batch_size}")
+        self.device = default_device(device)
+        self.model = model.to(self.device).eval()
+        self.batch_size = batch_size
+        self.name = name or type(model).__name__.lower()
+        self._fingerprint: str | None = None
+
+    def sr(self, lr: np.ndarray, indices: Sequence[int]) -> np.ndarray:
+        """``lr (T, h, w, 3)`` uint8, ``indices`` (n,) -> ``(n, s·h, s·w, 3)`` uint8."""
+        idx = _check_lr(lr, indices, f"{self.name}.sr")
+        out = []
+        with torch.inference_mode():
+            for start in range(0, idx.size, self.batch_size):
+                x = _to_tensor(lr[idx[start:start + self.batch_size]], self.device)
+                out.append(_to_uint8(self.model(x)))
+        return np.concatenate(out) if out else np.zeros((0, 0, 0, 3), np.uint8)
+
+    def fingerprint(self) -> str:
+        if self._fingerprint is None:
+            self._fingerprint = module_fingerprint(self.model, kind="image")
+        return self._fingerprint
+
+
+class VideoMethod(SRMethod):
+    """A video SR model (a window of ``num_frames`` LR frames -> its centre HR frame) applied to
+    each requested frame with its own window, padded at the clip's ends as
+    ``arsr.archs.duf_arch.sliding_window_sr``: ``pad="zeros"`` (black frames, VSR-DUF's and
+    TwoStreamSR's test scripts), ``"replicate"`` or ``"reflect"``. Gives, for the requested frames,
+    exactly what ``sliding_window_sr`` gives for the whole clip.
+
+    model: ``(b, t, 3, h, w)`` -> ``(b, 3, s·h, s·w)``; ``num_frames`` defaults to ``model.num_frames``.
+    """
+
+    def __init__(self, model: nn.Module, num_frames: int | None = None, pad: str = "zeros",
+                 batch_size: int = 4, *, name: str | None = None,
+                 device: str | torch.device | None = None):
+        num_frames = num_frames or getattr(model, "num_frames", None)
+        if not num_frames or num_frames < 1:
+            raise ValueError(f"VideoMethod: {type(model).__name__} has no `num_frames`; pass num_frames=")
+        if pad not in ("zeros", "replicate", "reflect"):
+            raise ValueError(f"VideoMethod: pad must be 'zeros', 'replicate' or 'reflect', got {pad!r}")
+        if batch_size < 1:
+            raise ValueError(f"VideoMethod: batch_size must be >= 1, got {batch_size}")
+        self.device = default_device(device)
+        self.model = model.to(self.device).eval()
+        self.num_frames = int(num_frames)
+        self.pad = pad
+        self.batch_size = batch_size
+        self.name = name or type(model).__name__.lower()
+        self._fingerprint: str | None = None
+
+    def window(self, index: int, n_frames: int) -> np.ndarray:
+        """LR frame numbers of the window centred on ``index``: ``(num_frames,)`` int64, -1 for a
+        zero (black) padding frame."""
+        r = self.num_frames // 2
+        j = np.arange(index - r, index - r + self.num_frames)
+        if self.pad == "replicate":
+            return np.clip(j, 0, n_frames - 1)
+        if self.pad == "reflect":
+            if n_frames <= r:
+                raise ValueError(f"{self.name}: pad='reflect' needs more than {r} frames, got {n_frames}")
+            j = np.where(j < 0, -j, j)
+            return np.where(j > n_frames - 1, 2 * (n_frames - 1) - j, j)
+        return np.where((j < 0) | (j >= n_frames), -1, j)
+
+    def sr(self, lr: np.ndarray, indices: Sequence[int]) -> np.ndarray:
+        """``lr (T, h, w, 3)`` uint8, ``indices`` (n,) -> ``(n, s·h, s·w, 3)`` uint8."""
+        idx = _check_lr(lr, indices, f"{self.name}.sr")
+        windows = np.stack([self.window(int(i), lr.shape[0]) for i in idx]) if idx.size else np.zeros((0, 1), int)
+        used = np.unique(windows[windows >= 0])
+        frames = np.zeros((used.size + 1, *lr.shape[1:]), dtype=np.uint8)  # last row: black
+        frames[:used.size] = lr[used]
+        rows = np.where(windows >= 0, np.searchsorted(used, np.maximum(windows, 0)), used.size)
+        clip = _to_tensor(frames, self.device)  # (k + 1, 3, h, w)
+        out = []
+        with torch.inference_mode():
+            for start in range(0, idx.size, self.batch_size):
+                batch = torch.from_numpy(rows[start:start + self.batch_size]).to(self.device)
+                out.append(_to_uint8(self.model(clip[batch])))  # (b, t, 3, h, w) -> (b, 3, H, W)
+        return np.concatenate(out) if out else np.zeros((0, 0, 0, 3), np.uint8)
+
+    def fingerprint(self) -> str:
+        if self._fingerprint is None:
+            self._fingerprint = module_fingerprint(self.model, kind="video", window=self.num_frames,
+                                                   pad=self.pad)
+        return self._fingerprint
+
+
+class HRMethod(SRMethod):
+    """The upper bound: the HR frames themselves (the video's ``hr`` array)."""
+
+    name = "hr"
+
+    def frames(self, video, indices: Sequence[int]) -> np.ndarray:
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        return np.ascontiguousarray(video.hr[idx])
+
+    def sr(self, lr: np.ndarray, indices: Sequence[int]) -> np.ndarray:
+        raise TypeError("the hr method returns HR frames and needs the video, not its LR clip: "
+                        "call hr_method().frames(video, indices) (arsr.evaluate does)")
+
+    def fingerprint(self) -> str:
+        return "hr"
+
+
+def hr_method() -> HRMethod:
+    """The HR reference (upper bound of every table)."""
+    return HRMethod()
+
+
+def bicubic_method(scale: int = 4, batch_size: int = 16, *, device: str | torch.device | None = None) -> ImageMethod:
+    """MATLAB-bicubic upscaling by ``scale`` (the lower baseline), named "bicubic"."""
+    return ImageMethod(build_arch("bicubic", scale=scale), batch_size, name="bicubic", device=device)
+
+
+def method_from_arch(arch: str, weights: str | os.PathLike | None = None, *, name: str | None = None,
+                     batch_size: int | None = None, pad: str = "zeros", param_key: str | None = None,
+                     device: str | torch.device | None = None, **arch_kwargs) -> SRMethod:
+    """Build architecture ``arch`` (``arsr.archs.build_arch(arch, **arch_kwargs)``), load
+    ``weights`` strictly (``arsr.archs.load_weights``; None keeps the initialisation, for tests)
+    and wrap it: ``VideoMethod`` for video architectures (``pad`` as there), else ``ImageMethod``.
+    ``name`` defaults to ``arch``."""
+    model = build_arch(arch, **arch_kwargs)
+    if weights is not None:
+        load_weights(model, weights, param_key=param_key)
+    if is_video_arch(arch):
+        return VideoMethod(model, pad=pad, batch_size=batch_size or 4, name=name or arch, device=device)
+    return ImageMethod(model, batch_size or 8, name=name or arch, device=device)

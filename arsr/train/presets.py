@@ -1,0 +1,214 @@
+"""Training recipes of the paper's SR methods: each method is a list of phases (phase configs of
+:mod:`arsr.train.sr_trainer`); a later phase starts from the previous phase's ``model.pt``.
+
+====== ============ ========================================= ===================================
+method phases       loss (weights)                            schedule (Adam lr, iterations,
+                                                              milestones x gamma)
+====== ============ ========================================= ===================================
+vdsr   sr           MSE                                       1e-4, 300k, [200k] x0.5  (inferred)
+rcan   sr           L1                                        1e-4, 300k, [200k] x0.5  (BasicSR)
+srgan  psnr         MSE (SRResNet)                            1e-4, 1M                 (SRGAN)
+       gan          VGG54 feature 1 + vanilla GAN 1e-3        1e-4, 200k, [100k] x0.1  (SRGAN)
+esrgan psnr         L1 (RRDBNet)                              2e-4, 1M, [200k..800k] x0.5
+       gan          L1 0.01 + feature 1 + RaGAN 0.005         1e-4, 400k, [50k,100k,200k,300k] x0.5
+sosr   psnr         L1 (as esrgan psnr)                       as esrgan psnr
+       sosr         WMSE 1 + feature 1 + RaGAN 0.005 (Eq. 2)  as esrgan gan; top-10 motion crops
+spmc   sr           MSE (SPMC, 3 frames)                      1e-4, 300k, [200k] x0.5  (inferred)
+duf16  sr           Huber d=0.01 (DUF-16L)                    1e-3, 300k, [100k,200k] x0.1
+duf52  sr           Huber d=0.01 (DUF-52L)                    1e-3, 300k, [100k,200k] x0.1
+tosr   duf          Huber (as duf16)                          as duf16
+       tosr         warp loss 1 (Eq. 3: a=1, b=0.8, g=0.1,    1e-3, 200k, [100k] x0.1; top-10
+                    L2, gap 1)                                motion crops
+====== ============ ========================================= ===================================
+
+Common: HR patches 128 px (LR 32), batch 16, flips/rotations, ESRGAN's Adam betas (0.9, 0.99)
+for RRDBNet methods, (0.9, 0.999) elsewhere (the papers' / TF defaults). VGG19 features at
+conv5_4 before ReLU (ESRGAN) or after it (SRGAN's VGG54), L1 (BasicSR; SRGAN used MSE on
+rescaled features). Iteration counts where the papers give epochs or nothing are marked
+inferred. SRGAN/RCAN originally cropped 96/192 px; one patch size keeps the study's methods on
+one footing. The discriminator is BasicSR's VGG-style one sized for the patch.
+
+``method_phases(method, overrides)`` deep-merges ``overrides`` into every phase (e.g. a tiny
+profile: ``{"iterations": 20, "arch_kwargs": {...}, "data": {"hr_patch": 32}}``); the key
+``phases: {<phase>: {...}}`` overrides one phase only (e.g. ``{"phases": {"psnr": {"init_from":
+"data/models/RRDB_PSNR_x4.pth", "iterations": 0}}}`` takes a published PSNR model as phase 1).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+from pathlib import Path
+from typing import Any, Mapping, NamedTuple
+
+import torch.nn as nn
+
+from ..io import write_json
+from ..params import merged
+from ..paths import resolve
+from . import distributed
+from .sr_trainer import ConfigError, read_config_file, resolve_config, train_sr
+
+__all__ = ["PRESETS", "METHODS", "Phase", "method_phases", "train_method", "VGG19_WEIGHTS"]
+
+#: Where the study keeps torchvision's ImageNet VGG19 (vgg19-dcbb9e9d.pth) for feature losses.
+VGG19_WEIGHTS = "data/models/vgg19-dcbb9e9d.pth"
+
+_PAPER_DATA = {"hr_patch": 128, "batch_size": 16, "augment": True}
+_ADAM = [0.9, 0.999]
+_ESRGAN_ADAM = [0.9, 0.99]
+
+
+class Phase(NamedTuple):
+    name: str
+    config: dict
+
+
+def _cfg(**kwargs: Any) -> dict:
+    base = {"data": dict(_PAPER_DATA), "log_every": 100, "checkpoint_every": 5000}
+    return merged(base, kwargs)
+
+
+_ESRGAN_PSNR = _cfg(
+    arch="rrdbnet", iterations=1_000_000, pixel={"type": "l1", "weight": 1.0},
+    optimizer={"lr": 2e-4, "betas": _ESRGAN_ADAM},
+    scheduler={"milestones": [200_000, 400_000, 600_000, 800_000], "gamma": 0.5})
+
+_ESRGAN_GAN = _cfg(
+    arch="rrdbnet", iterations=400_000, pixel={"type": "l1", "weight": 0.01},
+    feature={"weight": 1.0, "network": "vgg19", "layer": "conv5_4", "before_relu": True,
+             "vgg_weights": VGG19_WEIGHTS},
+    gan={"type": "ragan", "weight": 0.005, "d_lr": 1e-4, "d_betas": _ESRGAN_ADAM, "disc": {"num_feat": 64}},
+    optimizer={"lr": 1e-4, "betas": _ESRGAN_ADAM},
+    scheduler={"milestones": [50_000, 100_000, 200_000, 300_000], "gamma": 0.5})
+
+# SoSR (paper Eq. 2): 1·WMSE + 1·feature + 0.005·RaGAN on top-10 motion crops per frame.
+_SOSR = merged(_ESRGAN_GAN, {"pixel": {"type": "wmse", "weight": 1.0, "normalize": False, "floor": 0.0},
+                             "data": {"motion_top_k": 10, "motion_candidates": 100}})
+
+_SRRESNET = _cfg(
+    arch="srresnet", iterations=1_000_000, pixel={"type": "mse", "weight": 1.0},
+    optimizer={"lr": 1e-4, "betas": _ADAM}, scheduler={"milestones": [], "gamma": 0.1})
+
+_SRGAN = _cfg(
+    arch="srresnet", iterations=200_000, pixel={"type": "none", "weight": 0.0},
+    feature={"weight": 1.0, "network": "vgg19", "layer": "conv5_4", "before_relu": False,
+             "vgg_weights": VGG19_WEIGHTS},
+    gan={"type": "vanilla", "weight": 1e-3, "d_lr": 1e-4, "d_betas": _ADAM, "disc": {"num_feat": 64}},
+    optimizer={"lr": 1e-4, "betas": _ADAM}, scheduler={"milestones": [100_000], "gamma": 0.1})
+
+
+def _duf(num_layer: int) -> dict:
+    # VSR-DUF code: Huber (delta 0.01), Adam 1e-3 divided by 10 every 10 epochs (iterations inferred)
+    return _cfg(arch="duf", arch_kwargs={"num_layer": num_layer}, iterations=300_000,
+                pixel={"type": "huber", "weight": 1.0, "delta": 0.01},
+                optimizer={"lr": 1e-3, "betas": _ADAM},
+                scheduler={"milestones": [100_000, 200_000], "gamma": 0.1})
+
+
+# ToSR (paper Eq. 3), from DUF-16L: warp loss only (its alpha terms are the pixel terms).
+_TOSR = merged(_duf(16), {
+    "iterations": 200_000, "pixel": {"type": "none", "weight": 0.0},
+    "warp": {"weight": 1.0, "alpha": 1.0, "beta": 0.8, "gamma": 0.1, "norm": "l2", "gap": 1},
+    "scheduler": {"milestones": [100_000], "gamma": 0.1},
+    "data": {"motion_top_k": 10, "motion_candidates": 100}})
+
+PRESETS: dict[str, list[Phase]] = {
+    "vdsr": [Phase("sr", _cfg(arch="vdsr", iterations=300_000, pixel={"type": "mse", "weight": 1.0},
+                              optimizer={"lr": 1e-4, "betas": _ADAM},
+                              scheduler={"milestones": [200_000], "gamma": 0.5}))],
+    "rcan": [Phase("sr", _cfg(arch="rcan", iterations=300_000, pixel={"type": "l1", "weight": 1.0},
+                              optimizer={"lr": 1e-4, "betas": _ADAM},
+                              scheduler={"milestones": [200_000], "gamma": 0.5}))],
+    "srgan": [Phase("psnr", _SRRESNET), Phase("gan", _SRGAN)],
+    "esrgan": [Phase("psnr", _ESRGAN_PSNR), Phase("gan", _ESRGAN_GAN)],
+    "sosr": [Phase("psnr", _ESRGAN_PSNR), Phase("sosr", _SOSR)],
+    "spmc": [Phase("sr", _cfg(arch="spmc", iterations=300_000, pixel={"type": "mse", "weight": 1.0},
+                              optimizer={"lr": 1e-4, "betas": _ADAM},
+                              scheduler={"milestones": [200_000], "gamma": 0.5}))],
+    "duf16": [Phase("sr", _duf(16))],
+    "duf52": [Phase("sr", _duf(52))],
+    "tosr": [Phase("duf", _duf(16)), Phase("tosr", _TOSR)],
+}
+METHODS = tuple(PRESETS)
+
+
+def method_phases(method: str, overrides: Mapping | None = None,
+                  out_dir: str | Path | None = None) -> list[Phase]:
+    """The resolved phase configs of ``method`` with ``overrides`` deep-merged into each.
+
+    ``overrides["phases"][<phase>]`` applies to that phase alone (after the common part).
+    With ``out_dir``, each later phase without its own ``init_from`` starts from
+    ``out_dir/<previous phase>/model.pt``. Unknown methods, phases or config keys raise an
+    error naming them and the allowed ones.
+    """
+    if method not in PRESETS:
+        raise ValueError(f"unknown SR method {method!r}; choose one of {', '.join(METHODS)}")
+    overrides = copy.deepcopy(dict(overrides or {}))
+    per_phase = overrides.pop("phases", None) or {}
+    names = [p.name for p in PRESETS[method]]
+    if not isinstance(per_phase, Mapping):
+        raise ConfigError(f"overrides: phases must map phase names ({', '.join(names)}) to overrides")
+    unknown = sorted(set(per_phase) - set(names))
+    if unknown:
+        raise ConfigError(f"overrides: unknown phase(s) {', '.join(unknown)} of method {method!r}; "
+                          f"its phases: {', '.join(names)}")
+    if "init_from" in overrides:
+        raise ConfigError("overrides: init_from would apply to every phase; set it for one phase "
+                          f"as phases.<name>.init_from (phases of {method}: {', '.join(names)})")
+    phases = []
+    for i, phase in enumerate(PRESETS[method]):
+        cfg = merged(merged(phase.config, overrides), per_phase.get(phase.name) or {})
+        if i > 0 and out_dir is not None and cfg.get("init_from") is None:
+            cfg["init_from"] = str(Path(out_dir) / names[i - 1] / "model.pt")
+        try:
+            phases.append(Phase(phase.name, resolve_config(cfg)))
+        except ConfigError as err:
+            raise ConfigError(f"method {method!r}, phase {phase.name!r}: {err}") from None
+    return phases
+
+
+def train_method(method: str, out_dir: str | Path, overrides: Mapping | None = None, *,
+                 feature_extractor: nn.Module | None = None, dataset=None, progress: bool = True,
+                 device=None) -> Path:
+    """Train every phase of ``method`` into ``out_dir/<phase>/`` in order; finished phases are
+    skipped and an interrupted one resumes. Returns the final phase's ``model.pt``.
+
+    ``feature_extractor`` (a frozen module) replaces the VGG19 of the phases with a feature loss.
+    ``out_dir/method.json`` records the method and its resolved phase configs.
+    """
+    out_dir = resolve(out_dir)
+    phases = method_phases(method, overrides, out_dir)
+    if distributed.setup(device).is_main:
+        write_json(out_dir / "method.json", {"method": method,
+                                             "phases": [{"name": p.name, "config": p.config} for p in phases]})
+    result = None
+    for phase in phases:
+        result = train_sr(phase.config, out_dir / phase.name, feature_extractor=feature_extractor,
+                          dataset=dataset, progress=progress, device=device)
+    return result.model_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m arsr.train.presets",
+        description="Train an SR method of the paper, phase after phase (resumable). Several "
+                    "GPUs: torchrun --nproc_per_node=N -m arsr.train.presets METHOD --out DIR")
+    parser.add_argument("method", choices=METHODS)
+    parser.add_argument("--out", required=True, help="output folder (one subfolder per phase)")
+    parser.add_argument("--overrides", default=None, help="YAML/JSON of config overrides")
+    parser.add_argument("--data", default=None, help="prepared data folder (default: data.root)")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    overrides = read_config_file(args.overrides) if args.overrides else None
+    try:
+        path = train_method(args.method, args.out, overrides, dataset=args.data,
+                            progress=not args.no_progress)
+    finally:
+        distributed.cleanup()
+    print(f"done: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,686 @@
+"""One training loop for every SR method of the study, driven by a config dict.
+
+A config (one training *phase*; :mod:`arsr.train.presets` chains phases into a method) is a
+mapping whose keys and defaults are :data:`DEFAULTS`; :func:`resolve_config` fills the defaults
+and rejects unknown keys and values. The generator loss is the weighted sum of the terms that
+are on::
+
+    pixel    weight · {mse | l1 | charbonnier | huber | wmse}(SR, HR)   (wmse: SoSR, paper Eq. 1)
+    feature  weight · L1(f(SR), f(HR)), f frozen (VGG19 conv5_4, or any module passed in)
+    gan      weight · {vanilla (SRGAN) | ragan (ESRGAN)} adversarial loss, D updated every step
+    warp     weight · ToSR's loss on frames t, t+gap (paper Eq. 3; alpha, beta, gamma, norm)
+
+Adam (ESRGAN's betas 0.9, 0.99 by default) with a multi-step learning rate (a pure function of
+the iteration, so a resumed run follows it exactly), optional gradient-norm clipping, bf16
+autocast on CUDA. ``init_from`` starts from a weight file (e.g. the PSNR-oriented phase); with
+``iterations: 0`` the phase just copies it into ``model.pt``.
+
+Files written (atomically) into ``out_dir``::
+
+    config.json   the resolved config of the latest start
+    last.pt       generator, discriminator, optimizers, iteration, elapsed time, config: all a
+                  resume needs (loads with ``torch.load(..., weights_only=True)``)
+    model.pt      the final generator ``state_dict`` (written when ``iterations`` are done)
+    log.csv       iteration, each loss term, total, (d_loss), lr, seconds; one row per logged
+                  iteration, kept free of duplicates across resumes
+
+Calling :func:`train_sr` again on the same ``out_dir`` resumes from ``last.pt`` (on the CPU the
+result is bitwise the one of an uninterrupted run: batches are a function of (seed, iteration,
+rank), see :mod:`arsr.train.patches`). A ``last.pt`` made for another model (``arch``,
+``arch_kwargs``, ``scale``, the discriminator) stops with an error instead of resuming.
+
+Command line (single process, or several GPUs with torchrun)::
+
+    python -m arsr.train.sr_trainer --config phase.yaml --out data/models/esrgan/gan
+    torchrun --nproc_per_node=4 -m arsr.train.sr_trainer --config phase.yaml --out DIR
+
+Under torchrun (``WORLD_SIZE`` > 1) each process joins the process group (NCCL on CUDA, Gloo on
+the CPU), wraps the networks in ``DistributedDataParallel``, draws its own batches (its rank is
+part of the sampling seed) of ``data.batch_size / WORLD_SIZE`` samples, so the global batch stays
+the configured one; rank 0 alone logs and writes files. BatchNorm statistics stay per process.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import csv
+import io
+import json
+import sys
+import time
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+import torch.nn as nn
+
+from .. import losses
+from ..archs import ARCHS, build_arch, is_video_arch
+from ..archs.arch_util import load_weights
+from ..archs.discriminator_arch import VGGStyleDiscriminator
+from ..data.store import PreparedDataset
+from ..io import atomic_path, write_json, write_text
+from ..paths import resolve
+from . import distributed
+from .patches import PatchSampler
+
+__all__ = ["DEFAULTS", "PIXEL_TYPES", "GAN_TYPES", "TrainResult", "resolve_config", "train_sr",
+           "model_signature", "lr_at", "load_generator"]
+
+PIXEL_TYPES = ("mse", "l1", "charbonnier", "huber", "wmse", "none")
+GAN_TYPES = ("none", "vanilla", "ragan")
+FEATURE_NETWORKS = ("vgg19",)
+#: Sentinel for ``feature.vgg_weights``: random VGG19 weights (tiny profile / CI only; warns).
+RANDOM_VGG = "random"
+
+DEFAULTS: dict[str, Any] = {
+    "arch": None,                 # a key of arsr.archs.ARCHS (required)
+    "arch_kwargs": {},            # constructor keywords of the architecture (free-form)
+    "scale": 4,                   # HR/LR ratio of the prepared data; passed to the architecture
+    "seed": 0,                    # model initialisation and batch sampling
+    "iterations": 1000,           # total generator updates of the phase (0: copy init_from)
+    "data": {
+        "root": "data/interim",   # the prepared store (when no dataset is passed in)
+        "splits": ["unlabelled"],  # splits whose videos give patches
+        "hr_patch": 128,          # HR patch side in pixels (LR = hr_patch / scale)
+        "batch_size": 16,         # global batch (divided among torchrun processes)
+        "augment": True,          # random flips and transposition
+        "motion_top_k": 0,        # keep the k highest-motion of motion_candidates per frame; 0 off
+        "motion_candidates": 100,
+        "fixed_batch": False,     # every iteration reuses batch 1 (overfitting checks)
+        "prefetch": 2,            # batches built ahead in background threads
+    },
+    "optimizer": {"lr": 1e-4, "betas": [0.9, 0.99], "weight_decay": 0.0},
+    "scheduler": {"milestones": [], "gamma": 0.5},
+    "pixel": {"type": "l1", "weight": 1.0,
+              "normalize": False, "floor": 0.0,   # wmse: weights normalised / floored
+              "delta": 0.01,                      # huber
+              "eps": 1e-3},                       # charbonnier
+    "feature": {"weight": 0.0, "network": "vgg19", "layer": "conv5_4", "before_relu": True,
+                "vgg_weights": None},  # torchvision vgg19 .pth, or "random" (tests only)
+    "gan": {"type": "none", "weight": 0.0, "d_lr": 1e-4, "d_betas": [0.9, 0.99],
+            "disc": {"num_feat": 64}},  # VGGStyleDiscriminator keywords (input_size = hr_patch)
+    "warp": {"weight": 0.0, "alpha": 1.0, "beta": 0.8, "gamma": 0.1, "norm": "l2",
+             "delta": 0.01, "gap": 1},
+    "grad_clip": None,            # max gradient norm (G and D), None = off
+    "init_from": None,            # weight file of a previous phase (strict key/shape check)
+    "log_every": 100,             # log.csv rows: iteration 1, every log_every, the last
+    "checkpoint_every": 1000,     # last.pt every so many iterations (and at the end / stop)
+    "amp": True,                  # bf16 autocast when running on CUDA
+}
+
+#: Sub-mappings whose keys belong to someone else (the architecture's constructor).
+_FREE = ("arch_kwargs", "gan.disc")
+_NOT_TRAINABLE = ("bicubic", "vgg_discriminator")
+
+
+class ConfigError(ValueError):
+    """A training config key or value the trainer cannot use."""
+
+
+# -------------------------------------------------------------------------------------------
+# Config
+
+def _merge(defaults: Mapping, given: Mapping, prefix: str) -> dict:
+    if not isinstance(given, Mapping):
+        raise ConfigError(f"config: {prefix or 'the config'} must be a mapping, got {given!r}")
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        where = f" of {prefix}" if prefix else ""
+        raise ConfigError(
+            f"config: unknown key(s) {', '.join((prefix + '.' if prefix else '') + k for k in unknown)}; "
+            f"allowed keys{where}: {', '.join(sorted(defaults))}")
+    out = {}
+    for key, default in defaults.items():
+        full = f"{prefix}.{key}" if prefix else key
+        value = given.get(key, default)
+        if isinstance(default, dict) and full not in _FREE:
+            out[key] = _merge(default, value if key in given else {}, full)
+        elif isinstance(default, dict):
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"config: {full} must be a mapping of keywords, got {value!r}")
+            out[key] = copy.deepcopy(dict(value))
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _need(ok: bool, key: str, value: Any, allowed: str) -> None:
+    if not ok:
+        raise ConfigError(f"config: {key} = {value!r} is not allowed; expected {allowed}")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def resolve_config(config: Mapping) -> dict:
+    """``config`` with every default filled in, checked: unknown keys and bad values raise
+    :class:`ConfigError` naming the key and what is allowed."""
+    cfg = _merge(DEFAULTS, config, "")
+    arch = cfg["arch"]
+    trainable = [a for a in ARCHS if a not in _NOT_TRAINABLE]
+    _need(arch in trainable, "arch", arch, "one of " + ", ".join(trainable))
+    if "scale" in cfg["arch_kwargs"] and cfg["arch_kwargs"]["scale"] != cfg["scale"]:
+        raise ConfigError(f"config: arch_kwargs.scale = {cfg['arch_kwargs']['scale']} disagrees "
+                          f"with scale = {cfg['scale']}; set scale only")
+    for key in ("scale", "iterations", "seed"):
+        _need(_is_int(cfg[key]) and cfg[key] >= (1 if key == "scale" else 0), key, cfg[key],
+              "a non-negative integer" if key != "scale" else "a positive integer")
+    for key in ("log_every", "checkpoint_every"):
+        _need(_is_int(cfg[key]) and cfg[key] >= 1, key, cfg[key], "an integer >= 1")
+    d = cfg["data"]
+    _need(isinstance(d["splits"], list) and d["splits"] and all(isinstance(s, str) for s in d["splits"]),
+          "data.splits", d["splits"], "a non-empty list of split names (train, test, unlabelled)")
+    _need(_is_int(d["hr_patch"]) and d["hr_patch"] > 0 and d["hr_patch"] % cfg["scale"] == 0,
+          "data.hr_patch", d["hr_patch"], f"a positive multiple of scale = {cfg['scale']}")
+    for key in ("batch_size", "motion_candidates"):
+        _need(_is_int(d[key]) and d[key] >= 1, f"data.{key}", d[key], "an integer >= 1")
+    for key in ("motion_top_k", "prefetch"):
+        _need(_is_int(d[key]) and d[key] >= 0, f"data.{key}", d[key], "an integer >= 0")
+    opt = cfg["optimizer"]
+    _need(_is_num(opt["lr"]) and opt["lr"] > 0, "optimizer.lr", opt["lr"], "a positive number")
+    for key, betas in (("optimizer.betas", opt["betas"]), ("gan.d_betas", cfg["gan"]["d_betas"])):
+        _need(isinstance(betas, (list, tuple)) and len(betas) == 2 and all(_is_num(b) for b in betas),
+              key, betas, "two numbers [beta1, beta2]")
+    ms = cfg["scheduler"]["milestones"]
+    _need(isinstance(ms, list) and all(_is_int(m) and m > 0 for m in ms) and ms == sorted(ms),
+          "scheduler.milestones", ms, "an ascending list of positive iterations")
+    pix = cfg["pixel"]
+    _need(pix["type"] in PIXEL_TYPES, "pixel.type", pix["type"], "one of " + ", ".join(PIXEL_TYPES))
+    feat = cfg["feature"]
+    _need(feat["network"] in FEATURE_NETWORKS, "feature.network", feat["network"],
+          "one of " + ", ".join(FEATURE_NETWORKS) + " (or pass feature_extractor= to train_sr)")
+    gan = cfg["gan"]
+    _need(gan["type"] in GAN_TYPES, "gan.type", gan["type"], "one of " + ", ".join(GAN_TYPES))
+    if gan["type"] == "none" and gan["weight"]:
+        raise ConfigError(f"config: gan.weight = {gan['weight']} but gan.type = 'none'; "
+                          "set gan.type to vanilla or ragan, or the weight to 0")
+    warp = cfg["warp"]
+    _need(warp["norm"] in losses.NORMS, "warp.norm", warp["norm"], "one of " + ", ".join(losses.NORMS))
+    _need(_is_int(warp["gap"]) and warp["gap"] >= 1, "warp.gap", warp["gap"], "an integer >= 1")
+    for key, value in (("pixel.weight", pix["weight"]), ("feature.weight", feat["weight"]),
+                       ("gan.weight", gan["weight"]), ("warp.weight", warp["weight"])):
+        _need(_is_num(value) and value >= 0, key, value, "a number >= 0")
+    _need(cfg["grad_clip"] is None or (_is_num(cfg["grad_clip"]) and cfg["grad_clip"] > 0),
+          "grad_clip", cfg["grad_clip"], "null or a positive number")
+    if not any(_terms(cfg).values()):
+        raise ConfigError("config: every loss term is off; set pixel.type/pixel.weight, "
+                          "feature.weight, gan.type/gan.weight or warp.weight")
+    return cfg
+
+
+def _terms(cfg: Mapping) -> dict[str, bool]:
+    """Which generator loss terms are on."""
+    return {
+        "pixel": cfg["pixel"]["type"] != "none" and cfg["pixel"]["weight"] > 0,
+        "warp": cfg["warp"]["weight"] > 0,
+        "feature": cfg["feature"]["weight"] > 0,
+        "gan": cfg["gan"]["type"] != "none" and cfg["gan"]["weight"] > 0,
+    }
+
+
+def model_signature(cfg: Mapping) -> dict:
+    """The config values that decide the shapes of the saved networks: a checkpoint resumes only
+    under a config with the same signature."""
+    disc = None
+    if _terms(cfg)["gan"]:
+        disc = {"input_size": cfg["data"]["hr_patch"], **cfg["gan"]["disc"]}
+    return {"arch": cfg["arch"], "arch_kwargs": cfg["arch_kwargs"], "scale": cfg["scale"],
+            "discriminator": disc}
+
+
+def lr_at(base_lr: float, milestones: list[int], gamma: float, done: int) -> float:
+    """Multi-step learning rate after ``done`` iterations (as ``MultiStepLR`` stepped per
+    iteration): ``base_lr * gamma ** (number of milestones <= done)``."""
+    return base_lr * gamma ** bisect_right(milestones, done)
+
+
+# -------------------------------------------------------------------------------------------
+# Networks
+
+def build_generator(cfg: Mapping) -> nn.Module:
+    """The generator of a resolved config (random initialisation)."""
+    kwargs = dict(cfg["arch_kwargs"])
+    kwargs["scale"] = cfg["scale"]
+    return build_arch(cfg["arch"], **kwargs)
+
+
+def load_generator(model_path: str | Path, config: Mapping, device: str | torch.device = "cpu") -> nn.Module:
+    """A trained generator: built from ``config`` (a phase config or ``config.json``), weights
+    from ``model_path`` (strict), in eval mode on ``device``."""
+    cfg = resolve_config(config)
+    model = build_generator(cfg)
+    load_weights(model, model_path)
+    return model.to(device).eval()
+
+
+def _build_discriminator(cfg: Mapping) -> nn.Module:
+    try:
+        return VGGStyleDiscriminator(num_in_ch=3, input_size=cfg["data"]["hr_patch"], **cfg["gan"]["disc"])
+    except TypeError as err:
+        raise ConfigError(f"config: gan.disc: {err}") from None
+
+
+def _build_feature_extractor(cfg: Mapping) -> nn.Module:
+    feat = cfg["feature"]
+    if feat["vgg_weights"] is None:
+        raise ConfigError(
+            f"config: feature.weight = {feat['weight']} needs a feature network: set "
+            "feature.vgg_weights to torchvision's vgg19-dcbb9e9d.pth (see "
+            "arsr.archs.vgg_arch.VGG19_URL), or pass feature_extractor= to train_sr "
+            "(e.g. the spatial-stream recogniser)")
+    from ..archs.vgg_arch import VGGFeatureExtractor
+    weights = None if feat["vgg_weights"] == RANDOM_VGG else resolve(feat["vgg_weights"])
+    return VGGFeatureExtractor(layer=feat["layer"], weights_path=weights,
+                               before_relu=feat["before_relu"])
+
+
+def _freeze(module: nn.Module) -> nn.Module:
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module.eval()
+
+
+def _set_requires_grad(module: nn.Module, flag: bool) -> None:
+    for p in module.parameters():
+        p.requires_grad_(flag)
+
+
+# -------------------------------------------------------------------------------------------
+# Files
+
+def _save(obj: Any, path: Path) -> None:
+    with atomic_path(path, suffix=".pt") as tmp:
+        torch.save(obj, tmp)
+
+
+def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in distributed.unwrap(module).state_dict().items()}
+
+
+def _load_checkpoint(path: Path, cfg: Mapping) -> dict:
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # a truncated or foreign file: say which and what to do
+        raise RuntimeError(f"{path} cannot be read as a training checkpoint ({err}); delete it to "
+                           "start this phase afresh") from err
+    if not isinstance(ckpt, dict) or "iteration" not in ckpt or "config" not in ckpt:
+        raise RuntimeError(f"{path} is not a checkpoint written by arsr.train.sr_trainer; delete "
+                           "it or choose another output folder")
+    old, new = model_signature(ckpt["config"]), model_signature(cfg)
+    if old != new:
+        diffs = [f"{k}: checkpoint {old[k]!r} vs config {new[k]!r}" for k in new if old.get(k) != new[k]]
+        raise RuntimeError(
+            f"{path} was trained with another model configuration ({'; '.join(diffs)}); it cannot "
+            "be resumed under this config. Delete the folder to train afresh, or choose another "
+            "output folder")
+    return ckpt
+
+
+class _Log:
+    """log.csv of one phase: rows past the checkpoint are dropped on resume, new columns added."""
+
+    def __init__(self, path: Path, columns: list[str], resume_at: int):
+        self.path = path
+        self.columns = columns
+        if path.is_file():
+            with path.open(newline="") as f:
+                reader = csv.DictReader(f)
+                old_columns = list(reader.fieldnames or [])
+                rows = [r for r in reader if r.get("iteration") and int(r["iteration"]) <= resume_at]
+            self.columns = old_columns + [c for c in columns if c not in old_columns]
+        else:
+            rows = []
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=self.columns, restval="", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        write_text(path, buf.getvalue())
+
+    def append(self, row: Mapping[str, Any]) -> None:
+        with self.path.open("a", newline="") as f:
+            csv.DictWriter(f, fieldnames=self.columns, restval="", lineterminator="\n").writerow(row)
+
+
+@dataclass
+class TrainResult:
+    """What a call of :func:`train_sr` achieved."""
+
+    out_dir: Path
+    iteration: int                      # iterations done so far
+    finished: bool                      # all ``iterations`` done and model.pt written
+    model_path: Path | None             # out_dir/model.pt when finished
+    resumed_from: int | None = None     # the checkpoint iteration this call started from
+    losses: dict[str, float] = field(default_factory=dict)  # last logged terms (rank 0)
+
+
+# -------------------------------------------------------------------------------------------
+# Training
+
+def train_sr(config: Mapping, out_dir: str | Path, *, feature_extractor: nn.Module | None = None,
+             dataset: PreparedDataset | str | Path | None = None, progress: bool = True,
+             device: str | torch.device | None = None, stop_after: int | None = None) -> TrainResult:
+    """Train (or resume, or find finished) one phase into ``out_dir``.
+
+    Args:
+        config: a phase config (keys of :data:`DEFAULTS`).
+        out_dir: folder of last.pt / model.pt / log.csv / config.json (relative paths resolve
+            from the study root).
+        feature_extractor: frozen module ``(b, 3, H, W) -> features`` for the feature loss;
+            default built from ``config.feature`` (VGG19).
+        dataset: the prepared store (or its folder); default ``config.data.root``.
+        progress: tqdm bar on rank 0.
+        device: default CUDA when available, else CPU.
+        stop_after: stop cleanly after this iteration (checkpoint written, no model.pt), as a
+            kill after a checkpoint would; the next call resumes.
+
+    Returns:
+        :class:`TrainResult`.
+    """
+    cfg = resolve_config(config)
+    dist = distributed.setup(device)
+    dev = dist.device
+    out_dir = resolve(out_dir)
+    last_path, model_path, log_path = out_dir / "last.pt", out_dir / "model.pt", out_dir / "log.csv"
+    total = cfg["iterations"]
+    end = total if stop_after is None else max(0, min(total, stop_after))
+
+    ckpt = _load_checkpoint(last_path, cfg) if last_path.is_file() else None
+    start = int(ckpt["iteration"]) if ckpt else 0
+    if ckpt is not None and start >= total:
+        if dist.is_main and not model_path.is_file():
+            _save(ckpt["model"], model_path)
+        distributed.barrier()
+        return TrainResult(out_dir, start, True, model_path, resumed_from=start)
+
+    torch.manual_seed(cfg["seed"])
+    terms = _terms(cfg)
+    gen = build_generator(cfg)
+    disc = _build_discriminator(cfg) if terms["gan"] else None
+    if ckpt is not None:
+        gen.load_state_dict(ckpt["model"])
+        if disc is not None:
+            disc.load_state_dict(ckpt["disc"])
+    elif cfg["init_from"] is not None:
+        source = resolve(cfg["init_from"])
+        if not source.is_file():
+            raise FileNotFoundError(f"config: init_from = {cfg['init_from']!r}: {source} not found; "
+                                    "train the previous phase first or fix the path")
+        load_weights(gen, source)
+    gen.to(dev)
+    if disc is not None:
+        disc.to(dev)
+
+    if dist.is_main:
+        write_json(out_dir / "config.json", cfg)
+    if start >= end:  # nothing to train in this call (e.g. iterations: 0, or stop_after <= start)
+        return _finish(cfg, gen, disc, None, None, ckpt, start, end, 0.0, out_dir, dist, {})
+
+    extractor = None
+    if terms["feature"]:
+        extractor = feature_extractor if feature_extractor is not None else _build_feature_extractor(cfg)
+        extractor = _freeze(extractor.to(dev))
+
+    if dataset is None or isinstance(dataset, (str, Path)):
+        dataset = PreparedDataset(dataset if dataset is not None else cfg["data"]["root"])
+    d = cfg["data"]
+    if d["batch_size"] % dist.world_size:
+        raise ConfigError(f"config: data.batch_size = {d['batch_size']} is not divisible by the "
+                          f"{dist.world_size} torchrun processes")
+    sampler = PatchSampler(
+        dataset, splits=d["splits"], hr_patch=d["hr_patch"], scale=cfg["scale"],
+        batch_size=d["batch_size"] // dist.world_size,
+        num_frames=int(getattr(gen, "num_frames", 1)) if is_video_arch(cfg["arch"]) else 1,
+        gap=cfg["warp"]["gap"] if terms["warp"] else None, augment=d["augment"],
+        motion_top_k=d["motion_top_k"], motion_candidates=d["motion_candidates"],
+        seed=cfg["seed"], rank=dist.rank)
+
+    opt_g = torch.optim.Adam(gen.parameters(), lr=cfg["optimizer"]["lr"],
+                             betas=tuple(cfg["optimizer"]["betas"]),
+                             weight_decay=cfg["optimizer"]["weight_decay"])
+    opt_d = None
+    if disc is not None:
+        opt_d = torch.optim.Adam(disc.parameters(), lr=cfg["gan"]["d_lr"],
+                                 betas=tuple(cfg["gan"]["d_betas"]))
+    if ckpt is not None and ckpt.get("opt_g") is not None:  # None: saved before any update
+        opt_g.load_state_dict(ckpt["opt_g"])
+        if opt_d is not None and ckpt.get("opt_d") is not None:
+            opt_d.load_state_dict(ckpt["opt_d"])
+
+    if dist.distributed:
+        ids = [dev.index] if dev.type == "cuda" else None
+        gen = nn.parallel.DistributedDataParallel(gen, device_ids=ids)
+        if disc is not None:
+            disc = nn.parallel.DistributedDataParallel(disc, device_ids=ids)
+
+    use_amp = bool(cfg["amp"]) and dev.type == "cuda" and torch.cuda.is_bf16_supported()
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    step = _Step(cfg, gen, disc, opt_g, opt_d, extractor, use_amp)
+
+    log = None
+    columns = ["iteration"] + [k for k in ("pixel", "warp", "feature", "gan") if terms[k]] + ["total"]
+    if disc is not None:
+        columns.append("d_loss")
+    columns += ["lr", "seconds"]
+    if dist.is_main:
+        log = _Log(log_path, columns, start)
+
+    iterations = range(start + 1, end + 1)
+    if d["fixed_batch"]:
+        fixed = sampler.batch(1)
+        batches = ((it, fixed) for it in iterations)
+    else:
+        batches = sampler.iterate(iterations, prefetch=d["prefetch"], pin_memory=dev.type == "cuda")
+
+    bar = None
+    if progress and dist.is_main:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=end, initial=start, desc=out_dir.name, unit="it", dynamic_ncols=True)
+
+    elapsed0 = float(ckpt["elapsed_s"]) if ckpt else 0.0
+    t0 = time.perf_counter()
+    values: dict[str, float] = {}
+    it = start
+    try:
+        for it, batch in batches:
+            lr_g = lr_at(cfg["optimizer"]["lr"], cfg["scheduler"]["milestones"], cfg["scheduler"]["gamma"], it - 1)
+            lr_d = lr_at(cfg["gan"]["d_lr"], cfg["scheduler"]["milestones"], cfg["scheduler"]["gamma"], it - 1)
+            for group in opt_g.param_groups:
+                group["lr"] = lr_g
+            if opt_d is not None:
+                for group in opt_d.param_groups:
+                    group["lr"] = lr_d
+            batch = {k: v.to(dev, non_blocking=True) for k, v in batch.items()}
+            terms_out = step(batch)
+            elapsed = elapsed0 + time.perf_counter() - t0
+            if dist.is_main and (it == 1 or it % cfg["log_every"] == 0 or it == total):
+                values = {k: float(v) for k, v in terms_out.items()}
+                log.append({"iteration": it, **{k: repr(v) for k, v in values.items()},
+                            "lr": repr(lr_g), "seconds": f"{elapsed:.3f}"})
+                if bar is not None:
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()}, refresh=False)
+            if it % cfg["checkpoint_every"] == 0 and it != end:
+                _checkpoint(cfg, gen, disc, opt_g, opt_d, it, elapsed, last_path, dist)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
+    elapsed = elapsed0 + time.perf_counter() - t0
+    return _finish(cfg, gen, disc, opt_g, opt_d, ckpt, start, it, elapsed, out_dir, dist, values)
+
+
+def _checkpoint(cfg, gen, disc, opt_g, opt_d, iteration, elapsed, path, dist) -> None:
+    if not dist.is_main:
+        return
+    _save({
+        "format": 1,
+        "iteration": iteration,
+        "elapsed_s": float(elapsed),
+        "config": cfg,
+        "model": _cpu_state(gen),
+        "disc": _cpu_state(disc) if disc is not None else None,
+        "opt_g": opt_g.state_dict() if opt_g is not None else None,
+        "opt_d": opt_d.state_dict() if opt_d is not None else None,
+        "schedule": {"milestones": cfg["scheduler"]["milestones"], "gamma": cfg["scheduler"]["gamma"],
+                     "lr": cfg["optimizer"]["lr"], "d_lr": cfg["gan"]["d_lr"]},
+        "world_size": dist.world_size,
+    }, path)
+
+
+def _finish(cfg, gen, disc, opt_g, opt_d, ckpt, start, reached, elapsed, out_dir, dist, values) -> TrainResult:
+    """Write last.pt (and model.pt when all iterations are done) on rank 0; wait for all."""
+    total = cfg["iterations"]
+    last_path, model_path = out_dir / "last.pt", out_dir / "model.pt"
+    if opt_g is not None or ckpt is None:  # else nothing was trained: keep the checkpoint
+        _checkpoint(cfg, gen, disc, opt_g, opt_d, reached, elapsed, last_path, dist)
+    finished = reached >= total
+    if finished and dist.is_main:
+        _save(_cpu_state(gen), model_path)
+    distributed.barrier()
+    return TrainResult(out_dir, reached, finished, model_path if finished else None,
+                       resumed_from=start if ckpt is not None else None, losses=values)
+
+
+class _Step:
+    """One generator update (and one discriminator update when a GAN term is on)."""
+
+    def __init__(self, cfg, gen, disc, opt_g, opt_d, extractor, use_amp):
+        self.cfg, self.gen, self.disc = cfg, gen, disc
+        self.opt_g, self.opt_d, self.extractor = opt_g, opt_d, extractor
+        self.terms = _terms(cfg)
+        self.autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp \
+            else contextlib.nullcontext
+        pix = cfg["pixel"]
+        if pix["type"] == "wmse":
+            self.pixel = lambda sr, b: losses.wmse(sr, b["hr"], b["flow"], pix["normalize"], pix["floor"])
+        elif pix["type"] == "huber":
+            self.pixel = lambda sr, b: losses.huber(sr, b["hr"], pix["delta"])
+        elif pix["type"] == "charbonnier":
+            self.pixel = lambda sr, b: losses.charbonnier(sr, b["hr"], pix["eps"])
+        elif pix["type"] != "none":
+            fn = losses.PIXEL_LOSSES[pix["type"]]
+            self.pixel = lambda sr, b: fn(sr, b["hr"])
+
+    def _clip(self, module: nn.Module) -> None:
+        if self.cfg["grad_clip"] is not None:
+            torch.nn.utils.clip_grad_norm_(module.parameters(), self.cfg["grad_clip"])
+
+    def __call__(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        cfg, terms = self.cfg, self.terms
+        out: dict[str, torch.Tensor] = {}
+        self.gen.train()
+        plain_disc = distributed.unwrap(self.disc) if self.disc is not None else None
+        if plain_disc is not None:
+            # G step reads D through the plain module with frozen weights: no D gradients and
+            # no DDP reduction for D outside its own step
+            _set_requires_grad(plain_disc, False)
+            self.disc.train()
+        with self.autocast():
+            if terms["warp"]:
+                # one forward for both frames (one DDP pass; BN sees both)
+                both = self.gen(torch.cat((batch["lr"], batch["lr_next"]), dim=0))
+                sr, sr_next = both.chunk(2, dim=0)
+            else:
+                sr = self.gen(batch["lr"])
+            if terms["pixel"]:
+                out["pixel"] = cfg["pixel"]["weight"] * self.pixel(sr, batch)
+            if terms["warp"]:
+                w = cfg["warp"]
+                out["warp"] = w["weight"] * losses.warp_loss(
+                    sr, sr_next, batch["hr"], batch["hr_next"], batch["flow_pair"], w["alpha"],
+                    w["beta"], w["gamma"], w["norm"], w["delta"])
+            if terms["feature"]:
+                out["feature"] = cfg["feature"]["weight"] * losses.feature_loss(sr, batch["hr"], self.extractor)
+            if terms["gan"]:
+                fake_pred = plain_disc(sr)
+                if cfg["gan"]["type"] == "ragan":
+                    with torch.no_grad():
+                        real_pred = plain_disc(batch["hr"])
+                    adv = losses.ragan_g_loss(real_pred, fake_pred)
+                else:
+                    adv = losses.gan_loss(fake_pred, True)
+                out["gan"] = cfg["gan"]["weight"] * adv
+            total = torch.stack([t.float() for t in out.values()]).sum()
+        self.opt_g.zero_grad(set_to_none=True)
+        total.backward()
+        self._clip(self.gen)
+        self.opt_g.step()
+        out = {k: v.detach() for k, v in out.items()}
+        out["total"] = total.detach()
+
+        if self.disc is not None:
+            _set_requires_grad(plain_disc, True)
+            fake = sr.detach()
+            with self.autocast():
+                real_pred = self.disc(batch["hr"])
+                fake_pred = self.disc(fake)
+                if cfg["gan"]["type"] == "ragan":
+                    d_loss = losses.ragan_d_loss(real_pred, fake_pred)
+                else:
+                    d_loss = losses.gan_loss(real_pred, True) + losses.gan_loss(fake_pred, False)
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.float().backward()
+            self._clip(self.disc)
+            self.opt_d.step()
+            out["d_loss"] = d_loss.detach()
+        return out
+
+
+# -------------------------------------------------------------------------------------------
+# Command line
+
+def read_config_file(path: str | Path) -> dict:
+    """A phase config from a YAML or JSON file."""
+    import yaml
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"config file {path} not found") from None
+    try:
+        cfg = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as err:
+        raise ConfigError(f"{path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {err}") from None
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"{path} must hold a mapping of config keys")
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m arsr.train.sr_trainer",
+        description="Train one SR phase (resumes from OUT/last.pt). Several GPUs: "
+                    "torchrun --nproc_per_node=N -m arsr.train.sr_trainer --config ... --out ...")
+    parser.add_argument("--config", required=True, help="phase config, YAML or JSON")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--data", default=None, help="prepared data folder (default: config data.root)")
+    parser.add_argument("--stop-after", type=int, default=None, help="stop after this iteration")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        result = train_sr(read_config_file(args.config), args.out, dataset=args.data,
+                          progress=not args.no_progress, stop_after=args.stop_after)
+    finally:
+        distributed.cleanup()
+    if result.finished:
+        print(f"done: {result.model_path}")
+    else:
+        print(f"stopped at iteration {result.iteration}; run again to resume")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
