@@ -31,6 +31,7 @@ $(STAMP): pyproject.toml
 .dvc/config:
 	dvc init --quiet $(if $(wildcard .git),,--no-scm)
 	dvc config core.analytics false
+	dvc config cache.type reflink,hardlink,copy
 
 # Remove what the study produced (DVC outputs and reports), keeping the environment.
 clean-study:

@@ -69,7 +69,7 @@ def run_notebook(notebook: str | Path, *, groups: list[str] = (), extra: dict | 
     with atomic_path(out_nb, suffix=".ipynb") as tmp:
         try:
             pm.execute_notebook(str(notebook), str(tmp), parameters=parameters, kernel_name=kernel,
-                                cwd=str(root), progress_bar=False, log_output=True,
+                                cwd=str(root), progress_bar=False, log_output=False,
                                 stdout_file=sys.stdout, stderr_file=sys.stderr)
         except pm.PapermillExecutionError:
             failed = out_dir / f"{stem}.failed.ipynb"

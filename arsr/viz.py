@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 
-def save_figure(fig, path: str | Path, dpi: int = 110) -> Path:
+def save_figure(fig, path: str | Path, dpi: int = 90) -> Path:
     """Save ``fig`` as PNG atomically (figures are DVC outputs too)."""
     from .io import atomic_path
 
