@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import json
 import os
 import subprocess
 import sys
@@ -17,12 +18,20 @@ import torch.nn.functional as F
 
 from arsr.data.store import PreparedDataset, video_key
 from arsr.ops import imresize, warp
-from arsr.train import patches
 from arsr.train.patches import PatchSampler, PatchSpec, augment, compose_flows
 from arsr.train.presets import METHODS, PRESETS, method_phases, train_method
-from arsr.train.sr_trainer import ConfigError, lr_at, resolve_config, train_sr
+from arsr.train.sr_trainer import ConfigError, load_generator, lr_at, resolve_config, train_sr
 
 SCALE = 4
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny nets gain nothing from threads, and on shared cores idle OpenMP threads spin."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -256,7 +265,7 @@ def tiny(arch: str, **extra) -> dict:
     """Overrides that make any phase tiny: a few steps on one fixed batch, small nets."""
     cfg = {"iterations": 25, "arch_kwargs": TINY_ARCH[arch], "log_every": 1,
            "data": {"hr_patch": 32, "batch_size": 2, "fixed_batch": True, "prefetch": 0},
-           "optimizer": {"lr": 1e-3}, "scheduler": {"milestones": []},
+           "optimizer": {"lr": 3e-3}, "scheduler": {"milestones": []},
            "gan": {"disc": {"num_feat": 4}}}
     return _merge(cfg, extra)
 
@@ -287,7 +296,7 @@ def test_each_preset_trains_its_phases_and_lowers_the_loss(method, block_store, 
         assert [int(r["iteration"]) for r in rows] == list(range(1, 26))
         # the adversarial term may rise as D learns; everything else must fall on a fixed batch
         content = [float(r["total"]) - float(r.get("gan") or 0) for r in rows]
-        assert content[-1] < 0.9 * content[0], (phase.name, content[0], content[-1])
+        assert content[-1] < 0.95 * content[0], (phase.name, content[0], content[-1])
     if len(PRESETS[method]) > 1:  # the second phase started from the first one's weights
         cfg = method_phases(method, overrides, tmp_path)[1].config
         assert cfg["init_from"] == str(tmp_path / PRESETS[method][0].name / "model.pt")
@@ -338,7 +347,7 @@ def test_resume_after_a_kill_gives_bitwise_the_same_weights(kind, block_store, t
     assert [int(r["iteration"]) for r in rows] == [1, 2, 3, 4, 5, 6]
     whole_rows = read_log(tmp_path / "whole" / "log.csv")
     assert [r["total"] for r in rows] == [r["total"] for r in whole_rows]
-    assert [float(r["lr"]) for r in rows] == [1e-3] * 4 + [5e-4] * 2
+    assert [float(r["lr"]) for r in rows] == [3e-3] * 4 + [1.5e-3] * 2
     # a finished phase is found finished
     again = train_sr(cfg, tmp_path / "part", **kw)
     assert again.finished and again.iteration == 6
@@ -374,6 +383,10 @@ def test_zero_iterations_copies_init_from(block_store, tmp_path):
     a = torch.load(first.model_path, weights_only=True)
     b = torch.load(copy.model_path, weights_only=True)
     assert all(torch.equal(a[k], b[k]) for k in a)
+    # the saved config.json rebuilds the network for inference
+    config = json.loads((tmp_path / "copy" / "config.json").read_text())
+    model = load_generator(copy.model_path, config)
+    assert not model.training and model(torch.rand(1, 3, 4, 5)).shape == (1, 3, 16, 20)
 
 
 def test_config_errors_name_the_key_and_the_choices():
@@ -433,7 +446,6 @@ def test_torchrun_two_processes_on_cpu(block_store, tmp_path):
     """Two gloo processes: each draws its own half batch, rank 0 alone writes the files."""
     cfg = _merge({"arch": "srresnet", "pixel": {"type": "mse"}}, tiny("srresnet", iterations=3))
     cfg["data"].update(batch_size=4, fixed_batch=False)
-    import json
     (tmp_path / "cfg.json").write_text(json.dumps(cfg))
     torchrun = Path(sys.executable).with_name("torchrun")
     if not torchrun.is_file():
@@ -448,3 +460,18 @@ def test_torchrun_two_processes_on_cpu(block_store, tmp_path):
     assert (tmp_path / "out" / "model.pt").is_file()
     rows = read_log(tmp_path / "out" / "log.csv")
     assert [int(r["iteration"]) for r in rows] == [1, 2, 3]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("kind", ["gan", "warp"])
+def test_cuda_bf16_training_runs_and_resumes(kind, block_store, tmp_path):
+    cfg = _resume_config(kind)
+    kw = dict(dataset=block_store, progress=False, feature_extractor=TinyFeatures(), device="cuda")
+    train_sr(cfg, tmp_path, stop_after=3, **kw)
+    result = train_sr(cfg, tmp_path, **kw)
+    assert result.finished and result.resumed_from == 3
+    rows = read_log(tmp_path / "log.csv")
+    assert [int(r["iteration"]) for r in rows] == list(range(1, 7))
+    assert all(np.isfinite(float(r["total"])) for r in rows)
+    state = torch.load(result.model_path, weights_only=True)
+    assert all(v.device.type == "cpu" for v in state.values())

@@ -70,12 +70,15 @@ def warp(x: torch.Tensor, flow: torch.Tensor, padding_mode: str = "border",
     if not x.is_floating_point():
         raise TypeError(f"warp: `x` must be a float tensor, got {x.dtype}")
     _, _, h, w = x.shape
-    pos = flow_grid(flow.to(x.dtype))
+    # positions in float32 at least: bf16 would round them to ~1 px on a 128-px image
+    work = torch.promote_types(x.dtype, torch.float32)
+    pos = flow_grid(flow.to(work))
     # align_corners=True: -1 and +1 are the centres of the first and last pixels
     gx = pos[:, 0] * (2.0 / max(w - 1, 1)) - 1.0
     gy = pos[:, 1] * (2.0 / max(h - 1, 1)) - 1.0
     grid = torch.stack((gx, gy), dim=-1)  # (b, h, w, 2)
-    out = F.grid_sample(x, grid, mode="bilinear", padding_mode=padding_mode, align_corners=True)
+    out = F.grid_sample(x.to(work), grid, mode="bilinear", padding_mode=padding_mode,
+                        align_corners=True).to(x.dtype)
     if not return_mask:
         return out
     with torch.no_grad():

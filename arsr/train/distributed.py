@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
-__all__ = ["DistInfo", "setup", "cleanup", "barrier", "unwrap"]
+__all__ = ["DistInfo", "setup", "cleanup", "barrier", "unwrap", "is_main_process"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,11 @@ def setup(device: str | torch.device | None = None) -> DistInfo:
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return DistInfo(rank, world, local_rank, device)
+
+
+def is_main_process() -> bool:
+    """Rank 0 (or a single process), from the environment torchrun sets."""
+    return _env_int("RANK", 0) == 0
 
 
 def cleanup() -> None:

@@ -180,8 +180,8 @@ def train_method(method: str, out_dir: str | Path, overrides: Mapping | None = N
     out_dir = resolve(out_dir)
     phases = method_phases(method, overrides, out_dir)
     if distributed.setup(device).is_main:
-        write_json(out_dir / "method.json", {"method": method,
-                                             "phases": [{"name": p.name, "config": p.config} for p in phases]})
+        write_json(out_dir / "method.json",
+                   {"method": method, "phases": [{"name": p.name, "config": p.config} for p in phases]})
     result = None
     for phase in phases:
         result = train_sr(phase.config, out_dir / phase.name, feature_extractor=feature_extractor,
@@ -206,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
                             progress=not args.no_progress)
     finally:
         distributed.cleanup()
-    print(f"done: {path}")
+    if distributed.is_main_process():
+        print(f"done: {path}")
     return 0
 
 

@@ -253,7 +253,8 @@ def build_generator(cfg: Mapping) -> nn.Module:
     return build_arch(cfg["arch"], **kwargs)
 
 
-def load_generator(model_path: str | Path, config: Mapping, device: str | torch.device = "cpu") -> nn.Module:
+def load_generator(model_path: str | Path, config: Mapping,
+                   device: str | torch.device = "cpu") -> nn.Module:
     """A trained generator: built from ``config`` (a phase config or ``config.json``), weights
     from ``model_path`` (strict), in eval mode on ``device``."""
     cfg = resolve_config(config)
@@ -422,38 +423,15 @@ def train_sr(config: Mapping, out_dir: str | Path, *, feature_extractor: nn.Modu
     if dist.is_main:
         write_json(out_dir / "config.json", cfg)
     if start >= end:  # nothing to train in this call (e.g. iterations: 0, or stop_after <= start)
-        return _finish(cfg, gen, disc, None, None, ckpt, start, end, 0.0, out_dir, dist, {})
+        return _finish(cfg, gen, disc, None, None, ckpt, start, start, 0.0, out_dir, dist, {})
 
     extractor = None
     if terms["feature"]:
         extractor = feature_extractor if feature_extractor is not None else _build_feature_extractor(cfg)
         extractor = _freeze(extractor.to(dev))
 
-    if dataset is None or isinstance(dataset, (str, Path)):
-        dataset = PreparedDataset(dataset if dataset is not None else cfg["data"]["root"])
-    d = cfg["data"]
-    if d["batch_size"] % dist.world_size:
-        raise ConfigError(f"config: data.batch_size = {d['batch_size']} is not divisible by the "
-                          f"{dist.world_size} torchrun processes")
-    sampler = PatchSampler(
-        dataset, splits=d["splits"], hr_patch=d["hr_patch"], scale=cfg["scale"],
-        batch_size=d["batch_size"] // dist.world_size,
-        num_frames=int(getattr(gen, "num_frames", 1)) if is_video_arch(cfg["arch"]) else 1,
-        gap=cfg["warp"]["gap"] if terms["warp"] else None, augment=d["augment"],
-        motion_top_k=d["motion_top_k"], motion_candidates=d["motion_candidates"],
-        seed=cfg["seed"], rank=dist.rank)
-
-    opt_g = torch.optim.Adam(gen.parameters(), lr=cfg["optimizer"]["lr"],
-                             betas=tuple(cfg["optimizer"]["betas"]),
-                             weight_decay=cfg["optimizer"]["weight_decay"])
-    opt_d = None
-    if disc is not None:
-        opt_d = torch.optim.Adam(disc.parameters(), lr=cfg["gan"]["d_lr"],
-                                 betas=tuple(cfg["gan"]["d_betas"]))
-    if ckpt is not None and ckpt.get("opt_g") is not None:  # None: saved before any update
-        opt_g.load_state_dict(ckpt["opt_g"])
-        if opt_d is not None and ckpt.get("opt_d") is not None:
-            opt_d.load_state_dict(ckpt["opt_d"])
+    sampler = _make_sampler(cfg, dataset, gen, dist)
+    opt_g, opt_d = _make_optimizers(cfg, gen, disc, ckpt)
 
     if dist.distributed:
         ids = [dev.index] if dev.type == "cuda" else None
@@ -467,13 +445,12 @@ def train_sr(config: Mapping, out_dir: str | Path, *, feature_extractor: nn.Modu
     step = _Step(cfg, gen, disc, opt_g, opt_d, extractor, use_amp)
 
     log = None
-    columns = ["iteration"] + [k for k in ("pixel", "warp", "feature", "gan") if terms[k]] + ["total"]
-    if disc is not None:
-        columns.append("d_loss")
-    columns += ["lr", "seconds"]
     if dist.is_main:
+        columns = ["iteration"] + [k for k in ("pixel", "warp", "feature", "gan") if terms[k]] \
+            + ["total"] + (["d_loss"] if disc is not None else []) + ["lr", "seconds"]
         log = _Log(log_path, columns, start)
 
+    d = cfg["data"]
     iterations = range(start + 1, end + 1)
     if d["fixed_batch"]:
         fixed = sampler.batch(1)
@@ -492,13 +469,7 @@ def train_sr(config: Mapping, out_dir: str | Path, *, feature_extractor: nn.Modu
     it = start
     try:
         for it, batch in batches:
-            lr_g = lr_at(cfg["optimizer"]["lr"], cfg["scheduler"]["milestones"], cfg["scheduler"]["gamma"], it - 1)
-            lr_d = lr_at(cfg["gan"]["d_lr"], cfg["scheduler"]["milestones"], cfg["scheduler"]["gamma"], it - 1)
-            for group in opt_g.param_groups:
-                group["lr"] = lr_g
-            if opt_d is not None:
-                for group in opt_d.param_groups:
-                    group["lr"] = lr_d
+            lr_g = _set_learning_rates(cfg, opt_g, opt_d, done=it - 1)
             batch = {k: v.to(dev, non_blocking=True) for k, v in batch.items()}
             terms_out = step(batch)
             elapsed = elapsed0 + time.perf_counter() - t0
@@ -522,6 +493,52 @@ def train_sr(config: Mapping, out_dir: str | Path, *, feature_extractor: nn.Modu
     return _finish(cfg, gen, disc, opt_g, opt_d, ckpt, start, it, elapsed, out_dir, dist, values)
 
 
+def _make_sampler(cfg: Mapping, dataset, gen: nn.Module, dist: distributed.DistInfo) -> PatchSampler:
+    """The patch sampler of a config for this rank (its share of the global batch)."""
+    if dataset is None or isinstance(dataset, (str, Path)):
+        dataset = PreparedDataset(dataset if dataset is not None else cfg["data"]["root"])
+    d = cfg["data"]
+    if d["batch_size"] % dist.world_size:
+        raise ConfigError(f"config: data.batch_size = {d['batch_size']} is not divisible by the "
+                          f"{dist.world_size} torchrun processes")
+    return PatchSampler(
+        dataset, splits=d["splits"], hr_patch=d["hr_patch"], scale=cfg["scale"],
+        batch_size=d["batch_size"] // dist.world_size,
+        num_frames=int(getattr(gen, "num_frames", 1)) if is_video_arch(cfg["arch"]) else 1,
+        gap=cfg["warp"]["gap"] if _terms(cfg)["warp"] else None, augment=d["augment"],
+        motion_top_k=d["motion_top_k"], motion_candidates=d["motion_candidates"],
+        seed=cfg["seed"], rank=dist.rank)
+
+
+def _make_optimizers(cfg: Mapping, gen: nn.Module, disc: nn.Module | None, ckpt: dict | None):
+    """Adam for G (and D), restored from the checkpoint when there is one."""
+    opt_g = torch.optim.Adam(gen.parameters(), lr=cfg["optimizer"]["lr"],
+                             betas=tuple(cfg["optimizer"]["betas"]),
+                             weight_decay=cfg["optimizer"]["weight_decay"])
+    opt_d = None
+    if disc is not None:
+        opt_d = torch.optim.Adam(disc.parameters(), lr=cfg["gan"]["d_lr"],
+                                 betas=tuple(cfg["gan"]["d_betas"]))
+    if ckpt is not None and ckpt.get("opt_g") is not None:  # None: saved before any update
+        opt_g.load_state_dict(ckpt["opt_g"])
+        if opt_d is not None and ckpt.get("opt_d") is not None:
+            opt_d.load_state_dict(ckpt["opt_d"])
+    return opt_g, opt_d
+
+
+def _set_learning_rates(cfg: Mapping, opt_g, opt_d, done: int) -> float:
+    """Set the multi-step learning rates for the iteration after ``done``; return G's."""
+    sched = cfg["scheduler"]
+    lr_g = lr_at(cfg["optimizer"]["lr"], sched["milestones"], sched["gamma"], done)
+    for group in opt_g.param_groups:
+        group["lr"] = lr_g
+    if opt_d is not None:
+        lr_d = lr_at(cfg["gan"]["d_lr"], sched["milestones"], sched["gamma"], done)
+        for group in opt_d.param_groups:
+            group["lr"] = lr_d
+    return lr_g
+
+
 def _checkpoint(cfg, gen, disc, opt_g, opt_d, iteration, elapsed, path, dist) -> None:
     if not dist.is_main:
         return
@@ -540,7 +557,8 @@ def _checkpoint(cfg, gen, disc, opt_g, opt_d, iteration, elapsed, path, dist) ->
     }, path)
 
 
-def _finish(cfg, gen, disc, opt_g, opt_d, ckpt, start, reached, elapsed, out_dir, dist, values) -> TrainResult:
+def _finish(cfg, gen, disc, opt_g, opt_d, ckpt, start, reached, elapsed, out_dir, dist,
+            values) -> TrainResult:
     """Write last.pt (and model.pt when all iterations are done) on rank 0; wait for all."""
     total = cfg["iterations"]
     last_path, model_path = out_dir / "last.pt", out_dir / "model.pt"
@@ -579,6 +597,9 @@ class _Step:
             torch.nn.utils.clip_grad_norm_(module.parameters(), self.cfg["grad_clip"])
 
     def __call__(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """batch: ``lr (b, c, h, w)`` or ``(b, t, c, h, w)``, ``hr (b, c, H, W)``, ``flow
+        (b, 2, H, W)`` (and ``lr_next``, ``hr_next``, ``flow_pair`` for the warp loss), on the
+        device. Returns the detached weighted terms, ``total`` and ``d_loss`` (0-dim tensors)."""
         cfg, terms = self.cfg, self.terms
         out: dict[str, torch.Tensor] = {}
         self.gen.train()
@@ -592,28 +613,31 @@ class _Step:
             if terms["warp"]:
                 # one forward for both frames (one DDP pass; BN sees both)
                 both = self.gen(torch.cat((batch["lr"], batch["lr_next"]), dim=0))
-                sr, sr_next = both.chunk(2, dim=0)
+                sr, sr_next = both.float().chunk(2, dim=0)
             else:
-                sr = self.gen(batch["lr"])
-            if terms["pixel"]:
-                out["pixel"] = cfg["pixel"]["weight"] * self.pixel(sr, batch)
-            if terms["warp"]:
-                w = cfg["warp"]
-                out["warp"] = w["weight"] * losses.warp_loss(
-                    sr, sr_next, batch["hr"], batch["hr_next"], batch["flow_pair"], w["alpha"],
-                    w["beta"], w["gamma"], w["norm"], w["delta"])
+                sr = self.gen(batch["lr"]).float()
+        # pixel and warp terms in float32: bf16 would round warp sampling positions to ~1 px
+        if terms["pixel"]:
+            out["pixel"] = cfg["pixel"]["weight"] * self.pixel(sr, batch)
+        if terms["warp"]:
+            w = cfg["warp"]
+            out["warp"] = w["weight"] * losses.warp_loss(
+                sr, sr_next, batch["hr"], batch["hr_next"], batch["flow_pair"], w["alpha"],
+                w["beta"], w["gamma"], w["norm"], w["delta"])
+        with self.autocast():
             if terms["feature"]:
-                out["feature"] = cfg["feature"]["weight"] * losses.feature_loss(sr, batch["hr"], self.extractor)
+                out["feature"] = cfg["feature"]["weight"] * losses.feature_loss(
+                    sr, batch["hr"], self.extractor)
             if terms["gan"]:
                 fake_pred = plain_disc(sr)
                 if cfg["gan"]["type"] == "ragan":
                     with torch.no_grad():
                         real_pred = plain_disc(batch["hr"])
-                    adv = losses.ragan_g_loss(real_pred, fake_pred)
+                    adv = losses.ragan_g_loss(real_pred.float(), fake_pred.float())
                 else:
-                    adv = losses.gan_loss(fake_pred, True)
+                    adv = losses.gan_loss(fake_pred.float(), True)
                 out["gan"] = cfg["gan"]["weight"] * adv
-            total = torch.stack([t.float() for t in out.values()]).sum()
+        total = torch.stack([t.float() for t in out.values()]).sum()
         self.opt_g.zero_grad(set_to_none=True)
         total.backward()
         self._clip(self.gen)
@@ -625,8 +649,8 @@ class _Step:
             _set_requires_grad(plain_disc, True)
             fake = sr.detach()
             with self.autocast():
-                real_pred = self.disc(batch["hr"])
-                fake_pred = self.disc(fake)
+                real_pred = self.disc(batch["hr"]).float()
+                fake_pred = self.disc(fake).float()
                 if cfg["gan"]["type"] == "ragan":
                     d_loss = losses.ragan_d_loss(real_pred, fake_pred)
                 else:
@@ -653,7 +677,8 @@ def read_config_file(path: str | Path) -> dict:
     try:
         cfg = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as err:
-        raise ConfigError(f"{path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {err}") from None
+        kind = "JSON" if path.suffix == ".json" else "YAML"
+        raise ConfigError(f"{path} is not valid {kind}: {err}") from None
     if not isinstance(cfg, dict):
         raise ConfigError(f"{path} must hold a mapping of config keys")
     return cfg
@@ -675,10 +700,11 @@ def main(argv: list[str] | None = None) -> int:
                           progress=not args.no_progress, stop_after=args.stop_after)
     finally:
         distributed.cleanup()
-    if result.finished:
-        print(f"done: {result.model_path}")
-    else:
-        print(f"stopped at iteration {result.iteration}; run again to resume")
+    if distributed.is_main_process():
+        if result.finished:
+            print(f"done: {result.model_path}")
+        else:
+            print(f"stopped at iteration {result.iteration}; run again to resume")
     return 0
 
 
