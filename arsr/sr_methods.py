@@ -24,7 +24,7 @@ from torch import nn
 from .archs import build_arch, is_video_arch, load_weights
 
 __all__ = ["SRMethod", "ImageMethod", "VideoMethod", "HRMethod", "bicubic_method", "hr_method",
-           "method_from_arch", "default_device", "module_fingerprint"]
+           "method_from_arch", "method_from_model", "default_device", "module_fingerprint"]
 
 
 def default_device(device: str | torch.device | None = None) -> torch.device:
@@ -216,6 +216,15 @@ def hr_method() -> HRMethod:
 def bicubic_method(scale: int = 4, batch_size: int = 16, *, device: str | torch.device | None = None) -> ImageMethod:
     """MATLAB-bicubic upscaling by ``scale`` (the lower baseline), named "bicubic"."""
     return ImageMethod(build_arch("bicubic", scale=scale), batch_size, name="bicubic", device=device)
+
+
+def method_from_model(model: nn.Module, name: str, *, batch_size: int | None = None, pad: str = "zeros",
+                      device: str | torch.device | None = None) -> SRMethod:
+    """Wrap a built model (e.g. ``arsr.train.load_generator(...)``): ``VideoMethod`` when it has
+    ``num_frames`` (a window model), else ``ImageMethod``."""
+    if getattr(model, "num_frames", None):
+        return VideoMethod(model, pad=pad, batch_size=batch_size or 4, name=name, device=device)
+    return ImageMethod(model, batch_size or 8, name=name, device=device)
 
 
 def method_from_arch(arch: str, weights: str | os.PathLike | None = None, *, name: str | None = None,

@@ -24,9 +24,9 @@ import numpy as np
 from ..flow import quantize
 
 __all__ = [
-    "Box", "MULTISCALE_SCALES", "num_positions", "train_offsets", "test_offsets", "snippet_frames",
+    "Box", "MULTISCALE_SCALES", "num_positions", "train_offsets", "uniform_offsets", "snippet_frames",
     "snippet_fields", "needed_frames", "stack_flow", "quantize_flow_stack", "flip_horizontal",
-    "multiscale_crop", "test_crops", "crop_resize", "default_scale_size",
+    "multiscale_crop", "inference_crops", "crop_resize", "default_scale_size",
 ]
 
 MULTISCALE_SCALES = (1.0, 0.875, 0.75, 0.66)  # TSN's GroupMultiScaleCrop scales
@@ -73,7 +73,7 @@ def train_offsets(n_positions: int, num_segments: int, rng: np.random.Generator)
     return np.zeros(num_segments, dtype=np.int64)
 
 
-def test_offsets(n_positions: int, num_segments: int) -> np.ndarray:
+def uniform_offsets(n_positions: int, num_segments: int) -> np.ndarray:
     """TSN's test sampling (``_get_test_indices``): the middle of each of ``num_segments`` equal
     segments, ``int(tick / 2 + tick * k)`` with ``tick = n_positions / num_segments``;
     ``(num_segments,)`` int64 (repeats when the clip is shorter than ``num_segments``)."""
@@ -205,7 +205,7 @@ def multiscale_crop(rng: np.random.Generator, height: int, width: int, input_siz
     return Box(ox / k, oy / k, crop_w / k, crop_h / k)
 
 
-def test_crops(height: int, width: int, input_size: int, scale_size: int,
+def inference_crops(height: int, width: int, input_size: int, scale_size: int,
                mode: str = "center") -> list[tuple[Box, bool]]:
     """TSN's test crops, as ``(box in source pixels, flip)`` pairs.
 

@@ -139,7 +139,7 @@ class TrainConfig:
         for name in ("lr_steps", "scales", "st_loss_weights"):
             if getattr(cfg, name) is not None:
                 setattr(cfg, name, tuple(getattr(cfg, name)))
-        cfg.model = dict(cfg.model)
+        cfg.model = {"type": "tsn", **dict(cfg.model)}  # a model mapping without `type` is a TSN stream
         cfg._check(key)
         return cfg
 

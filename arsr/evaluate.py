@@ -1,0 +1,692 @@
+"""Recognition accuracy of super-resolved video: the study's yardstick (Zhang, Liu, Xiong, ICCV 2019).
+
+``evaluate(method, recognisers, test_set, name=..., cache_dir=...)`` streams the test split video
+by video, following TSN's test protocol:
+
+1. sampling: ``num_frames`` (25) snippet starts spread uniformly over the video
+   (``sampling.uniform_offsets``), per stream: RGB frames for the spatial stream, 5 consecutive flow
+   fields (6 frames) for the temporal stream, aligned starts for ST-ResNet;
+2. SR: the method is asked once per video for exactly the union of the frames those snippets
+   need (plus the ``num_frames`` uniformly spread frames on which PSNR/SSIM are measured), never
+   whole videos; ``hr`` and bicubic are methods like the others;
+3. flow on the SR frames with ``flow_method`` (``arsr.flow``), quantised with the recogniser's
+   bound (20) to TSN's 8-bit images, in a process pool of ``workers`` that works on one video
+   while the next is super-resolved;
+4. scoring: each snippet under ``crops`` ("center" = 1 crop, "ten" = TSN's 10 crops); class
+   scores (pre-softmax) averaged over snippets and crops; TSN fusion = weighted mean of the
+   streams' scores, RGB:flow = 1:1.5; ST-ResNet: its own fused output, and its two streams;
+5. per-video scores (never frames) are cached under ``cache_dir/<name>/``, one file per video and
+   recogniser, written atomically: a killed evaluation resumes where it stopped, and a later call
+   with the same settings reuses them. ``fuse_cached`` fuses the spatial scores of one method with
+   the temporal scores of another (the paper's SoSR+ToSR row) from the caches alone.
+
+PSNR/SSIM (Y channel, BT.601; ``shave`` border pixels, 8 in the paper's table after VSR-DUF's
+script) are the means over videos of the per-video means over the measured frames; inf for ``hr``.
+Accuracies are in percent.
+
+Typical use (the recognisers trained once on HR, every method through the same call)::
+
+    recs = load_recognizers(tsn_rgb="data/models/tsn_rgb", tsn_flow="data/models/tsn_flow",
+                            st_resnet="data/models/st_resnet")
+    rows = [evaluate(m, recs, "data/interim", cache_dir="data/interim/eval", shave=8).table
+            for m in (hr_method(), bicubic_method(4), method_from_arch("rrdbnet", w, name="SoSR"))]
+    rows.append(fuse_cached("data/interim/eval", spatial="SoSR", temporal="ToSR").table)
+    table = pd.concat(rows)
+
+Cache layout::
+
+    cache_dir/<name>/quality/settings.json, <video key>.json     psnr/ssim per video
+    cache_dir/<name>/scores/<recogniser>/settings.json           method, sampling, weights fingerprint
+    cache_dir/<name>/scores/<recogniser>/<video key>.npz         label, stream scores (classes,)
+
+A cache folder whose settings differ from the call's is stale and rebuilt (a warning is logged).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from .data.store import PreparedDataset
+from .flow import compute_flow, quantize
+from .io import atomic_path, write_json
+from .metrics import psnr_y, ssim_y
+from .paths import resolve
+from .recognition.sampling import (crop_resize, default_scale_size, flip_horizontal, needed_frames,
+                                   num_positions, snippet_fields, snippet_frames, stack_flow,
+                                   inference_crops, uniform_offsets)
+from .recognition.st_resnet import STResNet
+from .recognition.train import load_recognizer, normalize_inputs
+from .recognition.tsn import TSN, fuse_scores
+from .sr_methods import SRMethod, default_device, module_fingerprint
+
+log = logging.getLogger(__name__)
+
+__all__ = ["SnippetPlan", "TwoStreamTSN", "STResNetRecognizer", "EvaluationResult", "evaluate",
+           "fuse_cached", "load_recognizers", "STREAMS"]
+
+FORMAT_VERSION = 1
+STREAMS = ("spatial", "temporal", "fusion")
+TABLE_COLUMNS = ["method", "recogniser", "stream", "top1", "top5", "n_videos", "psnr", "ssim"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Recognisers at test time
+
+
+@dataclass(frozen=True)
+class SnippetPlan:
+    """What a recogniser reads from one video: RGB snippet frames ``(n, L_rgb)`` and flow snippet
+    fields ``(n, L_flow)`` (field i = frames i -> i+1); either may be None."""
+
+    rgb: np.ndarray | None
+    flow: np.ndarray | None
+
+    def frames(self) -> np.ndarray:
+        """Every frame the plan needs (sorted, unique)."""
+        return needed_frames(self.rgb, self.flow)
+
+
+def _images_to_input(images: np.ndarray, device: torch.device) -> torch.Tensor:
+    """``(N, S, S, C)`` uint8 -> ``(N, 1, C, S, S)`` uint8 on ``device`` (one segment each)."""
+    return torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).unsqueeze(1)
+
+
+def _crop_all(snippets: np.ndarray, modality: str, input_size: int, scale_size: int, crops: str) -> np.ndarray:
+    """``(n, H, W, C)`` snippets -> ``(n_crops, n, S, S, C)`` test crops (flipped ones mirrored)."""
+    h, w = snippets.shape[1:3]
+    out = []
+    for box, flip in inference_crops(h, w, input_size, scale_size, crops):
+        c = crop_resize(snippets, box, input_size)
+        out.append(flip_horizontal(c, modality) if flip else c)
+    return np.stack(out)
+
+
+def _weights_fingerprint(*models: torch.nn.Module, **extra) -> str:
+    return hashlib.sha256("|".join(module_fingerprint(m) for m in models).encode()
+                          + repr(sorted(extra.items())).encode()).hexdigest()[:16]
+
+
+class TwoStreamTSN:
+    """TSN's two streams at test time (either may be None; fusion needs both).
+
+    rgb, flow: trained ``TSN`` models (moved to ``device``, eval mode). input_size/scale_size:
+    per stream as trained (``{"rgb": 224, "flow": 224}`` or one int for both). Each snippet is
+    scored alone and the scores averaged over snippets and crops (TSN's test protocol, whatever
+    the training consensus). ``batch_size`` snippet crops per forward pass.
+    """
+
+    kind = "tsn"
+
+    def __init__(self, rgb: TSN | None, flow: TSN | None, *, input_size: int | Mapping[str, int] = 224,
+                 scale_size: int | Mapping[str, int] | None = None, flow_bound: float = 20.0,
+                 fusion_weights: Sequence[float] = (1.0, 1.5), batch_size: int = 64,
+                 device: str | torch.device | None = None):
+        if rgb is None and flow is None:
+            raise ValueError("TwoStreamTSN needs at least one of the rgb and flow models")
+        for m, name in ((rgb, "rgb"), (flow, "flow")):
+            if m is not None and m.modality != name:
+                raise ValueError(f"TwoStreamTSN: the {name} model is a {m.modality} TSN")
+        self.device = default_device(device)
+        self.models = {k: m.to(self.device).eval() for k, m in (("rgb", rgb), ("flow", flow)) if m is not None}
+        sizes = input_size if isinstance(input_size, Mapping) else {"rgb": input_size, "flow": input_size}
+        scales = scale_size if isinstance(scale_size, Mapping) else {"rgb": scale_size, "flow": scale_size}
+        self.input_size = {k: int(sizes[k]) for k in self.models}
+        self.scale_size = {k: int(scales.get(k) or default_scale_size(self.input_size[k])) for k in self.models}
+        self.flow_bound = flow_bound
+        self.fusion_weights = tuple(fusion_weights)
+        self.batch_size = batch_size
+        first = next(iter(self.models.values()))
+        self.num_classes = first.new_fc.out_features
+        if len({m.new_fc.out_features for m in self.models.values()}) != 1:
+            raise ValueError("TwoStreamTSN: the rgb and flow models have different numbers of classes")
+        self._fingerprint: str | None = None
+
+    @property
+    def streams(self) -> tuple[str, ...]:
+        names = [s for s, m in (("spatial", "rgb"), ("temporal", "flow")) if m in self.models]
+        return tuple(names + (["fusion"] if len(names) == 2 else []))
+
+    @property
+    def coupled(self) -> bool:
+        """False: the streams are independent, so streams of different methods may be fused."""
+        return False
+
+    def plan(self, n_frames: int, num_frames: int) -> SnippetPlan:
+        rgb = flow = None
+        if "rgb" in self.models:
+            n = self.models["rgb"].new_length
+            rgb = snippet_frames(uniform_offsets(num_positions(n_frames, "rgb", n), num_frames), n, n_frames)
+        if "flow" in self.models:
+            n = self.models["flow"].new_length
+            flow = snippet_fields(uniform_offsets(num_positions(n_frames, "flow", n), num_frames), n, n_frames)
+        return SnippetPlan(rgb, flow)
+
+    def _stream_scores(self, modality: str, snippets: np.ndarray, crops: str) -> np.ndarray:
+        model = self.models[modality]
+        images = _crop_all(snippets, modality, self.input_size[modality], self.scale_size[modality], crops)
+        images = images.reshape(-1, *images.shape[2:])
+        total = torch.zeros(self.num_classes, dtype=torch.float64)
+        with torch.inference_mode():
+            for start in range(0, images.shape[0], self.batch_size):
+                x = _images_to_input(images[start:start + self.batch_size], self.device)
+                x = model.normalize(x.float().div_(255.0))
+                total += model(x).double().sum(0).cpu()
+        return (total / images.shape[0]).numpy().astype(np.float32)
+
+    def score(self, frames: Mapping[int, np.ndarray], fields: Mapping[int, np.ndarray], plan: SnippetPlan,
+              crops: str = "center") -> dict[str, np.ndarray]:
+        """frames: frame number -> ``(H, W, 3)`` uint8 (the spatial method's); fields: field
+        number -> ``(H, W, 2)`` uint8 quantised flow. Returns stream -> ``(num_classes,)`` float32."""
+        out = {}
+        if plan.rgb is not None:
+            snippets = np.stack([np.concatenate([frames[int(i)] for i in row], axis=-1) for row in plan.rgb])
+            out["spatial"] = self._stream_scores("rgb", snippets, crops)
+        if plan.flow is not None:
+            out["temporal"] = self._stream_scores("flow", stack_flow(fields, plan.flow), crops)
+        if "spatial" in out and "temporal" in out:
+            out["fusion"] = fuse_scores(torch.from_numpy(out["spatial"]), torch.from_numpy(out["temporal"]),
+                                        self.fusion_weights).numpy()
+        return out
+
+    def fingerprint(self) -> str:
+        if self._fingerprint is None:
+            self._fingerprint = _weights_fingerprint(
+                *self.models.values(), kind=self.kind, streams=tuple(self.models),
+                input_size=tuple(self.input_size.items()), scale_size=tuple(self.scale_size.items()),
+                bound=self.flow_bound, fusion=self.fusion_weights)
+        return self._fingerprint
+
+
+class STResNetRecognizer:
+    """ST-ResNet at test time: the ``num_frames`` aligned snippets (RGB frame t, flow fields
+    t..t+L-1) of a video form one clip ``(1, num_frames, C, S, S)`` per crop (inferred: the
+    paper's test feeds the sampled frames through the temporal convolutions together). Streams:
+    appearance -> "spatial", motion -> "temporal", the model's fused score -> "fusion"; each
+    averaged over crops. ``batch_size`` crops (clips) per forward pass."""
+
+    kind = "st_resnet"
+
+    def __init__(self, model: STResNet, *, input_size: int = 224, scale_size: int | None = None,
+                 flow_bound: float = 20.0, batch_size: int = 2, device: str | torch.device | None = None):
+        self.device = default_device(device)
+        self.model = model.to(self.device).eval()
+        self.new_length = model.flow_channels // 2
+        self.input_size = int(input_size)
+        self.scale_size = int(scale_size or default_scale_size(input_size))
+        self.flow_bound = flow_bound
+        self.batch_size = batch_size
+        self.num_classes = model.appearance.fc.out_features
+        self._fingerprint: str | None = None
+
+    streams = STREAMS
+
+    @property
+    def coupled(self) -> bool:
+        """True: the motion stream feeds the appearance stream, so the streams of two methods
+        cannot be fused from caches (evaluate with ``temporal_method`` instead)."""
+        return True
+
+    def plan(self, n_frames: int, num_frames: int) -> SnippetPlan:
+        starts = uniform_offsets(num_positions(n_frames, "flow", self.new_length), num_frames)
+        return SnippetPlan(snippet_frames(starts, 1, n_frames), snippet_fields(starts, self.new_length, n_frames))
+
+    def score(self, frames: Mapping[int, np.ndarray], fields: Mapping[int, np.ndarray], plan: SnippetPlan,
+              crops: str = "center") -> dict[str, np.ndarray]:
+        rgb = np.stack([frames[int(i)] for i in plan.rgb[:, 0]])
+        rgb = _crop_all(rgb, "rgb", self.input_size, self.scale_size, crops)  # (k, n, S, S, 3)
+        flow = _crop_all(stack_flow(fields, plan.flow), "flow", self.input_size, self.scale_size, crops)
+        sums = {s: torch.zeros(self.num_classes, dtype=torch.float64) for s in STREAMS}
+        with torch.inference_mode():
+            for start in range(0, rgb.shape[0], self.batch_size):
+                r = torch.from_numpy(rgb[start:start + self.batch_size]).to(self.device).permute(0, 1, 4, 2, 3)
+                f = torch.from_numpy(flow[start:start + self.batch_size]).to(self.device).permute(0, 1, 4, 2, 3)
+                r, f = normalize_inputs(self.model, r, f)
+                out = self.model(r, f)
+                for s, v in zip(STREAMS, (out.appearance, out.motion, out.fused)):
+                    sums[s] += v.double().sum(0).cpu()
+        return {s: (v / rgb.shape[0]).numpy().astype(np.float32) for s, v in sums.items()}
+
+    def fingerprint(self) -> str:
+        if self._fingerprint is None:
+            self._fingerprint = _weights_fingerprint(
+                self.model, kind=self.kind, input_size=self.input_size, scale_size=self.scale_size,
+                bound=self.flow_bound)
+        return self._fingerprint
+
+
+def load_recognizers(*, tsn_rgb: str | os.PathLike | None = None, tsn_flow: str | os.PathLike | None = None,
+                     st_resnet: str | os.PathLike | None = None, fusion_weights: Sequence[float] = (1.0, 1.5),
+                     device: str | torch.device | None = None) -> dict[str, Any]:
+    """Test-time recognisers from training output folders (``train_recognizer``'s ``out_dir``):
+    ``{"tsn": TwoStreamTSN, "st_resnet": STResNetRecognizer}`` for those given."""
+    out: dict[str, Any] = {}
+    if tsn_rgb or tsn_flow:
+        parts = {k: load_recognizer(p, device) for k, p in (("rgb", tsn_rgb), ("flow", tsn_flow)) if p}
+        for k, part in parts.items():
+            if part.kind != "tsn" or part.model.modality != k:
+                raise ValueError(f"{(tsn_rgb, tsn_flow)[k == 'flow']} holds a {part.kind} "
+                                 f"{getattr(part.model, 'modality', '')} model, not a TSN {k} stream")
+        out["tsn"] = TwoStreamTSN(
+            parts["rgb"].model if "rgb" in parts else None, parts["flow"].model if "flow" in parts else None,
+            input_size={k: p.info["input_size"] for k, p in parts.items()},
+            scale_size={k: p.info["scale_size"] for k, p in parts.items()},
+            flow_bound=next(iter(parts.values())).info["flow_bound"], fusion_weights=fusion_weights,
+            device=device)
+    if st_resnet:
+        part = load_recognizer(st_resnet, device)
+        if part.kind != "st_resnet":
+            raise ValueError(f"{st_resnet} holds a {part.kind} model, not an ST-ResNet")
+        out["st_resnet"] = STResNetRecognizer(part.model, input_size=part.info["input_size"],
+                                              scale_size=part.info["scale_size"],
+                                              flow_bound=part.info["flow_bound"], device=device)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Worker-side jobs (module level: they run in spawned processes)
+
+
+def _init_worker() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)  # one OpenCV thread per process: the pool is the parallelism
+    torch.set_num_threads(1)
+
+
+def _flow_job(method: str, options: dict, bound: float,
+              items: list[tuple[int, np.ndarray, np.ndarray]]) -> list[tuple[int, np.ndarray]]:
+    """Quantised flow ``(H, W, 2)`` uint8 of each (field, previous frame, next frame)."""
+    return [(k, quantize(compute_flow(a, b, method, **options), bound)) for k, a, b in items]
+
+
+def _quality_job(shave: int, items: list[tuple[int, np.ndarray, np.ndarray]]) -> list[tuple[int, float, float]]:
+    """PSNR and SSIM (Y) of each (frame, SR, HR)."""
+    return [(k, psnr_y(sr, hr, shave), ssim_y(sr, hr, shave)) for k, sr, hr in items]
+
+
+class _Runner:
+    """Runs jobs in a process pool (``workers`` > 1) or in this process, with the same interface."""
+
+    def __init__(self, workers: int):
+        self.pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker) \
+            if workers > 1 else None
+        self.workers = max(1, workers)
+
+    def submit(self, fn, *args) -> Future:
+        if self.pool is not None:
+            return self.pool.submit(fn, *args)
+        f: Future = Future()
+        f.set_result(fn(*args))  # the in-process run does the work at submission
+        return f
+
+    def split(self, items: list) -> list[list]:
+        n = min(self.workers, len(items)) or 1
+        return [items[i::n] for i in range(n) if items[i::n]]
+
+    def close(self, cancel: bool = False) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=cancel)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cache
+
+
+def _settings_hash(settings: dict) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class _Folder:
+    """One cache folder with a settings file; stale contents are removed on open."""
+
+    def __init__(self, path: Path | None, settings: dict):
+        self.path = path
+        self.settings = settings
+        if path is None:
+            return
+        found = _read_json(path / "settings.json")
+        if found is not None and found.get("settings") != json.loads(json.dumps(settings, default=str)):
+            log.warning("cache %s was made with other settings: rebuilding it", path)
+            shutil.rmtree(path)
+        if not (path / "settings.json").is_file():
+            write_json(path / "settings.json", {"format": FORMAT_VERSION, "settings": settings})
+
+    def file(self, key: str, suffix: str) -> Path | None:
+        return None if self.path is None else self.path / f"{key}{suffix}"
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def _save_scores(path: Path, video_id: str, label: int, scores: Mapping[str, np.ndarray]) -> None:
+    """One video's stream scores ``(num_classes,)`` float32, its label and id, atomically."""
+    with atomic_path(path, suffix=".npz") as tmp, open(tmp, "wb") as f:
+        np.savez(f, video_id=np.str_(video_id), label=np.int64(label),
+                 **{s: np.asarray(v, np.float32) for s, v in scores.items()})
+
+
+def _load_scores(path: Path | None) -> tuple[int, dict[str, np.ndarray], str] | None:
+    """``(label, stream -> scores, video_id)`` or None when absent or unreadable."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = ("label", "video_id")
+            return int(z["label"]), {k: z[k] for k in z.files if k not in meta}, str(z["video_id"])
+    except (OSError, ValueError, KeyError, EOFError):  # a damaged file: recompute
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass
+class EvaluationResult:
+    """``table``: one row per (method, recogniser, stream): top1, top5 (%), n_videos, psnr, ssim.
+    ``per_class``: accuracy per class (method, recogniser, stream, label, class_name, n_videos,
+    top1). ``predictions``: one row per video (video_id, label, prediction) for confusion matrices.
+    ``scores``: (recogniser, stream) -> ``(n_videos, num_classes)`` float32 in ``video_ids`` order.
+"""
+
+    table: pd.DataFrame
+    per_class: pd.DataFrame
+    predictions: pd.DataFrame
+    scores: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    video_ids: list[str] = field(default_factory=list)
+    labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+
+def _topk(scores: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    k = min(k, scores.shape[1])
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return (top == labels[:, None]).any(axis=1)
+
+
+def _result(method: str, video_ids: list[str], labels: np.ndarray, scores: dict[tuple[str, str], np.ndarray],
+            class_names: Sequence[str], quality: tuple[float, float] = (math.nan, math.nan)) -> EvaluationResult:
+    rows, per_class, preds = [], [], []
+    for (rec, stream), s in scores.items():
+        hit1, hit5 = _topk(s, labels, 1), _topk(s, labels, 5)
+        rows.append({"method": method, "recogniser": rec, "stream": stream,
+                     "top1": 100.0 * hit1.mean() if len(labels) else math.nan,
+                     "top5": 100.0 * hit5.mean() if len(labels) else math.nan,
+                     "n_videos": len(labels), "psnr": quality[0], "ssim": quality[1]})
+        pred = s.argmax(1) if len(labels) else np.zeros(0, np.int64)
+        for c, name in enumerate(class_names):
+            mask = labels == c
+            per_class.append({"method": method, "recogniser": rec, "stream": stream, "label": c,
+                              "class_name": name, "n_videos": int(mask.sum()),
+                              "top1": 100.0 * hit1[mask].mean() if mask.any() else math.nan})
+        preds.append(pd.DataFrame({"method": method, "recogniser": rec, "stream": stream,
+                                   "video_id": video_ids, "label": labels, "prediction": pred}))
+    predictions = pd.concat(preds, ignore_index=True) if preds else pd.DataFrame(
+        columns=["method", "recogniser", "stream", "video_id", "label", "prediction"])
+    return EvaluationResult(pd.DataFrame(rows, columns=TABLE_COLUMNS), pd.DataFrame(per_class), predictions,
+                            scores, list(video_ids), labels)
+
+
+# ---------------------------------------------------------------------------------------------
+# The evaluation
+
+
+@dataclass
+class _Pending:
+    """A video whose flow/quality jobs are running."""
+
+    row: pd.Series
+    frames: dict[int, np.ndarray]
+    plans: dict[str, SnippetPlan]
+    todo: list[str]
+    flow_jobs: list[Future]
+    quality_jobs: list[Future]
+
+
+def _rows(test_set: PreparedDataset, split: str, videos: Sequence[str] | None) -> pd.DataFrame:
+    rows = test_set.split(split)
+    if videos is not None:
+        missing = sorted(set(videos) - set(rows["video_id"]))
+        if missing:
+            raise KeyError(f"videos {missing[:5]} are not in split {split!r} of {test_set.root / 'index.csv'}")
+        rows = rows[rows["video_id"].isin(set(videos))].reset_index(drop=True)
+    if rows.empty:
+        raise ValueError(f"split {split!r} of {test_set.root / 'index.csv'} has no videos to evaluate")
+    return rows
+
+
+def evaluate(method: SRMethod, recognisers: Mapping[str, Any], test_set: PreparedDataset | str | os.PathLike, *,
+             name: str | None = None, cache_dir: str | os.PathLike | None = None,
+             temporal_method: SRMethod | None = None, flow_method: str = "dis",
+             flow_options: Mapping[str, Any] | None = None, num_frames: int = 25, crops: str = "center",
+             workers: int | None = None, psnr: bool = True, shave: int = 4, split: str = "test",
+             videos: Sequence[str] | None = None, progress: bool = True) -> EvaluationResult:
+    """Recognition accuracy (and PSNR/SSIM) of ``method``'s SR video; see the module notes.
+
+    method: an ``arsr.sr_methods`` method (``hr_method()``, ``bicubic_method(4)``, ...).
+    recognisers: name -> ``TwoStreamTSN`` / ``STResNetRecognizer`` (``load_recognizers``).
+    test_set: a prepared store (or its folder); ``split`` (default "test"), ``videos`` a subset of ids.
+    name: the method's row label and cache folder (default ``method.name``).
+    cache_dir: root of the per-video score cache; None keeps nothing on disk.
+    temporal_method: frames for the temporal stream from another method (ST-ResNet's SoSR+ToSR
+        run); PSNR/SSIM stay those of ``method``.
+    flow_method, flow_options: ``arsr.flow.compute_flow`` on the SR frames.
+    num_frames: snippets per video (25); crops: "center" or "ten".
+    workers: processes for flow and PSNR/SSIM (default: the CPU count); 0 or 1 = in this process.
+    psnr: measure PSNR/SSIM (Y, ``shave`` border pixels) on the ``num_frames`` spread frames.
+    Returns an ``EvaluationResult`` (``.table`` is the tidy table).
+    """
+    if not isinstance(test_set, PreparedDataset):
+        test_set = PreparedDataset(test_set)
+    if crops not in ("center", "ten"):
+        raise ValueError(f"crops = {crops!r}: use 'center' (1 crop) or 'ten' (TSN's 10 crops)")
+    if not recognisers:
+        raise ValueError("evaluate needs at least one recogniser (see arsr.evaluate.load_recognizers)")
+    name = name or method.name
+    if "/" in name or name in ("", ".", ".."):
+        raise ValueError(f"name {name!r} cannot be a cache folder name: choose another")
+    rows = _rows(test_set, split, videos)
+    flow_options = dict(flow_options or {})
+    root = resolve(cache_dir) / name if cache_dir is not None else None
+    base = {"format": FORMAT_VERSION, "method": method.fingerprint(), "num_frames": num_frames}
+    score_dirs = {
+        rec_name: _Folder(root / "scores" / rec_name if root else None, {
+            **base, "temporal_method": temporal_method.fingerprint() if temporal_method else None,
+            "flow_method": flow_method, "flow_options": flow_options, "crops": crops,
+            "recogniser": rec.fingerprint(), "kind": rec.kind, "coupled": rec.coupled,
+            "streams": list(rec.streams), "class_names": test_set.class_names})
+        for rec_name, rec in recognisers.items()}
+    quality_dir = _Folder(root / "quality" if root else None, {**base, "shave": shave}) if psnr else None
+
+    memory_scores: dict[str, dict[str, tuple[int, dict]]] = {r: {} for r in recognisers}
+    memory_quality: dict[str, dict] = {}
+    runner = _Runner(workers if workers is not None else (os.cpu_count() or 1))
+    bar = tqdm(total=len(rows), unit="video", desc=f"evaluate {name}", disable=not progress, mininterval=1.0)
+
+    def finish(p: _Pending) -> None:
+        key = p.row["key"]
+        fields = {k: q for job in p.flow_jobs for k, q in job.result()}
+        for rec_name in p.todo:
+            scores = recognisers[rec_name].score(p.frames, fields, p.plans[rec_name], crops)
+            memory_scores[rec_name][key] = (int(p.row["label"]), scores, p.row["video_id"])
+            path = score_dirs[rec_name].file(key, ".npz")
+            if path is not None:
+                _save_scores(path, p.row["video_id"], int(p.row["label"]), scores)
+        if p.quality_jobs:
+            per_frame = sorted(x for job in p.quality_jobs for x in job.result())
+            q = {"frames": [k for k, _, _ in per_frame], "psnr_frames": [v for _, v, _ in per_frame],
+                 "ssim_frames": [v for _, _, v in per_frame],
+                 "psnr": float(np.mean([v for _, v, _ in per_frame])),
+                 "ssim": float(np.mean([v for _, _, v in per_frame]))}
+            memory_quality[key] = q
+            path = quality_dir.file(key, ".json")
+            if path is not None:
+                write_json(path, q)
+        bar.update(1)
+
+    pending: _Pending | None = None
+    try:
+        for _, row in rows.iterrows():
+            key = row["key"]
+            todo = [r for r in recognisers if _load_scores(score_dirs[r].file(key, ".npz")) is None]
+            need_quality = quality_dir is not None and (
+                quality_dir.path is None or _read_json(quality_dir.file(key, ".json")) is None)
+            if not todo and not need_quality:
+                bar.update(1)
+                continue
+            video = test_set.video(row)
+            n_frames = int(row["n_frames"])
+            plans = {r: recognisers[r].plan(n_frames, num_frames) for r in todo}
+            spatial_idx = needed_frames(rgb_frames=_union(p.rgb for p in plans.values()))
+            fields_idx = _union(p.flow for p in plans.values())
+            quality_idx = uniform_offsets(n_frames, num_frames) if need_quality else np.zeros(0, int)
+            flow_frames = needed_frames(flow_fields=fields_idx)
+            # one request per method and video: exactly the frames the snippets and PSNR need
+            if temporal_method is None:
+                frames = _request(method, video, np.concatenate([spatial_idx, flow_frames, quality_idx]))
+                temporal_frames = frames
+            else:
+                frames = _request(method, video, np.concatenate([spatial_idx, quality_idx]))
+                temporal_frames = _request(temporal_method, video, flow_frames)
+            flow_items = [(int(k), temporal_frames[int(k)], temporal_frames[int(k) + 1]) for k in fields_idx]
+            flow_jobs = [runner.submit(_flow_job, flow_method, flow_options, _bound(recognisers, plans), part)
+                         for part in runner.split(flow_items)]
+            quality_jobs = []
+            if need_quality:
+                hr = np.asarray(video.hr[np.unique(quality_idx)])
+                items = [(int(k), frames[int(k)], hr[j]) for j, k in enumerate(np.unique(quality_idx))]
+                quality_jobs = [runner.submit(_quality_job, shave, part) for part in runner.split(items)]
+            current = _Pending(row, frames, plans, todo, flow_jobs, quality_jobs)
+            if pending is not None:  # the pool worked on it while this video was super-resolved
+                previous, pending = pending, None
+                finish(previous)
+            pending = current
+        if pending is not None:
+            previous, pending = pending, None
+            finish(previous)
+    finally:
+        if pending is not None:  # an error while super-resolving the next video: keep this one
+            try:
+                finish(pending)
+            except Exception:  # pragma: no cover - the original error matters more
+                log.exception("could not finish video %s after an error", pending.row["video_id"])
+        bar.close()
+        runner.close()
+
+    return _collect(name, rows, recognisers, score_dirs, memory_scores, quality_dir, memory_quality,
+                    test_set.class_names)
+
+
+def _request(method: SRMethod, video, indices: np.ndarray) -> dict[int, np.ndarray]:
+    """``method``'s frames at the unique ``indices``: frame number -> ``(H, W, 3)`` uint8."""
+    idx = np.unique(np.asarray(indices, np.int64))
+    if idx.size == 0:
+        return {}
+    out = method.frames(video, idx)
+    if len(out) != idx.size:
+        raise ValueError(f"method {method.name!r} returned {len(out)} frames for {idx.size} requested "
+                         f"of video {video.video_id}: frames(video, indices) must return one per index")
+    return dict(zip(idx.tolist(), out))
+
+
+def _union(parts) -> np.ndarray:
+    """Sorted unique entries of the arrays in ``parts`` (None skipped): ``(k,)`` int64."""
+    arrays = [np.asarray(p, np.int64).ravel() for p in parts if p is not None]
+    return np.unique(np.concatenate(arrays)) if arrays else np.zeros(0, np.int64)
+
+
+def _bound(recognisers: Mapping[str, Any], plans: Mapping[str, SnippetPlan]) -> float:
+    """The flow quantisation bound shared by the recognisers that read flow."""
+    bounds = {recognisers[r].flow_bound for r, p in plans.items() if p.flow is not None}
+    if len(bounds) > 1:
+        raise ValueError(f"recognisers {sorted(plans)} were trained with different flow bounds {sorted(bounds)}: "
+                         "evaluate them in separate calls")
+    return bounds.pop()
+
+
+def _collect(name, rows, recognisers, score_dirs, memory_scores, quality_dir, memory_quality,
+             class_names) -> EvaluationResult:
+    keys, video_ids = rows["key"].tolist(), rows["video_id"].tolist()
+    labels = rows["label"].to_numpy(np.int64)
+    scores: dict[tuple[str, str], np.ndarray] = {}
+    for rec_name, rec in recognisers.items():
+        per_video = [memory_scores[rec_name].get(k) or _load_scores(score_dirs[rec_name].file(k, ".npz"))
+                     for k in keys]
+        if any(v is None for v in per_video):
+            missing = [vid for vid, v in zip(video_ids, per_video) if v is None]
+            raise RuntimeError(f"scores of {len(missing)} videos (e.g. {missing[0]}) for {rec_name} are "
+                               "missing after the run: the cache folder changed under it; run again")
+        for stream in rec.streams:
+            scores[(rec_name, stream)] = np.stack([v[1][stream] for v in per_video])
+    quality = (math.nan, math.nan)
+    if quality_dir is not None:
+        q = [memory_quality.get(k) or _read_json(quality_dir.file(k, ".json")) for k in keys]
+        if all(x is not None for x in q):
+            quality = (float(np.mean([x["psnr"] for x in q])), float(np.mean([x["ssim"] for x in q])))
+    return _result(name, video_ids, labels, scores, class_names, quality)
+
+
+def fuse_cached(cache_dir: str | os.PathLike, *, spatial: str, temporal: str, recogniser: str = "tsn",
+                weights: Sequence[float] = (1.0, 1.5), name: str | None = None) -> EvaluationResult:
+    """Fuse the cached spatial-stream scores of method ``spatial`` with the cached temporal-stream
+    scores of method ``temporal`` (both complete evaluations with the same recogniser weights):
+    the paper's SoSR+ToSR row. Returns an ``EvaluationResult`` with one "fusion" row named
+    ``name`` (default ``"<spatial>+<temporal>"``). Only for recognisers with independent streams
+    (TSN); ST-ResNet's streams are coupled: run ``evaluate(sosr, ..., temporal_method=tosr)``."""
+    root = resolve(cache_dir)
+    loaded = {}
+    for role, method in (("spatial", spatial), ("temporal", temporal)):
+        folder = root / method / "scores" / recogniser
+        meta = _read_json(folder / "settings.json")
+        if meta is None:
+            raise FileNotFoundError(f"{folder / 'settings.json'} not found: run evaluate(..., name={method!r}, "
+                                    f"cache_dir={str(cache_dir)!r}) with recogniser {recogniser!r} first")
+        files = {p.stem: p for p in folder.glob("*.npz") if not p.name.startswith(".")}
+        loaded[role] = (meta["settings"], files)
+    (s_set, s_files), (t_set, t_files) = loaded["spatial"], loaded["temporal"]
+    if s_set["coupled"]:
+        raise ValueError(f"recogniser {recogniser!r} ({s_set['kind']}) has coupled streams: fusing caches of "
+                         "two methods is not its protocol; run evaluate(spatial_method, ..., "
+                         "temporal_method=...) instead")
+    for k in ("recogniser", "num_frames", "crops", "class_names"):
+        if s_set[k] != t_set[k]:
+            raise ValueError(f"caches {spatial!r} and {temporal!r} differ in {k} ({s_set[k]!r} vs {t_set[k]!r}): "
+                             "evaluate both with the same recogniser and sampling settings")
+    if set(s_files) != set(t_files):
+        only = sorted(set(s_files) ^ set(t_files))
+        raise ValueError(f"caches {spatial!r} ({len(s_files)} videos) and {temporal!r} ({len(t_files)}) cover "
+                         f"different videos (e.g. {only[0]}): finish both evaluations first")
+    labels, fused, video_ids = [], [], []
+    for k in sorted(s_files):
+        a, b = _load_scores(s_files[k]), _load_scores(t_files[k])
+        if a is None or b is None:
+            raise ValueError(f"cached scores of video {k} are unreadable in {spatial!r} or {temporal!r}: "
+                             "run evaluate again for that method to recompute them")
+        (ls, ss, vid), (lt, ts, _) = a, b
+        if ls != lt:
+            raise ValueError(f"video {vid}: label {ls} in {spatial!r} but {lt} in {temporal!r}: the caches are "
+                             "from different datasets")
+        labels.append(ls)
+        video_ids.append(vid)
+        fused.append(fuse_scores(torch.from_numpy(ss["spatial"]), torch.from_numpy(ts["temporal"]),
+                                 weights).numpy())
+    name = name or f"{spatial}+{temporal}"
+    scores = {(recogniser, "fusion"): np.stack(fused) if fused else np.zeros((0, len(s_set["class_names"])))}
+    return _result(name, video_ids, np.asarray(labels, np.int64), scores, s_set["class_names"])

@@ -1,0 +1,199 @@
+"""Evaluation of SR methods by recognition accuracy: table, frames asked for, caching, fusion, resume."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from arsr.archs.duf_arch import sliding_window_sr
+from arsr.evaluate import STResNetRecognizer, TwoStreamTSN, evaluate, fuse_cached
+from arsr.recognition import STResNet, TSN
+from arsr.recognition.sampling import needed_frames, snippet_fields, uniform_offsets
+from arsr.recognition.tsn import fuse_scores
+from arsr.sr_methods import SRMethod, VideoMethod, bicubic_method, hr_method
+
+from test_recognition_train import write_toy_store  # the toy store shared with the training tests
+
+FRAMES = 16
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    # 3 test videos (one per class), 16 frames of 32x32, LR 8x8
+    return write_toy_store(tmp_path_factory.mktemp("eval_store"), train_per_class=1, frames=FRAMES, speed=1)
+
+
+@pytest.fixture(scope="module")
+def recognisers():
+    torch.manual_seed(0)
+    tsn = TwoStreamTSN(TSN(3, "rgb", "resnet18", width=8), TSN(3, "flow", "resnet18", width=8),
+                       input_size=32, device="cpu")
+    for m in tsn.models.values():  # a visible classifier, so fusion differs from either stream
+        nn.init.normal_(m.new_fc.weight, 0, 0.5)
+    st = STResNetRecognizer(STResNet(3, depth=18, width=8), input_size=32, device="cpu")
+    return {"tsn": tsn, "st_resnet": st}
+
+
+class Recording(SRMethod):
+    """Delegates to another method, records every request, optionally fails on the n-th video."""
+
+    def __init__(self, inner: SRMethod, fail_on_call: int | None = None):
+        self.inner, self.name, self.fail_on_call = inner, inner.name, fail_on_call
+        self.calls: list[tuple[str, list[int]]] = []
+
+    def frames(self, video, indices):
+        if self.fail_on_call is not None and len(self.calls) + 1 == self.fail_on_call:
+            raise RuntimeError("injected failure")
+        self.calls.append((video.video_id, [int(i) for i in indices]))
+        return self.inner.frames(video, indices)
+
+    def fingerprint(self):
+        return self.inner.fingerprint()
+
+
+def run(method, recognisers, toy, cache, **kw):
+    kw = {"num_frames": 3, "workers": 0, "progress": False, **kw}
+    return evaluate(method, recognisers, toy, cache_dir=cache, **kw)
+
+
+def test_table_has_every_row_and_quality(toy, recognisers, tmp_path):
+    tables = [run(m, recognisers, toy, tmp_path) for m in (bicubic_method(4, device="cpu"), hr_method())]
+    table = pd.concat([t.table for t in tables], ignore_index=True)
+    assert list(table.columns) == ["method", "recogniser", "stream", "top1", "top5", "n_videos", "psnr", "ssim"]
+    expected = {(m, r, s) for m in ("bicubic", "hr") for r in ("tsn", "st_resnet")
+                for s in ("spatial", "temporal", "fusion")}
+    assert set(zip(table["method"], table["recogniser"], table["stream"])) == expected and len(table) == 12
+    assert (table["n_videos"] == 3).all()
+    assert table["top1"].between(0, 100).all() and (table["top5"] == 100).all()  # 3 classes: top-5 is sure
+    hr, bic = tables[1].table, tables[0].table
+    assert math.isinf(hr["psnr"].iloc[0]) and hr["ssim"].iloc[0] == pytest.approx(1.0)
+    assert 15 < bic["psnr"].iloc[0] < 60 and 0 < bic["ssim"].iloc[0] < 1
+    per_class = tables[0].per_class
+    assert len(per_class) == 6 * 3 and (per_class["n_videos"] == 1).all()
+    assert set(per_class["class_name"]) == {"RightRed", "DownGreen", "UpBlue"}
+    preds = tables[0].predictions
+    assert len(preds) == 6 * 3 and set(preds["video_id"]) == set(toy.split("test")["video_id"])
+    # TSN's fusion row is the 1:1.5 weighted mean of its two streams
+    r = tables[0]
+    expect = fuse_scores(torch.from_numpy(r.scores[("tsn", "spatial")]),
+                         torch.from_numpy(r.scores[("tsn", "temporal")]), (1.0, 1.5)).numpy()
+    np.testing.assert_allclose(r.scores[("tsn", "fusion")], expect, rtol=1e-6)
+    top1 = 100 * np.mean(r.scores[("tsn", "fusion")].argmax(1) == r.labels)
+    assert r.table.query("recogniser == 'tsn' and stream == 'fusion'")["top1"].item() == pytest.approx(top1)
+
+
+def test_method_is_asked_only_for_the_frames_needed(toy, recognisers):
+    method = Recording(bicubic_method(4, device="cpu"))
+    evaluate(method, {"tsn": recognisers["tsn"]}, toy, num_frames=1, workers=0, progress=False)
+    assert len(method.calls) == 3 and len({v for v, _ in method.calls}) == 3  # once per video
+    # one RGB snippet at frame 8 (= also the PSNR frame); one flow snippet: 5 fields from start
+    # 5 (11 positions, middle) need frames 5..10
+    rgb = uniform_offsets(FRAMES, 1)
+    fields = snippet_fields(uniform_offsets(FRAMES - 5, 1), 5, FRAMES)
+    expected = needed_frames(rgb[:, None], fields).tolist()
+    assert rgb.tolist() == [8] and expected == [5, 6, 7, 8, 9, 10]
+    for _, indices in method.calls:
+        assert indices == expected
+
+    st = Recording(bicubic_method(4, device="cpu"))
+    evaluate(st, {"st_resnet": recognisers["st_resnet"]}, toy, num_frames=2, workers=0, progress=False,
+             psnr=False)
+    starts = uniform_offsets(FRAMES - 5, 2)  # aligned: RGB frame s and fields s..s+4
+    assert st.calls[0][1] == needed_frames(starts[:, None], snippet_fields(starts, 5, FRAMES)).tolist()
+
+
+def test_fusion_from_cache_equals_direct_fusion(toy, recognisers, tmp_path):
+    hr, bic = hr_method(), bicubic_method(4, device="cpu")
+    direct_bic = run(bic, recognisers, toy, tmp_path)
+    run(hr, recognisers, toy, tmp_path)
+    # the same method on both streams: the evaluation's own fusion row
+    same = fuse_cached(tmp_path, spatial="bicubic", temporal="bicubic", recogniser="tsn")
+    order = [same.video_ids.index(v) for v in direct_bic.video_ids]
+    np.testing.assert_allclose(same.scores[("tsn", "fusion")][order], direct_bic.scores[("tsn", "fusion")],
+                               rtol=1e-6)
+    assert same.table["top1"].item() == pytest.approx(
+        direct_bic.table.query("recogniser == 'tsn' and stream == 'fusion'")["top1"].item())
+    # HR frames for the spatial stream, bicubic for the temporal one: as a direct mixed run
+    mixed = fuse_cached(tmp_path, spatial="hr", temporal="bicubic", recogniser="tsn")
+    assert mixed.table[["method", "recogniser", "stream"]].values.tolist() == [["hr+bicubic", "tsn", "fusion"]]
+    direct = run(hr, recognisers, toy, tmp_path, temporal_method=bic, name="hr_bicubic")
+    order = [mixed.video_ids.index(v) for v in direct.video_ids]
+    np.testing.assert_allclose(mixed.scores[("tsn", "fusion")][order], direct.scores[("tsn", "fusion")],
+                               rtol=1e-6)
+    np.testing.assert_array_equal(direct.scores[("tsn", "temporal")], direct_bic.scores[("tsn", "temporal")])
+    with pytest.raises(ValueError, match="coupled"):
+        fuse_cached(tmp_path, spatial="hr", temporal="bicubic", recogniser="st_resnet")
+    with pytest.raises(FileNotFoundError, match="tosr"):
+        fuse_cached(tmp_path, spatial="hr", temporal="tosr")
+
+
+def test_interrupted_evaluation_resumes(toy, recognisers, tmp_path):
+    bic = bicubic_method(4, device="cpu")
+    reference = run(bic, recognisers, toy, tmp_path / "a")
+
+    failing = Recording(bic, fail_on_call=2)
+    with pytest.raises(RuntimeError, match="injected"):
+        run(failing, recognisers, toy, tmp_path / "b")
+    done = sorted(p.name for p in (tmp_path / "b" / "bicubic" / "scores" / "tsn").glob("*.npz"))
+    assert len(done) == 1  # the first video was finished and cached before the error surfaced
+
+    resumed_method = Recording(bic)
+    resumed = run(resumed_method, recognisers, toy, tmp_path / "b")
+    assert len(resumed_method.calls) == 2  # only the videos still missing
+    assert failing.calls[0][0] not in {v for v, _ in resumed_method.calls}
+    pd.testing.assert_frame_equal(resumed.table, reference.table)
+    pd.testing.assert_frame_equal(resumed.per_class, reference.per_class)
+
+    again = Recording(bic)
+    pd.testing.assert_frame_equal(run(again, recognisers, toy, tmp_path / "b").table, reference.table)
+    assert again.calls == []  # everything reused
+    other = Recording(bic)
+    run(other, recognisers, toy, tmp_path / "b", crops="ten")
+    assert len(other.calls) == 3  # other settings: the stale cache is rebuilt
+
+
+def test_process_pool_gives_the_in_process_result(toy, recognisers):
+    one = {"tsn": recognisers["tsn"]}
+    a = evaluate(bicubic_method(4, device="cpu"), one, toy, num_frames=2, workers=0, progress=False)
+    b = evaluate(bicubic_method(4, device="cpu"), one, toy, num_frames=2, workers=2, progress=False)
+    pd.testing.assert_frame_equal(a.table, b.table)
+    for k in a.scores:
+        np.testing.assert_array_equal(a.scores[k], b.scores[k])
+
+
+class _TinyVideoSR(nn.Module):
+    """A weighted mean of a 3-frame window, upscaled x4: (b, 3, 3, h, w) -> (b, 3, 4h, 4w)."""
+
+    num_frames = 3
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.tensor([0.2, 0.5, 0.3]))
+
+    def forward(self, x):
+        return F.interpolate((x * self.w.view(1, 3, 1, 1, 1)).sum(1), scale_factor=4, mode="bilinear")
+
+
+@pytest.mark.parametrize("pad", ["zeros", "replicate", "reflect"])
+def test_video_method_matches_sliding_window(pad):
+    rng = np.random.default_rng(0)
+    lr = rng.integers(0, 256, (6, 5, 7, 3), dtype=np.uint8)
+    model = _TinyVideoSR()
+    method = VideoMethod(model, pad=pad, batch_size=2, device="cpu")
+    got = method.sr(lr, [0, 3, 5])
+    clip = torch.from_numpy(lr).permute(0, 3, 1, 2).float() / 255
+    full = sliding_window_sr(model, clip, 3, pad=pad)
+    expect = full.clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()[[0, 3, 5]]
+    assert got.shape == (3, 20, 28, 3)
+    assert np.abs(got.astype(int) - expect.astype(int)).max() <= 1
+    assert (got == expect).mean() > 0.99
+
+
+def test_hr_method_needs_the_video():
+    with pytest.raises(TypeError, match="frames"):
+        hr_method().sr(np.zeros((2, 4, 4, 3), np.uint8), [0])
