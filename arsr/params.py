@@ -132,7 +132,58 @@ def _range(lo, hi, open_lo: bool = False) -> str:
 DATASETS = ("synthetic", "ucf101", "hmdb51", "folder")
 FLOW_METHODS = ("tvl1", "dis", "farneback")
 
-SCHEMA: dict[str, dict[str, Any]] = {
+SR_METHODS = ("vdsr", "rcan", "srgan", "esrgan", "spmc", "duf16", "duf52", "sosr", "tosr")
+RECOGNIZERS = ("tsn", "st_resnet")
+
+
+def _sr_group(value, key):
+    """sr: the fixed settings, plus one overrides mapping per method (checked in cross-checks)."""
+    if not isinstance(value, dict):
+        _fail(key, value, "a mapping")
+    fixed = {"methods": list_of(choice(*SR_METHODS), min_length=1),
+             "feature_network": choice("recognizer", "vgg19"),
+             "vgg_weights": optional(path()), "common": free_dict()}
+    unknown = sorted(set(value) - set(fixed) - set(SR_METHODS))
+    if unknown:
+        raise ParamError(f"params: unknown key(s) {', '.join(f'{key}.{k}' for k in unknown)}; "
+                         f"allowed: {', '.join(fixed)} and one mapping per method "
+                         f"({', '.join(SR_METHODS)})")
+    out = {}
+    for name, rule in fixed.items():
+        if name not in value:
+            raise ParamError(f"params: missing key {key}.{name} (see params.yaml for the defaults)")
+        out[name] = rule(value[name], f"{key}.{name}")
+    for method in SR_METHODS:
+        if method in value:
+            out[method] = free_dict()(value[method] or {}, f"{key}.{method}")
+    return out
+
+
+SCHEMA: dict[str, Any] = {
+    "seeds": list_of(integer(0), min_length=1),
+    "recognition": {
+        "device": choice("auto", "cpu", "cuda"),
+        "tsn_rgb": free_dict(),
+        "tsn_flow": free_dict(),
+        "st_resnet": free_dict(),
+    },
+    "sr": _sr_group,
+    "evaluate": {
+        "recognizers": list_of(choice(*RECOGNIZERS), min_length=1),
+        "num_frames": integer(1),
+        "crops": choice("center", "ten"),
+        "shave": integer(0),
+        "workers": integer(0),
+        "max_videos": optional(integer(1)),
+    },
+    "ablation": {
+        "sosr": list_of(string()),
+        "tosr": list_of(string()),
+    },
+    "report": {
+        "paper_reference": choice("auto", "on", "off"),
+        "sample_videos": integer(1, 12),
+    },
     "data": {
         "dataset": choice(*DATASETS),
         "root": path(),
@@ -152,7 +203,9 @@ SCHEMA: dict[str, dict[str, Any]] = {
 }
 
 
-def _check_group(schema: dict, values: Any, prefix: str) -> dict:
+def _check_group(schema: Any, values: Any, prefix: str) -> Any:
+    if callable(schema):
+        return schema(values, prefix)
     if not isinstance(values, dict):
         raise ParamError(f"params: {prefix} must be a mapping of keys to values, got {values!r}")
     unknown = sorted(set(values) - set(schema))
@@ -190,6 +243,37 @@ def _cross_checks(params: dict) -> None:
                 SyntheticConfig.from_dict(data["synthetic"])
             except (TypeError, ValueError) as err:
                 raise ParamError(f"params: data.synthetic: {err}") from None
+    rec = params.get("recognition")
+    if rec is not None:
+        from .recognition.train import TrainConfig
+        for name in ("tsn_rgb", "tsn_flow", "st_resnet"):
+            try:
+                TrainConfig.from_dict(rec[name], key=f"recognition.{name}")
+            except (TypeError, ValueError) as err:
+                raise ParamError(f"params: {err}") from None
+    sr = params.get("sr")
+    if sr is not None:
+        from .train.presets import method_phases
+        from .train.sr_trainer import ConfigError
+        for method in SR_METHODS:
+            overrides = merged(sr["common"], sr.get(method) or {})
+            try:
+                method_phases(method, overrides)
+            except (ConfigError, TypeError, ValueError) as err:
+                raise ParamError(f"params: sr.common / sr.{method}: {err}") from None
+        if sr["feature_network"] == "vgg19" and not (sr["vgg_weights"] and resolve(sr["vgg_weights"]).is_file()):
+            raise ParamError(
+                f"params: sr.feature_network = 'vgg19' needs torchvision's ImageNet VGG19 weights at "
+                f"sr.vgg_weights = {sr['vgg_weights']!r} (not found; nothing is downloaded): put the "
+                "file there, or set sr.feature_network: recognizer")
+    abl = params.get("ablation")
+    if abl is not None:
+        from .study.ablations import VARIANTS
+        for kind in ("sosr", "tosr"):
+            bad = [v for v in abl[kind] if v not in VARIANTS[kind]]
+            if bad:
+                raise ParamError(f"params: ablation.{kind} has unknown variant(s) {bad}; "
+                                 f"choose from {', '.join(VARIANTS[kind])}")
     prep = params.get("prepare")
     if prep is not None and prep["hr_size"] is not None:
         w, h = prep["hr_size"]
