@@ -78,3 +78,35 @@ def test_malformed_yaml_names_the_file(tmp_path):
     bad.write_text("data: [unclosed\n")
     with pytest.raises(ParamError, match="params.yaml is not valid YAML"):
         load_params(bad)
+
+
+STUDY_GROUPS = ["seeds", "recognition", "sr", "evaluate", "report"]
+
+
+@pytest.mark.parametrize("key, value, needle", [
+    ("seeds", [], "seeds"),
+    ("seeds", [0, -1], "seeds[1] = -1"),
+    ("sr.methods", ["vdsr", "edsr"], "sr.methods[1] = 'edsr' is not allowed; expected one of vdsr"),
+    ("sr.feature_network", "alexnet", "recognizer, vgg19"),
+    ("sr.vdsr", {"optimizer": {"lr": "fast"}}, "sr.common / sr.vdsr"),
+    ("sr.tosr", {"warp": {"norm": "l1"}}, "sr.common / sr.tosr"),
+    ("sr.common", {"iterations": -5}, "sr.common"),
+    ("recognition.tsn_rgb", {"epochz": 3}, "recognition.tsn_rgb.epochz"),
+    ("evaluate.crops", "five", "center, ten"),
+    ("evaluate.num_frames", 0, "evaluate.num_frames = 0"),
+    ("report.paper_reference", "maybe", "auto, on, off"),
+])
+def test_study_groups_name_the_bad_key(params, key, value, needle):
+    with pytest.raises(ParamError) as err:
+        validate(_with(params, key, value), STUDY_GROUPS)
+    assert needle in str(err.value)
+
+
+def test_unknown_sr_method_overrides_and_missing_vgg_weights(params, tmp_path):
+    with pytest.raises(ParamError, match=r"unknown key\(s\) sr.edsr"):
+        validate(_with(params, "sr.edsr", {}), ["sr"])
+    vgg = _with(_with(params, "sr.feature_network", "vgg19"), "sr.vgg_weights", str(tmp_path / "v.pth"))
+    with pytest.raises(ParamError, match="nothing is downloaded"):
+        validate(vgg, ["sr"])
+    (tmp_path / "v.pth").write_bytes(b"x")
+    assert validate(vgg, ["sr"])["sr"]["feature_network"] == "vgg19"
