@@ -178,9 +178,11 @@ RESNETS: dict[str, Callable[..., ResNet]] = {
 
 
 def read_state_dict(path: str | os.PathLike, params_key: str = DEFAULT_PARAMS_KEY) -> dict[str, torch.Tensor]:
-    """Tensors of a local weight file (a plain state dict, or one under ``"state_dict"``/``"model"``),
-    read with ``weights_only=True``; a ``module.`` prefix (DataParallel) is removed. A relative
-    ``path`` is resolved from the study's root."""
+    """Tensors of a local weight file (see :func:`arsr.archs.arch_util.read_state_dict`: plain or
+    wrapped state dicts, ``weights_only=True``, ``module.`` prefix removed). A relative ``path`` is
+    resolved from the study's root; a missing file names the params key that points at it."""
+    from ..archs.arch_util import read_state_dict as read_weights
+
     path = resolve(path)
     if not path.is_file():
         raise FileNotFoundError(
@@ -188,13 +190,7 @@ def read_state_dict(path: str | os.PathLike, params_key: str = DEFAULT_PARAMS_KE
             f"architecture) to that path, or set params key `{params_key}` to an existing file "
             "(null trains from scratch)"
         )
-    obj = torch.load(path, map_location="cpu", weights_only=True)
-    for wrapper in ("state_dict", "model"):
-        if isinstance(obj, Mapping) and wrapper in obj and isinstance(obj[wrapper], Mapping):
-            obj = obj[wrapper]
-    if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ValueError(f"{path} holds no state dict of tensors (got {type(obj).__name__})")
-    return {k[7:] if k.startswith("module.") else k: v for k, v in obj.items()}
+    return read_weights(path)
 
 
 def cross_modality(weight: torch.Tensor, in_channels: int) -> torch.Tensor:
