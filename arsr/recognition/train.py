@@ -381,8 +381,9 @@ def _param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict]:
 def lr_at(iteration: int, iterations_per_epoch: int, lr: float, lr_steps: Sequence[int], gamma: float) -> float:
     """Step schedule: ``lr · gamma^k``, k = the number of ``lr_steps`` (epochs) already reached at
     the epoch of ``iteration``."""
-    epoch = iteration // iterations_per_epoch
-    return lr * gamma ** sum(epoch >= s for s in lr_steps)
+    from ..train.sr_trainer import lr_at as multistep
+
+    return multistep(lr, sorted(lr_steps), gamma, iteration // iterations_per_epoch)
 
 
 # ---------------------------------------------------------------------------------------------
