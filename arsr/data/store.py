@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -28,6 +29,17 @@ from ..paths import resolve
 INDEX_COLUMNS = ["video_id", "key", "class_name", "label", "split", "n_frames",
                  "height", "width", "lr_height", "lr_width", "source"]
 SPLITS = ("train", "test", "unlabelled")
+
+# np.load parses the .npy header with ast.literal_eval, which is not thread-safe on CPython 3.11
+# (gh-106905: "AST constructor recursion depth mismatch" under concurrent calls). The patch
+# sampler opens videos from several loader threads, so every open goes through this lock.
+_OPEN_LOCK = threading.Lock()
+
+
+def open_array(path: Path) -> np.ndarray:
+    """A memory-mapped ``.npy`` array, opened safely from any thread."""
+    with _OPEN_LOCK:
+        return np.load(path, mmap_mode="r")
 
 
 def video_key(video_id: str) -> str:
@@ -50,17 +62,17 @@ class PreparedVideo:
     @cached_property
     def hr(self) -> np.ndarray:
         """(T, H, W, 3) uint8 RGB."""
-        return np.load(self.folder / "hr.npy", mmap_mode="r")
+        return open_array(self.folder / "hr.npy")
 
     @cached_property
     def lr(self) -> np.ndarray:
         """(T, H/s, W/s, 3) uint8 RGB."""
-        return np.load(self.folder / "lr.npy", mmap_mode="r")
+        return open_array(self.folder / "lr.npy")
 
     @cached_property
     def flow(self) -> np.ndarray:
         """(T-1, H, W, 2) float16, flow from frame t to t+1, channel 0 = x, 1 = y."""
-        return np.load(self.folder / "flow.npy", mmap_mode="r")
+        return open_array(self.folder / "flow.npy")
 
     @property
     def n_frames(self) -> int:

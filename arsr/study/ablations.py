@@ -1,0 +1,226 @@
+"""Stages ``ablate_sosr`` / ``ablate_tosr``: the paper's ablations (poster Tables 3 and 4, paper
+Tables 2 and 3), each variant trained per seed and scored by ONE TSN stream (spatial for SoSR's,
+temporal for ToSR's), as the paper scores them.
+
+A variant is a preset of ``arsr.train.presets`` with the study's sizes (``sr.common`` merged with
+``sr.<sizes>``) and loss overrides, and for the ``*_warp`` VDSR row one extra fine-tuning phase
+with ToSR's warp loss (mirroring ToSR, which fine-tunes a trained DUF-16 with it):
+
+======================= ============ ====== ============================================
+sosr variant            structure    pixel  feature / adversarial (RaGAN 0.005)
+======================= ============ ====== ============================================
+vdsr_mse                VDSR         MSE    - / -        (= the VDSR baseline)
+vdsr_wmse               VDSR         WMSE   - / -
+vdsr_wmse_feat          VDSR         WMSE   yes / -
+esrgan_wmse_feat        ESRGAN       WMSE   yes / -      (RRDBNet PSNR phase, then this)
+esrgan_mse_feat_adv     ESRGAN       MSE    yes / yes
+esrgan_wmse_feat_adv    ESRGAN       WMSE   yes / yes    (= SoSR)
+======================= ============ ====== ============================================
+
+======================= ============ ==========================================================
+tosr variant            structure    warp loss
+======================= ============ ==========================================================
+vdsr                    VDSR         -        (= the VDSR baseline)
+vdsr_warp               VDSR         yes: VDSR, then a phase with ToSR's loss (Eq. 3)
+duf16                   VSR-DUF-16   -        (= the DUF-16 baseline)
+duf16_warp              VSR-DUF-16   yes      (= ToSR: DUF-16, then the warp phase)
+======================= ============ ==========================================================
+
+The ESRGAN-structure SoSR variants change only SoSR's second phase (same data: top-10 motion
+crops), so each differs from SoSR in one loss term; the VDSR variants keep VDSR's data (random
+crops) and change only the loss. The feature loss is measured by ``sr.feature_network``.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import pandas as pd
+
+from ..params import merged
+from ..paths import resolve
+
+__all__ = ["Variant", "VARIANTS", "KINDS", "STREAM", "COLUMNS", "LABEL_COLUMNS", "variant_phases",
+           "variant_name", "train_variant", "evaluate_variant", "ablation_rows", "ablation_metrics"]
+
+KINDS = ("sosr", "tosr")
+#: The TSN stream that scores each kind of ablation.
+STREAM = {"sosr": "spatial", "tosr": "temporal"}
+LABEL_COLUMNS = ["structure", "pixel", "feature", "adversarial", "warp"]
+#: Columns of ``reports/ablation/<kind>_<variant>.csv``.
+COLUMNS = ["kind", "variant", *LABEL_COLUMNS, "seed", "stream", "top1", "top5", "psnr", "ssim"]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One ablation row: ``preset`` (a method of ``arsr.train.presets``) sized by ``sr.<sizes>``,
+    with ``overrides`` merged into every phase (``phases: {name: ...}`` for one phase), and, when
+    ``finetune`` is given, one more phase named ``finetune_name`` that starts from the preset's
+    last model with ``finetune`` merged into that model's config. ``label``: the table's columns
+    (structure, pixel, feature, adversarial, warp)."""
+
+    preset: str
+    sizes: str
+    label: Mapping
+    overrides: Mapping = field(default_factory=dict)
+    finetune: Mapping | None = None
+    finetune_name: str = "warp"
+
+
+def _label(structure: str, pixel: str, feature: bool = False, adversarial: bool = False,
+           warp: bool = False) -> dict:
+    return {"structure": structure, "pixel": pixel, "feature": feature, "adversarial": adversarial,
+            "warp": warp}
+
+
+_WMSE = {"pixel": {"type": "wmse", "weight": 1.0, "normalize": False, "floor": 0.0}}
+_FEATURE = {"feature": {"weight": 1.0}}
+
+
+def _tosr_warp_phase() -> dict:
+    """ToSR's loss and data of its warp phase (paper Eq. 3; top-10 motion crops), for VDSR."""
+    from ..train.presets import PRESETS
+
+    cfg = {p.name: p.config for p in PRESETS["tosr"]}["tosr"]
+    return {"pixel": {"type": "none", "weight": 0.0}, "warp": copy.deepcopy(cfg["warp"]),
+            "data": {"motion_top_k": cfg["data"]["motion_top_k"],
+                     "motion_candidates": cfg["data"]["motion_candidates"]}}
+
+
+VARIANTS: dict[str, dict[str, Variant]] = {
+    "sosr": {
+        "vdsr_mse": Variant("vdsr", "vdsr", _label("VDSR", "MSE")),
+        "vdsr_wmse": Variant("vdsr", "vdsr", _label("VDSR", "WMSE"), overrides=_WMSE),
+        "vdsr_wmse_feat": Variant("vdsr", "vdsr", _label("VDSR", "WMSE", feature=True),
+                                  overrides=merged(_WMSE, _FEATURE)),
+        "esrgan_wmse_feat": Variant("sosr", "sosr", _label("ESRGAN", "WMSE", feature=True),
+                                    overrides={"phases": {"sosr": {"gan": {"type": "none", "weight": 0.0}}}}),
+        "esrgan_mse_feat_adv": Variant("sosr", "sosr", _label("ESRGAN", "MSE", feature=True, adversarial=True),
+                                       overrides={"phases": {"sosr": {"pixel": {"type": "mse", "weight": 1.0}}}}),
+        "esrgan_wmse_feat_adv": Variant("sosr", "sosr", _label("ESRGAN", "WMSE", feature=True, adversarial=True)),
+    },
+    "tosr": {
+        "vdsr": Variant("vdsr", "vdsr", _label("VDSR", "MSE")),
+        "vdsr_warp": Variant("vdsr", "vdsr", _label("VDSR", "MSE", warp=True), finetune=_tosr_warp_phase()),
+        "duf16": Variant("duf16", "duf16", _label("VSR-DUF-16", "Huber")),
+        "duf16_warp": Variant("tosr", "tosr", _label("VSR-DUF-16", "MSE", warp=True)),
+    },
+}
+
+
+def _variant(kind: str, variant: str) -> Variant:
+    if kind not in VARIANTS:
+        raise ValueError(f"ablation kind {kind!r}: use one of {', '.join(KINDS)}")
+    if variant not in VARIANTS[kind]:
+        raise ValueError(f"ablation.{kind}: unknown variant {variant!r}; choose from {', '.join(VARIANTS[kind])}")
+    return VARIANTS[kind][variant]
+
+
+def variant_name(kind: str, variant: str) -> str:
+    """The folder and row name of a variant: ``<kind>_<variant>``."""
+    _variant(kind, variant)
+    return f"{kind}_{variant}"
+
+
+def variant_phases(kind: str, variant: str, sr: Mapping, seed: int = 0, out_dir: str | Path | None = None) -> list:
+    """The resolved trainer phases (``arsr.train.presets.Phase``) of a variant for ``seed``; with
+    ``out_dir`` each later phase starts from ``out_dir/<previous phase>/model.pt``."""
+    from ..train.presets import Phase, method_phases
+    from ..train.sr_trainer import resolve_config
+    from .sr import method_overrides
+
+    v = _variant(kind, variant)
+    overrides = method_overrides(sr, v.sizes, seed, extra=v.overrides)
+    phases = method_phases(v.preset, overrides, out_dir)
+    if v.finetune is not None:
+        cfg = merged(phases[-1].config, v.finetune)
+        cfg["init_from"] = str(Path(out_dir) / phases[-1].name / "model.pt") if out_dir is not None else None
+        phases.append(Phase(v.finetune_name, resolve_config(cfg)))
+    return phases
+
+
+def train_variant(kind: str, variant: str, sr: Mapping, seeds: Sequence[int], interim_dir: str | Path,
+                  models_dir: str | Path, *, recognizers_dir: str | Path | None = None,
+                  progress: bool = True, device=None):
+    """Train a variant per seed into ``models_dir/<kind>_<variant>/seed<k>``; returns
+    :class:`arsr.study.sr.SRRuns` (metrics and tidy log)."""
+    from .sr import train_sr_seeds
+
+    v = _variant(kind, variant)
+    name = variant_name(kind, variant)
+    runs = train_sr_seeds(v.preset, sr, seeds, interim_dir, resolve(models_dir) / name,
+                          recognizers_dir=recognizers_dir, label=name, progress=progress, device=device,
+                          phases_for=lambda seed, out: variant_phases(kind, variant, sr, seed, out))
+    runs.metrics.update({"kind": kind, "variant": variant, **v.label})
+    return runs
+
+
+def evaluate_variant(kind: str, variant: str, evaluate: Mapping, seeds: Sequence[int], prepare: Mapping,
+                     interim_dir: str | Path, recognizers_dir: str | Path, models_dir: str | Path,
+                     eval_dir: str | Path, *, progress: bool = True, device=None) -> pd.DataFrame:
+    """Score a trained variant with the one TSN stream of its kind (only that stream loaded, so
+    only the frames it reads are super-resolved), per seed, on the test split (or the
+    ``evaluate.max_videos`` subset); cache in ``eval_dir/ablation_<kind>_<variant>/seed<k>``.
+    Returns the tidy rows (``COLUMNS``)."""
+    from ..data.store import PreparedDataset
+    from ..evaluate import evaluate as run_evaluation
+    from .evaluation import balanced_subset, prune_cache, stage_recognizers, worker_count
+    from .sr import load_sr_method
+
+    v = _variant(kind, variant)
+    name = variant_name(kind, variant)
+    dataset = PreparedDataset(interim_dir)
+    subset = balanced_subset(dataset, evaluate["max_videos"])
+    rows = dataset.split("test")
+    keys = rows["key"].tolist() if subset is None else rows.set_index("video_id").loc[subset, "key"].tolist()
+    cache = resolve(eval_dir) / f"ablation_{name}"
+    stream = STREAM[kind]
+    out = []
+    for seed in seeds:
+        prune_cache(cache / f"seed{seed}", keys)
+        recs = stage_recognizers(recognizers_dir, seed, ("tsn",),
+                                 tsn_streams=("rgb",) if kind == "sosr" else ("flow",), device=device)
+        method = load_sr_method(models_dir, name, seed, device=device)
+        result = run_evaluation(method, recs, dataset, name=f"seed{seed}", cache_dir=cache,
+                                flow_method=prepare["flow_method"], num_frames=evaluate["num_frames"],
+                                crops=evaluate["crops"], workers=worker_count(evaluate["workers"]),
+                                shave=evaluate["shave"], videos=subset, progress=progress)
+        table = result.table[result.table["stream"] == stream]
+        for row in table.itertuples():
+            out.append({"kind": kind, "variant": variant, **v.label, "seed": int(seed), "stream": stream,
+                        "top1": row.top1, "top5": row.top5, "psnr": row.psnr, "ssim": row.ssim})
+    return pd.DataFrame(out, columns=COLUMNS)
+
+
+def ablation_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """Seed means of a variant's rows (top1 std over seeds beside), in the paper's layout."""
+    keys = ["kind", "variant", *LABEL_COLUMNS, "stream"]
+    g = table.groupby(keys, sort=False)
+    return g.agg(top1=("top1", "mean"), top1_std=("top1", "std"), top5=("top5", "mean"),
+                 psnr=("psnr", "mean"), ssim=("ssim", "mean"), seeds=("seed", "nunique")).reset_index()
+
+
+def _plain(value):
+    """JSON-friendly scalar: numpy scalars unwrapped, NaN/inf -> None."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def ablation_metrics(rows: pd.DataFrame, train_metrics: Mapping) -> dict:
+    """``reports/metrics/ablation/<kind>_<variant>.json`` (without seconds and provenance): the
+    label columns, the seed means (``top1_std`` over seeds), the per-seed rows and a summary of
+    the training (``train_variant``'s metrics)."""
+    summary = ablation_rows(rows)
+    if len(summary) != 1:
+        raise ValueError(f"ablation rows hold {len(summary)} variants/streams; expected one")
+    out = {k: _plain(v) for k, v in summary.iloc[0].to_dict().items()}
+    out["per_seed"] = [{k: _plain(v) for k, v in r.items()} for r in rows[COLUMNS].to_dict(orient="records")]
+    out["training"] = {k: train_metrics[k] for k in ("preset", "arch", "arch_kwargs", "parameters", "phases",
+                                                     "final_losses", "feature_network", "seconds_per_seed")}
+    return out

@@ -1,0 +1,354 @@
+"""Stages ``evaluate_reference`` / ``evaluate`` / ``evaluate_combined``: recognition accuracy of one
+SR method's video (``hr``, ``bicubic``, a trained method, or the paper's ``sosr+tosr``) on the test
+split, per seed, with the recognisers of that seed (``arsr.evaluate``).
+
+    runs = evaluate_stage("sosr", evaluate, seeds, prepare, "data/interim", "data/models/recognizers",
+                          "data/models/sr", "data/eval")
+    runs.table        # method, seed, recogniser, stream, top1, top5, n_videos, psnr, ssim
+    runs.per_class    # method, seed, recogniser, stream, class_name, accuracy
+    runs.samples      # SR frames t, t+1 of the sample clips (seed ``seeds[0]``), or None
+
+The per-video score cache of seed k lives in ``eval_dir/<item>/seed<k>/`` (``item`` = the method
+with ``+`` replaced by ``_``), the sample frames in ``eval_dir/<item>/samples.npz``. SoSR+ToSR: the
+TSN row fuses the cached spatial scores of ``sosr`` with the cached temporal scores of ``tosr``
+(``arsr.evaluate.fuse_cached``); ST-ResNet, whose streams are coupled, runs on SoSR frames with
+flow from ToSR frames (``evaluate(..., temporal_method=...)``).
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..data.store import PreparedDataset
+from ..paths import resolve
+
+__all__ = ["SAMPLE_VIDEOS", "REFERENCE_METHODS", "COMBINED", "TABLE_COLUMNS", "PER_CLASS_COLUMNS",
+           "EvalRuns", "eval_item", "sample_videos", "sample_frame", "balanced_subset", "prune_cache",
+           "stage_recognizers", "sr_method", "evaluate_stage", "sample_frames", "save_samples",
+           "load_samples", "seed_means", "eval_metrics", "plot_accuracy", "plot_samples",
+           "worker_count"]
+
+#: Clips in the sample figures (the report's ``sample_videos`` default).
+SAMPLE_VIDEOS = 4
+#: Methods evaluated without a trained SR model.
+REFERENCE_METHODS = ("hr", "bicubic")
+#: The paper's combination: SoSR frames for the spatial stream, ToSR frames for the temporal one.
+COMBINED = "sosr+tosr"
+TABLE_COLUMNS = ["method", "seed", "recogniser", "stream", "top1", "top5", "n_videos", "psnr", "ssim"]
+PER_CLASS_COLUMNS = ["method", "seed", "recogniser", "stream", "class_name", "accuracy"]
+
+
+def eval_item(method: str) -> str:
+    """The file-name form of a method (``sosr+tosr`` -> ``sosr_tosr``): names the stage's
+    outputs and its cache folder ``eval_dir/<item>``."""
+    return method.replace("+", "_")
+
+
+def worker_count(workers: int) -> int:
+    """``evaluate.workers``: 0 = all cores."""
+    return workers if workers > 0 else (os.cpu_count() or 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Which videos
+
+
+def _labelled(dataset: PreparedDataset, split: str) -> pd.DataFrame:
+    rows = dataset.split(split)
+    rows = rows[rows["label"] >= 0]
+    if rows.empty:
+        raise ValueError(f"split {split!r} of {dataset.root / 'index.csv'} has no labelled videos")
+    return rows.sort_values(["label", "video_id"], kind="stable").reset_index(drop=True)
+
+
+def sample_videos(dataset: PreparedDataset | str | Path, n: int = SAMPLE_VIDEOS,
+                  split: str = "test") -> list[str]:
+    """The clips of the sample figures: the first test video (by video id) of classes 0, 1, 2, ...
+    (at most ``n``; classes without a test video are passed over)."""
+    if not isinstance(dataset, PreparedDataset):
+        dataset = PreparedDataset(dataset)
+    firsts = _labelled(dataset, split).groupby("label", sort=True).head(1)
+    return firsts["video_id"].head(n).tolist()
+
+
+def sample_frame(n_frames: int) -> int:
+    """The frame ``t`` shown for a clip of ``n_frames`` (with ``t + 1``): the middle one."""
+    return min(n_frames // 2, n_frames - 2)
+
+
+def balanced_subset(dataset: PreparedDataset | str | Path, max_videos: int | None,
+                    split: str = "test") -> list[str] | None:
+    """``evaluate.max_videos``: at most ``max_videos`` videos of ``split``, spread over the classes
+    (round robin over the classes in label order, each class's videos by id); None = all (also
+    when ``max_videos`` is None or not below the split's size). Deterministic."""
+    if not isinstance(dataset, PreparedDataset):
+        dataset = PreparedDataset(dataset)
+    rows = _labelled(dataset, split)
+    if max_videos is None or max_videos >= len(rows):
+        return None
+    if max_videos < 1:
+        raise ValueError(f"evaluate.max_videos = {max_videos}: at least 1 (or null for all)")
+    rank = rows.groupby("label").cumcount()  # position of each video within its class
+    order = rows.assign(_rank=rank).sort_values(["_rank", "label"], kind="stable")
+    return order["video_id"].head(max_videos).tolist()
+
+
+def prune_cache(folder: str | Path, keys: Sequence[str]) -> int:
+    """Delete cached per-video files (scores, quality) under ``folder`` of videos not in ``keys``,
+    so the cache holds exactly what the stage evaluated (``fuse_cached`` reads whole folders).
+    Returns how many files were removed."""
+    folder = resolve(folder)
+    keep = set(keys)
+    removed = 0
+    for pattern in ("scores/*/*.npz", "quality/*.json"):
+        for path in folder.glob(pattern):
+            if path.name == "settings.json" or path.name.startswith("."):
+                continue
+            if path.stem not in keep:
+                path.unlink()
+                removed += 1
+    return removed
+
+
+# ---------------------------------------------------------------------------------------------
+# Recognisers and methods
+
+
+def stage_recognizers(recognizers_dir: str | Path, seed: int, which: Sequence[str] = ("tsn", "st_resnet"),
+                      *, tsn_streams: Sequence[str] = ("rgb", "flow"), device=None) -> dict:
+    """``arsr.evaluate.load_recognizers`` for seed ``seed`` of ``recognizers_dir``: ``which`` of
+    "tsn" (its ``tsn_streams``) and "st_resnet"."""
+    from ..evaluate import load_recognizers
+
+    root = resolve(recognizers_dir) / f"seed{seed}"
+    paths = {}
+    if "tsn" in which:
+        for stream in tsn_streams:
+            paths[f"tsn_{stream}"] = root / f"tsn_{stream}"
+    if "st_resnet" in which:
+        paths["st_resnet"] = root / "st_resnet"
+    for name, path in paths.items():
+        if not (path / "model.pt").is_file():
+            raise FileNotFoundError(f"{path / 'model.pt'} not found: recogniser {name} of seed {seed} is not "
+                                    "trained; run `dvc repro train_recognizers` (seeds must match)")
+    return load_recognizers(**paths, device=device)
+
+
+def sr_method(method: str, models_dir: str | Path, seed: int, scale: int = 4, device=None):
+    """The ``arsr.sr_methods`` method called ``method``: ``hr``, ``bicubic`` (x``scale``) or a
+    trained model of ``models_dir/<method>/seed<k>`` (:func:`arsr.study.sr.load_sr_method`)."""
+    from ..sr_methods import bicubic_method, hr_method
+    from .sr import load_sr_method
+
+    if method == "hr":
+        return hr_method()
+    if method == "bicubic":
+        return bicubic_method(scale, device=device)
+    return load_sr_method(models_dir, method, seed, device=device)
+
+
+# ---------------------------------------------------------------------------------------------
+# The stage
+
+
+@dataclass
+class EvalRuns:
+    """What :func:`evaluate_stage` measured (tables tidy, one row per seed, recogniser, stream)."""
+
+    method: str
+    table: pd.DataFrame
+    per_class: pd.DataFrame
+    samples: dict | None
+    seconds: float
+
+
+def _tidy(result, method: str, seed: int, streams: Sequence[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    table = result.table.assign(method=method, seed=int(seed))
+    per_class = result.per_class.rename(columns={"top1": "accuracy"}).assign(method=method, seed=int(seed))
+    if streams is not None:
+        table = table[table["stream"].isin(streams)]
+        per_class = per_class[per_class["stream"].isin(streams)]
+    return table[TABLE_COLUMNS], per_class[PER_CLASS_COLUMNS]
+
+
+def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare: Mapping,
+                   interim_dir: str | Path, recognizers_dir: str | Path, models_dir: str | Path,
+                   eval_dir: str | Path, *, n_samples: int = SAMPLE_VIDEOS, progress: bool = True,
+                   device=None) -> EvalRuns:
+    """Evaluate ``method`` (``hr``, ``bicubic``, a method of ``sr.methods``, or ``sosr+tosr``) for
+    every seed with the recognisers ``evaluate.recognizers`` on the test split (or its
+    class-balanced ``evaluate.max_videos`` subset). See the module notes for files and caches."""
+    from ..evaluate import evaluate as run_evaluation
+
+    t0 = time.perf_counter()
+    dataset = PreparedDataset(interim_dir)
+    item = eval_item(method)
+    cache = resolve(eval_dir) / item
+    subset = balanced_subset(dataset, evaluate["max_videos"])
+    rows = dataset.split("test")
+    keys = rows["key"].tolist() if subset is None else rows.set_index("video_id").loc[subset, "key"].tolist()
+    options = dict(flow_method=prepare["flow_method"], num_frames=evaluate["num_frames"],
+                   crops=evaluate["crops"], workers=worker_count(evaluate["workers"]),
+                   shave=evaluate["shave"], videos=subset, progress=progress)
+    tables, per_class = [], []
+    samples = None
+    for seed in seeds:
+        prune_cache(cache / f"seed{seed}", keys)
+        recs = stage_recognizers(recognizers_dir, seed, evaluate["recognizers"], device=device)
+        if method == COMBINED:
+            parts = _combined(recs, seed, dataset, evaluate, prepare, models_dir, eval_dir, keys, options, device)
+        else:
+            sr = sr_method(method, models_dir, seed, prepare["scale"], device=device)
+            result = run_evaluation(sr, recs, dataset, name=f"seed{seed}", cache_dir=cache, **options)
+            parts = [_tidy(result, method, seed)]
+            if samples is None and n_samples:
+                samples = sample_frames(sr, dataset, n_samples)
+        for table, classes in parts:
+            tables.append(table)
+            per_class.append(classes)
+    if samples is not None:
+        save_samples(cache / "samples.npz", samples)
+    table = pd.concat(tables, ignore_index=True)
+    classes = pd.concat(per_class, ignore_index=True)
+    return EvalRuns(method, table, classes, samples, time.perf_counter() - t0)
+
+
+def _combined(recs, seed, dataset, evaluate, prepare, models_dir, eval_dir, keys, options, device):
+    """SoSR+ToSR for one seed: TSN fused from the sosr/tosr caches, ST-ResNet on SoSR frames
+    with ToSR flow. Only fusion rows."""
+    from ..evaluate import evaluate as run_evaluation, fuse_cached
+
+    parts = []
+    if "tsn" in recs:
+        for part in ("sosr", "tosr"):
+            folder = resolve(eval_dir) / part / f"seed{seed}" / "scores" / "tsn"
+            if not (folder / "settings.json").is_file():
+                raise FileNotFoundError(f"{folder} not found: the SoSR+ToSR row fuses the cached TSN scores "
+                                        f"of sosr and tosr; run `dvc repro evaluate@sosr evaluate@tosr` first")
+        result = fuse_cached(eval_dir, spatial=f"sosr/seed{seed}", temporal=f"tosr/seed{seed}",
+                             recogniser="tsn", weights=recs["tsn"].fusion_weights, name=COMBINED)
+        got = {dataset.index.set_index("video_id").loc[v, "key"] for v in result.video_ids}
+        if got != set(keys):
+            raise ValueError(f"the cached sosr/tosr TSN scores of seed {seed} cover {len(got)} videos, this "
+                             f"evaluation {len(keys)}: re-run `dvc repro -f evaluate@sosr evaluate@tosr`")
+        parts.append(_tidy(result, COMBINED, seed, streams=("fusion",)))
+    if "st_resnet" in recs:
+        sosr = sr_method("sosr", models_dir, seed, prepare["scale"], device=device)
+        tosr = sr_method("tosr", models_dir, seed, prepare["scale"], device=device)
+        result = run_evaluation(sosr, {"st_resnet": recs["st_resnet"]}, dataset, name=f"seed{seed}",
+                                cache_dir=resolve(eval_dir) / eval_item(COMBINED), temporal_method=tosr,
+                                psnr=False, **options)
+        parts.append(_tidy(result, COMBINED, seed, streams=("fusion",)))
+    return parts
+
+
+# ---------------------------------------------------------------------------------------------
+# Sample frames for the figures
+
+
+def sample_frames(method, dataset: PreparedDataset, n: int = SAMPLE_VIDEOS) -> dict:
+    """``method``'s frames t and t + 1 (``sample_frame``) of the ``sample_videos`` clips:
+    ``{"video_ids": (n,) str, "frames": (n,) int64, "sr": (n, 2, H, W, 3) uint8}``."""
+    ids, frames, images = [], [], []
+    for vid in sample_videos(dataset, n):
+        video = dataset.video(vid)
+        t = sample_frame(video.n_frames)
+        ids.append(vid)
+        frames.append(t)
+        images.append(np.asarray(method.frames(video, [t, t + 1])))
+    return {"video_ids": np.asarray(ids, dtype=str), "frames": np.asarray(frames, np.int64),
+            "sr": np.stack(images) if images else np.zeros((0, 2, 0, 0, 3), np.uint8)}
+
+
+def save_samples(path: str | Path, samples: Mapping[str, np.ndarray]) -> None:
+    """Write :func:`sample_frames` output as ``.npz`` (atomically)."""
+    from ..io import atomic_path
+
+    with atomic_path(path, suffix=".npz") as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **{k: np.asarray(v) for k, v in samples.items()})
+
+
+def load_samples(path: str | Path) -> dict:
+    """Read a ``samples.npz`` written by :func:`save_samples`."""
+    with np.load(resolve(path), allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+# ---------------------------------------------------------------------------------------------
+# Summaries
+
+
+def seed_means(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean and standard deviation over seeds of top1/top5 per (method, recogniser, stream);
+    PSNR/SSIM means."""
+    g = table.groupby(["method", "recogniser", "stream"], sort=False)
+    out = g.agg(top1=("top1", "mean"), top1_std=("top1", "std"), top5=("top5", "mean"),
+                n_videos=("n_videos", "first"), psnr=("psnr", "mean"), ssim=("ssim", "mean"),
+                seeds=("seed", "nunique"))
+    return out.reset_index()
+
+
+def _finite(x) -> float | None:
+    return float(x) if x is not None and np.isfinite(x) else None
+
+
+def eval_metrics(runs: EvalRuns) -> dict:
+    """``reports/metrics/eval/<item>.json`` (without provenance): top1 (%) seed means per
+    recogniser and stream, PSNR/SSIM (null where not finite: hr, sosr+tosr), videos, seconds."""
+    means = seed_means(runs.table)
+    out: dict = {"method": runs.method, "seeds": sorted(int(s) for s in runs.table["seed"].unique())}
+    for rec, part in means.groupby("recogniser", sort=False):
+        out[rec] = {row.stream: _finite(row.top1) for row in part.itertuples()}
+        out[f"{rec}_top5"] = {row.stream: _finite(row.top5) for row in part.itertuples()}
+    quality = runs.table.groupby("seed")[["psnr", "ssim"]].first().mean()
+    out["psnr"] = _finite(quality["psnr"])
+    out["ssim"] = _finite(quality["ssim"])
+    out["n_videos"] = int(runs.table["n_videos"].max())
+    out["seconds"] = runs.seconds
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+
+
+def plot_accuracy(table: pd.DataFrame, title: str = ""):
+    """Top-1 accuracy per recogniser and stream (seed mean, error bar = std over seeds)."""
+    import matplotlib.pyplot as plt
+
+    means = seed_means(table)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(means), 3.2))
+    labels = [f"{r}\n{s}" for r, s in zip(means["recogniser"], means["stream"])]
+    err = means["top1_std"].fillna(0).to_numpy()
+    bars = ax.bar(labels, means["top1"], yerr=err if err.any() else None, color="tab:blue", capsize=3)
+    ax.bar_label(bars, fmt="%.1f", fontsize=8)
+    ax.set(ylabel="top-1 (%)", ylim=(0, 105), title=title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_samples(samples: Mapping[str, np.ndarray], dataset: PreparedDataset | None = None, title: str = ""):
+    """The sample clips' frames t and t + 1 (and, given the dataset, the HR frame t beside them)."""
+    import matplotlib.pyplot as plt
+
+    n = len(samples["video_ids"])
+    cols = 3 if dataset is not None else 2
+    fig, axes = plt.subplots(n, cols, figsize=(3.0 * cols, 2.3 * n), squeeze=False)
+    for i, (vid, t) in enumerate(zip(samples["video_ids"], samples["frames"])):
+        panels = [(samples["sr"][i, 0], f"{title} t={t}"), (samples["sr"][i, 1], f"{title} t={t + 1}")]
+        if dataset is not None:
+            panels.append((np.asarray(dataset.video(str(vid)).hr[int(t)]), f"HR t={t}"))
+        for ax, (img, label) in zip(axes[i], panels):
+            ax.imshow(img)
+            ax.set_title(label, fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[i, 0].set_ylabel(str(vid).split("/")[-1][:26], fontsize=7)
+    fig.tight_layout()
+    return fig

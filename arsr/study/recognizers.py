@@ -1,0 +1,135 @@
+"""Stage ``train_recognizers``: the TSN spatial and temporal streams and ST-ResNet, trained on the
+HR training split once per seed (``models_dir/seed<k>/<name>``) and reused by every evaluation.
+
+    runs = train_recognizers(recognition, seeds, "data/interim", "data/models/recognizers")
+    runs.metrics      # {name: {train_accuracy, seconds, epochs, ...}, ...}
+    runs.log          # tidy training log: model, seed, iteration, loss, accuracy (+ epoch, lr)
+
+Training resumes from each model's ``last.pt`` and a finished model is not retrained
+(:func:`arsr.recognition.train.train_recognizer`).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import pandas as pd
+
+from ..data.store import PreparedDataset
+from ..paths import resolve
+
+__all__ = ["RECOGNIZER_NAMES", "PLOT_COLUMNS", "RecognizerRuns", "device_for", "recognizer_dir",
+           "train_recognizers", "training_log", "plot_training_curves"]
+
+#: The study's recognisers, keys of the ``recognition`` params group.
+RECOGNIZER_NAMES = ("tsn_rgb", "tsn_flow", "st_resnet")
+#: Columns of ``reports/plots/recognizers.csv``.
+PLOT_COLUMNS = ["model", "seed", "iteration", "loss", "accuracy"]
+
+
+def device_for(setting: str | None):
+    """``recognition.device`` -> the ``device`` argument of the trainers: ``auto`` = None
+    (CUDA when available, else the CPU)."""
+    if setting in (None, "auto"):
+        return None
+    if setting == "cuda":
+        import torch
+        if not torch.cuda.is_available():
+            raise RuntimeError("params: recognition.device = 'cuda' but no CUDA device is visible; "
+                               "set recognition.device: auto (or cpu)")
+    return setting
+
+
+def recognizer_dir(models_dir: str | Path, seed: int, name: str) -> Path:
+    """Where recogniser ``name`` of seed ``seed`` lives: ``models_dir/seed<k>/<name>``."""
+    return resolve(models_dir) / f"seed{seed}" / name
+
+
+@dataclass
+class RecognizerRuns:
+    """What :func:`train_recognizers` did: ``metrics`` (for ``reports/metrics/recognizers.json``,
+    without provenance) and ``log`` (all training logs, tidy)."""
+
+    metrics: dict
+    log: pd.DataFrame
+
+
+def train_recognizers(recognition: Mapping, seeds: Sequence[int], interim_dir: str | Path,
+                      models_dir: str | Path, *, names: Sequence[str] = RECOGNIZER_NAMES,
+                      progress: bool = True) -> RecognizerRuns:
+    """Train (or resume, or find finished) each recogniser of ``names`` for each seed.
+
+    recognition: the validated ``recognition`` params group (``device`` and one
+        :class:`~arsr.recognition.train.TrainConfig` mapping per name); its ``seed`` is replaced
+        by each of ``seeds``.
+    Returns the per-model summary (last logged training accuracy, a fraction, and training
+    seconds, both averaged over seeds; epochs) and the tidy log.
+    """
+    from ..recognition.train import train_recognizer
+
+    unknown = [n for n in names if n not in recognition]
+    if unknown:
+        raise KeyError(f"params: recognition has no {', '.join(unknown)}; it needs one training "
+                       f"mapping per recogniser ({', '.join(RECOGNIZER_NAMES)})")
+    dataset = PreparedDataset(interim_dir)
+    device = device_for(recognition.get("device"))
+    t0 = time.perf_counter()
+    per_seed: dict[str, dict[str, dict]] = {n: {} for n in names}
+    for seed in seeds:
+        for name in names:
+            config = {**recognition[name], "seed": int(seed)}
+            result = train_recognizer(config, dataset, recognizer_dir(models_dir, seed, name),
+                                      device=device, progress=progress)
+            last = result.log.iloc[-1] if len(result.log) else None
+            per_seed[name][str(seed)] = {
+                "train_accuracy": float(last["accuracy"]) if last is not None else float("nan"),
+                "train_loss": float(last["loss"]) if last is not None else float("nan"),
+                "seconds": float(last["seconds"]) if last is not None else float("nan"),
+                "iterations": int(result.total_iterations),
+            }
+    metrics: dict = {}
+    for name in names:
+        runs = per_seed[name]
+        mean = lambda key: sum(r[key] for r in runs.values()) / len(runs)  # noqa: E731
+        metrics[name] = {"train_accuracy": mean("train_accuracy"), "train_loss": mean("train_loss"),
+                         "seconds": mean("seconds"), "epochs": recognition[name].get("epochs"),
+                         "iterations": next(iter(runs.values()))["iterations"], "per_seed": runs}
+    metrics["seconds"] = time.perf_counter() - t0
+    return RecognizerRuns(metrics, training_log(models_dir, seeds, names))
+
+
+def training_log(models_dir: str | Path, seeds: Sequence[int],
+                 names: Sequence[str] = RECOGNIZER_NAMES) -> pd.DataFrame:
+    """Every ``log.csv`` under ``models_dir`` as one table: ``PLOT_COLUMNS`` plus epoch, lr and
+    seconds. The accuracy is the training accuracy (a fraction) over the logged window."""
+    parts = []
+    for seed in seeds:
+        for name in names:
+            path = recognizer_dir(models_dir, seed, name) / "log.csv"
+            if not path.is_file():
+                raise FileNotFoundError(f"{path} not found: train the recogniser first "
+                                        "(arsr.study.recognizers.train_recognizers)")
+            log = pd.read_csv(path)
+            log.insert(0, "seed", int(seed))
+            log.insert(0, "model", name)
+            parts.append(log)
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=PLOT_COLUMNS)
+    return table[PLOT_COLUMNS + [c for c in table.columns if c not in PLOT_COLUMNS]]
+
+
+def plot_training_curves(log: pd.DataFrame):
+    """Training loss and accuracy against the iteration, one line per (model, seed)."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.6))
+    for (model, seed), part in log.groupby(["model", "seed"], sort=False):
+        label = model if log["seed"].nunique() == 1 else f"{model} (seed {seed})"
+        ax_loss.plot(part["iteration"], part["loss"], label=label)
+        ax_acc.plot(part["iteration"], 100 * part["accuracy"], label=label)
+    ax_loss.set(xlabel="iteration", ylabel="cross-entropy", title="training loss", yscale="log")
+    ax_acc.set(xlabel="iteration", ylabel="%", title="training accuracy (logged window)", ylim=(0, 100))
+    ax_acc.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

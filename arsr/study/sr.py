@@ -1,0 +1,357 @@
+"""Stage ``train_sr``: one SR method of the paper (``arsr.train.presets``) trained per seed into
+``models_dir/seed<k>``, with the study's sizes (``sr.common`` merged with ``sr.<method>``), and
+the feature loss measured by the network ``sr.feature_network`` names:
+
+* ``recognizer``: :class:`RecognizerFeatures`, the frozen backbone of the seed's TSN spatial
+  stream up to a mid-level layer (ResNet ``layer3``, BN-Inception ``inception_4d``: stride 16,
+  the depth of VGG19 conv5_4 that ESRGAN uses), fed with the TSN's own input normalisation. The
+  SR network is then pushed to keep what the recogniser looks at (inferred; the paper uses VGG19).
+* ``vgg19``: torchvision's ImageNet VGG19 (``sr.vgg_weights``) at each preset's layer (conv5_4).
+
+    runs = train_sr_seeds("sosr", sr, seeds, "data/interim", "data/models/sr/sosr",
+                          recognizers_dir="data/models/recognizers")
+    method = load_sr_method("data/models/sr", "sosr", seed=0)    # for arsr.evaluate
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import pandas as pd
+import torch
+from torch import nn
+
+from ..params import merged
+from ..paths import resolve
+
+__all__ = ["FEATURE_LAYERS", "LOG_TERMS", "PLOT_COLUMNS", "RecognizerFeatures", "SRRuns",
+           "recognizer_features", "method_overrides", "uses_feature_loss", "feature_network_label",
+           "train_sr_seeds", "train_phases", "sr_log", "load_sr_method", "plot_sr_curves"]
+
+#: Mid-level layer of each TSN backbone family used for the recogniser feature loss.
+FEATURE_LAYERS = {"resnet": "layer3", "bninception": "inception_4d"}
+#: Loss columns of a phase's log.csv (weighted generator terms, and the discriminator's loss).
+LOG_TERMS = ("pixel", "warp", "feature", "gan", "d_loss")
+#: Columns of ``reports/plots/train_sr/<method>.csv``.
+PLOT_COLUMNS = ["method", "seed", "phase", "iteration", "step", "loss", *LOG_TERMS]
+
+
+# ---------------------------------------------------------------------------------------------
+# The recogniser as feature network
+
+
+class RecognizerFeatures(nn.Module):
+    """Frozen mid-level features of a TSN spatial stream, for the SR feature loss.
+
+    tsn: a trained RGB ``arsr.recognition.TSN`` (copied; the original is left alone).
+    layer: the last block applied; default ``FEATURE_LAYERS`` of the backbone family (ResNet
+        ``layer1``..``layer4``; BN-Inception ``inception_3a``..``inception_5b``).
+
+    ``x: (b, 3, H, W)`` RGB in [0, 1] -> ``(b, C, H/16, W/16)`` for the default layers (ResNet
+    layer3: C = 4·width), after the TSN's own input normalisation (``TSN.normalize``). Every
+    parameter has ``requires_grad=False`` and the module stays in eval mode (BatchNorm uses the
+    recogniser's running statistics), but gradients flow to ``x``.
+    """
+
+    def __init__(self, tsn: nn.Module, layer: str | None = None):
+        super().__init__()
+        if getattr(tsn, "modality", None) != "rgb":
+            raise ValueError(f"RecognizerFeatures needs a TSN spatial (rgb) stream, got "
+                             f"{type(tsn).__name__} with modality {getattr(tsn, 'modality', None)!r}")
+        self.backbone = tsn.backbone
+        self.family = "bninception" if tsn.backbone == "bninception" else "resnet"
+        self.layer = layer or FEATURE_LAYERS[self.family]
+        base = copy.deepcopy(tsn.base_model)
+        if self.family == "resnet":
+            names = ["layer1", "layer2", "layer3", "layer4"]
+            if self.layer not in names:
+                raise ValueError(f"RecognizerFeatures: layer {self.layer!r} is not one of {names}")
+            self.stages = names[:names.index(self.layer) + 1]
+            for unused in names[len(self.stages):] + ["fc"]:
+                delattr(base, unused)
+        else:
+            from ..recognition.bninception import INCEPTION_SPECS
+            names = [f"inception_{s.name}" for s in INCEPTION_SPECS]
+            if self.layer not in names:
+                raise ValueError(f"RecognizerFeatures: layer {self.layer!r} is not one of {names}")
+            self.stages = INCEPTION_SPECS[:names.index(self.layer) + 1]
+        self.base = base
+        for p in self.parameters():
+            p.requires_grad_(False)
+        self.train(False)
+
+    def train(self, mode: bool = True) -> "RecognizerFeatures":
+        """Stays in eval mode: the recogniser is a fixed measuring instrument."""
+        return super().train(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x: (b, 3, H, W)`` RGB in [0, 1] -> feature maps of ``layer``."""
+        from ..recognition.tsn import normalize
+
+        x = normalize(x, "rgb", self.backbone)
+        base = self.base
+        if self.family == "resnet":
+            x = base.stem(x)
+            for name in self.stages:
+                x = getattr(base, name)(x)
+            return x
+        x = base.pool1_3x3_s2(base._unit("conv1_7x7_s2", x))
+        x = base.pool2_3x3_s2(base._unit("conv2_3x3", base._unit("conv2_3x3_reduce", x)))
+        for spec in self.stages:
+            x = base._inception_forward(spec, x)
+        return x
+
+
+def recognizer_features(recognizers_dir: str | Path, seed: int, layer: str | None = None,
+                        device: str | torch.device | None = None) -> RecognizerFeatures:
+    """:class:`RecognizerFeatures` of the TSN spatial stream in ``recognizers_dir/seed<k>/tsn_rgb``."""
+    from ..recognition.train import load_recognizer
+
+    folder = resolve(recognizers_dir) / f"seed{seed}" / "tsn_rgb"
+    if not (folder / "model.pt").is_file():
+        raise FileNotFoundError(
+            f"{folder / 'model.pt'} not found: sr.feature_network = 'recognizer' needs the spatial TSN "
+            f"of seed {seed}; run `dvc repro train_recognizers` first (or set sr.feature_network: vgg19)")
+    return RecognizerFeatures(load_recognizer(folder, device or "cpu").model, layer)
+
+
+# ---------------------------------------------------------------------------------------------
+# Configs
+
+
+def method_overrides(sr: Mapping, method: str, seed: int, extra: Mapping | None = None) -> dict:
+    """The trainer overrides of ``method`` for ``seed``: ``sr.common`` merged with ``sr.<method>``
+    (then ``extra``), ``seed`` set, and for ``feature_network: vgg19`` the VGG19 file."""
+    out = merged(merged(sr["common"], sr.get(method) or {}), extra or {})
+    out["seed"] = int(seed)
+    if sr.get("feature_network") == "vgg19":
+        out = merged(out, {"feature": {"vgg_weights": sr["vgg_weights"]}})
+    return out
+
+
+def uses_feature_loss(phases) -> bool:
+    """Whether any of the resolved ``phases`` (``method_phases`` output) has a feature loss."""
+    return any(p.config["feature"]["weight"] > 0 for p in phases)
+
+
+def feature_network_label(sr: Mapping, phases, extractor: nn.Module | None = None) -> str | None:
+    """What measures the feature loss of ``phases`` under ``sr.feature_network`` (None: no
+    feature loss); ``extractor``: the :class:`RecognizerFeatures` in use, if built."""
+    if not uses_feature_loss(phases):
+        return None
+    if sr["feature_network"] == "vgg19":
+        layers = sorted({(p.config["feature"]["layer"], p.config["feature"]["before_relu"])
+                         for p in phases if p.config["feature"]["weight"] > 0})
+        where = ", ".join(f"{layer} {'before' if before else 'after'} ReLU" for layer, before in layers)
+        return f"vgg19 (ImageNet, {sr['vgg_weights']}; {where})"
+    if isinstance(extractor, RecognizerFeatures):
+        return (f"recognizer: the seed's TSN spatial stream ({extractor.backbone} up to "
+                f"{extractor.layer}), frozen")
+    return "recognizer: the seed's TSN spatial stream, frozen"
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+
+
+@dataclass
+class SRRuns:
+    """What :func:`train_sr_seeds` did: ``metrics`` (for ``reports/metrics/train_sr/<method>.json``,
+    without provenance) and ``log`` (tidy, ``PLOT_COLUMNS`` plus lr and seconds)."""
+
+    metrics: dict
+    log: pd.DataFrame
+
+
+def train_phases(phases, out_dir: str | Path, *, method: str, feature_extractor: nn.Module | None = None,
+                 dataset=None, progress: bool = True, device=None) -> Path:
+    """Train resolved ``phases`` (``[Phase(name, config)]``, each later one initialised from its
+    predecessor) into ``out_dir/<phase>/`` and record them in ``out_dir/method.json`` as
+    ``arsr.train.presets.train_method`` does; returns the last ``model.pt``. Resumable."""
+    from ..io import write_json
+    from ..train.sr_trainer import train_sr
+
+    out_dir = resolve(out_dir)
+    write_json(out_dir / "method.json",
+               {"method": method, "phases": [{"name": p.name, "config": p.config} for p in phases]})
+    result = None
+    for phase in phases:
+        result = train_sr(phase.config, out_dir / phase.name, feature_extractor=feature_extractor,
+                          dataset=dataset, progress=progress, device=device)
+    return result.model_path
+
+
+def train_sr_seeds(method: str, sr: Mapping, seeds: Sequence[int], interim_dir: str | Path,
+                   models_dir: str | Path, *, recognizers_dir: str | Path | None = None,
+                   phases_for: Callable[[int, Path], list] | None = None, label: str | None = None,
+                   progress: bool = True, device=None) -> SRRuns:
+    """Train ``method`` for each seed into ``models_dir/seed<k>`` (resuming / skipping what is done).
+
+    sr: the validated ``sr`` params group. ``phases_for(seed, out_dir)`` gives the resolved phases
+    (default: the preset's, ``arsr.train.presets.method_phases(method, method_overrides(...))``);
+    ``label`` names the run in ``method.json`` and the log (default ``method``). The feature
+    network is built per seed when a phase has a feature loss (``recognizers_dir`` needed for
+    ``feature_network: recognizer``).
+    """
+    from ..archs import count_parameters
+    from ..data.store import PreparedDataset
+    from ..train.presets import method_phases
+
+    label = label or method
+    if phases_for is None:
+        phases_for = lambda seed, out: method_phases(method, method_overrides(sr, method, seed), out)  # noqa: E731
+    dataset = PreparedDataset(interim_dir)
+    models_dir = resolve(models_dir)
+    t0 = time.perf_counter()
+    seconds, feature_net, first_phases = {}, None, None
+    for seed in seeds:
+        out = models_dir / f"seed{seed}"
+        phases = phases_for(int(seed), out)
+        first_phases = first_phases or phases
+        extractor = None
+        if uses_feature_loss(phases) and sr["feature_network"] == "recognizer":
+            if recognizers_dir is None:
+                raise ValueError("train_sr_seeds: sr.feature_network = 'recognizer' needs recognizers_dir")
+            extractor = recognizer_features(recognizers_dir, seed)
+        feature_net = feature_network_label(sr, phases, extractor)
+        t = time.perf_counter()
+        train_phases(phases, out, method=label, feature_extractor=extractor, dataset=dataset,
+                     progress=progress, device=device)
+        seconds[str(seed)] = time.perf_counter() - t
+    log = sr_log(models_dir, label, seeds)
+    model = load_sr_method(models_dir.parent, models_dir.name, seeds[0], device="cpu").model
+    final = {}
+    for phase in [p.name for p in first_phases]:
+        part = log[log["phase"] == phase]
+        if part.empty:
+            continue
+        last = part.sort_values("iteration").groupby("seed").tail(1)
+        final[phase] = {c: float(last[c].mean()) for c in ["loss", *LOG_TERMS] if last[c].notna().any()}
+    train_seconds = {s: float(log.loc[log["seed"] == int(s)].groupby("phase")["seconds"].max().sum())
+                     for s in seconds}
+    metrics = {
+        "method": label,
+        "preset": method,
+        "arch": first_phases[-1].config["arch"],
+        "arch_kwargs": first_phases[-1].config["arch_kwargs"],
+        "parameters": int(count_parameters(model)),
+        "phases": [{"name": p.name, "iterations": p.config["iterations"],
+                    "losses": _loss_summary(p.config)} for p in first_phases],
+        "final_losses": final,
+        "feature_network": feature_net,
+        "seeds": [int(s) for s in seeds],
+        "train_seconds_per_seed": train_seconds,
+        "seconds_per_seed": seconds,
+        "seconds": time.perf_counter() - t0,
+    }
+    return SRRuns(metrics, log)
+
+
+def _loss_summary(cfg: Mapping) -> dict:
+    """The generator loss terms of a resolved phase config that are on, with their weights."""
+    out = {}
+    if cfg["pixel"]["type"] != "none" and cfg["pixel"]["weight"] > 0:
+        out["pixel"] = f"{cfg['pixel']['weight']:g}·{cfg['pixel']['type']}"
+    if cfg["warp"]["weight"] > 0:
+        w = cfg["warp"]
+        out["warp"] = f"{w['weight']:g}·warp(a={w['alpha']:g}, b={w['beta']:g}, g={w['gamma']:g}, {w['norm']})"
+    if cfg["feature"]["weight"] > 0:
+        out["feature"] = f"{cfg['feature']['weight']:g}·L1 features"
+    if cfg["gan"]["type"] != "none" and cfg["gan"]["weight"] > 0:
+        out["gan"] = f"{cfg['gan']['weight']:g}·{cfg['gan']['type']}"
+    return out
+
+
+def sr_log(models_dir: str | Path, method: str, seeds: Sequence[int]) -> pd.DataFrame:
+    """The phases' ``log.csv`` files of ``models_dir/seed<k>`` as one table: ``PLOT_COLUMNS``
+    (``loss`` = the total generator loss; ``step`` counts iterations over the phases in order)
+    plus lr and seconds. Phases without a log (``iterations: 0``) are skipped."""
+    parts = []
+    for seed in seeds:
+        folder = resolve(models_dir) / f"seed{seed}"
+        spec = _read_method(folder)
+        offset = 0
+        for phase in spec["phases"]:
+            path = folder / phase["name"] / "log.csv"
+            if path.is_file():
+                log = pd.read_csv(path)
+                log = log.rename(columns={"total": "loss"})
+                log.insert(0, "step", log["iteration"] + offset)
+                log.insert(0, "phase", phase["name"])
+                log.insert(0, "seed", int(seed))
+                log.insert(0, "method", method)
+                parts.append(log)
+            offset += int(phase["config"]["iterations"])
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=PLOT_COLUMNS)
+    for col in PLOT_COLUMNS:
+        if col not in table:
+            table[col] = math.nan
+    extra = [c for c in ("lr", "seconds") if c in table]
+    return table[PLOT_COLUMNS + extra]
+
+
+def _read_method(folder: Path) -> dict:
+    path = folder / "method.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: train the SR model first "
+                                "(`dvc repro train_sr@<method>`, or arsr.study.sr.train_sr_seeds)")
+    return json.loads(path.read_text())
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading for the evaluation
+
+
+def load_sr_method(models_dir: str | Path, method: str, seed: int, *, name: str | None = None,
+                   device: str | torch.device | None = None):
+    """The trained SR model of ``models_dir/<method>/seed<k>`` (its last phase, as recorded in
+    ``method.json``) wrapped as an ``arsr.sr_methods`` method (``VideoMethod`` for window models,
+    ``ImageMethod`` otherwise) named ``name`` (default ``method``)."""
+    from ..sr_methods import default_device, method_from_model
+    from ..train.sr_trainer import load_generator
+
+    folder = resolve(models_dir) / method / f"seed{seed}"
+    spec = _read_method(folder)
+    last = spec["phases"][-1]
+    weights = folder / last["name"] / "model.pt"
+    if not weights.is_file():
+        raise FileNotFoundError(f"{weights} not found: the training of {method} (seed {seed}) has not "
+                                f"finished; run `dvc repro train_sr@{method}` (or the ablation stage)")
+    dev = default_device(device)
+    model = load_generator(weights, last["config"], device=dev)
+    return method_from_model(model, name or method, device=dev)
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+
+
+def plot_sr_curves(log: pd.DataFrame, title: str = ""):
+    """Total generator loss against the step (phases in order; dotted lines at phase starts),
+    and each weighted loss term, per seed."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax_total, ax_terms) = plt.subplots(1, 2, figsize=(11, 3.6))
+    many = log["seed"].nunique() > 1
+    for seed, part in log.groupby("seed"):
+        for phase, p in part.groupby("phase", sort=False):
+            ax_total.plot(p["step"], p["loss"], label=f"{phase}" + (f" (seed {seed})" if many else ""))
+        for term in LOG_TERMS:
+            if part[term].notna().any():
+                ax_terms.plot(part["step"], part[term], label=term + (f" (seed {seed})" if many else ""),
+                              ls="--" if term == "d_loss" else "-")
+    starts = log.groupby("phase", sort=False)["step"].min().iloc[1:]
+    for ax in (ax_total, ax_terms):
+        for s in starts:
+            ax.axvline(s, color="k", ls=":", lw=0.8)
+        ax.set(xlabel="step (iterations over all phases)", yscale="log")
+        ax.legend(fontsize=8)
+    ax_total.set(ylabel="total generator loss", title=f"{title} training loss".strip())
+    ax_terms.set(ylabel="weighted term", title="loss terms (d_loss: discriminator)")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,353 @@
+"""The study's stage glue (arsr.study): ablation variants, the recogniser feature network, SR
+training and loading per seed, the evaluation stage (incl. SoSR+ToSR) and its video choices.
+The notebooks themselves run in the end-to-end test (dvc on the tiny profile)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from arsr.archs import count_parameters
+from arsr.params import load_params, validate
+from arsr.recognition import TSN
+from arsr.sr_methods import ImageMethod, VideoMethod
+from arsr.study.ablations import (COLUMNS, STREAM, VARIANTS, ablation_metrics, evaluate_variant, train_variant,
+                                  variant_phases)
+from arsr.study.evaluation import (PER_CLASS_COLUMNS, TABLE_COLUMNS, balanced_subset, eval_item, eval_metrics,
+                                   evaluate_stage, load_samples, prune_cache, sample_frame, sample_videos)
+from arsr.study.recognizers import PLOT_COLUMNS as REC_COLUMNS, train_recognizers
+from arsr.study.sr import (PLOT_COLUMNS as SR_COLUMNS, RecognizerFeatures, load_sr_method, method_overrides,
+                           recognizer_features, train_sr_seeds)
+from arsr.train.presets import method_phases
+
+from test_recognition_train import write_toy_store
+
+ARCH = {"num_feat": 4, "num_block": 1, "num_grow_ch": 4}
+DUF = {"num_layer": 16, "num_feat": 4, "num_block": 1, "num_grow_ch": 4, "num_mid": 8, "num_filter_hidden": 8}
+TINY_SR = {
+    "methods": ["vdsr", "sosr", "tosr"], "feature_network": "recognizer", "vgg_weights": None,
+    "common": {"iterations": 2, "log_every": 1,
+               "data": {"hr_patch": 16, "batch_size": 2, "splits": ["train"], "prefetch": 0},
+               "gan": {"disc": {"num_feat": 4}}},
+    "vdsr": {"arch_kwargs": {"num_feat": 4, "num_conv": 3}},
+    "sosr": {"arch_kwargs": ARCH, "data": {"hr_patch": 32}},  # the discriminator needs 32 px
+    "esrgan": {"arch_kwargs": ARCH, "data": {"hr_patch": 32}},
+    "duf16": {"arch_kwargs": DUF}, "tosr": {"arch_kwargs": DUF},
+}
+TINY_REC = {"backbone": "resnet18", "width": 8, "dropout": 0.0, "partial_bn": False, "pretrained": None}
+TINY_TRAIN = {"epochs": 1, "lr": 0.01, "batch_size": 6, "input_size": 32, "scale_size": 32, "scales": [1.0],
+              "workers": 0, "log_every": 1}
+TINY_RECOGNITION = {
+    "device": "cpu",
+    "tsn_rgb": {"model": {"type": "tsn", "modality": "rgb", **TINY_REC}, **TINY_TRAIN},
+    "tsn_flow": {"model": {"type": "tsn", "modality": "flow", **TINY_REC}, **TINY_TRAIN},
+    "st_resnet": {"model": {"type": "st_resnet", "depth": 18, "width": 8, "pretrained": None}, **TINY_TRAIN},
+}
+EVALUATE = {"recognizers": ["tsn", "st_resnet"], "num_frames": 2, "crops": "center", "shave": 2, "workers": 1,
+            "max_videos": None}
+PREPARE = {"flow_method": "dis", "scale": 4}
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """A toy store (3 classes; 2 test videos each) with trained tiny recognisers (seed 0)."""
+    root = tmp_path_factory.mktemp("study")
+    store = write_toy_store(root / "interim", train_per_class=2, test_per_class=2, frames=10)
+    runs = train_recognizers(TINY_RECOGNITION, [0], store.root, root / "recognizers", progress=False)
+    return {"root": root, "store": store, "runs": runs, "recognizers": root / "recognizers"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Ablation variants
+
+
+@pytest.fixture(scope="module")
+def study_sr():
+    return validate(load_params(), ["sr"])["sr"]
+
+
+def test_every_variant_resolves_to_trainer_phases(study_sr, tmp_path):
+    for kind, variants in VARIANTS.items():
+        for name, v in variants.items():
+            phases = variant_phases(kind, name, study_sr, seed=3, out_dir=tmp_path)
+            assert phases, (kind, name)
+            assert all(p.config["seed"] == 3 for p in phases)
+            for before, after in zip(phases, phases[1:]):  # each later phase starts from the previous
+                assert after.config["init_from"] == str(tmp_path / before.name / "model.pt")
+            sizes = study_sr[v.sizes]["arch_kwargs"]
+            assert all(phases[-1].config["arch_kwargs"][k] == val for k, val in sizes.items()), (kind, name)
+            assert set(v.label) == {"structure", "pixel", "feature", "adversarial", "warp"}
+
+
+def _last(kind, variant, sr):
+    return variant_phases(kind, variant, sr)[-1].config
+
+
+def test_sosr_variants_carry_the_documented_losses(study_sr):
+    sr = study_sr
+    for name, v in VARIANTS["sosr"].items():
+        cfg = _last("sosr", name, sr)
+        assert cfg["pixel"]["type"] == v.label["pixel"].lower(), name
+        assert (cfg["feature"]["weight"] > 0) == v.label["feature"], name
+        assert (cfg["gan"]["type"] == "ragan" and cfg["gan"]["weight"] == 0.005) == v.label["adversarial"], name
+        assert cfg["warp"]["weight"] == 0 and not v.label["warp"]
+        assert cfg["arch"] == ("vdsr" if v.label["structure"] == "VDSR" else "rrdbnet")
+    assert _last("sosr", "vdsr_wmse", sr)["pixel"] == {**_last("sosr", "vdsr_wmse", sr)["pixel"], "type": "wmse",
+                                                       "normalize": False, "floor": 0.0}
+    # the ESRGAN rows: RRDBNet PSNR-pretrained, then one loss change from SoSR
+    for name in ("esrgan_wmse_feat", "esrgan_mse_feat_adv", "esrgan_wmse_feat_adv"):
+        phases = variant_phases("sosr", name, sr)
+        assert [p.name for p in phases] == ["psnr", "sosr"]
+        assert phases[0].config["pixel"]["type"] == "l1" and phases[1].config["data"]["motion_top_k"] == 10
+    sosr = method_phases("sosr")[-1].config
+    full = _last("sosr", "esrgan_wmse_feat_adv", sr)
+    for key in ("pixel", "feature", "gan", "warp"):
+        want = {**sosr[key], **({"disc": full["gan"]["disc"]} if key == "gan" else {})}
+        assert full[key] == want, key
+
+
+def test_tosr_variants_carry_the_documented_losses(study_sr):
+    sr = study_sr
+    for name, v in VARIANTS["tosr"].items():
+        phases = variant_phases("tosr", name, sr)
+        cfg = phases[-1].config
+        assert (cfg["warp"]["weight"] > 0) == v.label["warp"] == name.endswith("_warp"), name
+        assert cfg["arch"] == ("vdsr" if v.label["structure"] == "VDSR" else "duf")
+        assert not v.label["feature"] and not v.label["adversarial"]
+    warp = _last("tosr", "duf16_warp", sr)["warp"]
+    assert warp["weight"] > 0 and (warp["alpha"], warp["beta"], warp["gamma"]) == (1.0, 0.8, 0.1)
+    assert _last("tosr", "duf16", sr)["arch_kwargs"]["num_layer"] == 16
+    vdsr_warp = variant_phases("tosr", "vdsr_warp", sr)
+    assert [p.name for p in vdsr_warp] == ["sr", "warp"]
+    assert vdsr_warp[0].config["warp"]["weight"] == 0 and vdsr_warp[1].config["warp"] == warp
+    assert vdsr_warp[1].config["pixel"]["type"] == "none"
+
+
+def test_params_accept_the_variants_and_reject_unknown_ones():
+    params = load_params()
+    validate(params, ["ablation"])
+    params["ablation"]["tosr"] = ["duf16", "duf99"]
+    with pytest.raises(ValueError, match="duf99"):
+        validate(params, ["ablation"])
+
+
+def test_unknown_variant_names_the_choices(study_sr):
+    with pytest.raises(ValueError, match="vdsr_warp"):
+        variant_phases("tosr", "nope", study_sr)
+
+
+# ---------------------------------------------------------------------------------------------
+# The recogniser as feature network
+
+
+@pytest.mark.parametrize("backbone", ["resnet18", "bninception"])
+def test_recognizer_features_are_frozen_and_pass_gradients(backbone):
+    torch.manual_seed(0)
+    tsn = TSN(5, "rgb", backbone, width=8, partial_bn=False)
+    feats = RecognizerFeatures(tsn)
+    assert all(not p.requires_grad for p in feats.parameters())
+    assert all(p.requires_grad for p in tsn.parameters())  # the recogniser itself is untouched
+    feats.train()
+    assert not feats.training and not any(m.training for m in feats.modules())
+    x = torch.rand(2, 3, 64, 64, requires_grad=True)
+    y = feats(x)
+    assert y.shape[0] == 2 and y.shape[-2:] == (4, 4)  # stride 16
+    if backbone == "resnet18":
+        assert y.shape[1] == 4 * 8  # layer3: 4 x width
+        with torch.no_grad():  # TSN's own normalisation in front of its backbone
+            b = tsn.eval().base_model
+            want = b.layer3(b.layer2(b.layer1(b.stem(tsn.normalize(x)))))
+        torch.testing.assert_close(y, want)
+    y.abs().mean().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert all(p.grad is None for p in feats.parameters())
+
+
+def test_recognizer_features_come_from_the_seeds_spatial_tsn(study):
+    feats = recognizer_features(study["recognizers"], 0)
+    assert isinstance(feats, RecognizerFeatures) and feats.layer == "layer3"
+    with pytest.raises(FileNotFoundError, match="train_recognizers"):
+        recognizer_features(study["recognizers"], 7)
+    with pytest.raises(ValueError, match="rgb"):
+        RecognizerFeatures(TSN(3, "flow", "resnet18", width=8))
+
+
+def test_train_recognizers_summary_and_log(study):
+    metrics, log = study["runs"].metrics, study["runs"].log
+    assert set(metrics) == {"tsn_rgb", "tsn_flow", "st_resnet", "seconds"}
+    assert 0 <= metrics["tsn_rgb"]["train_accuracy"] <= 1 and metrics["st_resnet"]["epochs"] == 1
+    assert list(log.columns[:5]) == REC_COLUMNS and set(log["model"]) == {"tsn_rgb", "tsn_flow", "st_resnet"}
+    # a second call finds the models finished
+    again = train_recognizers(TINY_RECOGNITION, [0], study["store"].root, study["recognizers"], progress=False)
+    assert again.metrics["tsn_rgb"]["seconds"] == metrics["tsn_rgb"]["seconds"]
+
+
+# ---------------------------------------------------------------------------------------------
+# SR training per seed and loading
+
+
+def test_method_overrides_merge_common_method_and_seed():
+    sr = {**TINY_SR, "feature_network": "vgg19", "vgg_weights": "w.pth"}
+    ov = method_overrides(sr, "vdsr", 5)
+    assert ov["seed"] == 5 and ov["iterations"] == 2 and ov["arch_kwargs"] == {"num_feat": 4, "num_conv": 3}
+    assert ov["feature"]["vgg_weights"] == "w.pth"
+    assert "feature" not in method_overrides(TINY_SR, "vdsr", 0)
+
+
+def test_load_sr_method_round_trip_and_log(study):
+    models = study["root"] / "models"
+    runs = train_sr_seeds("vdsr", TINY_SR, [0, 1], study["store"].root, models / "vdsr", progress=False)
+    method = load_sr_method(models, "vdsr", 1, device="cpu")
+    assert isinstance(method, ImageMethod) and method.name == "vdsr"
+    state = torch.load(models / "vdsr" / "seed1" / "sr" / "model.pt", weights_only=True)
+    for k, v in method.model.state_dict().items():
+        torch.testing.assert_close(v, state[k])
+    video = study["store"].video(study["store"].split("test").iloc[0])
+    out = method.frames(video, [0, 3])
+    assert out.shape == (2, 32, 32, 3) and out.dtype == np.uint8
+    m = runs.metrics
+    assert m["parameters"] == count_parameters(method.model) and m["feature_network"] is None
+    assert set(m["seconds_per_seed"]) == {"0", "1"} and m["phases"][0]["losses"] == {"pixel": "1·mse"}
+    assert list(runs.log.columns[:len(SR_COLUMNS)]) == SR_COLUMNS
+    assert sorted(runs.log["seed"].unique()) == [0, 1] and runs.log["loss"].notna().all()
+    # seeds differ
+    other = load_sr_method(models, "vdsr", 0, device="cpu")
+    assert not np.array_equal(other.frames(video, [0, 3]), out)
+    with pytest.raises(FileNotFoundError, match="train_sr"):
+        load_sr_method(models, "vdsr", 9)
+
+
+@pytest.fixture(scope="module")
+def sosr_tosr(study):
+    """Tiny SoSR (feature loss through the recogniser) and ToSR models of seed 0."""
+    models = study["root"] / "models"
+    sosr = train_sr_seeds("sosr", TINY_SR, [0], study["store"].root, models / "sosr",
+                          recognizers_dir=study["recognizers"], progress=False)
+    tosr = train_sr_seeds("tosr", TINY_SR, [0], study["store"].root, models / "tosr", progress=False)
+    return {"models": models, "sosr": sosr, "tosr": tosr}
+
+
+def test_two_phase_methods_log_steps_over_the_phases(sosr_tosr):
+    sosr, tosr = sosr_tosr["sosr"], sosr_tosr["tosr"]
+    assert sosr.metrics["feature_network"] == ("recognizer: the seed's TSN spatial stream (resnet18 up to layer3), frozen")
+    assert tosr.metrics["feature_network"] is None
+    log = tosr.log
+    assert list(log["phase"].unique()) == ["duf", "tosr"]
+    assert log["step"].tolist() == [1, 2, 3, 4] and log["iteration"].tolist() == [1, 2, 1, 2]
+    assert log.loc[log["phase"] == "tosr", "warp"].notna().all()
+    assert isinstance(load_sr_method(sosr_tosr["models"], "tosr", 0, device="cpu"), VideoMethod)
+    assert set(sosr.metrics["final_losses"]["sosr"]) >= {"loss", "pixel", "feature", "gan", "d_loss"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Which videos
+
+
+def test_sample_videos_are_the_first_test_clip_of_the_first_classes(study):
+    store = study["store"]
+    picks = sample_videos(store, 2)
+    test = store.split("test")
+    want = [sorted(test.loc[test["label"] == c, "video_id"])[0] for c in (0, 1)]
+    assert picks == want == sample_videos(store.root, 2)
+    assert len(sample_videos(store, 10)) == 3  # one per class at most
+    assert sample_frame(10) == 5 and sample_frame(2) == 0
+
+
+def test_balanced_subset_spreads_over_classes(tmp_path):
+    store = write_toy_store(tmp_path, train_per_class=0, test_per_class=4, frames=4)
+    assert balanced_subset(store, None) is None and balanced_subset(store, 12) is None
+    subset = balanced_subset(store, 5)
+    assert subset == balanced_subset(store, 5) and len(subset) == 5
+    labels = store.index.set_index("video_id").loc[subset, "label"]
+    counts = labels.value_counts()
+    assert set(counts.index) == {0, 1, 2} and counts.max() - counts.min() <= 1
+    assert set(balanced_subset(store, 3)) < set(subset)  # growing max_videos only adds videos
+
+
+def test_prune_cache_keeps_only_the_given_videos(tmp_path):
+    for rel in ("scores/tsn/a.npz", "scores/tsn/b.npz", "scores/tsn/settings.json", "quality/a.json",
+                "quality/c.json", "quality/settings.json"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x")
+    assert prune_cache(tmp_path, ["a"]) == 2
+    left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert left == ["quality/a.json", "quality/settings.json", "scores/tsn/a.npz", "scores/tsn/settings.json"]
+    assert prune_cache(tmp_path / "missing", ["a"]) == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# The evaluation stage
+
+
+def _evaluate(study, method, models, **kw):
+    return evaluate_stage(method, {**EVALUATE, **kw}, [0], PREPARE, study["store"].root, study["recognizers"],
+                          models, study["root"] / "eval", n_samples=2, progress=False)
+
+
+def test_evaluate_stage_tables_metrics_and_samples(study):
+    runs = _evaluate(study, "hr", study["root"] / "models")
+    assert list(runs.table.columns) == TABLE_COLUMNS and list(runs.per_class.columns) == PER_CLASS_COLUMNS
+    assert len(runs.table) == 6 and set(runs.table["method"]) == {"hr"} and (runs.table["n_videos"] == 6).all()
+    assert set(zip(runs.table["recogniser"], runs.table["stream"])) == {
+        (r, s) for r in ("tsn", "st_resnet") for s in ("spatial", "temporal", "fusion")}
+    metrics = eval_metrics(runs)
+    assert metrics["psnr"] is None and set(metrics["tsn"]) == {"spatial", "temporal", "fusion"}
+    samples = load_samples(study["root"] / "eval" / "hr" / "samples.npz")
+    assert list(samples["video_ids"]) == sample_videos(study["store"], 2)
+    assert samples["sr"].shape == (2, 2, 32, 32, 3) and samples["sr"].dtype == np.uint8
+    video = study["store"].video(str(samples["video_ids"][0]))
+    t = int(samples["frames"][0])
+    np.testing.assert_array_equal(samples["sr"][0], video.hr[[t, t + 1]])
+    # a class-balanced subset, and the cache pruned to it
+    sub = _evaluate(study, "hr", study["root"] / "models", max_videos=3)
+    assert (sub.table["n_videos"] == 3).all()
+    cached = list((study["root"] / "eval" / "hr" / "seed0" / "scores" / "tsn").glob("*.npz"))
+    assert len(cached) == 3
+
+
+def test_sosr_plus_tosr_fuses_the_cached_streams(study, sosr_tosr):
+    models = sosr_tosr["models"]
+    with pytest.raises(FileNotFoundError, match="evaluate@sosr"):
+        _evaluate(study, "sosr+tosr", models)
+    sosr = _evaluate(study, "sosr", models)
+    tosr = _evaluate(study, "tosr", models)
+    both = _evaluate(study, "sosr+tosr", models)
+    assert eval_item("sosr+tosr") == "sosr_tosr" and both.samples is None
+    assert set(both.table["stream"]) == {"fusion"} and set(both.table["recogniser"]) == {"tsn", "st_resnet"}
+    assert set(both.table["method"]) == {"sosr+tosr"}
+    # TSN fusion = fusion of the SoSR spatial and ToSR temporal scores, 1 : 1.5, from the caches
+    from arsr.evaluate import fuse_cached
+    fused = fuse_cached(study["root"] / "eval", spatial="sosr/seed0", temporal="tosr/seed0")
+    want = fused.table.loc[0, "top1"]
+    got = both.table.loc[both.table["recogniser"] == "tsn", "top1"].item()
+    assert got == want
+    assert sosr.table["psnr"].notna().all() and tosr.table["n_videos"].eq(6).all()
+
+
+def test_ablation_variant_trains_and_scores_one_stream(study):
+    sr = {**TINY_SR, "feature_network": "recognizer"}
+    runs = train_variant("sosr", "vdsr_wmse_feat", sr, [0], study["store"].root, study["root"] / "ablation",
+                         recognizers_dir=study["recognizers"], progress=False)
+    assert runs.metrics["feature_network"].startswith("recognizer") and runs.metrics["pixel"] == "WMSE"
+    rows = evaluate_variant("sosr", "vdsr_wmse_feat", EVALUATE, [0], PREPARE, study["store"].root,
+                            study["recognizers"], study["root"] / "ablation", study["root"] / "eval", progress=False)
+    assert list(rows.columns) == COLUMNS and len(rows) == 1
+    assert rows.loc[0, "stream"] == STREAM["sosr"] == "spatial" and rows.loc[0, "feature"]
+    # only the spatial TSN was loaded: no temporal scores in the cache
+    cache = study["root"] / "eval" / "ablation_sosr_vdsr_wmse_feat" / "seed0" / "scores" / "tsn"
+    with np.load(next(cache.glob("*.npz"))) as z:
+        assert "spatial" in z.files and "temporal" not in z.files
+    metrics = ablation_metrics(rows, runs.metrics)
+    assert metrics["top1_std"] is None and metrics["training"]["preset"] == "vdsr"
+    assert isinstance(pd.DataFrame(metrics["per_seed"]), pd.DataFrame)
+
+
+def test_vgg19_feature_network_reaches_the_trainer(study):
+    sr = {**TINY_SR, "feature_network": "vgg19", "vgg_weights": "random"}  # random: tests only (no file)
+    runs = train_sr_seeds("sosr", sr, [0], study["store"].root, study["root"] / "models_vgg" / "sosr",
+                          progress=False)
+    assert runs.metrics["feature_network"].startswith("vgg19") and "conv5_4" in runs.metrics["feature_network"]
+    import json
+    cfg = json.loads((study["root"] / "models_vgg" / "sosr" / "seed0" / "sosr" / "config.json").read_text())
+    assert cfg["feature"]["vgg_weights"] == "random" and cfg["feature"]["weight"] == 1.0
