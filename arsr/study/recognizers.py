@@ -19,6 +19,7 @@ import pandas as pd
 
 from ..data.store import PreparedDataset
 from ..paths import resolve
+from .persist import reuse_or_reset
 
 __all__ = ["RECOGNIZER_NAMES", "PLOT_COLUMNS", "RecognizerRuns", "device_for", "recognizer_dir",
            "train_recognizers", "training_log", "plot_training_curves"]
@@ -80,6 +81,7 @@ def train_recognizers(recognition: Mapping, seeds: Sequence[int], interim_dir: s
     for seed in seeds:
         for name in names:
             config = {**recognition[name], "seed": int(seed)}
+            reuse_or_reset(recognizer_dir(models_dir, seed, name), {"name": name, "config": config})
             result = train_recognizer(config, dataset, recognizer_dir(models_dir, seed, name),
                                       device=device, progress=progress)
             last = result.log.iloc[-1] if len(result.log) else None

@@ -28,6 +28,8 @@ from torch import nn
 
 from ..params import merged
 from ..paths import resolve
+from .persist import file_digest, reuse_or_reset
+from .recognizers import recognizer_dir
 
 __all__ = ["FEATURE_LAYERS", "LOG_TERMS", "PLOT_COLUMNS", "RecognizerFeatures", "SRRuns",
            "recognizer_features", "method_overrides", "uses_feature_loss", "feature_network_label",
@@ -112,7 +114,7 @@ def recognizer_features(recognizers_dir: str | Path, seed: int, layer: str | Non
     """:class:`RecognizerFeatures` of the TSN spatial stream in ``recognizers_dir/seed<k>/tsn_rgb``."""
     from ..recognition.train import load_recognizer
 
-    folder = resolve(recognizers_dir) / f"seed{seed}" / "tsn_rgb"
+    folder = recognizer_dir(recognizers_dir, seed, "tsn_rgb")
     if not (folder / "model.pt").is_file():
         raise FileNotFoundError(
             f"{folder / 'model.pt'} not found: sr.feature_network = 'recognizer' needs the spatial TSN "
@@ -219,6 +221,11 @@ def train_sr_seeds(method: str, sr: Mapping, seeds: Sequence[int], interim_dir: 
                 raise ValueError("train_sr_seeds: sr.feature_network = 'recognizer' needs recognizers_dir")
             extractor = recognizer_features(recognizers_dir, seed)
         feature_net = feature_network_label(sr, phases, extractor)
+        feature_source = None
+        if extractor is not None:  # features of a retrained recogniser make a different loss
+            feature_source = file_digest(recognizer_dir(recognizers_dir, seed, "tsn_rgb") / "model.pt")
+        reuse_or_reset(out, {"method": label, "phases": [[p.name, p.config] for p in phases],
+                             "feature_network": feature_net, "feature_source": feature_source})
         t = time.perf_counter()
         train_phases(phases, out, method=label, feature_extractor=extractor, dataset=dataset,
                      progress=progress, device=device)

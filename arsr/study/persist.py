@@ -1,0 +1,51 @@
+"""Persisted stage outputs (DVC ``persist: true``) are reused only for the settings that made them.
+
+A stage keeps its model folders between runs so that a killed run resumes. When the stage re-runs
+because a knob changed, a folder trained under other settings must not be resumed (the trainers
+refuse, rightly) nor reused: it is emptied and trained afresh.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..io import write_json
+
+MARKER = "settings.json"
+
+
+def settings_blob(settings: Mapping[str, Any]) -> dict:
+    """``settings`` as plain JSON data (paths and numpy values as text), for comparison."""
+    return json.loads(json.dumps(settings, sort_keys=True, default=str))
+
+
+def reuse_or_reset(folder: str | Path, settings: Mapping[str, Any]) -> bool:
+    """Keep ``folder`` if it was made with ``settings``, else empty it; record ``settings`` in it.
+
+    Returns True when the folder was emptied (or had no record of its settings)."""
+    folder = Path(folder)
+    blob = settings_blob(settings)
+    marker = folder / MARKER
+    reset = False
+    if folder.exists():
+        try:
+            reset = json.loads(marker.read_text()) != blob
+        except (FileNotFoundError, json.JSONDecodeError):
+            reset = any(folder.iterdir())
+        if reset:
+            shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(marker, blob)
+    return reset
+
+
+def file_digest(path: str | Path) -> str:
+    """sha256 of a file (e.g. the recogniser whose features a feature loss uses)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]

@@ -1,0 +1,797 @@
+"""The study's report (``notebooks/60_report.ipynb`` -> ``reports/study.html``): loading every
+stage's results, the paper's tables recomputed from them, the figures and the headline metrics.
+
+Everything here is a plain function of files the earlier stages wrote (see ``dvc.yaml``)::
+
+    reports/eval/<item>.csv            method, seed, recogniser, stream, top1, top5, n_videos, psnr, ssim
+    reports/ablation/<kind>_<v>.csv    kind, variant, structure, pixel, feature, adversarial, warp,
+                                       seed, stream, top1, top5, psnr, ssim
+    reports/metrics/**.json            seconds, provenance (one file per stage run)
+    reports/plots/recognizers.csv      model, seed, iteration, loss, accuracy
+    reports/plots/train_sr/<m>.csv     method, seed, phase, iteration, step, loss, ...
+    data/eval/<item>/samples.npz       video_ids (n,), frames (n,), sr (n, 2, H, W, 3) uint8
+
+``<item>`` is ``hr``, ``bicubic``, each SR method, and ``sosr_tosr`` (the method ``sosr+tosr``).
+A missing file raises :class:`MissingInputError` naming the file and the stage that writes it.
+
+Tables are the counterparts of the paper's (poster numbering in brackets): recognition accuracy
+(Table 4 [Table2]), the SoSR and ToSR ablations (Tables 2, 3 [Table3, Table4]) and PSNR/SSIM
+([Table5]). A cell holds the mean over seeds, "mean ± std" (sample std) when there are several;
+"—" appears only where no number can exist (the paper's "/": SoSR+ToSR has no single-stream
+accuracy) or where the paper did not report one, and each table says which in its notes
+(``table.attrs["notes"]``). The paper's numbers (:mod:`arsr.study.paper`) appear only in column
+groups labelled "paper (UCF101)" / "paper (HMDB51)".
+"""
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..io import write_json, write_text
+from ..paths import resolve
+from . import paper
+from .paper import METHOD_LABELS, METHOD_ORDER
+
+__all__ = [
+    "MissingInputError", "EVAL_COLUMNS", "ABLATION_COLUMNS", "ABLATION_STREAM", "COMBINED",
+    "StudyResults", "load_study", "read_eval", "read_ablation", "read_metrics", "read_curves",
+    "read_samples", "flow_method_of", "eval_methods", "eval_item", "eval_stage",
+    "seed_summary", "format_mean_std", "accuracy_table", "ablation_table", "quality_table",
+    "table_html", "psnr_vs_accuracy", "spearman", "spearman_by_stream", "write_psnr_vs_accuracy",
+    "psnr_accuracy_figure", "visual_comparison_figure", "wmse_weight_figure", "flow_comparison_figure",
+    "sr_training_figure", "recognizer_training_figure", "stage_seconds", "provenance_summary",
+    "headline", "write_study_metrics",
+]
+
+EVAL_COLUMNS = ["method", "seed", "recogniser", "stream", "top1", "top5", "n_videos", "psnr", "ssim"]
+ABLATION_COLUMNS = ["kind", "variant", "structure", "pixel", "feature", "adversarial", "warp", "seed",
+                    "stream", "top1", "top5", "psnr", "ssim"]
+#: The stream each ablation is scored on (the paper's Tables 2 and 3: TSN on HMDB51).
+ABLATION_STREAM = {"sosr": "spatial", "tosr": "temporal"}
+ABLATION_RECOGNISER = "tsn"
+#: The paper's SoSR+ToSR row: SoSR frames for the spatial stream, ToSR's for the temporal one.
+COMBINED = "sosr+tosr"
+RECOGNISER_LABELS = {"tsn": "TSN", "st_resnet": "ST-ResNet"}
+STREAM_LABELS = {"spatial": "Spatial", "temporal": "Temporal", "fusion": "Fusion"}
+DASH = "—"
+OURS = "ours"
+
+NOTE_COMBINED = (f"{DASH} in the SoSR+ToSR row: it is the fusion of SoSR's spatial stream and ToSR's "
+                 "temporal stream, so it has no single-stream accuracy of its own (the paper's \"/\").")
+NOTE_NOT_REPORTED = f"{DASH} in a paper column: the paper does not report that number."
+
+
+class MissingInputError(FileNotFoundError):
+    """An input of the report is missing; the message names the file and the stage that makes it."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Names: method keys, result files and the stages that write them
+
+
+def eval_methods(sr_methods: Sequence[str]) -> list[str]:
+    """The rows of the accuracy table, in the paper's order: bicubic, the SR methods, SoSR+ToSR
+    (when both SoSR and ToSR are studied), HR."""
+    wanted = {"hr", "bicubic", *sr_methods}
+    if "sosr" in sr_methods and "tosr" in sr_methods:
+        wanted.add(COMBINED)
+    unknown = sorted(set(sr_methods) - set(METHOD_ORDER))
+    if unknown:
+        raise ValueError(f"unknown SR method(s) {unknown} in sr.methods; known: {', '.join(METHOD_ORDER)}")
+    return [m for m in METHOD_ORDER if m in wanted]
+
+
+def eval_item(method: str) -> str:
+    """The file stem of a method's results (``sosr+tosr`` -> ``sosr_tosr``)."""
+    return method.replace("+", "_")
+
+
+def eval_stage(method: str) -> str:
+    """The dvc stage that evaluates ``method``."""
+    if method in ("hr", "bicubic"):
+        return f"evaluate_reference@{method}"
+    if method == COMBINED:
+        return "evaluate_combined"
+    return f"evaluate@{method}"
+
+
+def _require(path: Path, stage: str) -> Path:
+    if not path.is_file():
+        raise MissingInputError(f"{path} not found: it is written by the stage `{stage}`; "
+                                f"run `dvc repro {stage}` (or `dvc repro` for the whole study)")
+    return path
+
+
+def _read_csv(path: Path, stage: str, columns: Sequence[str]) -> pd.DataFrame:
+    df = pd.read_csv(_require(path, stage))
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path} lacks column(s) {missing} (has {list(df.columns)}): it is stale or "
+                         f"not from this version of the study; re-run `dvc repro {stage}`")
+    if df.empty:
+        raise ValueError(f"{path} has no rows: re-run `dvc repro {stage}`")
+    return df
+
+
+_KEY_OF_LABEL = {label.lower(): key for key, label in METHOD_LABELS.items()}
+
+
+def _method_key(name: str) -> str:
+    name = str(name).strip()
+    return name.lower() if name.lower() in METHOD_LABELS else _KEY_OF_LABEL.get(name.lower(), name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def read_eval(reports_dir: str | os.PathLike, sr_methods: Sequence[str]) -> pd.DataFrame:
+    """Every evaluation table (``reports/eval/<item>.csv``) of the study, concatenated; method
+    names normalised to our keys (``hr``, ``bicubic``, ..., ``sosr+tosr``)."""
+    out = []
+    for method in eval_methods(sr_methods):
+        path = resolve(reports_dir) / "eval" / f"{eval_item(method)}.csv"
+        df = _read_csv(path, eval_stage(method), EVAL_COLUMNS)
+        df["method"] = df["method"].map(_method_key)
+        if set(df["method"]) != {method}:
+            raise ValueError(f"{path} holds method(s) {sorted(set(df['method']))}, expected {method!r}: "
+                             f"re-run `dvc repro {eval_stage(method)}`")
+        out.append(df)
+    return pd.concat(out, ignore_index=True)
+
+
+def read_ablation(reports_dir: str | os.PathLike, ablation: Mapping[str, Sequence[str]]) -> pd.DataFrame:
+    """Every ablation table (``reports/ablation/<kind>_<variant>.csv``), in params order."""
+    out = []
+    for kind in ("sosr", "tosr"):
+        for variant in ablation.get(kind) or []:
+            path = resolve(reports_dir) / "ablation" / f"{kind}_{variant}.csv"
+            df = _read_csv(path, f"ablate_{kind}@{variant}", ABLATION_COLUMNS)
+            df["kind"], df["variant"] = kind, variant
+            out.append(df)
+    if not out:
+        return pd.DataFrame(columns=ABLATION_COLUMNS)
+    return pd.concat(out, ignore_index=True)
+
+
+def metrics_files(sr_methods: Sequence[str], ablation: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """stage -> its metrics file, relative to ``reports_dir``, for every stage before the report."""
+    files = {"prepare": "metrics/prepare.json", "train_recognizers": "metrics/recognizers.json"}
+    files.update({f"train_sr@{m}": f"metrics/train_sr/{m}.json" for m in sr_methods})
+    files.update({eval_stage(m): f"metrics/eval/{eval_item(m)}.json" for m in eval_methods(sr_methods)})
+    for kind in ("sosr", "tosr"):
+        files.update({f"ablate_{kind}@{v}": f"metrics/ablation/{kind}_{v}.json"
+                      for v in ablation.get(kind) or []})
+    return files
+
+
+def read_metrics(reports_dir: str | os.PathLike, sr_methods: Sequence[str],
+                 ablation: Mapping[str, Sequence[str]]) -> dict[str, dict]:
+    """stage -> the metrics JSON it wrote (each with ``seconds`` and ``provenance``)."""
+    out = {}
+    for stage, rel in metrics_files(sr_methods, ablation).items():
+        path = _require(resolve(reports_dir) / rel, stage)
+        try:
+            out[stage] = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path} is not valid JSON ({err}): re-run `dvc repro {stage}`") from None
+    return out
+
+
+def read_curves(reports_dir: str | os.PathLike, sr_methods: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Training curves: (recognisers: model, seed, iteration, loss, accuracy;
+    SR methods: method, seed, phase, iteration, step, loss, ...)."""
+    root = resolve(reports_dir) / "plots"
+    rec = _read_csv(root / "recognizers.csv", "train_recognizers",
+                    ["model", "seed", "iteration", "loss", "accuracy"])
+    sr = [_read_csv(root / "train_sr" / f"{m}.csv", f"train_sr@{m}",
+                    ["method", "seed", "phase", "step", "loss"]) for m in sr_methods]
+    return rec, pd.concat(sr, ignore_index=True)
+
+
+def read_samples(eval_dir: str | os.PathLike, methods: Sequence[str]) -> dict[str, dict[str, np.ndarray]]:
+    """The fixed test frames each method produced: method -> {video_ids (n,), frames (n,),
+    sr (n, 2, H, W, 3) uint8 = frames t and t+1}. Every method must hold the same clips."""
+    out, first = {}, None
+    for method in methods:
+        path = _require(resolve(eval_dir) / eval_item(method) / "samples.npz", eval_stage(method))
+        with np.load(path, allow_pickle=False) as npz:
+            missing = {"video_ids", "frames", "sr"} - set(npz.files)
+            if missing:
+                raise ValueError(f"{path} lacks {sorted(missing)}: re-run `dvc repro {eval_stage(method)}`")
+            s = {"video_ids": np.asarray(npz["video_ids"]).astype(str), "frames": np.asarray(npz["frames"]),
+                 "sr": np.asarray(npz["sr"])}
+        if s["sr"].ndim != 5 or s["sr"].shape[1] != 2 or s["sr"].dtype != np.uint8:
+            raise ValueError(f"{path}: sr must be (n, 2, H, W, 3) uint8, got {s['sr'].shape} {s['sr'].dtype}")
+        if first is None:
+            first = (method, s)
+        elif not (np.array_equal(s["video_ids"], first[1]["video_ids"])
+                  and np.array_equal(s["frames"], first[1]["frames"])
+                  and s["sr"].shape == first[1]["sr"].shape):
+            raise ValueError(f"{path} shows other clips or frames than {first[0]}'s samples: re-run "
+                             f"`dvc repro {eval_stage(method)}` so that all methods share the test samples")
+        out[method] = s
+    return out
+
+
+def flow_method_of(interim_dir: str | os.PathLike, default: str = "dis") -> str:
+    """The optical-flow method the prepared data was made with (``prepare.flow_method``), read
+    from a prepared video's ``meta.json``; ``default`` when none says."""
+    for meta in sorted((resolve(interim_dir) / "videos").glob("*/meta.json"))[:1]:
+        try:
+            return json.loads(meta.read_text())["settings"]["flow_method"]
+        except (json.JSONDecodeError, KeyError):
+            break
+    return default
+
+
+@dataclass
+class StudyResults:
+    """Everything the report reads from ``reports_dir``."""
+
+    eval: pd.DataFrame
+    ablation: pd.DataFrame
+    metrics: dict[str, dict]
+    recognizer_curves: pd.DataFrame
+    sr_curves: pd.DataFrame
+    methods: list[str] = field(default_factory=list)
+
+
+def load_study(reports_dir: str | os.PathLike, sr_methods: Sequence[str],
+               ablation: Mapping[str, Sequence[str]]) -> StudyResults:
+    """Read all results of the study (raises :class:`MissingInputError` on the first missing file)."""
+    rec, sr = read_curves(reports_dir, sr_methods)
+    return StudyResults(read_eval(reports_dir, sr_methods), read_ablation(reports_dir, ablation),
+                        read_metrics(reports_dir, sr_methods, ablation), rec, sr, eval_methods(sr_methods))
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables
+
+
+def seed_summary(df: pd.DataFrame, keys: Sequence[str], value: str) -> pd.DataFrame:
+    """Mean, sample std and number of seeds of ``value`` per ``keys`` (first averaged within a seed)."""
+    per_seed = df.groupby([*keys, "seed"], sort=False, dropna=False)[value].mean().reset_index()
+    if not keys:
+        v = per_seed[value]
+        return pd.DataFrame({"mean": [v.mean()], "std": [v.std()], "n": [int(v.count())]})
+    out = per_seed.groupby(list(keys), sort=False, dropna=False)[value].agg(["mean", "std", "count"])
+    return out.rename(columns={"count": "n"}).reset_index()
+
+
+def format_mean_std(mean: float, std: float = math.nan, n: int = 1, digits: int = 2) -> str:
+    """"52.31" for one seed, "52.31 ± 0.84" for several; "—" for a missing value."""
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return DASH
+    if math.isinf(mean):
+        return "∞"
+    text = f"{mean:.{digits}f}"
+    if n > 1 and std is not None and not math.isnan(std):
+        text += f" ± {std:.{digits}f}"
+    return text
+
+
+def _paper_label(dataset: str) -> str:
+    return f"paper ({paper.DATASET_LABELS[dataset]})"
+
+
+def _recognisers(df: pd.DataFrame) -> list[str]:
+    present = set(df["recogniser"])
+    return [r for r in paper.RECOGNISERS if r in present] + sorted(present - set(paper.RECOGNISERS))
+
+
+def _notes(table: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    table.attrs["notes"] = [n for n in dict.fromkeys(notes) if n]
+    return table
+
+
+def accuracy_table(eval_df: pd.DataFrame, reference: str | None = None, *, metric: str = "top1",
+                   digits: int = 2) -> pd.DataFrame:
+    """The paper's Table 4 for our results: rows = methods (paper order, its names), columns =
+    (source, recogniser, stream) with source "ours" and, with ``reference`` ("ucf101" /
+    "hmdb51"), "paper (UCF101)" / "paper (HMDB51)". Cells are strings ("mean ± std" over seeds).
+
+    Every (method, recogniser, stream) must be in ``eval_df`` except the single streams of
+    SoSR+ToSR (shown "—", explained in ``attrs["notes"]``).
+    """
+    summary = seed_summary(eval_df, ["method", "recogniser", "stream"], metric)
+    cells = {(r.method, r.recogniser, r.stream): format_mean_std(r.mean, r.std, r.n, digits)
+             for r in summary.itertuples()}
+    methods = [m for m in METHOD_ORDER if m in set(eval_df["method"])]
+    recognisers = _recognisers(eval_df)
+    ref = paper.accuracy_wide(reference) if reference else None
+    rows, notes = [], []
+    for method in methods:
+        row = {}
+        for rec in recognisers:
+            for stream in paper.STREAMS:
+                if method == COMBINED and stream != "fusion":
+                    cell = DASH  # by definition, even if the evaluation wrote single-stream rows
+                    notes.append(NOTE_COMBINED)
+                else:
+                    cell = cells.get((method, rec, stream), DASH)
+                if cell == DASH and (method != COMBINED or stream == "fusion"):
+                    raise ValueError(
+                        f"no {metric} for {method} / {rec} / {stream} in reports/eval/{eval_item(method)}.csv: "
+                        f"re-run `dvc repro {eval_stage(method)}`")
+                row[(OURS, RECOGNISER_LABELS.get(rec, rec), STREAM_LABELS[stream])] = cell
+        if ref is not None:
+            for rec in paper.RECOGNISERS:
+                for stream in paper.STREAMS:
+                    value = ref.loc[method, (rec, stream)]
+                    if math.isnan(value):
+                        notes.append(NOTE_COMBINED)
+                    row[(_paper_label(reference), RECOGNISER_LABELS[rec], STREAM_LABELS[stream])] = \
+                        format_mean_std(value, digits=2)
+        rows.append(row)
+    table = pd.DataFrame(rows, index=pd.Index([METHOD_LABELS[m] for m in methods], name="method"))
+    table.columns = pd.MultiIndex.from_tuples(table.columns, names=["source", "recogniser", "stream"])
+    return _notes(table, notes)
+
+
+def _check(flag) -> str:
+    if isinstance(flag, str):
+        flag = flag.strip().lower() in ("true", "1", "yes", "y", "✓")
+    return "✓" if bool(flag) and not (isinstance(flag, float) and math.isnan(flag)) else "-"
+
+
+def _structure(name) -> str:
+    return METHOD_LABELS.get(_method_key(name), str(name))
+
+
+def ablation_table(ablation_df: pd.DataFrame, kind: str, reference: bool = False, *, digits: int = 2) -> pd.DataFrame:
+    """The paper's SoSR (``kind="sosr"``, Table 2) or ToSR (``"tosr"``, Table 3) ablation for our
+    variants: label columns (structure and losses), then ours: top-1 of TSN's spatial (SoSR) or
+    temporal (ToSR) stream, PSNR, SSIM; with ``reference``, the paper's top-1 (HMDB51).
+    Rows in the order of ``ablation_df`` (params order). Columns: (group, name)."""
+    if kind not in ABLATION_STREAM:
+        raise ValueError(f"ablation kind {kind!r}: use 'sosr' or 'tosr'")
+    stream = ABLATION_STREAM[kind]
+    df = ablation_df[ablation_df["kind"] == kind]
+    if df.empty:
+        raise ValueError(f"no {kind} ablation results: list variants in params ablation.{kind} and run "
+                         f"`dvc repro ablate_{kind}`")
+    acc = f"top-1 {stream} (%)"
+    ref = (paper.sosr_ablation() if kind == "sosr" else paper.tosr_ablation()).set_index("variant")
+    rows, notes = [], []
+    for variant in dict.fromkeys(df["variant"]):
+        part = df[df["variant"] == variant]
+        scored = part[part["stream"] == stream]
+        if scored.empty:
+            raise ValueError(f"reports/ablation/{kind}_{variant}.csv has no {stream}-stream rows: "
+                             f"re-run `dvc repro ablate_{kind}@{variant}`")
+        first = part.iloc[0]
+        row = {("", "variant"): variant, ("", "Structure"): _structure(first["structure"])}
+        if kind == "sosr":
+            pixel = str(first["pixel"])
+            row[("", "MSE/WMSE")] = pixel.upper() if pixel.islower() else pixel
+            row[("", "Feature")] = _check(first["feature"])
+            row[("", "Adversarial")] = _check(first["adversarial"])
+        else:
+            row[("", "Warp loss")] = _check(first["warp"])
+        for col, value, dg in ((acc, "top1", digits), ("PSNR (dB)", "psnr", 2), ("SSIM", "ssim", 4)):
+            r = seed_summary(scored, [], value).iloc[0]
+            cell = format_mean_std(r["mean"], r["std"], int(r["n"]), dg)
+            if cell == DASH:
+                raise ValueError(f"reports/ablation/{kind}_{variant}.csv has no {value}: re-run "
+                                 f"`dvc repro ablate_{kind}@{variant}`")
+            row[(OURS, col)] = cell
+        if reference:
+            if variant in ref.index:
+                row[(_paper_label("hmdb51"), acc)] = format_mean_std(ref.loc[variant, "top1"])
+            else:
+                row[(_paper_label("hmdb51"), acc)] = DASH
+                notes.append(f"{DASH} in the paper column: variant {variant!r} is not in the paper's table.")
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index(("", "variant"))
+    table.index.name = "variant"
+    table.columns = pd.MultiIndex.from_tuples(table.columns, names=["source", "column"])
+    return _notes(table, notes)
+
+
+def quality_table(eval_df: pd.DataFrame, reference: str | None = None, *, digits: int = 2) -> pd.DataFrame:
+    """PSNR (dB) / SSIM on the Y channel (poster Table 5) of every SR method and bicubic, paper
+    order; HR (the reference itself) and SoSR+ToSR (two streams, not one video) have none.
+    With ``reference``, the paper's values ("—" for the methods it did not report)."""
+    df = eval_df[~eval_df["method"].isin(["hr", COMBINED])]
+    methods = [m for m in METHOD_ORDER if m in set(df["method"])]
+    psnr = seed_summary(df, ["method"], "psnr").set_index("method")
+    ssim = seed_summary(df, ["method"], "ssim").set_index("method")
+    ref = paper.quality() if reference else None
+    if ref is not None:
+        ref = ref[ref["dataset"] == reference].set_index("method")
+    rows, notes = [], [f"HR is the reference of PSNR/SSIM (PSNR ∞) and SoSR+ToSR is two streams, "
+                       "not one video: neither has a row."]
+    for method in methods:
+        row = {}
+        for col, s, dg in (("PSNR (dB)", psnr, digits), ("SSIM", ssim, 4)):
+            r = s.loc[method]
+            cell = format_mean_std(r["mean"], r["std"], int(r["n"]), dg)
+            if cell == DASH:
+                raise ValueError(f"no {col} for {method} in reports/eval/{eval_item(method)}.csv: re-run "
+                                 f"`dvc repro {eval_stage(method)}`")
+            row[(OURS, col)] = cell
+        if ref is not None:
+            for col, key, dg in (("PSNR (dB)", "psnr", 2), ("SSIM", "ssim", 4)):
+                value = ref.loc[method, key] if method in ref.index else math.nan
+                if math.isnan(value):
+                    notes.append(NOTE_NOT_REPORTED + " (its Table 5 lists RCAN, ESRGAN, SoSR, VSR-DUF-52 and ToSR)")
+                row[(_paper_label(reference), col)] = format_mean_std(value, digits=dg)
+        rows.append(row)
+    table = pd.DataFrame(rows, index=pd.Index([METHOD_LABELS[m] for m in methods], name="method"))
+    table.columns = pd.MultiIndex.from_tuples(table.columns, names=["source", "column"])
+    return _notes(table, notes)
+
+
+def table_html(table: pd.DataFrame, caption: str) -> str:
+    """A table as HTML (pandas Styler): caption, paper columns shaded and italic, notes below."""
+    styler = table.style.set_caption(html.escape(caption)).hide(axis="index", names=True)
+    styler = styler.set_table_styles([
+        {"selector": "caption", "props": "caption-side: top; font-weight: bold; text-align: left;"},
+        {"selector": "td", "props": "text-align: center; padding: 2px 8px;"},
+        {"selector": "th", "props": "text-align: center; padding: 2px 8px;"},
+    ])
+    paper_cols = [c for c in table.columns if str(c[0] if isinstance(c, tuple) else c).startswith("paper")]
+    if paper_cols:
+        styler = styler.set_properties(subset=pd.IndexSlice[:, paper_cols],
+                                       **{"background-color": "#f2f2f2", "font-style": "italic"})
+    notes = table.attrs.get("notes", [])
+    foot = "".join(f"<p style='font-size: 85%; margin: 2px 0'>{html.escape(n)}</p>" for n in notes)
+    return styler.to_html() + foot
+
+
+# ---------------------------------------------------------------------------------------------
+# Does PSNR predict recognition accuracy?
+
+
+def psnr_vs_accuracy(eval_df: pd.DataFrame) -> pd.DataFrame:
+    """One point per (method, recogniser, stream) with a finite PSNR (HR and SoSR+ToSR have none):
+    columns method, recogniser, stream, psnr, top1 (means over seeds)."""
+    df = eval_df[np.isfinite(eval_df["psnr"].astype(float))]
+    keys = ["method", "recogniser", "stream"]
+    top1 = seed_summary(df, keys, "top1").rename(columns={"mean": "top1"})
+    psnr = seed_summary(df, keys, "psnr").rename(columns={"mean": "psnr"})
+    out = top1[keys + ["top1"]].merge(psnr[keys + ["psnr"]], on=keys)
+    order = {m: i for i, m in enumerate(METHOD_ORDER)}
+    out = out.sort_values(["recogniser", "stream", "method"],
+                          key=lambda s: s.map(order) if s.name == "method" else s).reset_index(drop=True)
+    return out[["method", "recogniser", "stream", "psnr", "top1"]]
+
+
+def spearman(x: Iterable[float], y: Iterable[float]) -> float:
+    """Spearman's rank correlation: Pearson's correlation of the ranks (ties get their average
+    rank); NaN with fewer than 3 points or a constant variable."""
+    x, y = pd.Series(list(x), dtype=float), pd.Series(list(y), dtype=float)
+    if len(x) != len(y):
+        raise ValueError(f"spearman: x and y differ in length ({len(x)} vs {len(y)})")
+    keep = x.notna() & y.notna()
+    x, y = x[keep].rank(), y[keep].rank()
+    if len(x) < 3 or x.nunique() < 2 or y.nunique() < 2:
+        return math.nan
+    return float(np.corrcoef(x.to_numpy(), y.to_numpy())[0, 1])
+
+
+def spearman_by_stream(points: pd.DataFrame) -> pd.DataFrame:
+    """Spearman's rho between PSNR and top-1 across methods, per (recogniser, stream), and over
+    all recognisers per stream (recogniser "all"): columns recogniser, stream, n, spearman."""
+    rows = []
+    for rec in [*_recognisers(points), "all"]:
+        for stream in paper.STREAMS:
+            part = points[(points["stream"] == stream) & ((points["recogniser"] == rec) | (rec == "all"))]
+            if part.empty:
+                continue
+            rows.append({"recogniser": rec, "stream": stream, "n": len(part),
+                         "spearman": spearman(part["psnr"], part["top1"])})
+    return pd.DataFrame(rows, columns=["recogniser", "stream", "n", "spearman"])
+
+
+def write_psnr_vs_accuracy(points: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """The scatter's data for ``dvc plots`` (columns method, recogniser, stream, psnr, top1)."""
+    path = resolve(path)
+    write_text(path, points[["method", "recogniser", "stream", "psnr", "top1"]].to_csv(index=False, float_format="%.4f"))
+    return path
+
+
+def psnr_accuracy_figure(points: pd.DataFrame, correlations: pd.DataFrame):
+    """Top-1 vs PSNR, one panel per stream, one colour per method, one marker per recogniser;
+    Spearman's rho per recogniser in each panel's title."""
+    import matplotlib.pyplot as plt
+
+    streams = [s for s in paper.STREAMS if s in set(points["stream"])]
+    recognisers = _recognisers(points)
+    methods = [m for m in METHOD_ORDER if m in set(points["method"])]
+    colours = dict(zip(methods, plt.get_cmap("tab10" if len(methods) <= 10 else "tab20").colors))
+    markers = dict(zip(recognisers, "os^Dv"))
+    fig, axes = plt.subplots(1, len(streams), figsize=(4.6 * len(streams), 4.0), squeeze=False)
+    for ax, stream in zip(axes[0], streams):
+        part = points[points["stream"] == stream]
+        for r in part.itertuples():
+            ax.scatter(r.psnr, r.top1, color=colours[r.method], marker=markers[r.recogniser], s=46,
+                       edgecolor="k", linewidth=0.4)
+        rhos = []
+        for rec in recognisers:
+            hit = correlations[(correlations["recogniser"] == rec) & (correlations["stream"] == stream)]
+            if len(hit):
+                rho = hit["spearman"].iloc[0]
+                rhos.append(f"{RECOGNISER_LABELS.get(rec, rec)} ρ={'n/a' if math.isnan(rho) else f'{rho:+.2f}'}")
+        ax.set_title(f"{STREAM_LABELS[stream]} stream\n" + ", ".join(rhos), fontsize=9)
+        ax.set_xlabel("PSNR on Y (dB)")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("top-1 accuracy (%)")
+    handles = [plt.Line2D([], [], color=colours[m], marker="o", ls="", label=METHOD_LABELS[m]) for m in methods]
+    handles += [plt.Line2D([], [], marker=markers[r], ls="", markerfacecolor="white", markeredgecolor="k",
+                           label=RECOGNISER_LABELS.get(r, r)) for r in recognisers]
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Pictures
+
+
+def _motion_box(motion: np.ndarray, size: tuple[int, int]) -> tuple[int, int]:
+    """Top-left (y, x) of the ``size`` window with the most ``motion`` (ties: nearest the centre)."""
+    import cv2
+
+    h, w = motion.shape
+    ch, cw = size
+    mean = cv2.boxFilter(np.ascontiguousarray(motion, dtype=np.float32), -1, (cw, ch), normalize=True,
+                         borderType=cv2.BORDER_CONSTANT)
+    # window centres that keep the window inside the frame
+    valid = mean[ch // 2: h - (ch - ch // 2) + 1, cw // 2: w - (cw - cw // 2) + 1]
+    if valid.size == 0 or float(valid.max()) <= 0:
+        return (h - ch) // 2, (w - cw) // 2
+    y, x = np.unravel_index(int(np.argmax(valid)), valid.shape)
+    return int(y), int(x)
+
+
+def _motion_of(hr_pair: np.ndarray) -> np.ndarray:
+    a, b = (f.astype(np.float32).mean(axis=-1) for f in hr_pair)
+    return np.abs(b - a)
+
+
+def _no_ticks(ax) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def visual_comparison_figure(samples: Mapping[str, Mapping[str, np.ndarray]], methods: Sequence[str] | None = None,
+                             n_videos: int = 4, crop_fraction: float = 0.5, dataset=None):
+    """Crops of the same test frame across methods: rows = sample clips, columns = HR, Bicubic,
+    then the SR methods (paper order). The crop (``crop_fraction`` of the frame's sides) sits where
+    the HR frame moves most (HR flow from ``dataset``, a PreparedDataset, else frame differences)."""
+    import matplotlib.pyplot as plt
+
+    methods = list(methods or samples)
+    cols = [m for m in ("hr", "bicubic") if m in methods] + \
+           [m for m in METHOD_ORDER if m in methods and m not in ("hr", "bicubic", COMBINED)]
+    hr = samples["hr"]
+    n = min(n_videos, len(hr["video_ids"]))
+    h, w = hr["sr"].shape[2:4]
+    size = (max(8, int(h * crop_fraction)), max(8, int(w * crop_fraction)))
+    fig, axes = plt.subplots(n, len(cols), figsize=(1.7 * len(cols), 1.7 * n * size[0] / size[1] + 0.4),
+                             squeeze=False)
+    for i in range(n):
+        vid, t = hr["video_ids"][i], int(hr["frames"][i])
+        motion = _motion_of(hr["sr"][i])
+        if dataset is not None:
+            try:
+                motion = np.linalg.norm(np.asarray(dataset.video(str(vid)).flow[t], np.float32), axis=-1)
+            except (KeyError, IndexError, FileNotFoundError):
+                pass
+        y, x = _motion_box(motion, size)
+        for j, method in enumerate(cols):
+            ax = axes[i][j]
+            ax.imshow(samples[method]["sr"][i, 0, y:y + size[0], x:x + size[1]], interpolation="nearest")
+            _no_ticks(ax)
+            if i == 0:
+                ax.set_title(METHOD_LABELS.get(method, method), fontsize=8)
+            if j == 0:
+                ax.set_ylabel(f"{str(vid).split('/')[-1][:18]}\nframe {t}", fontsize=6)
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
+def wmse_weight_figure(dataset, video_ids: Sequence[str], frames: Sequence[int]):
+    """SoSR's WMSE weights (paper Eq. 1): per clip, the HR frame t and its per-pixel weight
+    sqrt(u² + v²) of the HR flow t -> t+1 (``arsr.losses.flow_weights``), with the share of the
+    loss that the 10% most-moving pixels carry."""
+    import matplotlib.pyplot as plt
+    import torch
+
+    from ..losses import flow_weights
+
+    n = len(video_ids)
+    fig, axes = plt.subplots(n, 2, figsize=(6.4, 2.3 * n), squeeze=False)
+    for row, vid, t in zip(axes, video_ids, frames):
+        video = dataset.video(str(vid))
+        t = min(int(t), video.n_frames - 2)
+        flow = torch.from_numpy(np.asarray(video.flow[t], np.float32)).permute(2, 0, 1)[None]
+        weights = flow_weights(flow)[0, 0].numpy()
+        row[0].imshow(np.asarray(video.hr[t]))
+        im = row[1].imshow(weights, cmap="magma")
+        fig.colorbar(im, ax=row[1], fraction=0.046, pad=0.02)
+        top = np.sort(weights.ravel())[::-1]
+        share = top[: max(1, top.size // 10)].sum() / max(top.sum(), 1e-12)
+        row[0].set_ylabel(f"{str(vid).split('/')[-1][:18]}\nframe {t}", fontsize=6)
+        row[1].set_title(f"top 10% pixels carry {100 * share:.0f}% of the weight", fontsize=8)
+        for ax in row:
+            _no_ticks(ax)
+    axes[0][0].set_title("HR frame", fontsize=9)
+    axes[0][1].set_title("WMSE weight √(u²+v²) (px)\n" + axes[0][1].get_title(), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def flow_comparison_figure(samples: Mapping[str, Mapping[str, np.ndarray]], flow_method: str = "dis",
+                           methods: Sequence[str] = ("bicubic", "tosr", "hr"), n_videos: int = 4):
+    """Optical flow (``arsr.flow.compute_flow`` with the study's method) between frames t and t+1
+    of each method's output, colour-coded on one scale per clip; titles give the mean end-point
+    error against the flow of the HR frames. Returns (figure, table: video_id, method, epe)."""
+    import matplotlib.pyplot as plt
+
+    from ..flow import compute_flow, flow_magnitude, flow_to_rgb
+
+    methods = [m for m in methods if m in samples]
+    if "hr" not in samples:
+        raise ValueError("flow_comparison_figure needs the HR samples (method 'hr')")
+    hr = samples["hr"]
+    n = min(n_videos, len(hr["video_ids"]))
+    fig, axes = plt.subplots(n, len(methods), figsize=(2.6 * len(methods), 2.1 * n), squeeze=False)
+    rows = []
+    for i in range(n):
+        flows = {m: compute_flow(samples[m]["sr"][i, 0], samples[m]["sr"][i, 1], flow_method) for m in methods}
+        ref = compute_flow(hr["sr"][i, 0], hr["sr"][i, 1], flow_method) if "hr" not in flows else flows["hr"]
+        scale = max(float(flow_magnitude(ref).max()), 1e-3)
+        for j, m in enumerate(methods):
+            epe = float(flow_magnitude(flows[m] - ref).mean())
+            rows.append({"video_id": str(hr["video_ids"][i]), "method": m, "epe": epe})
+            ax = axes[i][j]
+            ax.imshow(flow_to_rgb(flows[m], max_mag=scale))
+            _no_ticks(ax)
+            label = METHOD_LABELS.get(m, m)
+            ax.set_title(f"{label}: reference" if m == "hr" else f"{label}: EPE {epe:.2f} px", fontsize=8)
+            if j == 0:
+                ax.set_ylabel(f"{str(hr['video_ids'][i]).split('/')[-1][:18]}\nframe {int(hr['frames'][i])}",
+                              fontsize=6)
+    fig.suptitle(f"optical flow ({flow_method}) of each method's frames t -> t+1", fontsize=9)
+    fig.tight_layout()
+    return fig, pd.DataFrame(rows, columns=["video_id", "method", "epe"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Training curves
+
+
+def sr_training_figure(curves: pd.DataFrame):
+    """Training loss of each SR method against its step (all phases in order), one line per
+    (phase, seed), one panel per method."""
+    import matplotlib.pyplot as plt
+
+    methods = [m for m in METHOD_ORDER if m in set(curves["method"])]
+    ncol = min(3, max(1, len(methods)))
+    nrow = math.ceil(len(methods) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 2.6 * nrow), squeeze=False)
+    for ax, method in zip(axes.flat, methods):
+        part = curves[curves["method"] == method]
+        for (phase, seed), line in part.groupby(["phase", "seed"], sort=False):
+            ax.plot(line["step"], line["loss"], lw=1, label=f"{phase}, seed {seed}")
+        loss = part["loss"].dropna()
+        if len(loss) and (loss > 0).all() and loss.max() > 20 * loss.min():  # log only for wide ranges
+            ax.set_yscale("log")
+        ax.set_title(METHOD_LABELS[method], fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6)
+    for ax in list(axes.flat)[len(methods):]:
+        ax.axis("off")
+    for row in axes:
+        row[0].set_ylabel("training loss", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def recognizer_training_figure(curves: pd.DataFrame):
+    """Training loss and accuracy of the recognisers against the iteration."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    for (model, seed), line in curves.groupby(["model", "seed"], sort=False):
+        for ax, col in zip(axes, ("loss", "accuracy")):
+            ax.plot(line["iteration"], line[col], lw=1, label=f"{model}, seed {seed}")
+    for ax, col in zip(axes, ("training loss", "training accuracy")):
+        ax.set_xlabel("iteration")
+        ax.set_ylabel(col)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Provenance and headline numbers
+
+
+def _seconds(stage: str, metrics: Mapping) -> float:
+    seconds = metrics.get("seconds")
+    if isinstance(seconds, Mapping):
+        seconds = seconds.get("total_s", sum(v for v in seconds.values() if isinstance(v, (int, float))))
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise ValueError(f"the metrics of stage {stage} have no `seconds` (a number, or a mapping with "
+                         f"total_s): re-run `dvc repro {stage}`")
+    return float(seconds)
+
+
+def stage_seconds(metrics: Mapping[str, Mapping]) -> pd.DataFrame:
+    """One row per stage: stage, seconds, device, git_commit, params_hash, time_utc."""
+    rows = []
+    for stage, m in metrics.items():
+        prov = m.get("provenance") or {}
+        rows.append({"stage": stage, "seconds": round(_seconds(stage, m), 1), "device": prov.get("device", "?"),
+                     "git_commit": prov.get("git_commit", "?"), "params_hash": prov.get("params_hash", "?"),
+                     "time_utc": prov.get("time_utc", "?")})
+    return pd.DataFrame(rows, columns=["stage", "seconds", "device", "git_commit", "params_hash", "time_utc"])
+
+
+def provenance_summary(metrics: Mapping[str, Mapping], *, dataset: str, report: Mapping | None = None,
+                       report_seconds: float | None = None) -> dict:
+    """The study's provenance: the report's own git commit / params hash / device, the dataset,
+    the distinct commits and devices of the stages, seconds per stage and in total."""
+    table = stage_seconds(metrics)
+    seconds = dict(zip(table["stage"], table["seconds"]))
+    if report_seconds is not None:
+        seconds["report"] = round(float(report_seconds), 1)
+    report = dict(report or {})
+    return {
+        "git_commit": report.get("git_commit", "?"),
+        "params_hash": report.get("params_hash", "?"),
+        "device": report.get("device", "?"),
+        "dataset": dataset,
+        "stage_commits": sorted(set(table["git_commit"])),
+        "stage_devices": sorted(set(table["device"])),
+        "seconds_per_stage": seconds,
+        "total_seconds": round(float(sum(seconds.values())), 1),
+        "time_utc": report.get("time_utc", "?"),
+    }
+
+
+def _finite(x) -> float | None:
+    x = float(x)
+    return round(x, 4) if math.isfinite(x) else None
+
+
+def headline(eval_df: pd.DataFrame, correlations: pd.DataFrame, provenance: Mapping | None = None) -> dict:
+    """The numbers ``reports/metrics/study.json`` keeps (``dvc metrics show``): TSN top-1 (means
+    over seeds) of HR, bicubic, SoSR, ToSR and SoSR+ToSR per stream, Spearman's rho of PSNR vs
+    top-1 per recogniser and stream, total seconds."""
+    keys = [m for m in ("hr", "bicubic", "sosr", "tosr", COMBINED) if m in set(eval_df["method"])]
+    tsn = eval_df[(eval_df["recogniser"] == "tsn") & eval_df["method"].isin(keys)]
+    summary = seed_summary(tsn, ["method", "stream"], "top1")
+    top1 = {stream: {r.method: _finite(r.mean) for r in summary[summary["stream"] == stream].itertuples()}
+            for stream in paper.STREAMS}
+    rho: dict[str, dict] = {}
+    for r in correlations.itertuples():
+        rho.setdefault(r.recogniser, {})[r.stream] = _finite(r.spearman)
+    out = {"tsn_top1": top1, "spearman_psnr_top1": rho,
+           "seeds": int(eval_df["seed"].nunique())}
+    if provenance is not None:
+        out["total_seconds"] = provenance.get("total_seconds")
+        out["provenance"] = {k: provenance.get(k) for k in ("git_commit", "params_hash", "device", "dataset",
+                                                             "time_utc")}
+    return out
+
+
+def write_study_metrics(path: str | os.PathLike, metrics: Mapping) -> Path:
+    """Write the headline metrics JSON atomically."""
+    path = resolve(path)
+    write_json(path, dict(metrics))
+    return path

@@ -1,0 +1,137 @@
+"""The whole study end to end on the tiny profile: `dvc repro` in a fresh copy of the repository
+makes reports/study.html with every table filled in; a second `dvc repro` does nothing; changing
+one SR method's knob re-runs that method's training and evaluation and the report, nothing else.
+
+Several minutes on two CPU cores (every stage starts a Jupyter kernel)."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from test_report import ABLATION, METHODS, check_study_html  # tests/ is on sys.path under pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+RAN = re.compile(r"Running stage '([^']+)'")
+
+
+def _kernel_registered() -> bool:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    return "arsr" in KernelSpecManager().find_kernel_specs()
+
+
+def _repository_files() -> list[str]:
+    """Tracked files, plus untracked code not yet committed (never data, results or dvc.lock)."""
+    def ls(*args):
+        out = subprocess.run(["git", "ls-files", "-z", *args], cwd=ROOT, capture_output=True, text=True, check=True)
+        return [p for p in out.stdout.split("\0") if p]
+
+    tracked = ls("--cached")
+    untracked = [p for p in ls("--others", "--exclude-standard")
+                 if not p.startswith(("data/", "reports/")) and p != "dvc.lock"]
+    return sorted({p for p in tracked + untracked if p != "dvc.lock" and (ROOT / p).is_file()})
+
+
+def _env() -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "ARSR_ROOT"}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["DVC_NO_ANALYTICS"] = "1"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _failed_cells(repo: Path) -> str:
+    """The errors recorded in the executed notebooks of failed stages (``*.failed.ipynb``)."""
+    import nbformat
+
+    lines = []
+    for path in sorted(repo.glob("reports/**/*.failed.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error":
+                    lines.append(f"{path.relative_to(repo)}: {out['ename']}: {out['evalue'][:1500]}")
+    return "\n".join(lines)
+
+
+def _run(cmd: list[str], cwd: Path, timeout: float = 1500) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=_env())
+    assert proc.returncode == 0, (f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}\n"
+                                  f"{_failed_cells(cwd)}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    if not _kernel_registered() and not os.environ.get("CI"):
+        pytest.skip("Jupyter kernel 'arsr' not registered: run `make test` (it registers it)")
+    repo = tmp_path_factory.mktemp("study")
+    for rel in _repository_files():
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, repo / rel)
+    shutil.copy(ROOT / "profiles/tiny.yaml", repo / "params.yaml")
+    git = ["git", "-c", "user.name=arsr-test", "-c", "user.email=arsr-test@example.invalid"]
+    _run(["git", "init", "-q"], repo)
+    _run([*git, "add", "-A"], repo)
+    _run([*git, "commit", "-q", "-m", "study under test"], repo)
+    if not (repo / ".dvc/config").is_file():
+        _run([str(BIN / "dvc"), "init", "-q"], repo)
+    t0 = time.perf_counter()
+    proc = _run([str(BIN / "dvc"), "repro"], repo)
+    seconds = time.perf_counter() - t0
+    print(f"\nfirst `dvc repro` of the tiny study: {seconds:.0f} s, {len(RAN.findall(proc.stdout))} stages")
+    return repo, proc, seconds
+
+
+@pytest.mark.slow
+def test_study_runs_end_to_end(study):
+    repo, proc, seconds = study
+    ran = set(RAN.findall(proc.stdout))
+    expected = {"prepare", "train_recognizers", "evaluate_combined", "report",
+                *(f"train_sr@{m}" for m in METHODS), *(f"evaluate@{m}" for m in METHODS),
+                "evaluate_reference@hr", "evaluate_reference@bicubic",
+                *(f"ablate_sosr@{v}" for v in ABLATION["sosr"]), *(f"ablate_tosr@{v}" for v in ABLATION["tosr"])}
+    assert ran == expected, f"stages run: {sorted(ran)}"
+    text = (repo / "reports/study.html").read_text()
+    check_study_html(text)
+    for needle in ("Spearman", "data:image/png", "Provenance", "Seconds per stage"):
+        assert needle in text, f"{needle!r} missing from study.html"
+    head = json.loads((repo / "reports/metrics/study.json").read_text())
+    assert set(head["tsn_top1"]["fusion"]) == {"hr", "bicubic", "sosr", "tosr", "sosr+tosr"}
+    assert head["total_seconds"] > 0 and head["provenance"]["dataset"] == "synthetic"
+    points = (repo / "reports/plots/psnr_vs_accuracy.csv").read_text().splitlines()
+    assert points[0] == "method,recogniser,stream,psnr,top1" and len(points) == 1 + 10 * 2 * 3
+    for name in ("psnr_vs_accuracy", "visual_comparison", "wmse_weights", "flow_comparison", "sr_training",
+                 "recognizer_training"):
+        assert (repo / f"reports/figures/study/{name}.png").stat().st_size > 5_000, name
+
+
+@pytest.mark.slow
+def test_second_repro_is_a_no_op(study):
+    repo, _, _ = study
+    proc = _run([str(BIN / "dvc"), "repro"], repo)
+    assert not RAN.findall(proc.stdout), proc.stdout[-3000:]
+    status = _run([str(BIN / "dvc"), "status"], repo)
+    assert "up to date" in status.stdout, status.stdout
+
+
+@pytest.mark.slow
+def test_one_method_knob_reruns_only_its_stages(study):
+    repo, _, _ = study
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    # rcan: no ablation reads sr.rcan (they read sr.vdsr, sr.sosr, sr.duf16, sr.tosr)
+    params["sr"]["rcan"]["arch_kwargs"]["num_feat"] += 4
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    status = json.loads(_run([str(BIN / "dvc"), "status", "--json"], repo).stdout)
+    assert set(status) == {"train_sr@rcan"}, status
+    proc = _run([str(BIN / "dvc"), "repro"], repo)
+    assert set(RAN.findall(proc.stdout)) == {"train_sr@rcan", "evaluate@rcan", "report"}, proc.stdout[-3000:]
