@@ -345,8 +345,9 @@ def test_ablation_variant_trains_and_scores_one_stream(study):
 
 def test_vgg19_feature_network_reaches_the_trainer(study):
     sr = {**TINY_SR, "feature_network": "vgg19", "vgg_weights": "random"}  # random: tests only (no file)
-    runs = train_sr_seeds("sosr", sr, [0], study["store"].root, study["root"] / "models_vgg" / "sosr",
-                          progress=False)
+    with pytest.warns(UserWarning, match="RANDOM VGG19 weights"):  # said loudly, never silently
+        runs = train_sr_seeds("sosr", sr, [0], study["store"].root, study["root"] / "models_vgg" / "sosr",
+                              progress=False)
     assert runs.metrics["feature_network"].startswith("vgg19") and "conv5_4" in runs.metrics["feature_network"]
     import json
     cfg = json.loads((study["root"] / "models_vgg" / "sosr" / "seed0" / "sosr" / "config.json").read_text())
