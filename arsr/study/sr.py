@@ -33,7 +33,7 @@ from .recognizers import recognizer_dir
 
 __all__ = ["FEATURE_LAYERS", "LOG_TERMS", "PLOT_COLUMNS", "RecognizerFeatures", "SRRuns",
            "recognizer_features", "method_overrides", "uses_feature_loss", "feature_network_label",
-           "train_sr_seeds", "train_phases", "sr_log", "load_sr_method", "plot_sr_curves"]
+           "train_sr_seeds", "sr_log", "load_sr_method", "plot_sr_curves"]
 
 #: Mid-level layer of each TSN backbone family used for the recogniser feature loss.
 FEATURE_LAYERS = {"resnet": "layer3", "bninception": "inception_4d"}
@@ -170,24 +170,6 @@ class SRRuns:
     log: pd.DataFrame
 
 
-def train_phases(phases, out_dir: str | Path, *, method: str, feature_extractor: nn.Module | None = None,
-                 dataset=None, progress: bool = True, device=None) -> Path:
-    """Train resolved ``phases`` (``[Phase(name, config)]``, each later one initialised from its
-    predecessor) into ``out_dir/<phase>/`` and record them in ``out_dir/method.json`` as
-    ``arsr.train.presets.train_method`` does; returns the last ``model.pt``. Resumable."""
-    from ..io import write_json
-    from ..train.sr_trainer import train_sr
-
-    out_dir = resolve(out_dir)
-    write_json(out_dir / "method.json",
-               {"method": method, "phases": [{"name": p.name, "config": p.config} for p in phases]})
-    result = None
-    for phase in phases:
-        result = train_sr(phase.config, out_dir / phase.name, feature_extractor=feature_extractor,
-                          dataset=dataset, progress=progress, device=device)
-    return result.model_path
-
-
 def train_sr_seeds(method: str, sr: Mapping, seeds: Sequence[int], interim_dir: str | Path,
                    models_dir: str | Path, *, recognizers_dir: str | Path | None = None,
                    phases_for: Callable[[int, Path], list] | None = None, label: str | None = None,
@@ -202,7 +184,7 @@ def train_sr_seeds(method: str, sr: Mapping, seeds: Sequence[int], interim_dir: 
     """
     from ..archs import count_parameters
     from ..data.store import PreparedDataset
-    from ..train.presets import method_phases
+    from ..train.presets import method_phases, train_phases
 
     label = label or method
     if phases_for is None:

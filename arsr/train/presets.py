@@ -49,7 +49,8 @@ from ..paths import resolve
 from . import distributed
 from .sr_trainer import ConfigError, read_config_file, resolve_config, train_sr
 
-__all__ = ["PRESETS", "METHODS", "Phase", "method_phases", "train_method", "VGG19_WEIGHTS"]
+__all__ = ["PRESETS", "METHODS", "Phase", "method_phases", "train_phases", "train_method",
+           "VGG19_WEIGHTS"]
 
 #: Where the study keeps torchvision's ImageNet VGG19 (vgg19-dcbb9e9d.pth) for feature losses.
 VGG19_WEIGHTS = "data/models/vgg19-dcbb9e9d.pth"
@@ -168,17 +169,14 @@ def method_phases(method: str, overrides: Mapping | None = None,
     return phases
 
 
-def train_method(method: str, out_dir: str | Path, overrides: Mapping | None = None, *,
+def train_phases(phases, out_dir: str | Path, *, method: str,
                  feature_extractor: nn.Module | None = None, dataset=None, progress: bool = True,
                  device=None) -> Path:
-    """Train every phase of ``method`` into ``out_dir/<phase>/`` in order; finished phases are
-    skipped and an interrupted one resumes. Returns the final phase's ``model.pt``.
-
-    ``feature_extractor`` (a frozen module) replaces the VGG19 of the phases with a feature loss.
-    ``out_dir/method.json`` records the method and its resolved phase configs.
-    """
+    """Train resolved ``phases`` (``[Phase(name, config)]``, a later one initialised from its
+    predecessor) into ``out_dir/<phase>/`` in order; finished phases are skipped and an
+    interrupted one resumes. ``out_dir/method.json`` records ``method`` and the phase configs.
+    Returns the final phase's ``model.pt``."""
     out_dir = resolve(out_dir)
-    phases = method_phases(method, overrides, out_dir)
     if distributed.setup(device).is_main:
         write_json(out_dir / "method.json",
                    {"method": method, "phases": [{"name": p.name, "config": p.config} for p in phases]})
@@ -187,6 +185,18 @@ def train_method(method: str, out_dir: str | Path, overrides: Mapping | None = N
         result = train_sr(phase.config, out_dir / phase.name, feature_extractor=feature_extractor,
                           dataset=dataset, progress=progress, device=device)
     return result.model_path
+
+
+def train_method(method: str, out_dir: str | Path, overrides: Mapping | None = None, *,
+                 feature_extractor: nn.Module | None = None, dataset=None, progress: bool = True,
+                 device=None) -> Path:
+    """Train every phase of ``method`` (its preset with ``overrides``) into ``out_dir/<phase>/``;
+    see :func:`train_phases`. ``feature_extractor`` (a frozen module) replaces the VGG19 of the
+    phases with a feature loss."""
+    out_dir = resolve(out_dir)
+    return train_phases(method_phases(method, overrides, out_dir), out_dir, method=method,
+                        feature_extractor=feature_extractor, dataset=dataset, progress=progress,
+                        device=device)
 
 
 def main(argv: list[str] | None = None) -> int:
