@@ -122,16 +122,7 @@ def list_ucf101(root: str | os.PathLike, split: int = 1, splits_dir: str | os.Pa
             entries.append((rel, label, split_name, list_file, lineno))
     _check_duplicates(entries)
 
-    records, missing = [], {}
-    finder = _FileFinder(root) if check_files else None
-    for rel, label, split_name, list_file, _ in entries:
-        stem = Path(rel).stem
-        path = finder.find(rel) if finder else root / rel
-        if path is None:
-            missing.setdefault(list_file, []).append(rel)
-            continue
-        name = class_names[label]
-        records.append(VideoRecord(path, f"{name}/{stem}", label, name, split_name))
+    records, missing = _locate(root, entries, class_names, check_files)
     return _finish(records, class_names, missing, root, on_missing, "UCF101",
                    "<root>/<Class>/<file>.avi")
 
@@ -187,15 +178,7 @@ def list_hmdb51(root: str | os.PathLike, split: int = 1, splits_dir: str | os.Pa
     _check_duplicates(entries)
     entries.sort(key=lambda e: e[2] != "train")  # train first, each in class then file order
 
-    records, missing = [], {}
-    finder = _FileFinder(root) if check_files else None
-    for rel, label, split_name, list_file, _ in entries:
-        path = finder.find(rel) if finder else root / rel
-        if path is None:
-            missing.setdefault(list_file, []).append(rel)
-            continue
-        name = class_names[label]
-        records.append(VideoRecord(path, f"{name}/{Path(rel).stem}", label, name, split_name))
+    records, missing = _locate(root, entries, class_names, check_files)
     return _finish(records, class_names, missing, root, on_missing, "HMDB51",
                    "<root>/<class>/<file>.avi")
 
@@ -339,6 +322,21 @@ class _FileFinder:
                 key = name.lower()
                 # a file name found in two folders is ambiguous: no flat match for it
                 self._flat[key] = path if key not in self._flat else None
+
+
+def _locate(root: Path, entries, class_names: list[str], check_files: bool):
+    """Records for the split-list ``entries`` found under ``root``, and the missing files
+    grouped by the list that names them."""
+    records, missing = [], {}
+    finder = _FileFinder(root) if check_files else None
+    for rel, label, split_name, list_file, _ in entries:
+        path = finder.find(rel) if finder else root / rel
+        if path is None:
+            missing.setdefault(list_file, []).append(rel)
+            continue
+        name = class_names[label]
+        records.append(VideoRecord(path, f"{name}/{Path(rel).stem}", label, name, split_name))
+    return records, missing
 
 
 def _finish(records, class_names, missing: dict, root: Path, on_missing: str, dataset: str,

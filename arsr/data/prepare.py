@@ -91,8 +91,6 @@ def list_dataset(data: dict, *, workers: int = 0, progress: bool = True):
 def working_size(frames: np.ndarray, settings: PrepareSettings) -> np.ndarray:
     """Bring (T, H, W, 3) uint8 frames to the HR working size: resize to ``hr_size`` (bicubic,
     antialiased) if given, else centre-crop to a multiple of ``scale``."""
-    from ..ops import imresize
-
     t, h, w, _ = frames.shape
     if settings.hr_size is not None:
         out_w, out_h = settings.hr_size
