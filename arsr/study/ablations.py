@@ -43,7 +43,7 @@ import pandas as pd
 from ..params import merged
 from ..paths import resolve
 
-__all__ = ["Variant", "VARIANTS", "KINDS", "STREAM", "COLUMNS", "LABEL_COLUMNS", "variant_phases",
+__all__ = ["Variant", "VARIANTS", "ALIASES", "alias_of", "KINDS", "STREAM", "COLUMNS", "LABEL_COLUMNS", "variant_phases",
            "variant_name", "train_variant", "evaluate_variant", "ablation_rows", "ablation_metrics"]
 
 KINDS = ("sosr", "tosr")
@@ -109,6 +109,20 @@ VARIANTS: dict[str, dict[str, Variant]] = {
         "duf16_warp": Variant("tosr", "tosr", _label("VSR-DUF-16", "MSE", warp=True)),
     },
 }
+
+
+#: Variants identical to a main method of the study (same preset, sizes, losses and seeds): they
+#: are not trained again; their rows are read from that method's evaluation (``data/eval/<method>``).
+ALIASES: dict[str, dict[str, str]] = {
+    "sosr": {"vdsr_mse": "vdsr", "esrgan_wmse_feat_adv": "sosr"},
+    "tosr": {"vdsr": "vdsr", "duf16": "duf16", "duf16_warp": "tosr"},
+}
+
+
+def alias_of(kind: str, variant: str) -> str | None:
+    """The main method a variant is identical to (its model and evaluation are reused), or None."""
+    _variant(kind, variant)
+    return ALIASES[kind].get(variant)
 
 
 def _variant(kind: str, variant: str) -> Variant:
