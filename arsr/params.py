@@ -133,7 +133,21 @@ DATASETS = ("synthetic", "ucf101", "hmdb51", "folder")
 FLOW_METHODS = ("tvl1", "dis", "farneback")
 
 SR_METHODS = ("vdsr", "rcan", "srgan", "esrgan", "spmc", "duf16", "duf52", "sosr", "tosr")
+#: Models trained only to start other methods from (the shared PSNR-oriented RRDBNet of ESRGAN/SoSR).
+SR_BASE_MODELS = ("rrdb_psnr",)
+#: Every SR training the study knows: the paper's methods and the shared starting models.
+SR_TRAINABLE = SR_METHODS + SR_BASE_MODELS
 RECOGNIZERS = ("tsn", "st_resnet")
+
+
+def _sr_finetune(value, key):
+    """sr.finetune: {method: the trained model its first phase is taken from}."""
+    if not isinstance(value, dict):
+        _fail(key, value, "a mapping of method: base model")
+    for method, base in value.items():
+        choice(*SR_METHODS)(method, f"{key} key")
+        choice(*SR_TRAINABLE)(base, f"{key}.{method}")
+    return dict(value)
 
 
 def _sr_group(value, key):
@@ -141,19 +155,21 @@ def _sr_group(value, key):
     if not isinstance(value, dict):
         _fail(key, value, "a mapping")
     fixed = {"methods": list_of(choice(*SR_METHODS), min_length=1),
+             "train": list_of(choice(*SR_TRAINABLE), min_length=1),
+             "finetune": _sr_finetune,
              "feature_network": choice("recognizer", "vgg19"),
              "vgg_weights": optional(path()), "common": free_dict()}
-    unknown = sorted(set(value) - set(fixed) - set(SR_METHODS))
+    unknown = sorted(set(value) - set(fixed) - set(SR_TRAINABLE))
     if unknown:
         raise ParamError(f"params: unknown key(s) {', '.join(f'{key}.{k}' for k in unknown)}; "
                          f"allowed: {', '.join(fixed)} and one mapping per method "
-                         f"({', '.join(SR_METHODS)})")
+                         f"({', '.join(SR_TRAINABLE)})")
     out = {}
     for name, rule in fixed.items():
         if name not in value:
             raise ParamError(f"params: missing key {key}.{name} (see params.yaml for the defaults)")
         out[name] = rule(value[name], f"{key}.{name}")
-    for method in SR_METHODS:
+    for method in SR_TRAINABLE:
         if method in value:
             out[method] = free_dict()(value[method] or {}, f"{key}.{method}")
     return out
@@ -163,6 +179,8 @@ SCHEMA: dict[str, Any] = {
     "seeds": list_of(integer(0), min_length=1),
     "recognition": {
         "device": choice("auto", "cpu", "cuda"),
+        "seed": integer(0),
+        "feature_seed": integer(0),
         "tsn_rgb": free_dict(),
         "tsn_flow": free_dict(),
         "st_resnet": free_dict(),
@@ -251,12 +269,26 @@ def _cross_checks(params: dict) -> None:
                 TrainConfig.from_dict(rec[name], key=f"recognition.{name}")
             except (TypeError, ValueError) as err:
                 raise ParamError(f"params: {err}") from None
+    rec = params.get("recognition")
+    if rec is not None and rec["feature_seed"] == rec["seed"]:
+        raise ParamError(
+            f"params: recognition.feature_seed = {rec['feature_seed']} equals recognition.seed: the "
+            "network of the SR feature loss must not be the recogniser that scores the methods; "
+            "choose another seed")
     sr = params.get("sr")
     if sr is not None:
-        from .train.presets import method_phases
+        _check_sr_plan(sr)
+        from .train.presets import BASES, method_phases
         from .train.sr_trainer import ConfigError
-        for method in SR_METHODS:
+        for method in SR_TRAINABLE:
             overrides = merged(sr["common"], sr.get(method) or {})
+            if method in BASES and "arch_kwargs" in (sr.get(method) or {}):
+                raise ParamError(
+                    f"params: sr.{method}.arch_kwargs: {method} starts from the trained "
+                    f"{BASES[method][0]} model, so it has that model's sizes; set them in "
+                    f"sr.{BASES[method][0]}.arch_kwargs and remove sr.{method}.arch_kwargs")
+            if method in BASES:
+                overrides = merged(overrides, {"arch_kwargs": (sr.get(BASES[method][0]) or {}).get("arch_kwargs", {})})
             try:
                 method_phases(method, overrides)
             except (ConfigError, TypeError, ValueError) as err:
@@ -268,12 +300,19 @@ def _cross_checks(params: dict) -> None:
                 "file there, or set sr.feature_network: recognizer")
     abl = params.get("ablation")
     if abl is not None:
-        from .study.ablations import VARIANTS
+        from .study.ablations import ALIASES, VARIANTS
         for kind in ("sosr", "tosr"):
             bad = [v for v in abl[kind] if v not in VARIANTS[kind]]
             if bad:
                 raise ParamError(f"params: ablation.{kind} has unknown variant(s) {bad}; "
-                                 f"choose from {', '.join(VARIANTS[kind])}")
+                                 f"choose from {', '.join(v for v in VARIANTS[kind] if v not in ALIASES[kind])}")
+            reused = [v for v in abl[kind] if v in ALIASES[kind]]
+            if reused:
+                raise ParamError(
+                    f"params: ablation.{kind} lists {reused}: "
+                    + ", ".join(f"{v} is the {ALIASES[kind][v]} row" for v in reused)
+                    + " of the study (same model), read from its evaluation and never retrained; "
+                    "remove it from the list (the ablation table shows it anyway)")
     prep = params.get("prepare")
     if prep is not None and prep["hr_size"] is not None:
         w, h = prep["hr_size"]
@@ -282,6 +321,34 @@ def _cross_checks(params: dict) -> None:
                 f"params: prepare.hr_size = {prep['hr_size']!r} must be divisible by "
                 f"prepare.scale = {prep['scale']}"
             )
+
+
+def _check_sr_plan(sr: dict) -> None:
+    """sr.methods (evaluated), sr.train (from scratch) and sr.finetune (from a trained model)
+    must agree: every evaluated method is trained exactly once, every base is trained."""
+    from .train.presets import BASES
+
+    train, finetune = sr["train"], sr["finetune"]
+    both = sorted(set(train) & set(finetune))
+    if both:
+        raise ParamError(f"params: {both} in both sr.train and sr.finetune; each is trained once")
+    for method, base in finetune.items():
+        if method not in BASES:
+            raise ParamError(f"params: sr.finetune.{method}: {method} has no base model in the paper's "
+                             f"recipe; list it in sr.train (methods with a base: {', '.join(BASES)})")
+        if base != BASES[method][0]:
+            raise ParamError(f"params: sr.finetune.{method} = {base!r}: the paper's {method} starts from "
+                             f"{BASES[method][0]!r}")
+        if base not in train:
+            raise ParamError(f"params: sr.finetune.{method} = {base!r} but {base} is not in sr.train; add it")
+    wrong = sorted(m for m in train if m in BASES)
+    if wrong:
+        raise ParamError(f"params: sr.train lists {wrong}, which start from a trained model; move them "
+                         f"to sr.finetune ({', '.join(f'{m}: {BASES[m][0]}' for m in wrong)})")
+    missing = [m for m in sr["methods"] if m not in train and m not in finetune]
+    if missing:
+        raise ParamError(f"params: sr.methods lists {missing}, trained neither in sr.train nor in "
+                         "sr.finetune; add them to one")
 
 
 def validate(params: dict, groups: list[str] | tuple[str, ...]) -> dict:

@@ -110,3 +110,31 @@ def test_unknown_sr_method_overrides_and_missing_vgg_weights(params, tmp_path):
         validate(vgg, ["sr"])
     (tmp_path / "v.pth").write_bytes(b"x")
     assert validate(vgg, ["sr"])["sr"]["feature_network"] == "vgg19"
+
+
+@pytest.mark.parametrize("key, value, needle", [
+    ("recognition.feature_seed", 0, "must not be the recogniser that scores"),
+    ("ablation.sosr", ["vdsr_mse"], "vdsr_mse is the vdsr row"),
+    ("ablation.tosr", ["duf16_warp"], "duf16_warp is the tosr row"),
+    ("sr.finetune", {"sosr": "duf16", "esrgan": "rrdb_psnr", "tosr": "duf16"}, "starts from 'rrdb_psnr'"),
+    ("sr.finetune", {"rcan": "rrdb_psnr"}, "in both"),
+    ("sr.train", ["vdsr", "rcan", "srgan", "spmc", "duf16", "duf52"], "rrdb_psnr is not in sr.train"),
+    ("sr.train", ["vdsr", "rcan", "srgan", "spmc", "duf16", "duf52", "rrdb_psnr", "sosr"], "in both"),
+    ("sr.methods", ["vdsr", "sosr"], None),  # a subset of the trained methods is fine
+])
+def test_study_plan_cross_checks(params, key, value, needle):
+    """Seeds of the instrument vs the feature network, ablation rows that are main methods, and the
+    SR training plan (sr.train / sr.finetune / sr.methods) are checked before anything runs."""
+    bad = _with(params, key, value)
+    groups = ["recognition", "sr", "ablation"]
+    if needle is None:
+        validate(bad, groups)
+        return
+    with pytest.raises(ParamError, match=needle.replace("(", r"\(").replace(")", r"\)")):
+        validate(bad, groups)
+
+
+def test_finetuned_methods_take_their_base_sizes(params):
+    bad = _with(params, "sr.sosr", {"arch_kwargs": {"num_feat": 8}})
+    with pytest.raises(ParamError, match="sr.sosr.arch_kwargs: sosr starts from the trained rrdb_psnr"):
+        validate(bad, ["sr"])

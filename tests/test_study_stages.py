@@ -12,28 +12,30 @@ from arsr.archs import count_parameters
 from arsr.params import load_params, validate
 from arsr.recognition import TSN
 from arsr.sr_methods import ImageMethod, VideoMethod
-from arsr.study.ablations import (COLUMNS, STREAM, VARIANTS, ablation_metrics, evaluate_variant, train_variant,
+from arsr.study.ablations import (COLUMNS, PER_VIDEO_COLUMNS as ABL_PER_VIDEO, STREAM, VARIANTS, ablation_metrics, evaluate_variant, train_variant,
                                   variant_phases)
-from arsr.study.evaluation import (PER_CLASS_COLUMNS, TABLE_COLUMNS, balanced_subset, eval_item, eval_metrics,
+from arsr.study.evaluation import (PER_CLASS_COLUMNS, PER_VIDEO_COLUMNS, TABLE_COLUMNS, balanced_subset, eval_item, eval_metrics,
                                    evaluate_stage, load_samples, prune_cache, sample_frame, sample_videos)
 from arsr.study.recognizers import PLOT_COLUMNS as REC_COLUMNS, train_recognizers
 from arsr.study.sr import (PLOT_COLUMNS as SR_COLUMNS, RecognizerFeatures, load_sr_method, method_overrides,
                            recognizer_features, train_sr_seeds)
-from arsr.train.presets import method_phases
+from arsr.train.presets import BASES, method_phases
 
 from test_recognition_train import write_toy_store
 
 ARCH = {"num_feat": 4, "num_block": 1, "num_grow_ch": 4}
 DUF = {"num_layer": 16, "num_feat": 4, "num_block": 1, "num_grow_ch": 4, "num_mid": 8, "num_filter_hidden": 8}
 TINY_SR = {
-    "methods": ["vdsr", "sosr", "tosr"], "feature_network": "recognizer", "vgg_weights": None,
+    "methods": ["vdsr", "sosr", "tosr"], "train": ["vdsr", "duf16", "rrdb_psnr"],
+    "finetune": {"sosr": "rrdb_psnr", "tosr": "duf16"}, "feature_network": "recognizer", "vgg_weights": None,
     "common": {"iterations": 2, "log_every": 1,
                "data": {"hr_patch": 16, "batch_size": 2, "splits": ["train"], "prefetch": 0},
                "gan": {"disc": {"num_feat": 4}}},
     "vdsr": {"arch_kwargs": {"num_feat": 4, "num_conv": 3}},
-    "sosr": {"arch_kwargs": ARCH, "data": {"hr_patch": 32}},  # the discriminator needs 32 px
-    "esrgan": {"arch_kwargs": ARCH, "data": {"hr_patch": 32}},
-    "duf16": {"arch_kwargs": DUF}, "tosr": {"arch_kwargs": DUF},
+    "rrdb_psnr": {"arch_kwargs": ARCH},
+    "sosr": {"data": {"hr_patch": 32}},  # the discriminator needs 32 px
+    "esrgan": {"data": {"hr_patch": 32}},
+    "duf16": {"arch_kwargs": DUF}, "tosr": {},
 }
 TINY_REC = {"backbone": "resnet18", "width": 8, "dropout": 0.0, "partial_bn": False, "pretrained": None}
 TINY_TRAIN = {"epochs": 1, "lr": 0.01, "batch_size": 6, "input_size": 32, "scale_size": 32, "scales": [1.0],
@@ -51,11 +53,14 @@ PREPARE = {"flow_method": "dis", "scale": 4}
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    """A toy store (3 classes; 2 test videos each) with trained tiny recognisers (seed 0)."""
+    """A toy store (3 classes; 2 test videos each) with trained tiny recognisers (seed 0) and the
+    feature network (a spatial TSN of seed 1, apart)."""
     root = tmp_path_factory.mktemp("study")
     store = write_toy_store(root / "interim", train_per_class=2, test_per_class=2, frames=10)
-    runs = train_recognizers(TINY_RECOGNITION, [0], store.root, root / "recognizers", progress=False)
-    return {"root": root, "store": store, "runs": runs, "recognizers": root / "recognizers"}
+    runs = train_recognizers(TINY_RECOGNITION, [0], store.root, root / "recognizers",
+                             feature_dir=root / "feature_net", feature_seed=1, progress=False)
+    return {"root": root, "store": store, "runs": runs, "recognizers": root / "recognizers",
+            "feature_net": root / "feature_net"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -75,7 +80,7 @@ def test_every_variant_resolves_to_trainer_phases(study_sr, tmp_path):
             assert all(p.config["seed"] == 3 for p in phases)
             for before, after in zip(phases, phases[1:]):  # each later phase starts from the previous
                 assert after.config["init_from"] == str(tmp_path / before.name / "model.pt")
-            sizes = study_sr[v.sizes]["arch_kwargs"]
+            sizes = (study_sr.get(BASES[v.sizes][0]) if v.sizes in BASES else study_sr[v.sizes])["arch_kwargs"]
             assert all(phases[-1].config["arch_kwargs"][k] == val for k, val in sizes.items()), (kind, name)
             assert set(v.label) == {"structure", "pixel", "feature", "adversarial", "warp"}
 
@@ -165,19 +170,27 @@ def test_recognizer_features_are_frozen_and_pass_gradients(backbone):
 
 
 def test_recognizer_features_come_from_the_seeds_spatial_tsn(study):
-    feats = recognizer_features(study["recognizers"], 0)
+    feats = recognizer_features(study["feature_net"], 1)
     assert isinstance(feats, RecognizerFeatures) and feats.layer == "layer3"
     with pytest.raises(FileNotFoundError, match="train_recognizers"):
-        recognizer_features(study["recognizers"], 7)
+        recognizer_features(study["feature_net"], 0)  # the scoring recogniser's seed is not there
     with pytest.raises(ValueError, match="rgb"):
         RecognizerFeatures(TSN(3, "flow", "resnet18", width=8))
 
 
 def test_train_recognizers_summary_and_log(study):
     metrics, log = study["runs"].metrics, study["runs"].log
-    assert set(metrics) == {"tsn_rgb", "tsn_flow", "st_resnet", "seconds"}
+    assert set(metrics) == {"tsn_rgb", "tsn_flow", "st_resnet", "feature_tsn_rgb", "seconds"}
     assert 0 <= metrics["tsn_rgb"]["train_accuracy"] <= 1 and metrics["st_resnet"]["epochs"] == 1
-    assert list(log.columns[:5]) == REC_COLUMNS and set(log["model"]) == {"tsn_rgb", "tsn_flow", "st_resnet"}
+    assert list(log.columns[:5]) == REC_COLUMNS
+    assert set(log["model"]) == {"tsn_rgb", "tsn_flow", "st_resnet", "feature_tsn_rgb"}
+    # the feature network is another model than the scoring TSN (another seed, another file)
+    a = torch.load(study["recognizers"] / "seed0" / "tsn_rgb" / "model.pt", weights_only=True)
+    b = torch.load(study["feature_net"] / "seed1" / "tsn_rgb" / "model.pt", weights_only=True)
+    assert any(not torch.equal(a[k], b[k]) for k in a if a[k].is_floating_point())
+    with pytest.raises(ValueError, match="differ"):
+        train_recognizers(TINY_RECOGNITION, [0], study["store"].root, study["recognizers"],
+                          feature_dir=study["feature_net"], feature_seed=0, progress=False)
     # a second call finds the models finished
     again = train_recognizers(TINY_RECOGNITION, [0], study["store"].root, study["recognizers"], progress=False)
     assert again.metrics["tsn_rgb"]["seconds"] == metrics["tsn_rgb"]["seconds"]
@@ -220,21 +233,37 @@ def test_load_sr_method_round_trip_and_log(study):
 
 @pytest.fixture(scope="module")
 def sosr_tosr(study):
-    """Tiny SoSR (feature loss through the recogniser) and ToSR models of seed 0."""
+    """Tiny SoSR (from a trained rrdb_psnr; feature loss through the feature-net TSN) and ToSR
+    (from a trained duf16) models of seed 0."""
     models = study["root"] / "models"
+    with pytest.raises(FileNotFoundError, match="train_sr@rrdb_psnr"):
+        train_sr_seeds("sosr", TINY_SR, [0], study["store"].root, models / "sosr",
+                       recognizers_dir=study["feature_net"], feature_seed=1, progress=False)
+    base = train_sr_seeds("rrdb_psnr", TINY_SR, [0], study["store"].root, models / "rrdb_psnr", progress=False)
+    duf = train_sr_seeds("duf16", TINY_SR, [0], study["store"].root, models / "duf16", progress=False)
     sosr = train_sr_seeds("sosr", TINY_SR, [0], study["store"].root, models / "sosr",
-                          recognizers_dir=study["recognizers"], progress=False)
+                          recognizers_dir=study["feature_net"], feature_seed=1, progress=False)
     tosr = train_sr_seeds("tosr", TINY_SR, [0], study["store"].root, models / "tosr", progress=False)
-    return {"models": models, "sosr": sosr, "tosr": tosr}
+    return {"models": models, "sosr": sosr, "tosr": tosr, "rrdb_psnr": base, "duf16": duf}
+
+
+def test_finetuned_methods_start_from_their_trained_base(sosr_tosr):
+    models = sosr_tosr["models"]
+    for method, base, phase, base_phase in (("sosr", "rrdb_psnr", "psnr", "psnr"), ("tosr", "duf16", "duf", "sr")):
+        copied = torch.load(models / method / "seed0" / phase / "model.pt", weights_only=True)
+        trained = torch.load(models / base / "seed0" / base_phase / "model.pt", weights_only=True)
+        assert copied.keys() == trained.keys() and all(torch.equal(copied[k], trained[k]) for k in copied)
+        assert sosr_tosr[method].metrics["phases"][0]["iterations"] == 0
 
 
 def test_two_phase_methods_log_steps_over_the_phases(sosr_tosr):
     sosr, tosr = sosr_tosr["sosr"], sosr_tosr["tosr"]
-    assert sosr.metrics["feature_network"] == ("recognizer: the seed's TSN spatial stream (resnet18 up to layer3), frozen")
+    assert sosr.metrics["feature_network"] == ("recognizer: the seed's TSN spatial stream (resnet18 up to layer3), "
+                                               "frozen (seed 1, trained apart from the scoring recogniser)")
     assert tosr.metrics["feature_network"] is None
     log = tosr.log
-    assert list(log["phase"].unique()) == ["duf", "tosr"]
-    assert log["step"].tolist() == [1, 2, 3, 4] and log["iteration"].tolist() == [1, 2, 1, 2]
+    assert list(log["phase"].unique()) == ["tosr"]  # the duf phase is a copy of duf16: no log
+    assert log["step"].tolist() == [1, 2] and log["iteration"].tolist() == [1, 2]
     assert log.loc[log["phase"] == "tosr", "warp"].notna().all()
     assert isinstance(load_sr_method(sosr_tosr["models"], "tosr", 0, device="cpu"), VideoMethod)
     assert set(sosr.metrics["final_losses"]["sosr"]) >= {"loss", "pixel", "feature", "gan", "d_loss"}
@@ -281,7 +310,8 @@ def test_prune_cache_keeps_only_the_given_videos(tmp_path):
 
 
 def _evaluate(study, method, models, **kw):
-    return evaluate_stage(method, {**EVALUATE, **kw}, [0], PREPARE, study["store"].root, study["recognizers"],
+    seeds = kw.pop("seeds", [0])
+    return evaluate_stage(method, {**EVALUATE, **kw}, seeds, PREPARE, study["store"].root, study["recognizers"],
                           models, study["root"] / "eval", n_samples=2, progress=False)
 
 
@@ -302,8 +332,17 @@ def test_evaluate_stage_tables_metrics_and_samples(study):
     # a class-balanced subset, and the cache pruned to it
     sub = _evaluate(study, "hr", study["root"] / "models", max_videos=3)
     assert (sub.table["n_videos"] == 3).all()
-    cached = list((study["root"] / "eval" / "hr" / "seed0" / "scores" / "tsn").glob("*.npz"))
+    cached = list((study["root"] / "eval" / "hr" / "reference" / "scores" / "tsn").glob("*.npz"))
     assert len(cached) == 3
+    # per-video rows: one per video, recogniser and stream; correct = prediction == label
+    videos = sub.per_video
+    assert list(videos.columns) == PER_VIDEO_COLUMNS and len(videos) == 3 * 6
+    assert (videos["correct"] == (videos["prediction"] == videos["label"]).astype(int)).all()
+    # the reference has no SR seed: evaluated once, its rows repeated for every seed
+    two = _evaluate(study, "hr", study["root"] / "models", max_videos=3, seeds=[0, 4])
+    assert sorted(two.table["seed"].unique()) == [0, 4]
+    a, b = (two.table[two.table["seed"] == s].drop(columns="seed").reset_index(drop=True) for s in (0, 4))
+    pd.testing.assert_frame_equal(a, b)
 
 
 def test_sosr_plus_tosr_fuses_the_cached_streams(study, sosr_tosr):
@@ -323,16 +362,22 @@ def test_sosr_plus_tosr_fuses_the_cached_streams(study, sosr_tosr):
     got = both.table.loc[both.table["recogniser"] == "tsn", "top1"].item()
     assert got == want
     assert sosr.table["psnr"].notna().all() and tosr.table["n_videos"].eq(6).all()
+    # the fused per-video rows agree with the fused accuracy
+    tsn = both.per_video[both.per_video["recogniser"] == "tsn"]
+    assert len(tsn) == 6 and 100 * tsn["correct"].mean() == pytest.approx(got)
 
 
 def test_ablation_variant_trains_and_scores_one_stream(study):
     sr = {**TINY_SR, "feature_network": "recognizer"}
     runs = train_variant("sosr", "vdsr_wmse_feat", sr, [0], study["store"].root, study["root"] / "ablation",
-                         recognizers_dir=study["recognizers"], progress=False)
+                         recognizers_dir=study["feature_net"], feature_seed=1, progress=False)
     assert runs.metrics["feature_network"].startswith("recognizer") and runs.metrics["pixel"] == "WMSE"
     rows = evaluate_variant("sosr", "vdsr_wmse_feat", EVALUATE, [0], PREPARE, study["store"].root,
                             study["recognizers"], study["root"] / "ablation", study["root"] / "eval", progress=False)
     assert list(rows.columns) == COLUMNS and len(rows) == 1
+    videos = rows.attrs["per_video"]
+    assert list(videos.columns) == ABL_PER_VIDEO and len(videos) == 6 and set(videos["stream"]) == {"spatial"}
+    assert 100 * videos["correct"].mean() == pytest.approx(rows.loc[0, "top1"])
     assert rows.loc[0, "stream"] == STREAM["sosr"] == "spatial" and rows.loc[0, "feature"]
     # only the spatial TSN was loaded: no temporal scores in the cache
     cache = study["root"] / "eval" / "ablation_sosr_vdsr_wmse_feat" / "seed0" / "scores" / "tsn"
@@ -340,14 +385,14 @@ def test_ablation_variant_trains_and_scores_one_stream(study):
         assert "spatial" in z.files and "temporal" not in z.files
     metrics = ablation_metrics(rows, runs.metrics)
     assert metrics["top1_std"] is None and metrics["training"]["preset"] == "vdsr"
-    assert isinstance(pd.DataFrame(metrics["per_seed"]), pd.DataFrame)
+    assert [r["seed"] for r in metrics["per_seed"]] == [0]
 
 
-def test_vgg19_feature_network_reaches_the_trainer(study):
+def test_vgg19_feature_network_reaches_the_trainer(study, sosr_tosr):
     sr = {**TINY_SR, "feature_network": "vgg19", "vgg_weights": "random"}  # random: tests only (no file)
     with pytest.warns(UserWarning, match="RANDOM VGG19 weights"):  # said loudly, never silently
         runs = train_sr_seeds("sosr", sr, [0], study["store"].root, study["root"] / "models_vgg" / "sosr",
-                              progress=False)
+                              sr_models_dir=sosr_tosr["models"], progress=False)
     assert runs.metrics["feature_network"].startswith("vgg19") and "conv5_4" in runs.metrics["feature_network"]
     import json
     cfg = json.loads((study["root"] / "models_vgg" / "sosr" / "seed0" / "sosr" / "config.json").read_text())

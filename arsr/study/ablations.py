@@ -44,7 +44,7 @@ from ..params import merged
 from ..paths import resolve
 
 __all__ = ["Variant", "VARIANTS", "ALIASES", "alias_of", "KINDS", "STREAM", "COLUMNS", "LABEL_COLUMNS", "variant_phases",
-           "variant_name", "train_variant", "evaluate_variant", "ablation_rows", "ablation_metrics"]
+           "PER_VIDEO_COLUMNS", "variant_name", "train_variant", "evaluate_variant", "ablation_rows", "ablation_metrics"]
 
 KINDS = ("sosr", "tosr")
 #: The TSN stream that scores each kind of ablation.
@@ -52,6 +52,8 @@ STREAM = {"sosr": "spatial", "tosr": "temporal"}
 LABEL_COLUMNS = ["structure", "pixel", "feature", "adversarial", "warp"]
 #: Columns of ``reports/ablation/<kind>_<variant>.csv``.
 COLUMNS = ["kind", "variant", *LABEL_COLUMNS, "seed", "stream", "top1", "top5", "psnr", "ssim"]
+#: Columns of ``reports/ablation/<kind>_<variant>_per_video.csv`` (TSN, the kind's stream).
+PER_VIDEO_COLUMNS = ["kind", "variant", "seed", "stream", "video_id", "label", "prediction", "correct"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class Variant:
     overrides: Mapping = field(default_factory=dict)
     finetune: Mapping | None = None
     finetune_name: str = "warp"
+    base: str | None = None  # a trained model of the study copied in as the preset's first phase
 
 
 def _label(structure: str, pixel: str, feature: bool = False, adversarial: bool = False,
@@ -97,14 +100,17 @@ VARIANTS: dict[str, dict[str, Variant]] = {
         "vdsr_wmse_feat": Variant("vdsr", "vdsr", _label("VDSR", "WMSE", feature=True),
                                   overrides=merged(_WMSE, _FEATURE)),
         "esrgan_wmse_feat": Variant("sosr", "sosr", _label("ESRGAN", "WMSE", feature=True),
-                                    overrides={"phases": {"sosr": {"gan": {"type": "none", "weight": 0.0}}}}),
+                                    overrides={"phases": {"sosr": {"gan": {"type": "none", "weight": 0.0}}}},
+                                    base="rrdb_psnr"),
         "esrgan_mse_feat_adv": Variant("sosr", "sosr", _label("ESRGAN", "MSE", feature=True, adversarial=True),
-                                       overrides={"phases": {"sosr": {"pixel": {"type": "mse", "weight": 1.0}}}}),
+                                       overrides={"phases": {"sosr": {"pixel": {"type": "mse", "weight": 1.0}}}},
+                                       base="rrdb_psnr"),
         "esrgan_wmse_feat_adv": Variant("sosr", "sosr", _label("ESRGAN", "WMSE", feature=True, adversarial=True)),
     },
     "tosr": {
         "vdsr": Variant("vdsr", "vdsr", _label("VDSR", "MSE")),
-        "vdsr_warp": Variant("vdsr", "vdsr", _label("VDSR", "MSE", warp=True), finetune=_tosr_warp_phase()),
+        "vdsr_warp": Variant("vdsr", "vdsr", _label("VDSR", "MSE", warp=True), finetune=_tosr_warp_phase,
+                             base="vdsr"),
         "duf16": Variant("duf16", "duf16", _label("VSR-DUF-16", "Huber")),
         "duf16_warp": Variant("tosr", "tosr", _label("VSR-DUF-16", "MSE", warp=True)),
     },
@@ -139,18 +145,26 @@ def variant_name(kind: str, variant: str) -> str:
     return f"{kind}_{variant}"
 
 
-def variant_phases(kind: str, variant: str, sr: Mapping, seed: int = 0, out_dir: str | Path | None = None) -> list:
+def variant_phases(kind: str, variant: str, sr: Mapping, seed: int = 0, out_dir: str | Path | None = None,
+                   sr_models_dir: str | Path | None = None) -> list:
     """The resolved trainer phases (``arsr.train.presets.Phase``) of a variant for ``seed``; with
-    ``out_dir`` each later phase starts from ``out_dir/<previous phase>/model.pt``."""
-    from ..train.presets import Phase, method_phases
+    ``out_dir`` each later phase starts from ``out_dir/<previous phase>/model.pt``; with
+    ``sr_models_dir`` a variant with a ``base`` copies ``sr_models_dir/<base>/seed<k>``'s final
+    model in as its first phase instead of training it again."""
+    from ..train.presets import PRESETS, Phase, base_overrides, method_phases
     from ..train.sr_trainer import resolve_config
     from .sr import method_overrides
 
     v = _variant(kind, variant)
-    overrides = method_overrides(sr, v.sizes, seed, extra=v.overrides)
+    extra = dict(v.overrides)
+    if v.base is not None and sr_models_dir is not None:
+        base_file = resolve(sr_models_dir) / v.base / f"seed{seed}" / PRESETS[v.base][-1].name / "model.pt"
+        extra = merged(extra, base_overrides(v.preset, base_file, phase=PRESETS[v.preset][0].name))
+    overrides = method_overrides(sr, v.sizes, seed, extra=extra)
     phases = method_phases(v.preset, overrides, out_dir)
     if v.finetune is not None:
-        cfg = merged(phases[-1].config, v.finetune)
+        finetune = v.finetune() if callable(v.finetune) else v.finetune
+        cfg = merged(phases[-1].config, finetune)
         cfg["init_from"] = str(Path(out_dir) / phases[-1].name / "model.pt") if out_dir is not None else None
         phases.append(Phase(v.finetune_name, resolve_config(cfg)))
     return phases
@@ -158,30 +172,36 @@ def variant_phases(kind: str, variant: str, sr: Mapping, seed: int = 0, out_dir:
 
 def train_variant(kind: str, variant: str, sr: Mapping, seeds: Sequence[int], interim_dir: str | Path,
                   models_dir: str | Path, *, recognizers_dir: str | Path | None = None,
+                  feature_seed: int | None = None, sr_models_dir: str | Path | None = None,
                   progress: bool = True, device=None):
-    """Train a variant per seed into ``models_dir/<kind>_<variant>/seed<k>``; returns
-    :class:`arsr.study.sr.SRRuns` (metrics and tidy log)."""
+    """Train a variant per seed into ``models_dir/<kind>_<variant>/seed<k>`` (its ``base``, if
+    any, copied from ``sr_models_dir``); returns :class:`arsr.study.sr.SRRuns` (metrics and
+    tidy log). ``recognizers_dir``/``feature_seed``: the feature network (see ``train_sr_seeds``)."""
     from .sr import train_sr_seeds
 
     v = _variant(kind, variant)
     name = variant_name(kind, variant)
     runs = train_sr_seeds(v.preset, sr, seeds, interim_dir, resolve(models_dir) / name,
-                          recognizers_dir=recognizers_dir, label=name, progress=progress, device=device,
-                          phases_for=lambda seed, out: variant_phases(kind, variant, sr, seed, out))
+                          recognizers_dir=recognizers_dir, feature_seed=feature_seed, label=name,
+                          progress=progress, device=device,
+                          phases_for=lambda seed, out: variant_phases(kind, variant, sr, seed, out,
+                                                                      sr_models_dir))
     runs.metrics.update({"kind": kind, "variant": variant, **v.label})
     return runs
 
 
 def evaluate_variant(kind: str, variant: str, evaluate: Mapping, seeds: Sequence[int], prepare: Mapping,
                      interim_dir: str | Path, recognizers_dir: str | Path, models_dir: str | Path,
-                     eval_dir: str | Path, *, progress: bool = True, device=None) -> pd.DataFrame:
-    """Score a trained variant with the one TSN stream of its kind (only that stream loaded, so
-    only the frames it reads are super-resolved), per seed, on the test split (or the
-    ``evaluate.max_videos`` subset); cache in ``eval_dir/ablation_<kind>_<variant>/seed<k>``.
-    Returns the tidy rows (``COLUMNS``)."""
+                     eval_dir: str | Path, *, recognizer_seed: int = 0, progress: bool = True,
+                     device=None) -> pd.DataFrame:
+    """Score a trained variant (SR seeds ``seeds``) with the one TSN stream of its kind (of
+    ``recognizers_dir/seed<recognizer_seed>``; only that stream loaded, so only the frames it
+    reads are super-resolved), on the test split (or the ``evaluate.max_videos`` subset); cache
+    in ``eval_dir/ablation_<kind>_<variant>/seed<k>``. Returns the tidy rows (``COLUMNS``);
+    ``.attrs["per_video"]`` holds one row per video and seed (``PER_VIDEO_COLUMNS``)."""
     from ..data.store import PreparedDataset
     from ..evaluate import evaluate as run_evaluation
-    from .evaluation import balanced_subset, prune_cache, stage_recognizers, worker_count
+    from .evaluation import balanced_subset, per_video_rows, prune_cache, stage_recognizers, worker_count
     from .sr import load_sr_method
 
     v = _variant(kind, variant)
@@ -192,11 +212,11 @@ def evaluate_variant(kind: str, variant: str, evaluate: Mapping, seeds: Sequence
     keys = rows["key"].tolist() if subset is None else rows.set_index("video_id").loc[subset, "key"].tolist()
     cache = resolve(eval_dir) / f"ablation_{name}"
     stream = STREAM[kind]
-    out = []
+    out, per_video = [], []
+    recs = stage_recognizers(recognizers_dir, recognizer_seed, ("tsn",),
+                             tsn_streams=("rgb",) if kind == "sosr" else ("flow",), device=device)
     for seed in seeds:
         prune_cache(cache / f"seed{seed}", keys)
-        recs = stage_recognizers(recognizers_dir, seed, ("tsn",),
-                                 tsn_streams=("rgb",) if kind == "sosr" else ("flow",), device=device)
         method = load_sr_method(models_dir, name, seed, device=device)
         result = run_evaluation(method, recs, dataset, name=f"seed{seed}", cache_dir=cache,
                                 flow_method=prepare["flow_method"], num_frames=evaluate["num_frames"],
@@ -206,7 +226,12 @@ def evaluate_variant(kind: str, variant: str, evaluate: Mapping, seeds: Sequence
         for row in table.itertuples():
             out.append({"kind": kind, "variant": variant, **v.label, "seed": int(seed), "stream": stream,
                         "top1": row.top1, "top5": row.top5, "psnr": row.psnr, "ssim": row.ssim})
-    return pd.DataFrame(out, columns=COLUMNS)
+        videos = per_video_rows(result, seed)
+        videos = videos[videos["stream"] == stream].drop(columns=["method", "recogniser"])
+        per_video.append(videos.assign(kind=kind, variant=variant))
+    rows = pd.DataFrame(out, columns=COLUMNS)
+    rows.attrs["per_video"] = pd.concat(per_video, ignore_index=True)[PER_VIDEO_COLUMNS]
+    return rows
 
 
 def ablation_rows(table: pd.DataFrame) -> pd.DataFrame:

@@ -29,7 +29,7 @@ from ..data.store import PreparedDataset
 from ..paths import resolve
 
 __all__ = ["SAMPLE_VIDEOS", "REFERENCE_METHODS", "COMBINED", "TABLE_COLUMNS", "PER_CLASS_COLUMNS",
-           "EvalRuns", "eval_item", "sample_videos", "sample_frame", "balanced_subset", "prune_cache",
+           "PER_VIDEO_COLUMNS", "EvalRuns", "eval_item", "per_video_rows", "sample_videos", "sample_frame", "balanced_subset", "prune_cache",
            "stage_recognizers", "sr_method", "evaluate_stage", "sample_frames", "save_samples",
            "load_samples", "seed_means", "eval_metrics", "plot_accuracy", "plot_samples",
            "worker_count"]
@@ -42,6 +42,11 @@ REFERENCE_METHODS = ("hr", "bicubic")
 COMBINED = "sosr+tosr"
 TABLE_COLUMNS = ["method", "seed", "recogniser", "stream", "top1", "top5", "n_videos", "psnr", "ssim"]
 PER_CLASS_COLUMNS = ["method", "seed", "recogniser", "stream", "class_name", "accuracy"]
+#: Columns of ``reports/eval/<item>_per_video.csv``: one row per video, seed, recogniser, stream
+#: (``correct``: top-1 hit, 0/1), what the report's paired bootstrap intervals resample.
+PER_VIDEO_COLUMNS = ["method", "seed", "recogniser", "stream", "video_id", "label", "prediction", "correct"]
+#: Cache folder of the reference methods (hr, bicubic): no SR seed, evaluated once.
+REFERENCE_CACHE = "reference"
 
 
 def eval_item(method: str) -> str:
@@ -166,6 +171,14 @@ class EvalRuns:
     per_class: pd.DataFrame
     samples: dict | None
     seconds: float
+    per_video: pd.DataFrame | None = None
+
+
+def per_video_rows(result, seed: int) -> pd.DataFrame:
+    """``arsr.evaluate`` result -> ``PER_VIDEO_COLUMNS`` rows for SR seed ``seed``."""
+    pred = result.predictions
+    out = pred.assign(seed=int(seed), correct=(pred["prediction"] == pred["label"]).astype(int))
+    return out[PER_VIDEO_COLUMNS].reset_index(drop=True)
 
 
 def _tidy(result, method: str, seed: int, streams: Sequence[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -179,11 +192,14 @@ def _tidy(result, method: str, seed: int, streams: Sequence[str] | None = None) 
 
 def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare: Mapping,
                    interim_dir: str | Path, recognizers_dir: str | Path, models_dir: str | Path,
-                   eval_dir: str | Path, *, n_samples: int = SAMPLE_VIDEOS, progress: bool = True,
-                   device=None) -> EvalRuns:
+                   eval_dir: str | Path, *, recognizer_seed: int = 0, n_samples: int = SAMPLE_VIDEOS,
+                   progress: bool = True, device=None) -> EvalRuns:
     """Evaluate ``method`` (``hr``, ``bicubic``, a method of ``sr.methods``, or ``sosr+tosr``) for
-    every seed with the recognisers ``evaluate.recognizers`` on the test split (or its
-    class-balanced ``evaluate.max_videos`` subset). See the module notes for files and caches."""
+    every SR seed of ``seeds`` with the recognisers ``evaluate.recognizers`` of
+    ``recognizers_dir/seed<recognizer_seed>`` (one fixed instrument for every method and seed) on
+    the test split (or its class-balanced ``evaluate.max_videos`` subset). The reference methods
+    have no SR seed: they are evaluated once and their rows repeated for every seed, so that
+    tables join on the seed. See the module notes for files and caches."""
     from ..evaluate import evaluate as run_evaluation
 
     t0 = time.perf_counter()
@@ -196,27 +212,40 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
     options = dict(flow_method=prepare["flow_method"], num_frames=evaluate["num_frames"],
                    crops=evaluate["crops"], workers=worker_count(evaluate["workers"]),
                    shave=evaluate["shave"], videos=subset, progress=progress)
-    tables, per_class = [], []
+    recs = stage_recognizers(recognizers_dir, recognizer_seed, evaluate["recognizers"], device=device)
+    tables, per_class, per_video = [], [], []
     samples = None
-    for seed in seeds:
+    if method in REFERENCE_METHODS:
+        prune_cache(cache / REFERENCE_CACHE, keys)
+        sr = sr_method(method, models_dir, seeds[0], prepare["scale"], device=device)
+        result = run_evaluation(sr, recs, dataset, name=REFERENCE_CACHE, cache_dir=cache, **options)
+        for seed in seeds:
+            table, classes = _tidy(result, method, seed)
+            tables.append(table)
+            per_class.append(classes)
+            per_video.append(per_video_rows(result, seed).assign(method=method))
+        if n_samples:
+            samples = sample_frames(sr, dataset, n_samples)
+    for seed in seeds if method not in REFERENCE_METHODS else ():
         prune_cache(cache / f"seed{seed}", keys)
-        recs = stage_recognizers(recognizers_dir, seed, evaluate["recognizers"], device=device)
         if method == COMBINED:
             parts = _combined(recs, seed, dataset, evaluate, prepare, models_dir, eval_dir, keys, options, device)
         else:
             sr = sr_method(method, models_dir, seed, prepare["scale"], device=device)
             result = run_evaluation(sr, recs, dataset, name=f"seed{seed}", cache_dir=cache, **options)
-            parts = [_tidy(result, method, seed)]
+            parts = [(*_tidy(result, method, seed), per_video_rows(result, seed).assign(method=method))]
             if samples is None and n_samples:
                 samples = sample_frames(sr, dataset, n_samples)
-        for table, classes in parts:
+        for table, classes, videos in parts:
             tables.append(table)
             per_class.append(classes)
+            per_video.append(videos)
     if samples is not None:
         save_samples(cache / "samples.npz", samples)
     table = pd.concat(tables, ignore_index=True)
     classes = pd.concat(per_class, ignore_index=True)
-    return EvalRuns(method, table, classes, samples, time.perf_counter() - t0)
+    videos = pd.concat(per_video, ignore_index=True)[PER_VIDEO_COLUMNS]
+    return EvalRuns(method, table, classes, samples, time.perf_counter() - t0, videos)
 
 
 def _combined(recs, seed, dataset, evaluate, prepare, models_dir, eval_dir, keys, options, device):
@@ -237,14 +266,16 @@ def _combined(recs, seed, dataset, evaluate, prepare, models_dir, eval_dir, keys
         if got != set(keys):
             raise ValueError(f"the cached sosr/tosr TSN scores of seed {seed} cover {len(got)} videos, this "
                              f"evaluation {len(keys)}: re-run `dvc repro -f evaluate@sosr evaluate@tosr`")
-        parts.append(_tidy(result, COMBINED, seed, streams=("fusion",)))
+        videos = per_video_rows(result, seed).assign(method=COMBINED)
+        parts.append((*_tidy(result, COMBINED, seed, streams=("fusion",)), videos[videos["stream"] == "fusion"]))
     if "st_resnet" in recs:
         sosr = sr_method("sosr", models_dir, seed, prepare["scale"], device=device)
         tosr = sr_method("tosr", models_dir, seed, prepare["scale"], device=device)
         result = run_evaluation(sosr, {"st_resnet": recs["st_resnet"]}, dataset, name=f"seed{seed}",
                                 cache_dir=resolve(eval_dir) / eval_item(COMBINED), temporal_method=tosr,
                                 psnr=False, **options)
-        parts.append(_tidy(result, COMBINED, seed, streams=("fusion",)))
+        videos = per_video_rows(result, seed).assign(method=COMBINED)
+        parts.append((*_tidy(result, COMBINED, seed, streams=("fusion",)), videos[videos["stream"] == "fusion"]))
     return parts
 
 

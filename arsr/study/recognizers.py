@@ -59,14 +59,19 @@ class RecognizerRuns:
 
 def train_recognizers(recognition: Mapping, seeds: Sequence[int], interim_dir: str | Path,
                       models_dir: str | Path, *, names: Sequence[str] = RECOGNIZER_NAMES,
+                      feature_dir: str | Path | None = None, feature_seed: int | None = None,
                       progress: bool = True) -> RecognizerRuns:
-    """Train (or resume, or find finished) each recogniser of ``names`` for each seed.
+    """Train (or resume, or find finished) each recogniser of ``names`` for each seed (the study:
+    ``[recognition.seed]``, one fixed instrument), and with ``feature_dir`` one more TSN spatial
+    stream of ``feature_seed`` into ``feature_dir/seed<feature_seed>/tsn_rgb``: the network of
+    the SR feature loss, which must not be the recogniser that scores the methods.
 
     recognition: the validated ``recognition`` params group (``device`` and one
-        :class:`~arsr.recognition.train.TrainConfig` mapping per name); its ``seed`` is replaced
-        by each of ``seeds``.
+        :class:`~arsr.recognition.train.TrainConfig` mapping per name; ``seed`` and
+        ``feature_seed`` keys are ignored here).
     Returns the per-model summary (last logged training accuracy, a fraction, and training
-    seconds, both averaged over seeds; epochs) and the tidy log.
+    seconds, both averaged over seeds; epochs; ``feature_tsn_rgb`` for the feature network)
+    and the tidy log.
     """
     from ..recognition.train import train_recognizer
 
@@ -78,28 +83,38 @@ def train_recognizers(recognition: Mapping, seeds: Sequence[int], interim_dir: s
     device = device_for(recognition.get("device"))
     t0 = time.perf_counter()
     per_seed: dict[str, dict[str, dict]] = {n: {} for n in names}
-    for seed in seeds:
-        for name in names:
-            config = {**recognition[name], "seed": int(seed)}
-            reuse_or_reset(recognizer_dir(models_dir, seed, name), {"name": name, "config": config})
-            result = train_recognizer(config, dataset, recognizer_dir(models_dir, seed, name),
-                                      device=device, progress=progress)
-            last = result.log.iloc[-1] if len(result.log) else None
-            per_seed[name][str(seed)] = {
-                "train_accuracy": float(last["accuracy"]) if last is not None else float("nan"),
-                "train_loss": float(last["loss"]) if last is not None else float("nan"),
-                "seconds": float(last["seconds"]) if last is not None else float("nan"),
-                "iterations": int(result.total_iterations),
-            }
+    jobs = [(models_dir, seed, name, name) for seed in seeds for name in names]
+    if feature_dir is not None:
+        if feature_seed is None or int(feature_seed) in {int(s) for s in seeds}:
+            raise ValueError(f"train_recognizers: feature_seed = {feature_seed} must be given and differ "
+                             f"from the recognisers' seeds {list(seeds)}")
+        jobs.append((feature_dir, int(feature_seed), "tsn_rgb", "feature_tsn_rgb"))
+        per_seed["feature_tsn_rgb"] = {}
+    for folder, seed, name, key in jobs:
+        config = {**recognition[name], "seed": int(seed)}
+        reuse_or_reset(recognizer_dir(folder, seed, name), {"name": name, "config": config})
+        result = train_recognizer(config, dataset, recognizer_dir(folder, seed, name),
+                                  device=device, progress=progress)
+        last = result.log.iloc[-1] if len(result.log) else None
+        per_seed[key][str(seed)] = {
+            "train_accuracy": float(last["accuracy"]) if last is not None else float("nan"),
+            "train_loss": float(last["loss"]) if last is not None else float("nan"),
+            "seconds": float(last["seconds"]) if last is not None else float("nan"),
+            "iterations": int(result.total_iterations),
+        }
     metrics: dict = {}
-    for name in names:
-        runs = per_seed[name]
-        mean = lambda key: sum(r[key] for r in runs.values()) / len(runs)  # noqa: E731
-        metrics[name] = {"train_accuracy": mean("train_accuracy"), "train_loss": mean("train_loss"),
-                         "seconds": mean("seconds"), "epochs": recognition[name].get("epochs"),
-                         "iterations": next(iter(runs.values()))["iterations"], "per_seed": runs}
+    for key, runs in per_seed.items():
+        name = key.removeprefix("feature_")
+        mean = lambda k: sum(r[k] for r in runs.values()) / len(runs)  # noqa: E731
+        metrics[key] = {"train_accuracy": mean("train_accuracy"), "train_loss": mean("train_loss"),
+                        "seconds": mean("seconds"), "epochs": recognition[name].get("epochs"),
+                        "iterations": next(iter(runs.values()))["iterations"], "per_seed": runs}
     metrics["seconds"] = time.perf_counter() - t0
-    return RecognizerRuns(metrics, training_log(models_dir, seeds, names))
+    log = training_log(models_dir, seeds, names)
+    if feature_dir is not None:
+        feature_log = training_log(feature_dir, [int(feature_seed)], ["tsn_rgb"])
+        log = pd.concat([log, feature_log.assign(model="feature_tsn_rgb")], ignore_index=True)
+    return RecognizerRuns(metrics, log)
 
 
 def training_log(models_dir: str | Path, seeds: Sequence[int],

@@ -32,7 +32,7 @@ from .persist import file_digest, reuse_or_reset
 from .recognizers import recognizer_dir
 
 __all__ = ["FEATURE_LAYERS", "LOG_TERMS", "PLOT_COLUMNS", "RecognizerFeatures", "SRRuns",
-           "recognizer_features", "method_overrides", "uses_feature_loss", "feature_network_label",
+           "recognizer_features", "method_overrides", "base_model_path", "uses_feature_loss", "feature_network_label",
            "train_sr_seeds", "sr_log", "load_sr_method", "plot_sr_curves"]
 
 #: Mid-level layer of each TSN backbone family used for the recogniser feature loss.
@@ -111,7 +111,9 @@ class RecognizerFeatures(nn.Module):
 
 def recognizer_features(recognizers_dir: str | Path, seed: int, layer: str | None = None,
                         device: str | torch.device | None = None) -> RecognizerFeatures:
-    """:class:`RecognizerFeatures` of the TSN spatial stream in ``recognizers_dir/seed<k>/tsn_rgb``."""
+    """:class:`RecognizerFeatures` of the TSN spatial stream in ``recognizers_dir/seed<k>/tsn_rgb``
+    (the study passes the feature network's folder and ``recognition.feature_seed``: a TSN that
+    does not score the methods)."""
     from ..recognition.train import load_recognizer
 
     folder = recognizer_dir(recognizers_dir, seed, "tsn_rgb")
@@ -126,14 +128,42 @@ def recognizer_features(recognizers_dir: str | Path, seed: int, layer: str | Non
 # Configs
 
 
-def method_overrides(sr: Mapping, method: str, seed: int, extra: Mapping | None = None) -> dict:
+def method_overrides(sr: Mapping, method: str, seed: int, extra: Mapping | None = None,
+                     base_model: str | Path | None = None) -> dict:
     """The trainer overrides of ``method`` for ``seed``: ``sr.common`` merged with ``sr.<method>``
-    (then ``extra``), ``seed`` set, and for ``feature_network: vgg19`` the VGG19 file."""
+    (then ``extra``), ``seed`` set, and for ``feature_network: vgg19`` the VGG19 file. A method
+    with a base model (``arsr.train.presets.BASES``) has the base's sizes (``sr.<base>.arch_kwargs``);
+    with ``base_model`` (the base's trained weight file) its first phase is a copy of it."""
+    from ..train.presets import BASES, base_overrides
+
     out = merged(merged(sr["common"], sr.get(method) or {}), extra or {})
+    if method in BASES:
+        out = merged(out, {"arch_kwargs": (sr.get(BASES[method][0]) or {}).get("arch_kwargs", {})})
+        if base_model is not None:
+            out = merged(out, base_overrides(method, base_model))
     out["seed"] = int(seed)
     if sr.get("feature_network") == "vgg19":
         out = merged(out, {"feature": {"vgg_weights": sr["vgg_weights"]}})
     return out
+
+
+def base_model_path(sr_models_dir: str | Path, method: str, seed: int) -> Path | None:
+    """The trained model ``method``'s first phase is copied from (``BASES``), or None:
+    ``sr_models_dir/<base>/seed<k>/<base's last phase>/model.pt``."""
+    from ..train.presets import BASES, PRESETS
+
+    if method not in BASES:
+        return None
+    base = BASES[method][0]
+    return resolve(sr_models_dir) / base / f"seed{seed}" / PRESETS[base][-1].name / "model.pt"
+
+
+def _require_base(path: Path, method: str) -> Path:
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} not found: {method} starts from that trained model; run `dvc repro "
+            f"train_sr@{path.parent.parent.parent.name}` first")
+    return path
 
 
 def uses_feature_loss(phases) -> bool:
@@ -172,44 +202,58 @@ class SRRuns:
 
 def train_sr_seeds(method: str, sr: Mapping, seeds: Sequence[int], interim_dir: str | Path,
                    models_dir: str | Path, *, recognizers_dir: str | Path | None = None,
+                   feature_seed: int | None = None, sr_models_dir: str | Path | None = None,
                    phases_for: Callable[[int, Path], list] | None = None, label: str | None = None,
                    progress: bool = True, device=None) -> SRRuns:
     """Train ``method`` for each seed into ``models_dir/seed<k>`` (resuming / skipping what is done).
 
     sr: the validated ``sr`` params group. ``phases_for(seed, out_dir)`` gives the resolved phases
-    (default: the preset's, ``arsr.train.presets.method_phases(method, method_overrides(...))``);
-    ``label`` names the run in ``method.json`` and the log (default ``method``). The feature
-    network is built per seed when a phase has a feature loss (``recognizers_dir`` needed for
-    ``feature_network: recognizer``).
+    (default: the preset's, ``arsr.train.presets.method_phases(method, method_overrides(...))``,
+    a method of ``BASES`` starting from ``sr_models_dir/<base>/seed<k>``, default
+    ``models_dir``'s parent); ``label`` names the run in ``method.json`` and the log (default
+    ``method``). When a phase has a feature loss and ``feature_network: recognizer``, the
+    feature network is the spatial TSN ``recognizers_dir/seed<feature_seed>/tsn_rgb`` (the study
+    passes a TSN trained with ``recognition.feature_seed``, not the one that scores the methods).
     """
     from ..archs import count_parameters
     from ..data.store import PreparedDataset
     from ..train.presets import method_phases, train_phases
 
     label = label or method
-    if phases_for is None:
-        phases_for = lambda seed, out: method_phases(method, method_overrides(sr, method, seed), out)  # noqa: E731
-    dataset = PreparedDataset(interim_dir)
     models_dir = resolve(models_dir)
+    sr_models_dir = resolve(sr_models_dir) if sr_models_dir is not None else models_dir.parent
+    if phases_for is None:
+        def phases_for(seed, out):
+            base = base_model_path(sr_models_dir, method, seed)
+            return method_phases(method, method_overrides(sr, method, seed, base_model=base), out)
+    dataset = PreparedDataset(interim_dir)
     t0 = time.perf_counter()
-    seconds, feature_net, first_phases = {}, None, None
+    seconds, feature_net, first_phases, extractor, feature_source = {}, None, None, None, None
     for seed in seeds:
         out = models_dir / f"seed{seed}"
         phases = phases_for(int(seed), out)
         first_phases = first_phases or phases
-        extractor = None
-        if uses_feature_loss(phases) and sr["feature_network"] == "recognizer":
-            if recognizers_dir is None:
-                raise ValueError("train_sr_seeds: sr.feature_network = 'recognizer' needs recognizers_dir")
-            extractor = recognizer_features(recognizers_dir, seed)
-        feature_net = feature_network_label(sr, phases, extractor)
-        feature_source = None
-        if extractor is not None:  # features of a retrained recogniser make a different loss
-            feature_source = file_digest(recognizer_dir(recognizers_dir, seed, "tsn_rgb") / "model.pt")
+        if uses_feature_loss(phases) and sr["feature_network"] == "recognizer" and extractor is None:
+            if recognizers_dir is None or feature_seed is None:
+                raise ValueError("train_sr_seeds: sr.feature_network = 'recognizer' needs recognizers_dir "
+                                 "and feature_seed (the feature network's TSN)")
+            extractor = recognizer_features(recognizers_dir, feature_seed)
+            # features of a retrained recogniser make a different loss
+            feature_source = file_digest(recognizer_dir(recognizers_dir, feature_seed, "tsn_rgb") / "model.pt")
+        use = extractor if uses_feature_loss(phases) and sr["feature_network"] == "recognizer" else None
+        feature_net = feature_network_label(sr, phases, use)
+        if use is not None:
+            feature_net += f" (seed {feature_seed}, trained apart from the scoring recogniser)"
+        starts = sorted({str(p.config["init_from"]) for p in phases
+                         if p.config["init_from"] and p.config["iterations"] == 0})
+        for path in starts:
+            _require_base(resolve(path), label)
         reuse_or_reset(out, {"method": label, "phases": [[p.name, p.config] for p in phases],
-                             "feature_network": feature_net, "feature_source": feature_source})
+                             "feature_network": feature_net,
+                             "feature_source": feature_source if use is not None else None,
+                             "bases": [file_digest(resolve(p)) for p in starts]})
         t = time.perf_counter()
-        train_phases(phases, out, method=label, feature_extractor=extractor, dataset=dataset,
+        train_phases(phases, out, method=label, feature_extractor=use, dataset=dataset,
                      progress=progress, device=device)
         seconds[str(seed)] = time.perf_counter() - t
     log = sr_log(models_dir, label, seeds)

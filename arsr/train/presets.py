@@ -19,7 +19,11 @@ duf52  sr           Huber d=0.01 (DUF-52L)                    1e-3, 300k, [100k,
 tosr   duf          Huber (as duf16)                          as duf16
        tosr         warp loss 1 (Eq. 3: a=1, b=0.8, g=0.1,    1e-3, 200k, [100k] x0.1; top-10
                     L2, gap 1)                                motion crops
+rrdb_psnr psnr      L1 (RRDBNet; esrgan's psnr phase alone)    as esrgan psnr
 ====== ============ ========================================= ===================================
+
+``BASES``: ESRGAN and SoSR take their PSNR phase from one trained ``rrdb_psnr`` model and ToSR
+its first phase from a trained ``duf16``, as the papers do; ``base_overrides`` wires that.
 
 Common: HR patches 128 px (LR 32), batch 16, flips/rotations, ESRGAN's Adam betas (0.9, 0.99)
 for RRDBNet methods, (0.9, 0.999) elsewhere (the papers' / TF defaults). VGG19 features at
@@ -49,7 +53,7 @@ from ..paths import resolve
 from . import distributed
 from .sr_trainer import ConfigError, read_config_file, resolve_config, train_sr
 
-__all__ = ["PRESETS", "METHODS", "Phase", "method_phases", "train_phases", "train_method",
+__all__ = ["PRESETS", "METHODS", "BASES", "base_overrides", "Phase", "method_phases", "train_phases", "train_method",
            "VGG19_WEIGHTS"]
 
 #: Where the study keeps torchvision's ImageNet VGG19 (vgg19-dcbb9e9d.pth) for feature losses.
@@ -130,8 +134,31 @@ PRESETS: dict[str, list[Phase]] = {
     "duf16": [Phase("sr", _duf(16))],
     "duf52": [Phase("sr", _duf(52))],
     "tosr": [Phase("duf", _duf(16)), Phase("tosr", _TOSR)],
+    # ESRGAN's PSNR-oriented RRDBNet alone: the one model ESRGAN and SoSR both start from
+    "rrdb_psnr": [Phase("psnr", _ESRGAN_PSNR)],
 }
 METHODS = tuple(PRESETS)
+
+#: Methods whose first phase is another trained model, as in the papers (ESRGAN and SoSR start
+#: from one PSNR-oriented RRDBNet; ToSR from a trained VSR-DUF-16): method -> (base, its phase
+#: that the base's final model replaces). The study trains the base once and copies it in
+#: (``iterations: 0`` with ``init_from``), see ``base_overrides``.
+BASES: dict[str, tuple[str, str]] = {
+    "esrgan": ("rrdb_psnr", "psnr"),
+    "sosr": ("rrdb_psnr", "psnr"),
+    "tosr": ("duf16", "duf"),
+}
+
+
+def base_overrides(method: str, base_model: str | Path, base: str | None = None,
+                   phase: str | None = None) -> dict:
+    """Overrides that make ``method``'s phase ``phase`` (default: per ``BASES``) a copy of the
+    trained weight file ``base_model`` (no training in that phase)."""
+    if phase is None:
+        if method not in BASES:
+            raise ValueError(f"{method!r} has no base model; methods with one: {', '.join(BASES)}")
+        phase = BASES[method][1]
+    return {"phases": {phase: {"init_from": str(base_model), "iterations": 0}}}
 
 
 def method_phases(method: str, overrides: Mapping | None = None,
