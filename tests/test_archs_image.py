@@ -156,6 +156,90 @@ def test_discriminator_scores_each_image():
         VGGStyleDiscriminator(num_feat=4)(torch.rand(1, 3, 96, 96))
 
 
+# ---------------------------------------------------------------- global residual (bicubic skip)
+
+GLOBAL_RESIDUAL = ["rcan", "msrresnet", "rrdbnet"]
+
+
+def _matlab_bicubic(x: torch.Tensor, scale: int = 4) -> torch.Tensor:
+    """The study's bicubic baseline through imresize's float64 numpy path, image by image."""
+    frames = [imresize(img.permute(1, 2, 0).double().numpy(), scale) for img in x]
+    return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float()
+
+
+@pytest.mark.parametrize("name", GLOBAL_RESIDUAL)
+def test_global_residual_starts_at_the_bicubic_baseline(name):
+    torch.manual_seed(0)
+    x = _lr()
+    bicubic = _matlab_bicubic(x)
+    with torch.no_grad():
+        torch.testing.assert_close(TINY[name](global_residual=True)(x), bicubic, atol=1e-5, rtol=0)
+        # off, the published networks start elsewhere (mean colour, noise, bilinear + noise)
+        assert (TINY[name]()(x) - bicubic).abs().max() > 1e-2
+
+
+@pytest.mark.parametrize("name,scale", [("rcan", 2), ("msrresnet", 3), ("rrdbnet", 2), ("rrdbnet", 1)])
+def test_global_residual_at_other_scales(name, scale):
+    x = _lr(h=8, w=12)
+    with torch.no_grad():
+        out = TINY[name](scale=scale, global_residual=True)(x)
+    expected = x if scale == 1 else _matlab_bicubic(x, scale)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name", GLOBAL_RESIDUAL)
+def test_global_residual_zero_init_is_not_a_dead_end(name):
+    """Step 1 moves only the zeroed last conv; from step 2 every parameter gets a gradient."""
+    torch.manual_seed(0)
+    model = TINY[name](global_residual=True)
+    x, target = _lr(b=1), torch.rand(1, 3, 24, 20, generator=torch.Generator().manual_seed(1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with torch.no_grad():
+        start = model(x)
+    for step in range(2):
+        opt.zero_grad()
+        F.mse_loss(model(x), target).backward()
+        no_grad = {k for k, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0}
+        if step == 0:
+            assert "conv_last.weight" not in no_grad and "conv_first.weight" in no_grad
+        else:
+            assert not no_grad, f"{name}: no gradient after the first step for {sorted(no_grad)}"
+        opt.step()
+    with torch.no_grad():
+        assert (model(x) - start).abs().max() > 1e-4
+
+
+@pytest.mark.parametrize("name", GLOBAL_RESIDUAL)
+def test_global_residual_keeps_the_published_keys(name, tmp_path):
+    off, on = TINY[name](), TINY[name](global_residual=True)
+    assert {k: v.shape for k, v in on.state_dict().items()} == {k: v.shape for k, v in off.state_dict().items()}
+    torch.save(off.state_dict(), tmp_path / "off.pth")
+    torch.save(on.state_dict(), tmp_path / "on.pth")
+    x = _lr()
+    with torch.no_grad():
+        torch.testing.assert_close(load_weights(TINY[name](), tmp_path / "off.pth")(x), off(x), rtol=0, atol=0)
+        load_weights(TINY[name](global_residual=True), tmp_path / "off.pth")  # strict: same layout
+        load_weights(TINY[name](), tmp_path / "on.pth")
+
+
+def test_global_residual_needs_as_many_output_as_input_channels():
+    with pytest.raises(ValueError, match="num_in_ch"):
+        RCAN(num_in_ch=1, num_feat=8, num_group=1, num_block=1, squeeze_factor=4, rgb_mean=(0.5,),
+             global_residual=True)
+    with pytest.raises(ValueError, match="num_in_ch"):
+        RRDBNet(num_in_ch=1, num_feat=8, num_block=1, num_grow_ch=4, global_residual=True)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_global_residual_skip_stays_float32_under_autocast():
+    model = TINY["rrdbnet"](global_residual=True).cuda()
+    x = _lr().cuda()
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        out = model(x)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out.cpu(), _matlab_bicubic(x.cpu()), atol=1e-5, rtol=0)
+
+
 # ---------------------------------------------------------------- sizes at the paper's defaults
 
 

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch.nn import functional as F
 
 from arsr.archs import ARCHS, build_arch, count_parameters, is_video_arch
+from arsr.ops.imresize import imresize
 
 TINY = {
     "bicubic": {},
@@ -43,3 +45,31 @@ def test_published_sizes_by_name():
     assert count_parameters(build_arch("vdsr", in_ch=1)) == 665_921
     assert count_parameters(build_arch("bicubic")) == 0
     assert abs(count_parameters(build_arch("srresnet")) - 1.52e6) / 1.52e6 < 0.01
+
+
+# Bicubic and VDSR upscale bicubically by construction; the discriminator is no SR network.
+GLOBAL_RESIDUAL_ARCHS = [n for n in ARCHS if n not in ("bicubic", "vdsr", "vgg_discriminator")]
+
+
+@pytest.mark.parametrize("name", GLOBAL_RESIDUAL_ARCHS)
+def test_global_residual_by_name_starts_at_the_baseline_with_the_same_keys(name):
+    """``arch_kwargs: {global_residual: true}`` reaches every SR network without a bicubic skip:
+    untrained, it returns MATLAB bicubic x4 (DUF: bilinear x4, softmax filters have no negative
+    taps), and its state dict has the published keys and shapes."""
+    torch.manual_seed(0)
+    kwargs = TINY.get(name) or {}
+    model = build_arch(name, global_residual=True, **kwargs).eval()
+    plain = build_arch(name, **kwargs)
+    assert {k: v.shape for k, v in model.state_dict().items()} == {k: v.shape for k, v in plain.state_dict().items()}
+    clip = torch.rand(1, 7, 3, 8, 8)
+    if is_video_arch(name):
+        x, centre = clip[:, 3 - model.num_frames // 2:4 + model.num_frames // 2], clip[:, 3]
+    else:
+        x = centre = clip[:, 3]
+    with torch.no_grad():
+        y = model(x)
+    if name == "duf":
+        padded = F.interpolate(F.pad(centre, (1, 1, 1, 1)), scale_factor=4, mode="bilinear", align_corners=False)
+        torch.testing.assert_close(y, padded[..., 4:-4, 4:-4], atol=2.5e-3, rtol=0)
+    else:
+        torch.testing.assert_close(y, imresize(centre, 4), atol=1e-5, rtol=0)

@@ -1,11 +1,14 @@
 """Video SR architectures: VSR-DUF (duf_arch) and SPMC (spmc_arch)."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from arsr.archs.duf_arch import DUF, duf_video, dynamic_upsampling, sliding_window_sr
+from arsr.archs.arch_util import load_weights
+from arsr.archs.duf_arch import (DUF, FILTER_INIT_FLOOR, bilinear_filter_taps, duf_video, dynamic_upsampling,
+                                 sliding_window_sr)
 from arsr.archs.spmc_arch import SPMC, ConvLSTMCell, MotionEstimation, spmc_splat
 from arsr.ops.color import rgb_to_ycbcr
 from arsr.ops.imresize import imresize
@@ -176,6 +179,139 @@ def test_sliding_window_replicate_and_reflect_padding():
         torch.testing.assert_close(ref[0], model(torch.cat((clip[1:4].flip(0), clip))[None])[0])
     with pytest.raises(ValueError, match="pad"):
         sliding_window_sr(model, clip, 7, pad="wrap")
+
+
+# ----------------------------------------------------------------------- global residual (init)
+
+def _bilinear_zero_padded(x: torch.Tensor, scale: int = 4) -> torch.Tensor:
+    """Bilinear x``scale`` (align_corners=False) with zeros outside the image: pad one black LR
+    pixel, upscale, crop the ``scale`` HR pixels that belong to the padding."""
+    up = F.interpolate(F.pad(x, (1, 1, 1, 1)), scale_factor=scale, mode="bilinear", align_corners=False)
+    return up[..., scale:-scale, scale:-scale]
+
+
+def _matlab_bicubic(x: torch.Tensor, scale: int = 4) -> torch.Tensor:
+    """The study's bicubic baseline through imresize's float64 numpy path, image by image."""
+    frames = [imresize(img.permute(1, 2, 0).double().numpy(), scale) for img in x]
+    return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float()
+
+
+def test_bilinear_filter_taps_by_hand():
+    taps = bilinear_filter_taps(4)
+    assert taps.shape == (25, 16)
+    torch.testing.assert_close(taps.sum(0), torch.ones(16, dtype=torch.float64))
+    # sub-pixel (0, 3) sits at (-0.375, +0.375) LR pixels from its centre: rows -1/0, columns 0/+1
+    sub = 0 * 4 + 3
+    expected = {(1, 2): 0.375 * 0.625, (1, 3): 0.375 * 0.375, (2, 2): 0.625 * 0.625, (2, 3): 0.625 * 0.375}
+    for tap in range(25):
+        assert taps[tap, sub].item() == pytest.approx(expected.get(divmod(tap, 5), 0.0))
+
+
+# Softmax mass left on the 21 taps bilinear does not use: the start's distance from bilinear.
+DUF_INIT_TOL = 21 * FILTER_INIT_FLOOR / (1 + 21 * FILTER_INIT_FLOOR)
+
+
+def test_duf_global_residual_starts_at_bilinear():
+    torch.manual_seed(0)
+    x = torch.rand(2, 7, 3, 6, 5)
+    for train in (True, False):  # BatchNorm's mode does not matter: the filter logits are constant
+        model = tiny_duf(global_residual=True).train(train)
+        with torch.no_grad():
+            out = model(x)
+        expected = _bilinear_zero_padded(x[:, 3])
+        torch.testing.assert_close(out, expected, atol=DUF_INIT_TOL, rtol=0)
+        # the interior is plain bilinear upscaling
+        interior = F.interpolate(x[:, 3], scale_factor=4, mode="bilinear", align_corners=False)
+        torch.testing.assert_close(out[..., 2:-2, 2:-2], interior[..., 2:-2, 2:-2], atol=DUF_INIT_TOL, rtol=0)
+    with torch.no_grad():
+        assert (tiny_duf()(x) - expected).abs().max() > 1e-2
+
+
+def _assert_learns_past_zero_init(model, x, target, first_layer: str, last_layers: tuple[str, ...]):
+    """Step 1 moves only the zeroed last layers; from step 2 ``first_layer`` gets a gradient too."""
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with torch.no_grad():
+        start = model(x)
+    grads = dict(model.named_parameters())
+    for step in range(2):
+        opt.zero_grad()
+        F.mse_loss(model(x), target).backward()
+        for name in last_layers:
+            assert grads[name].grad.abs().sum() > 0, (step, name)
+        assert (grads[first_layer].grad.abs().sum() > 0) == (step == 1), step
+        opt.step()
+    with torch.no_grad():
+        assert (model(x) - start).abs().max() > 1e-4
+
+
+def test_duf_global_residual_zero_init_is_not_a_dead_end():
+    torch.manual_seed(0)
+    model = tiny_duf(global_residual=True)
+    _assert_learns_past_zero_init(model, torch.rand(2, 7, 3, 8, 8), torch.rand(2, 3, 32, 32), "conv3d1.weight",
+                                  ("conv3d_r2.weight", "conv3d_f2.weight", "conv3d_f2.bias"))
+
+
+def test_duf_global_residual_keeps_the_published_keys_and_forward(tmp_path):
+    torch.manual_seed(0)
+    off = tiny_duf().eval()
+    on = tiny_duf(global_residual=True)
+    assert {k: v.shape for k, v in on.state_dict().items()} == {k: v.shape for k, v in off.state_dict().items()}
+    torch.save(off.state_dict(), tmp_path / "off.pth")
+    x = torch.rand(1, 7, 3, 8, 8)
+    with torch.no_grad():
+        # only the initialisation differs: the same weights give the same output either way
+        torch.testing.assert_close(load_weights(on, tmp_path / "off.pth").eval()(x), off(x), rtol=0, atol=0)
+        torch.testing.assert_close(load_weights(tiny_duf(), tmp_path / "off.pth").eval()(x), off(x), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("color", ["y", "rgb"])
+def test_spmc_global_residual_starts_at_the_bicubic_baseline(color):
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 3, 6, 10)  # padded to 8 x 12 inside
+    model = tiny_spmc(color=color, global_residual=True)
+    with torch.no_grad():
+        steps, _ = model.forward_steps(x)
+        off = tiny_spmc(color=color)(x)
+    bicubic = _matlab_bicubic(x[:, 1])
+    for i in range(3):  # every time step, not just the last one
+        torch.testing.assert_close(steps[:, i], bicubic, atol=1e-5, rtol=0)
+    assert (off - bicubic).abs().max() > 1e-2
+
+
+@pytest.mark.parametrize("color", ["y", "rgb"])
+def test_spmc_global_residual_zero_init_is_not_a_dead_end(color):
+    torch.manual_seed(0)
+    model = tiny_spmc(color=color, global_residual=True)
+    _assert_learns_past_zero_init(model, torch.rand(1, 3, 3, 8, 8), torch.rand(1, 3, 32, 32),
+                                  "motion_estimation.coarse.0.weight",
+                                  ("detail_fusion.dec3.2.weight", "detail_fusion.dec3.2.bias"))
+
+
+def test_spmc_under_bf16_autocast_keeps_a_float32_bicubic_start():
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, 3, 80, 72)  # HR 320 x 288: coordinates past bf16's exact integers (256)
+    for color in ("y", "rgb"):
+        model = tiny_spmc(color=color, global_residual=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = model(x)
+        assert out.dtype == torch.float32
+        torch.testing.assert_close(out, imresize(x[:, 1], 4), atol=1e-5, rtol=0)
+
+
+def test_spmc_splat_of_bf16_input_is_computed_in_float32():
+    torch.manual_seed(0)
+    x, flow = torch.rand(1, 2, 80, 80).bfloat16(), (0.4 * torch.rand(1, 2, 80, 80)).bfloat16()
+    out = spmc_splat(x, flow, 4)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, spmc_splat(x.float(), flow.float(), 4), rtol=0, atol=0)
+
+
+def test_spmc_global_residual_keeps_the_keys(tmp_path):
+    off, on = tiny_spmc(), tiny_spmc(global_residual=True)
+    assert {k: v.shape for k, v in on.state_dict().items()} == {k: v.shape for k, v in off.state_dict().items()}
+    torch.save(off.state_dict(), tmp_path / "off.pth")
+    load_weights(tiny_spmc(global_residual=True), tmp_path / "off.pth")
+    load_weights(tiny_spmc(), tmp_path / "off.pth")
 
 
 # --------------------------------------------------------------------------------- SPMC layer

@@ -12,6 +12,8 @@ from torch import nn
 from torch.nn import init
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from arsr.ops.imresize import imresize
+
 # Wrappers under which training frameworks store a state dict (BasicSR: params / params_ema).
 _STATE_DICT_WRAPPERS = ("params_ema", "params", "state_dict", "model")
 
@@ -37,6 +39,31 @@ def default_init_weights(modules: nn.Module | Iterable[nn.Module], scale: float 
                 init.constant_(m.weight, 1)
                 if m.bias is not None:
                     m.bias.fill_(bias_fill)
+
+
+@torch.no_grad()
+def zero_init_(*layers: nn.Module) -> None:
+    """Set the weight and bias of each layer to zero: the last conv of a network with a global
+    residual, so that it starts at its skip (ReZero/Fixup style). It gets a gradient from the first
+    step; the layers before it get theirs from the second step on."""
+    for layer in layers:
+        init.zeros_(layer.weight)
+        if layer.bias is not None:
+            init.zeros_(layer.bias)
+
+
+def bicubic_upscale(x: torch.Tensor, scale: int) -> torch.Tensor:
+    """The study's bicubic baseline as a network skip: MATLAB ``imresize`` by ``scale`` through
+    ``arsr.ops.imresize``'s differentiable torch path.
+
+    Computed in float32 even under autocast (bf16 would round the skip by up to 2^-9), so a
+    network with a zeroed last conv returns the baseline before its uint8 rounding.
+    ``x: (..., c, h, w)`` -> ``(..., c, scale·h, scale·w)``, float32 for half/bf16 input.
+    """
+    if x.dtype in (torch.float16, torch.bfloat16):
+        x = x.float()
+    with torch.autocast(x.device.type, enabled=False):
+        return imresize(x, scale)
 
 
 def make_layer(block: Callable[..., nn.Module], num_blocks: int, **kwargs) -> nn.Sequential:

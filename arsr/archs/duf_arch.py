@@ -1,19 +1,26 @@
 """VSR-DUF: Jo, Oh, Kang, Kim, "Deep Video Super-Resolution Network Using Dynamic Upsampling Filters Without Explicit Motion Compensation", CVPR 2018."""
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["DUF", "dynamic_upsampling", "sliding_window_sr", "duf_video"]
+from .arch_util import zero_init_
+
+__all__ = ["DUF", "dynamic_upsampling", "bilinear_filter_taps", "sliding_window_sr", "duf_video"]
 
 # num_layer -> (dense blocks before the temporal reduction, growth rate), as the official
 # FR_16L / FR_28L / FR_52L (yhjo09/VSR-DUF nets.py) and BasicSR's DUF.
 DUF_DEPTHS = {16: (3, 32), 28: (9, 16), 52: (21, 16)}
 NUM_FRAMES = 7  # three temporal-reduction blocks each drop 2 frames: 7 -> 1
 FILTER_SIZE = 5
+# Softmax weight of a tap that bilinear interpolation does not use, relative to the used taps'
+# total of 1, in the ``global_residual`` initialisation: small enough to start within
+# 25 * 1e-4 of bilinear, large enough (log 1e-4 = -9.2) for the tap to be learnt.
+FILTER_INIT_FLOOR = 1e-4
 
 
 def _bn_eps_momentum(adapt_official_weights: bool) -> tuple[float, float]:
@@ -91,6 +98,28 @@ def dynamic_upsampling(x: torch.Tensor, filters: torch.Tensor) -> torch.Tensor:
     return out.reshape(b, c * subpixels, h, w)
 
 
+def bilinear_filter_taps(scale: int, filter_size: int = FILTER_SIZE) -> torch.Tensor:
+    """Bilinear x``scale`` interpolation (``align_corners=False``) as dynamic upsampling filters.
+
+    Sub-pixel (i, j) of LR pixel p sits at ``p + ((i + 0.5) / scale - 0.5, (j + 0.5) / scale - 0.5)``
+    and takes the bilinear weights of the (at most) 2 x 2 LR pixels around it.
+    Returns (filter_size², scale²) float64: tap t (row-major in the window), sub-pixel i·scale + j,
+    the layout of ``dynamic_upsampling``'s filters; each column sums to one.
+    """
+    radius = filter_size // 2
+    taps_1d = torch.zeros(scale, filter_size, dtype=torch.float64)  # (sub-pixel, offset + radius)
+    for i in range(scale):
+        pos = (i + 0.5) / scale - 0.5
+        lo = math.floor(pos)
+        if lo < -radius or lo + 1 > radius:
+            raise ValueError(f"bilinear_filter_taps: a {filter_size}x{filter_size} window is too small")
+        taps_1d[i, lo + radius] += 1.0 - (pos - lo)
+        taps_1d[i, lo + 1 + radius] += pos - lo
+    # (dy, dx, i, j) -> (tap, sub-pixel)
+    taps = torch.einsum("iy,jx->yxij", taps_1d, taps_1d)
+    return taps.reshape(filter_size ** 2, scale ** 2)
+
+
 class DUF(nn.Module):
     """VSR-DUF: 3D-conv dense net -> per-pixel dynamic upsampling filters + residual.
 
@@ -110,13 +139,20 @@ class DUF(nn.Module):
         num_mid: channels after the dense blocks (256).
         num_filter_hidden: hidden channels of the filter branch (512).
         num_in_ch: input channels (3, RGB).
+        global_residual: initialise the filters to bilinear x``scale`` taps (``conv3d_f2``: zero
+            weight, bias log max(tap, FILTER_INIT_FLOOR)) and the residual to zero (``conv3d_r2``),
+            so an untrained model returns bilinear x``scale`` of the centre frame (zero padding
+            at the border) within 25·FILTER_INIT_FLOOR = 2.5e-3 for inputs in [0, 1]; softmax
+            filters cannot hold bicubic's negative taps. Only the initialisation changes: forward
+            pass and state-dict keys are the published ones (not in the paper; off by default).
 
     Input x: (b, 7, c, h, w) in [0, 1]; returns (b, c, scale*h, scale*w).
     """
 
     def __init__(self, scale: int = 4, num_layer: int = 16, adapt_official_weights: bool = False,
                  num_feat: int = 64, num_block: Optional[int] = None, num_grow_ch: Optional[int] = None,
-                 num_mid: int = 256, num_filter_hidden: int = 512, num_in_ch: int = 3):
+                 num_mid: int = 256, num_filter_hidden: int = 512, num_in_ch: int = 3,
+                 global_residual: bool = False):
         super().__init__()
         if num_layer not in DUF_DEPTHS:
             raise ValueError(f"DUF num_layer must be one of {sorted(DUF_DEPTHS)}, got {num_layer}")
@@ -126,6 +162,7 @@ class DUF(nn.Module):
         self.scale = scale
         self.num_layer = num_layer
         self.num_frames = NUM_FRAMES
+        self.global_residual = global_residual
         eps, momentum = _bn_eps_momentum(adapt_official_weights)
 
         self.conv3d1 = nn.Conv3d(num_in_ch, num_feat, (1, 3, 3), stride=1, padding=(0, 1, 1), bias=True)
@@ -141,6 +178,16 @@ class DUF(nn.Module):
         # filter branch
         self.conv3d_f1 = nn.Conv3d(num_mid, num_filter_hidden, 1, bias=True)
         self.conv3d_f2 = nn.Conv3d(num_filter_hidden, FILTER_SIZE ** 2 * scale ** 2, 1, bias=True)
+        if global_residual:
+            self._init_at_bilinear()
+
+    @torch.no_grad()
+    def _init_at_bilinear(self) -> None:
+        """Filters = bilinear taps for every input (softmax of a constant logit), residual = 0."""
+        zero_init_(self.conv3d_r2)
+        taps = bilinear_filter_taps(self.scale, FILTER_SIZE)  # channel = tap * scale^2 + sub-pixel
+        self.conv3d_f2.weight.zero_()
+        self.conv3d_f2.bias.copy_(taps.clamp_min(FILTER_INIT_FLOOR).log().flatten())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (b, 7, c, h, w) -> HR centre frame (b, c, scale*h, scale*w)."""

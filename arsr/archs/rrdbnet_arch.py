@@ -5,7 +5,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .arch_util import default_init_weights, make_layer
+from .arch_util import bicubic_upscale, default_init_weights, make_layer, zero_init_
 
 
 class ResidualDenseBlock(nn.Module):
@@ -54,15 +54,23 @@ class RRDBNet(nn.Module):
     checkpoints load. As in BasicSR, ``scale`` 2 and 1 first pixel-unshuffle the input by 2 and 4
     (``conv_first`` then takes 4·/16·``num_in_ch`` channels).
 
+    ``global_residual`` (not in ESRGAN; off by default): output = MATLAB-bicubic x``scale`` of the
+    input + the network's output, with ``conv_last`` zero-initialised, so an untrained model
+    returns the bicubic baseline. Same state-dict keys either way.
+
     ``x: (b, num_in_ch, h, w)`` RGB in [0, 1] -> ``(b, num_out_ch, scale·h, scale·w)``.
     """
 
     def __init__(self, num_in_ch: int = 3, num_out_ch: int = 3, scale: int = 4, num_feat: int = 64,
-                 num_block: int = 23, num_grow_ch: int = 32):
+                 num_block: int = 23, num_grow_ch: int = 32, global_residual: bool = False):
         super().__init__()
         if scale not in (1, 2, 4):
             raise ValueError(f"RRDBNet: scale {scale} is not supported; use 1, 2 or 4")
+        if global_residual and num_in_ch != num_out_ch:
+            raise ValueError(f"RRDBNet: global_residual adds the bicubic-upscaled input to the output, "
+                             f"so num_in_ch ({num_in_ch}) must equal num_out_ch ({num_out_ch})")
         self.scale = scale
+        self.global_residual = global_residual
         self.unshuffle = {4: 1, 2: 2, 1: 4}[scale]
         self.conv_first = nn.Conv2d(num_in_ch * self.unshuffle ** 2, num_feat, 3, 1, 1)
         self.body = make_layer(RRDB, num_block, num_feat=num_feat, num_grow_ch=num_grow_ch)
@@ -72,14 +80,18 @@ class RRDBNet(nn.Module):
         self.conv_hr = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
         self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
         self.lrelu = nn.LeakyReLU(negative_slope=0.2, inplace=True)
+        if global_residual:
+            zero_init_(self.conv_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x: (b, num_in_ch, h, w)`` -> ``(b, num_out_ch, scale·h, scale·w)``; for ``scale`` 1
         and 2, ``h`` and ``w`` must be multiples of 4 and 2."""
+        base = bicubic_upscale(x, self.scale) if self.global_residual else None
         if self.unshuffle > 1:
             x = F.pixel_unshuffle(x, self.unshuffle)
         feat = self.conv_first(x)
         feat = feat + self.conv_body(self.body(feat))
         feat = self.lrelu(self.conv_up1(F.interpolate(feat, scale_factor=2, mode="nearest")))
         feat = self.lrelu(self.conv_up2(F.interpolate(feat, scale_factor=2, mode="nearest")))
-        return self.conv_last(self.lrelu(self.conv_hr(feat)))
+        out = self.conv_last(self.lrelu(self.conv_hr(feat)))
+        return out if base is None else out + base

@@ -6,8 +6,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from arsr.ops.color import rgb_to_ycbcr, ycbcr_to_rgb
-from arsr.ops.imresize import imresize
 from arsr.ops.warp import warp
+
+from .arch_util import bicubic_upscale, zero_init_
 
 __all__ = ["SPMC", "spmc_splat", "SubPixelMotionCompensation", "MotionEstimation",
            "ConvLSTMCell", "DetailFusionNet"]
@@ -21,10 +22,11 @@ def spmc_splat(x: torch.Tensor, flow: torch.Tensor, scale: int) -> torch.Tensor:
     lands on stay 0 (zero-filling), contributions are summed, not normalised. With zero flow,
     LR pixel (y, x) goes to HR pixel (scale*y, scale*x) exactly. Differentiable w.r.t. ``x`` and
     ``flow`` (through the bilinear weights). Uses ``scatter_add``, so it is not bit-deterministic
-    on CUDA.
+    on CUDA. Half-precision input is computed in float32: bf16 holds integers exactly only up to
+    256, so HR coordinates beyond it would land on the wrong pixel (or outside the image).
 
     x: (b, c, h, w); flow: (b, 2, h, w) in LR pixels, channel 0 = x, 1 = y.
-    Returns (b, c, scale*h, scale*w).
+    Returns (b, c, scale*h, scale*w), float32 for half/bf16 input.
     """
     if x.dim() != 4 or flow.dim() != 4 or flow.shape[1] != 2:
         raise ValueError(f"spmc_splat: x must be (b, c, h, w) and flow (b, 2, h, w), "
@@ -32,6 +34,8 @@ def spmc_splat(x: torch.Tensor, flow: torch.Tensor, scale: int) -> torch.Tensor:
     if flow.shape[0] != x.shape[0] or flow.shape[2:] != x.shape[2:]:
         raise ValueError(f"spmc_splat: flow {tuple(flow.shape)} must match x {tuple(x.shape)} "
                          "in batch and size")
+    dtype = torch.promote_types(torch.promote_types(x.dtype, flow.dtype), torch.float32)
+    x, flow = x.to(dtype), flow.to(dtype)
     b, c, h, w = x.shape
     hh, ww = scale * h, scale * w
     ys = torch.arange(h, dtype=flow.dtype, device=flow.device).view(1, h, 1)
@@ -45,7 +49,7 @@ def spmc_splat(x: torch.Tensor, flow: torch.Tensor, scale: int) -> torch.Tensor:
                            (0, 1, (1 - ax) * ay), (1, 1, ax * ay)):
         xi, yi = x0 + dx, y0 + dy
         inside = (xi >= 0) & (xi <= ww - 1) & (yi >= 0) & (yi <= hh - 1)
-        index = (yi.clamp(0, hh - 1) * ww + xi.clamp(0, ww - 1)).long().view(b, 1, h * w)
+        index = (yi.clamp(0, hh - 1).long() * ww + xi.clamp(0, ww - 1).long()).view(b, 1, h * w)
         src = (x * (weight * inside).unsqueeze(1)).reshape(b, c, h * w)
         out = out.scatter_add(2, index.expand(b, c, h * w), src)
     return out.view(b, c, hh, ww)
@@ -194,8 +198,9 @@ class SPMC(nn.Module):
         flow_gain: pixels per unit of the tanh flow output (not given in the paper; 32 as the
             LoSealL/VideoSuperResolution re-implementation).
         forget_bias: added to the ConvLSTM forget gate (TF BasicConvLSTMCell default 1.0).
-        global_residual: add the bicubic-upscaled reference to the decoder output (not in the
-            paper; off by default).
+        global_residual: add the MATLAB-bicubic upscaled reference (Y or RGB) to the decoder
+            output and zero-initialise the decoder's last conv, so an untrained model returns
+            the bicubic baseline (not in the paper; off by default; same state-dict keys).
 
     x: (b, num_frames, 3, h, w) RGB in [0, 1] -> (b, 3, scale*h, scale*w).
     """
@@ -214,6 +219,8 @@ class SPMC(nn.Module):
         self.motion_estimation = MotionEstimation(ch, me_feat, flow_gain)
         self.spmc = SubPixelMotionCompensation(scale)
         self.detail_fusion = DetailFusionNet(ch, ch, num_feat, forget_bias)
+        if global_residual:
+            zero_init_(self.detail_fusion.dec3[-1])
 
     def forward_steps(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """All time steps, for the paper's per-step loss and the ME loss.
@@ -248,13 +255,18 @@ class SPMC(nn.Module):
     def _to_rgb(self, steps: torch.Tensor, ref_rgb: torch.Tensor) -> torch.Tensor:
         """steps: (b, t, ch, H, W) in the working space -> RGB (b, t, 3, H, W)."""
         if self.color == "y":
-            ref_up = imresize(rgb_to_ycbcr(ref_rgb), self.scale)  # (b, 3, H, W) YCbCr
-            if self.global_residual:
-                steps = steps + ref_up[:, None, :1]
-            ycbcr = torch.cat((steps, ref_up[:, None, 1:].expand(-1, steps.shape[1], -1, -1, -1)), dim=2)
-            return ycbcr_to_rgb(ycbcr)
+            # float32 even under autocast: bf16 colour conversions would move the bicubic parts
+            # (chroma, and the luma skip) by up to 0.015
+            with torch.autocast(steps.device.type, enabled=False):
+                dtype = torch.promote_types(steps.dtype, torch.float32)
+                ref_up = bicubic_upscale(rgb_to_ycbcr(ref_rgb.to(dtype)), self.scale)  # (b, 3, H, W) YCbCr
+                steps = steps.to(dtype)
+                if self.global_residual:
+                    steps = steps + ref_up[:, None, :1]
+                ycbcr = torch.cat((steps, ref_up[:, None, 1:].expand(-1, steps.shape[1], -1, -1, -1)), dim=2)
+                return ycbcr_to_rgb(ycbcr)
         if self.global_residual:
-            steps = steps + imresize(ref_rgb, self.scale)[:, None]
+            steps = steps + bicubic_upscale(ref_rgb, self.scale)[:, None]
         return steps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
