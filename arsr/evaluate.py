@@ -63,7 +63,7 @@ from tqdm import tqdm
 from .data.store import PreparedDataset
 from .flow import compute_flow, quantize
 from .io import atomic_path, write_json
-from .metrics import psnr_y, ssim_y
+from .metrics import channel_shift, psnr_y, ssim_y
 from .paths import resolve
 from .recognition.sampling import (crop_resize, default_scale_size, flip_horizontal, needed_frames,
                                    num_positions, snippet_fields, snippet_frames, stack_flow,
@@ -313,9 +313,10 @@ def _flow_job(method: str, options: dict, bound: float,
     return [(k, quantize(compute_flow(a, b, method, **options), bound)) for k, a, b in items]
 
 
-def _quality_job(shave: int, items: list[tuple[int, np.ndarray, np.ndarray]]) -> list[tuple[int, float, float]]:
-    """PSNR and SSIM (Y) of each (frame, SR, HR)."""
-    return [(k, psnr_y(sr, hr, shave), ssim_y(sr, hr, shave)) for k, sr, hr in items]
+def _quality_job(shave: int, items: list[tuple[int, np.ndarray, np.ndarray]]) -> list[tuple]:
+    """PSNR and SSIM (Y) and the per-channel colour shift of each (frame, SR, HR)."""
+    return [(k, psnr_y(sr, hr, shave), ssim_y(sr, hr, shave), channel_shift(sr, hr, shave).tolist())
+            for k, sr, hr in items]
 
 
 class _Runner:
@@ -413,6 +414,7 @@ class EvaluationResult:
     scores: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     video_ids: list[str] = field(default_factory=list)
     labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    channel_shift: np.ndarray | None = None  # (3,) mean SR - HR per RGB channel, grey levels
 
 
 def _topk(scores: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
@@ -513,7 +515,8 @@ def evaluate(method: SRMethod, recognisers: Mapping[str, Any], test_set: Prepare
             "recogniser": rec.fingerprint(), "kind": rec.kind, "coupled": rec.coupled,
             "streams": list(rec.streams), "class_names": test_set.class_names})
         for rec_name, rec in recognisers.items()}
-    quality_dir = _Folder(root / "quality" if root else None, {**base, "shave": shave}) if psnr else None
+    quality_dir = _Folder(root / "quality" if root else None,
+                          {**base, "shave": shave, "fields": "psnr,ssim,channel_shift"}) if psnr else None
 
     memory_scores: dict[str, dict[str, tuple[int, dict]]] = {r: {} for r in recognisers}
     memory_quality: dict[str, dict] = {}
@@ -531,10 +534,11 @@ def evaluate(method: SRMethod, recognisers: Mapping[str, Any], test_set: Prepare
                 _save_scores(path, p.row["video_id"], int(p.row["label"]), scores)
         if p.quality_jobs:
             per_frame = sorted(x for job in p.quality_jobs for x in job.result())
-            q = {"frames": [k for k, _, _ in per_frame], "psnr_frames": [v for _, v, _ in per_frame],
-                 "ssim_frames": [v for _, _, v in per_frame],
-                 "psnr": float(np.mean([v for _, v, _ in per_frame])),
-                 "ssim": float(np.mean([v for _, _, v in per_frame]))}
+            q = {"frames": [x[0] for x in per_frame], "psnr_frames": [x[1] for x in per_frame],
+                 "ssim_frames": [x[2] for x in per_frame],
+                 "psnr": float(np.mean([x[1] for x in per_frame])),
+                 "ssim": float(np.mean([x[2] for x in per_frame])),
+                 "channel_shift": np.mean([x[3] for x in per_frame], axis=0).tolist()}
             memory_quality[key] = q
             path = quality_dir.file(key, ".json")
             if path is not None:
@@ -636,11 +640,16 @@ def _collect(name, rows, recognisers, score_dirs, memory_scores, quality_dir, me
         for stream in rec.streams:
             scores[(rec_name, stream)] = np.stack([v[1][stream] for v in per_video])
     quality = (math.nan, math.nan)
+    shift = None
     if quality_dir is not None:
         q = [memory_quality.get(k) or _read_json(quality_dir.file(k, ".json")) for k in keys]
         if all(x is not None for x in q):
             quality = (float(np.mean([x["psnr"] for x in q])), float(np.mean([x["ssim"] for x in q])))
-    return _result(name, video_ids, labels, scores, class_names, quality)
+            if all("channel_shift" in x for x in q):
+                shift = np.mean([x["channel_shift"] for x in q], axis=0)
+    result = _result(name, video_ids, labels, scores, class_names, quality)
+    result.channel_shift = shift
+    return result
 
 
 def fuse_cached(cache_dir: str | os.PathLike, *, spatial: str, temporal: str, recogniser: str = "tsn",

@@ -107,6 +107,17 @@ def psnr_y(sr: np.ndarray, hr: np.ndarray, shave: int = 4) -> float:
     return _psnr(_shave(y_channel(sr), shave), _shave(y_channel(hr), shave))
 
 
+def channel_shift(sr: np.ndarray, hr: np.ndarray, shave: int = 4) -> np.ndarray:
+    """Mean signed error per RGB channel (grey levels): does an SR method shift the colours?
+
+    sr, hr: ``(h, w, 3)`` uint8 RGB; ``shave`` border pixels dropped. Returns ``(3,)`` float64.
+    """
+    # shift_c = mean_p (SR_c(p) - HR_c(p))
+    _check_pair(sr, hr, "channel_shift", 3)
+    diff = sr.astype(np.float64).transpose(2, 0, 1) - hr.astype(np.float64).transpose(2, 0, 1)
+    return _shave(diff, shave).reshape(3, -1).mean(axis=1)
+
+
 def _gaussian_window(size: int = 11, sigma: float = 1.5) -> np.ndarray:
     g = np.exp(-((np.arange(size) - (size - 1) / 2.0) ** 2) / (2.0 * sigma ** 2))
     w = np.outer(g, g)

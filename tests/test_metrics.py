@@ -139,3 +139,16 @@ def test_bicubic_set5_published_protocol(refdata):
         ssims.append(ssim(a, b))
     assert np.mean(psnrs) == pytest.approx(28.42, abs=0.005)
     assert np.mean(ssims) == pytest.approx(0.8104, abs=0.0001)
+
+
+def test_channel_shift_is_the_mean_signed_error_per_channel_inside_the_shave():
+    from arsr.metrics import channel_shift
+
+    hr = np.full((12, 10, 3), 100, np.uint8)
+    sr = hr.copy()
+    sr[..., 0] += 3          # red +3 everywhere
+    sr[2:-2, 2:-2, 2] -= 8   # blue -8 inside a 2-px border only
+    sr[0, :, 1] = 255        # green spoiled on the border row that shave=2 drops
+    np.testing.assert_allclose(channel_shift(sr, hr, shave=2), [3.0, 0.0, -8.0])
+    # without shave the border counts: blue -8 on 8*6 of 12*10 pixels, green +155 on one row of 10
+    np.testing.assert_allclose(channel_shift(sr, hr, shave=0), [3.0, 155 * 10 / 120, -8 * 48 / 120])

@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from test_report import ABLATION, METHODS, check_study_html  # tests/ is on sys.path under pytest
+from test_report import check_study_html  # tests/ is on sys.path under pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+TINY = yaml.safe_load((ROOT / "profiles/tiny.yaml").read_text())
 BIN = Path(sys.executable).parent
 RAN = re.compile(r"Running stage '([^']+)'")
 
@@ -96,10 +97,12 @@ def study(tmp_path_factory):
 def test_study_runs_end_to_end(study):
     repo, proc, seconds = study
     ran = set(RAN.findall(proc.stdout))
+    sr, ablation = TINY["sr"], TINY["ablation"]
     expected = {"prepare", "train_recognizers", "evaluate_combined", "report",
-                *(f"train_sr@{m}" for m in METHODS), *(f"evaluate@{m}" for m in METHODS),
+                *(f"train_sr@{m}" for m in sr["train"]), *(f"finetune_sr@{m}" for m in sr["finetune"]),
+                *(f"evaluate@{m}" for m in sr["methods"]),
                 "evaluate_reference@hr", "evaluate_reference@bicubic",
-                *(f"ablate_sosr@{v}" for v in ABLATION["sosr"]), *(f"ablate_tosr@{v}" for v in ABLATION["tosr"])}
+                *(f"ablate_sosr@{v}" for v in ablation["sosr"]), *(f"ablate_tosr@{v}" for v in ablation["tosr"])}
     assert ran == expected, f"stages run: {sorted(ran)}"
     text = (repo / "reports/study.html").read_text()
     check_study_html(text)
@@ -135,3 +138,22 @@ def test_one_method_knob_reruns_only_its_stages(study):
     assert set(status) == {"train_sr@rcan"}, status
     proc = _run([str(BIN / "dvc"), "repro"], repo)
     assert set(RAN.findall(proc.stdout)) == {"train_sr@rcan", "evaluate@rcan", "report"}, proc.stdout[-3000:]
+
+
+@pytest.mark.slow
+def test_dvc_deps_follow_the_code(study):
+    """An edit of a module the evaluation imports (arsr/metrics.py: PSNR/SSIM) marks every stage
+    that evaluates out of date, and no training stage."""
+    repo, _, _ = study
+    metrics = repo / "arsr" / "metrics.py"
+    original = metrics.read_text()
+    try:
+        metrics.write_text(original + "\n# edited by test_dvc_deps_follow_the_code\n")
+        status = set(json.loads(_run([str(BIN / "dvc"), "status", "--json"], repo).stdout))
+    finally:
+        metrics.write_text(original)
+    evaluating = {f"evaluate@{m}" for m in TINY["sr"]["methods"]} | {
+        "evaluate_reference@hr", "evaluate_reference@bicubic", "evaluate_combined",
+        *(f"ablate_sosr@{v}" for v in TINY["ablation"]["sosr"]), *(f"ablate_tosr@{v}" for v in TINY["ablation"]["tosr"])}
+    assert evaluating <= status, sorted(evaluating - status)
+    assert not {s for s in status if s.startswith(("train_", "finetune_", "prepare"))}, sorted(status)

@@ -172,6 +172,7 @@ class EvalRuns:
     samples: dict | None
     seconds: float
     per_video: pd.DataFrame | None = None
+    channel_shift: dict | None = None  # seed -> (3,) mean SR - HR per RGB channel (grey levels)
 
 
 def per_video_rows(result, seed: int) -> pd.DataFrame:
@@ -213,7 +214,7 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
                    crops=evaluate["crops"], workers=worker_count(evaluate["workers"]),
                    shave=evaluate["shave"], videos=subset, progress=progress)
     recs = stage_recognizers(recognizers_dir, recognizer_seed, evaluate["recognizers"], device=device)
-    tables, per_class, per_video = [], [], []
+    tables, per_class, per_video, shifts = [], [], [], {}
     samples = None
     if method in REFERENCE_METHODS:
         prune_cache(cache / REFERENCE_CACHE, keys)
@@ -224,6 +225,8 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
             tables.append(table)
             per_class.append(classes)
             per_video.append(per_video_rows(result, seed).assign(method=method))
+            if result.channel_shift is not None:
+                shifts[int(seed)] = [float(v) for v in result.channel_shift]
         if n_samples:
             samples = sample_frames(sr, dataset, n_samples)
     for seed in seeds if method not in REFERENCE_METHODS else ():
@@ -234,6 +237,8 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
             sr = sr_method(method, models_dir, seed, prepare["scale"], device=device)
             result = run_evaluation(sr, recs, dataset, name=f"seed{seed}", cache_dir=cache, **options)
             parts = [(*_tidy(result, method, seed), per_video_rows(result, seed).assign(method=method))]
+            if result.channel_shift is not None:
+                shifts[int(seed)] = [float(v) for v in result.channel_shift]
             if samples is None and n_samples:
                 samples = sample_frames(sr, dataset, n_samples)
         for table, classes, videos in parts:
@@ -245,7 +250,7 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
     table = pd.concat(tables, ignore_index=True)
     classes = pd.concat(per_class, ignore_index=True)
     videos = pd.concat(per_video, ignore_index=True)[PER_VIDEO_COLUMNS]
-    return EvalRuns(method, table, classes, samples, time.perf_counter() - t0, videos)
+    return EvalRuns(method, table, classes, samples, time.perf_counter() - t0, videos, shifts or None)
 
 
 def _combined(recs, seed, dataset, evaluate, prepare, models_dir, eval_dir, keys, options, device):
@@ -341,6 +346,11 @@ def eval_metrics(runs: EvalRuns) -> dict:
     out["psnr"] = _finite(quality["psnr"])
     out["ssim"] = _finite(quality["ssim"])
     out["n_videos"] = int(runs.table["n_videos"].max())
+    if runs.channel_shift:
+        # the largest |mean SR - HR| over the RGB channels: colours kept when <= 1 grey level
+        per_seed = {str(s): float(np.max(np.abs(v))) for s, v in runs.channel_shift.items()}
+        out["colour_shift"] = {"max_abs_channel": max(per_seed.values()), "per_seed": per_seed,
+                               "rgb_per_seed": {str(s): v for s, v in runs.channel_shift.items()}}
     out["seconds"] = runs.seconds
     return out
 
