@@ -18,12 +18,18 @@ import pytest
 import yaml
 
 from arsr.study import paper, report
+from arsr.study.ablations import ALIASES, VARIANTS
 
 ROOT = Path(__file__).resolve().parents[1]
 METHODS = ["vdsr", "rcan", "srgan", "esrgan", "spmc", "duf16", "duf52", "sosr", "tosr"]
-ABLATION = {"sosr": ["vdsr_mse", "vdsr_wmse", "vdsr_wmse_feat", "esrgan_wmse_feat", "esrgan_mse_feat_adv",
-                     "esrgan_wmse_feat_adv"],
-            "tosr": ["vdsr", "vdsr_warp", "duf16", "duf16_warp"]}
+#: The ablation runs of params.yaml: the grids' variants that are not a main method (ALIASES).
+ABLATION = {"sosr": ["vdsr_wmse", "vdsr_wmse_feat", "esrgan_wmse_feat", "esrgan_mse_feat_adv"],
+            "tosr": ["vdsr_warp"]}
+#: The paper's full grids, as the report's ablation tables show them.
+GRID = {kind: list(VARIANTS[kind]) for kind in ("sosr", "tosr")}
+#: The SR models the study trains (sr.train + sr.finetune).
+TRAINED = [*METHODS, "rrdb_psnr"]
+N_VIDEOS = 30
 ROWS = ["Bicubic", "VDSR", "RCAN", "SRGAN", "ESRGAN", "SoSR", "SPMC", "VSR-DUF-16", "VSR-DUF-52", "ToSR",
         "SoSR+ToSR", "HR"]
 PROV = {"git_commit": "abc123", "params_hash": "p0", "device": "cpu (2 cores)", "python": "3.11",
@@ -44,22 +50,61 @@ def _psnr(method: str) -> float:
     return {"hr": math.inf, "sosr+tosr": math.nan}.get(method, 20.0 + paper.METHOD_ORDER.index(method) % 5)
 
 
+def _per_video(top1: float, n: int = N_VIDEOS) -> np.ndarray:
+    """0/1 per video with round(top1 % of n) hits, nested: a higher accuracy hits a superset."""
+    return (np.arange(n) < round(top1 / 100 * n)).astype(int)
+
+
+def per_video_rows(keys: dict, top1: float, n: int = N_VIDEOS) -> list[dict]:
+    """One row per test video (``PER_VIDEO_COLUMNS`` with ``keys``' columns) at accuracy ``top1``."""
+    correct = _per_video(top1, n)
+    labels = np.arange(n) % 3
+    return [{**keys, "video_id": f"Class{labels[i]}/v_{i:03d}", "label": int(labels[i]),
+             "prediction": int(labels[i]) if correct[i] else int((labels[i] + 1) % 3), "correct": int(correct[i])}
+            for i in range(n)]
+
+
+def _train_metrics(method: str) -> dict:
+    """A train_sr metrics file as the SR stages write it (phases, sizes, feature network)."""
+    from arsr.train.presets import PRESETS
+
+    arch = PRESETS[method][-1].config["arch"]
+    kwargs = {"vdsr": {"num_feat": 8, "num_conv": 3}, "spmc": {"num_feat": 4, "global_residual": True}}.get(method, {})
+    phases = [{"name": p.name, "iterations": 0 if method in ("esrgan", "sosr", "tosr") and i == 0 else 20}
+              for i, p in enumerate(PRESETS[method])]
+    feature = "recognizer: the seed's TSN spatial stream, frozen" if method in ("srgan", "esrgan", "sosr") else None
+    return {"seconds": 5.0, "provenance": PROV, "method": method, "arch": arch, "arch_kwargs": kwargs,
+            "parameters": 1234, "phases": phases, "feature_network": feature}
+
+
 def write_fake_study(root: Path, methods=METHODS, seeds=(0, 1), ablation=ABLATION, frames=(48, 64),
                      n_samples=2) -> Path:
     """reports/ and data/ as the stages before the report leave them."""
     reports, rng = root / "reports", np.random.default_rng(0)
     (reports / "eval").mkdir(parents=True)
     for method in report.eval_methods(methods):
-        rows = []
+        rows, videos = [], []
         for seed in seeds:
             for rec in ("tsn", "st_resnet"):
                 streams = ["fusion"] if method == "sosr+tosr" else ["spatial", "temporal", "fusion"]
                 for stream in streams:
+                    # hr and bicubic have no SR seed: the same numbers for every seed
+                    top1 = _acc(method, rec, stream, 0 if method in ("hr", "bicubic") else seed)
                     rows.append({"method": method, "seed": seed, "recogniser": rec, "stream": stream,
-                                 "top1": _acc(method, rec, stream, seed), "top5": 99.0, "n_videos": 30,
+                                 "top1": top1, "top5": 99.0, "n_videos": N_VIDEOS,
                                  "psnr": _psnr(method), "ssim": 0.5 if method != "sosr+tosr" else math.nan})
+                    videos += per_video_rows({"method": method, "seed": seed, "recogniser": rec, "stream": stream},
+                                             top1)
         item = report.eval_item(method)
         pd.DataFrame(rows).to_csv(reports / "eval" / f"{item}.csv", index=False)
+        pd.DataFrame(videos)[report.PER_VIDEO_COLUMNS].to_csv(reports / "eval" / f"{item}_per_video.csv", index=False)
+        for run in ("reference",) if method in ("hr", "bicubic") else (f"seed{s}" for s in seeds):
+            cache = root / "data/eval" / item / run
+            (cache / "scores/tsn").mkdir(parents=True)
+            (cache / "quality").mkdir()
+            (cache / "scores/tsn/settings.json").write_text(json.dumps(
+                {"format": 1, "settings": {"num_frames": 2, "crops": "center", "flow_method": "farneback"}}))
+            (cache / "quality/settings.json").write_text(json.dumps({"format": 1, "settings": {"shave": 4}}))
         pd.DataFrame([{"method": method, "seed": 0, "recogniser": "tsn", "stream": "fusion",
                        "class_name": "a", "accuracy": 50.0}]).to_csv(reports / "eval" / f"{item}_per_class.csv",
                                                                       index=False)
@@ -68,16 +113,20 @@ def write_fake_study(root: Path, methods=METHODS, seeds=(0, 1), ablation=ABLATIO
         metrics.write_text(json.dumps({"seconds": 2.0, "provenance": PROV}))
     (reports / "ablation").mkdir()
     for kind, variants in ablation.items():
+        stream = report.ABLATION_STREAM[kind]
         for i, variant in enumerate(variants):
-            rows = []
+            rows, videos = [], []
             for seed in seeds:
-                for stream in ("spatial", "temporal", "fusion"):
-                    rows.append({"kind": kind, "variant": variant, "structure": variant.split("_")[0],
-                                 "pixel": "wmse" if "wmse" in variant else "mse", "feature": "feat" in variant,
-                                 "adversarial": "adv" in variant, "warp": "warp" in variant, "seed": seed,
-                                 "stream": stream, "top1": 30.0 + i + seed, "top5": 90.0, "psnr": 25.0,
-                                 "ssim": 0.6})
+                rows.append({"kind": kind, "variant": variant, "structure": variant.split("_")[0],
+                             "pixel": "wmse" if "wmse" in variant else "mse", "feature": "feat" in variant,
+                             "adversarial": "adv" in variant, "warp": "warp" in variant, "seed": seed,
+                             "stream": stream, "top1": 30.0 + i + seed, "top5": 90.0, "psnr": 25.0,
+                             "ssim": 0.6})
+                videos += per_video_rows({"kind": kind, "variant": variant, "seed": seed, "stream": stream},
+                                         30.0 + i + seed)
             pd.DataFrame(rows).to_csv(reports / "ablation" / f"{kind}_{variant}.csv", index=False)
+            pd.DataFrame(videos)[report.ABLATION_PER_VIDEO_COLUMNS].to_csv(
+                reports / "ablation" / f"{kind}_{variant}_per_video.csv", index=False)
             m = reports / "metrics/ablation" / f"{kind}_{variant}.json"
             m.parent.mkdir(parents=True, exist_ok=True)
             m.write_text(json.dumps({"seconds": 3.0, "provenance": PROV}))
@@ -86,8 +135,9 @@ def write_fake_study(root: Path, methods=METHODS, seeds=(0, 1), ablation=ABLATIO
     (reports / "metrics/recognizers.json").write_text(json.dumps({"seconds": 10.0, "provenance": PROV}))
     (reports / "metrics/train_sr").mkdir()
     (reports / "plots/train_sr").mkdir(parents=True)
+    for method in [*methods, "rrdb_psnr"]:
+        (reports / "metrics/train_sr" / f"{method}.json").write_text(json.dumps(_train_metrics(method)))
     for method in methods:
-        (reports / "metrics/train_sr" / f"{method}.json").write_text(json.dumps({"seconds": 5.0, "provenance": PROV}))
         pd.DataFrame({"method": method, "seed": 0, "phase": "sr", "iteration": [1, 2, 3], "step": [1, 2, 3],
                       "loss": [1.0, 0.5, 0.25], "pixel": [1.0, 0.5, 0.25]}).to_csv(
             reports / "plots/train_sr" / f"{method}.csv", index=False)
@@ -124,7 +174,7 @@ def write_fake_study(root: Path, methods=METHODS, seeds=(0, 1), ablation=ABLATIO
             noise = rng.integers(-20, 20, sr.shape)
             sr = np.clip(sr.astype(int) + noise, 0, 255).astype(np.uint8)
         folder = root / "data/eval" / method
-        folder.mkdir(parents=True)
+        folder.mkdir(parents=True, exist_ok=True)
         np.savez(folder / "samples.npz", video_ids=ids, frames=np.ones(len(ids), int), sr=sr)
     return root
 
@@ -167,7 +217,7 @@ def test_paper_tables_are_complete_and_consistent():
     assert tosr["vdsr"] == wide.loc["vdsr", ("tsn", "temporal")]
     assert tosr["duf16"] == wide.loc["duf16", ("tsn", "temporal")]
     assert tosr["duf16_warp"] == wide.loc["tosr", ("tsn", "temporal")]
-    assert list(sosr.index) == ABLATION["sosr"] and list(tosr.index) == ABLATION["tosr"]
+    assert list(sosr.index) == GRID["sosr"] and list(tosr.index) == GRID["tosr"]
     q = paper.quality().set_index(["method", "dataset"])
     assert q.loc[("duf52", "ucf101"), "psnr"] == pytest.approx(31.9657)
     assert q.loc[("tosr", "hmdb51"), "ssim"] == pytest.approx(0.6718)
@@ -198,9 +248,19 @@ def test_missing_file_names_the_stage(fake):
     (fake / "reports/metrics/train_sr/rcan.json").unlink()
     with pytest.raises(report.MissingInputError, match=r"dvc repro train_sr@rcan"):
         report.read_metrics(fake / "reports", METHODS, ABLATION)
-    (fake / "reports/ablation/tosr_duf16.csv").unlink()
-    with pytest.raises(report.MissingInputError, match=r"ablate_tosr@duf16"):
+    (fake / "reports/ablation/tosr_vdsr_warp.csv").unlink()
+    with pytest.raises(report.MissingInputError, match=r"ablate_tosr@vdsr_warp"):
         report.read_ablation(fake / "reports", ABLATION)
+    (fake / "reports/ablation/sosr_vdsr_wmse_per_video.csv").unlink()
+    with pytest.raises(report.MissingInputError, match=r"sosr_vdsr_wmse_per_video\.csv.*ablate_sosr@vdsr_wmse"):
+        report.read_ablation_per_video(fake / "reports", ABLATION, METHODS)
+    (fake / "reports/eval/duf16_per_video.csv").unlink()
+    with pytest.raises(report.MissingInputError, match=r"duf16_per_video\.csv.*evaluate@duf16"):
+        report.read_per_video(fake / "reports", METHODS)
+    (fake / "reports/metrics/train_sr/sosr.json").unlink()
+    with pytest.raises(report.MissingInputError, match=r"dvc repro finetune_sr@sosr"):
+        report.read_metrics(fake / "reports", METHODS, ABLATION,
+                            {"train": ["vdsr"], "finetune": {"sosr": "rrdb_psnr"}})
     (fake / "data/eval/bicubic/samples.npz").unlink()
     with pytest.raises(report.MissingInputError, match=r"evaluate_reference@bicubic"):
         report.read_samples(fake / "data/eval", ["hr", "bicubic"])
@@ -217,11 +277,22 @@ def test_stale_file_is_an_error(fake):
 
 
 def test_load_study(fake):
-    study = report.load_study(fake / "reports", METHODS, ABLATION)
+    sr = {"methods": METHODS, "train": ["vdsr", "rcan", "srgan", "spmc", "duf16", "duf52", "rrdb_psnr"],
+          "finetune": {"esrgan": "rrdb_psnr", "sosr": "rrdb_psnr", "tosr": "duf16"}}
+    study = report.load_study(fake / "reports", METHODS, ABLATION, sr)
     assert set(study.eval["method"]) == set(paper.METHOD_ORDER)
-    assert len(study.ablation) == 10 * 2 * 3
-    assert "evaluate_combined" in study.metrics and "ablate_sosr@vdsr_mse" in study.metrics
-    assert len(study.metrics) == 2 + 9 + 12 + 10
+    assert len(study.ablation) == 10 * 2  # the full grids (5 runs, 5 main methods), 2 seeds, one stream each
+    assert "evaluate_combined" in study.metrics and "ablate_sosr@vdsr_wmse" in study.metrics
+    assert "ablate_sosr@vdsr_mse" not in study.metrics  # = vdsr: not run again
+    assert "finetune_sr@sosr" in study.metrics and "train_sr@rrdb_psnr" in study.metrics
+    assert len(study.metrics) == 2 + 10 + 12 + 5
+    assert set(study.per_video["method"]) == set(paper.METHOD_ORDER)
+    assert len(study.per_video) == (11 * 2 * 3 + 2) * 2 * N_VIDEOS  # sosr+tosr: fusion only
+    assert list(study.per_video.columns) == report.PER_VIDEO_COLUMNS
+    assert len(study.ablation_per_video) == 10 * 2 * N_VIDEOS
+    # hr/bicubic repeat per seed
+    hr = study.per_video[(study.per_video["method"] == "hr") & (study.per_video["stream"] == "fusion")]
+    assert (hr[hr["seed"] == 0]["correct"].to_numpy() == hr[hr["seed"] == 1]["correct"].to_numpy()).all()
     assert report.flow_method_of(fake / "data/interim") == "farneback"
     assert report.eval_methods(["vdsr"]) == ["bicubic", "vdsr", "hr"]
 
@@ -273,23 +344,37 @@ def test_accuracy_table_refuses_a_hole(fake):
 
 
 def test_ablation_tables(fake):
-    abl = report.read_ablation(fake / "reports", ABLATION)
+    abl = report.read_ablation(fake / "reports", ABLATION, METHODS)
+    assert set(abl.columns) == {*report.ABLATION_COLUMNS, "alias"}
     sosr = report.ablation_table(abl, "sosr")
-    assert list(sosr.index) == ABLATION["sosr"]
+    assert list(sosr.index) == GRID["sosr"]  # the paper's full grid, in its order
     assert list(sosr.columns) == [("", "Structure"), ("", "MSE/WMSE"), ("", "Feature"), ("", "Adversarial"),
-                                  ("ours", "top-1 spatial (%)"), ("ours", "PSNR (dB)"), ("ours", "SSIM")]
+                                  ("", "Run"), ("ours", "top-1 spatial (%)"), ("ours", "PSNR (dB)"),
+                                  ("ours", "SSIM")]
     assert sosr.loc["esrgan_wmse_feat_adv", ("", "Structure")] == "ESRGAN"
     assert sosr.loc["esrgan_mse_feat_adv", ("", "MSE/WMSE")] == "MSE"
     assert sosr.loc["vdsr_wmse_feat", ("", "Feature")] == "✓"
     assert sosr.loc["vdsr_wmse_feat", ("", "Adversarial")] == "-"
-    assert sosr.loc["vdsr_mse", ("ours", "top-1 spatial (%)")] == f"30.50 ± {math.sqrt(0.5):.2f}"
+    assert sosr.loc["vdsr_wmse", ("ours", "top-1 spatial (%)")] == f"30.50 ± {math.sqrt(0.5):.2f}"
+    assert sosr.loc["vdsr_wmse", ("", "Run")] == "ablation"
+    # an alias row: VDSR's own TSN spatial results (seeds 0, 1 -> v, v + 2)
+    assert sosr.loc["vdsr_mse", ("", "Run")] == "= VDSR row"
+    v = _acc("vdsr", "tsn", "spatial", 0)
+    assert sosr.loc["vdsr_mse", ("ours", "top-1 spatial (%)")] == f"{v + 1:.2f} ± {math.sqrt(2):.2f}"
+    assert sosr.loc["esrgan_wmse_feat_adv", ("", "Run")] == "= SoSR row"
+    assert any("= X row" in n for n in sosr.attrs["notes"])
     tosr = report.ablation_table(abl, "tosr", reference=True)
-    assert list(tosr.index) == ABLATION["tosr"]
+    assert list(tosr.index) == GRID["tosr"]
     assert ("", "Warp loss") in tosr.columns and ("paper (HMDB51)", "top-1 temporal (%)") in tosr.columns
     assert tosr.loc["duf16_warp", ("paper (HMDB51)", "top-1 temporal (%)")] == "61.50"
+    assert tosr.loc["duf16_warp", ("", "Run")] == "= ToSR row"
     assert tosr.loc["duf16", ("", "Structure")] == "VSR-DUF-16"
     assert tosr.loc["vdsr_warp", ("", "Warp loss")] == "✓"
     assert not (sosr == "").any().any() and not (tosr == "—").any().any()
+    # without the main methods, their rows are left out and named
+    part = report.ablation_table(report.read_ablation(fake / "reports", ABLATION, ["rcan"]), "tosr")
+    assert list(part.index) == ["vdsr_warp"]
+    assert any("Not run: vdsr, duf16, duf16_warp" in n for n in part.attrs["notes"])
 
 
 def test_quality_table(fake):
@@ -401,7 +486,7 @@ def test_provenance_block(fake):
     block = report.provenance_summary(metrics, dataset="synthetic", report=PROV, report_seconds=4.0)
     assert block["git_commit"] == "abc123" and block["params_hash"] == "p0" and block["dataset"] == "synthetic"
     assert block["device"] == "cpu (2 cores)" and block["stage_commits"] == ["abc123"]
-    expected = 1.5 + 10 + 9 * 5 + 12 * 2 + 10 * 3 + 4
+    expected = 1.5 + 10 + 9 * 5 + 12 * 2 + 5 * 3 + 4  # ablation: the 5 runs (aliases are not run)
     assert block["total_seconds"] == pytest.approx(expected)
     assert block["seconds_per_stage"]["report"] == 4.0
     bad = dict(metrics)
@@ -416,14 +501,217 @@ def test_headline(fake, tmp_path):
     rho = report.spearman_by_stream(points)
     metrics = report.read_metrics(fake / "reports", METHODS, ABLATION)
     block = report.provenance_summary(metrics, dataset="synthetic", report=PROV)
-    head = report.headline(df, rho, block)
+    study = report.load_study(fake / "reports", METHODS, ABLATION)
+    claims = report.claims_table(study.per_video, study.ablation_per_video, study.eval, n_resamples=500)
+    head = report.headline(df, rho, block, claims)
     assert head["tsn_top1"]["fusion"]["sosr+tosr"] == pytest.approx(_acc("sosr+tosr", "tsn", "fusion", 0) + 1)
     assert set(head["tsn_top1"]["fusion"]) == {"hr", "bicubic", "sosr", "tosr", "sosr+tosr"}
     assert set(head["tsn_top1"]["spatial"]) == {"hr", "bicubic", "sosr", "tosr"}
     assert set(head["spearman_psnr_top1"]) == {"tsn", "st_resnet", "all"}
     assert head["total_seconds"] == block["total_seconds"] and head["seeds"] == 2
+    assert head["test_videos"] == N_VIDEOS and isinstance(head["test_videos"], int)
+    # every row, with psnr, ssim, TSN top-1 mean and std per stream, and the share of the HR gap closed
+    methods = head["methods"]
+    assert list(methods) == list(paper.METHOD_ORDER)
+    for m, entry in methods.items():
+        assert set(entry) == {"psnr", "ssim", "tsn_top1", "tsn_top1_std", "gap_closed"}, m
+        assert set(entry["tsn_top1"]) == set(entry["tsn_top1_std"]) == {"spatial", "temporal", "fusion"}
+    assert methods["hr"]["psnr"] is None and methods["sosr+tosr"]["psnr"] is None
+    assert methods["sosr+tosr"]["tsn_top1"]["spatial"] is None and methods["sosr+tosr"]["tsn_top1"]["fusion"] is not None
+    assert methods["rcan"]["psnr"] == pytest.approx(_psnr("rcan"))
+    assert methods["vdsr"]["tsn_top1_std"]["fusion"] == pytest.approx(math.sqrt(2), abs=1e-4)
+    assert methods["hr"]["tsn_top1_std"]["fusion"] == 0.0  # no SR seed: the same rows for every seed
+    hr, bic = _acc("hr", "tsn", "fusion", 0), _acc("bicubic", "tsn", "fusion", 0)
+    assert methods["hr"]["gap_closed"] == 1.0 and methods["bicubic"]["gap_closed"] == 0.0
+    assert methods["vdsr"]["gap_closed"] == pytest.approx((_acc("vdsr", "tsn", "fusion", 0) + 1 - bic) / (hr - bic),
+                                                          abs=1e-4)
+    assert [c["name"] for c in head["claims"]] == list(claims["name"])
+    for c in head["claims"]:
+        assert set(c) == {"name", "difference", "ci_low", "ci_high", "verdict"}
+        assert c["verdict"] in ("holds", "reversed", "inconclusive")
     path = report.write_study_metrics(tmp_path / "study.json", head)
-    assert json.loads(path.read_text())["provenance"]["dataset"] == "synthetic"
+    back = json.loads(path.read_text())
+    assert back["provenance"]["dataset"] == "synthetic" and back["methods"]["hr"]["psnr"] is None
+    # HR = bicubic: no gap to close
+    flat = df.copy()
+    flat.loc[flat["method"] == "hr", "top1"] = flat.loc[flat["method"] == "bicubic", "top1"].to_numpy()
+    assert report.method_summary(flat)["vdsr"]["gap_closed"] is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Claims
+
+
+FUSION = {"bicubic": 50, "vdsr": 55, "rcan": 56, "srgan": 52, "esrgan": 53, "sosr": 60, "spmc": 54, "duf16": 57,
+          "duf52": 62, "tosr": 63, "sosr+tosr": 70, "hr": 80}
+SPATIAL = {"bicubic": 35, "vdsr": 40, "rcan": 42, "srgan": 45, "esrgan": 49.5, "sosr": 50, "spmc": 41, "duf16": 42,
+           "duf52": 43, "tosr": 40, "hr": 60}
+TEMPORAL = {"bicubic": 38, "vdsr": 40, "rcan": 41, "srgan": 39, "esrgan": 39, "sosr": 39, "spmc": 40, "duf16": 45,
+            "duf52": 65, "tosr": 50, "hr": 70}
+
+
+def _scenario(methods=tuple(paper.METHOD_ORDER), n=200, seeds=(0, 1)):
+    """Per-video TSN results with chosen accuracies (nested hits: sharp paired comparisons)."""
+    rows = []
+    for method in methods:
+        for seed in seeds:
+            for stream, acc in (("spatial", SPATIAL), ("temporal", TEMPORAL), ("fusion", FUSION)):
+                if method in acc:
+                    rows += per_video_rows({"method": method, "seed": seed, "recogniser": "tsn", "stream": stream},
+                                           acc[method], n)
+    per_video = pd.DataFrame(rows)[report.PER_VIDEO_COLUMNS]
+    # PSNR falls as fusion accuracy rises: rho = -1
+    eval_df = pd.DataFrame([{"method": m, "seed": s, "psnr": 40.0 - FUSION[m] / 10} for m in methods
+                            if m not in ("hr", "sosr+tosr") for s in seeds])
+    return per_video, eval_df
+
+
+def _ablation_scenario(rates: dict, n=200, seeds=(0, 1)):
+    rows = []
+    for (kind, variant), acc in rates.items():
+        for seed in seeds:
+            rows += per_video_rows({"kind": kind, "variant": variant, "seed": seed,
+                                    "stream": report.ABLATION_STREAM[kind]}, acc, n)
+    return pd.DataFrame(rows)[report.ABLATION_PER_VIDEO_COLUMNS]
+
+
+def test_claims_table_verdicts():
+    per_video, eval_df = _scenario()
+    ablation = _ablation_scenario({("sosr", "vdsr_wmse"): 45, ("sosr", "vdsr_mse"): 40,
+                                   ("sosr", "esrgan_wmse_feat_adv"): 50, ("sosr", "esrgan_mse_feat_adv"): 50,
+                                   ("tosr", "vdsr_warp"): 30, ("tosr", "vdsr"): 40})
+    claims = report.claims_table(per_video, ablation, eval_df, n_resamples=2000)
+    assert list(claims.columns) == report.CLAIM_COLUMNS
+    c = claims.set_index("name")
+    assert c.loc["sr_beats_bicubic", "verdict"] == "holds"
+    assert c.loc["sr_beats_bicubic", "difference"] == pytest.approx(20.0)
+    assert "SoSR+ToSR, the best of 10 SR rows" in c.loc["sr_beats_bicubic", "comparison"]
+    # SoSR 50 vs ESRGAN 49.5 (one video of 200): the best other image SR, too close to call
+    assert c.loc["sosr_beats_image_sr", "verdict"] == "inconclusive"
+    assert c.loc["sosr_beats_image_sr", "comparison"].startswith("SoSR vs ESRGAN, the best other image SR")
+    assert c.loc["sosr_beats_image_sr", "difference"] == pytest.approx(0.5)
+    # ToSR 50 vs VSR-DUF-52 65: clearly worse
+    assert c.loc["tosr_beats_video_sr", "verdict"] == "reversed"
+    assert "VSR-DUF-52" in c.loc["tosr_beats_video_sr", "comparison"]
+    assert c.loc["tosr_beats_video_sr", "ci_high"] < 0
+    # SoSR+ToSR 70 vs ToSR 63 (the best other row; HR left out)
+    assert c.loc["sosr_tosr_best_fusion", "verdict"] == "holds"
+    assert "vs ToSR" in c.loc["sosr_tosr_best_fusion", "comparison"]
+    assert c.loc["wmse_beats_mse_vdsr", "verdict"] == "holds"
+    assert c.loc["wmse_beats_mse_vdsr", "comparison"] == "vdsr_wmse vs vdsr_mse (= VDSR)"
+    assert c.loc["wmse_beats_mse_esrgan", "verdict"] == "inconclusive"  # identical: interval [0, 0]
+    assert c.loc["warp_helps_vdsr", "verdict"] == "reversed"
+    assert "warp_helps_duf16" not in c.index  # no duf16 / duf16_warp per-video results: left out, named
+    assert any("duf16_warp, duf16" in n for n in claims.attrs["notes"])
+    # PSNR falls as accuracy rises (fusion): rho -1, "does not predict" holds
+    assert c.loc["psnr_not_predictive_fusion", "unit"] == "rho"
+    assert c.loc["psnr_not_predictive_fusion", "difference"] == pytest.approx(-1.0)
+    assert c.loc["psnr_not_predictive_fusion", "verdict"] == "holds"
+    assert set(claims["verdict"]) <= {"holds", "reversed", "inconclusive"}
+    for r in claims.itertuples():
+        assert r.ci_low <= r.difference <= r.ci_high, r.name
+    # deterministic
+    again = report.claims_table(per_video, ablation, eval_df, n_resamples=2000)
+    pd.testing.assert_frame_equal(claims, again)
+
+
+def test_claims_intersection_union_and_positive_psnr():
+    per_video, eval_df = _scenario()
+    # SoSR clearly above ESRGAN (the best other) but tied with a second rival: not "beats all"
+    spatial = dict(SPATIAL, sosr=60, esrgan=50, rcan=59.5)
+    rows = per_video[~((per_video["stream"] == "spatial") & per_video["method"].isin(["sosr", "esrgan", "rcan"]))]
+    extra = [r for m in ("sosr", "esrgan", "rcan") for s in (0, 1)
+             for r in per_video_rows({"method": m, "seed": s, "recogniser": "tsn", "stream": "spatial"}, spatial[m], 200)]
+    per_video = pd.concat([rows, pd.DataFrame(extra)], ignore_index=True)
+    # PSNR rising with accuracy: rho +1, reversed
+    eval_df = eval_df.assign(psnr=eval_df["method"].map(lambda m: FUSION[m] / 10))
+    c = report.claims_table(per_video, None, eval_df, n_resamples=1000).set_index("name")
+    assert c.loc["sosr_beats_image_sr", "comparison"].startswith("SoSR vs RCAN")
+    assert c.loc["sosr_beats_image_sr", "verdict"] == "inconclusive"
+    assert c.loc["psnr_not_predictive_fusion", "verdict"] == "reversed"
+
+
+def test_claims_left_out_when_not_studied():
+    per_video, eval_df = _scenario(methods=("bicubic", "vdsr", "hr"))
+    claims = report.claims_table(per_video, None, eval_df, n_resamples=500)
+    assert list(claims["name"]) == ["sr_beats_bicubic"]
+    notes = " ".join(claims.attrs["notes"])
+    for needle in ("SoSR beats", "ToSR beats", "SoSR+ToSR", "WMSE beats MSE", "warp loss", "fewer than 3"):
+        assert needle in notes, needle
+    empty = report.claims_table(per_video[per_video["method"] == "hr"], None, None, n_resamples=100)
+    assert empty.empty and "No claim" in report.claims_prose(empty)
+
+
+def test_claims_use_shared_videos_and_refuse_duplicates():
+    per_video, _ = _scenario(methods=("bicubic", "vdsr", "hr"), n=50)
+    drop = (per_video["method"] == "vdsr") & (per_video["video_id"] == per_video["video_id"].iloc[0])
+    c = report.claims_table(per_video[~drop], n_resamples=200)
+    assert c.set_index("name").loc["sr_beats_bicubic", "n_videos"] == 49
+    with pytest.raises(ValueError, match="repeat seed"):
+        report.claims_table(pd.concat([per_video, per_video.iloc[:1]]), n_resamples=200)
+
+
+def test_claims_display_prose_and_digits():
+    per_video, eval_df = _scenario()
+    claims = report.claims_table(per_video, None, eval_df, n_resamples=1000)
+    shown = report.claims_display(claims)
+    assert list(shown.columns) == ["compared", "estimate", "95% CI", "verdict"]
+    row = shown.loc["Super-resolution beats bicubic upscaling (TSN fusion)"]
+    # a half-width of a few points: whole points
+    assert re.fullmatch(r"\+20 pp", row["estimate"]) and re.fullmatch(r"\[\+\d+, \+\d+\]", row["95% CI"])
+    assert shown.loc["PSNR does not predict recognition accuracy (TSN fusion)", "estimate"].startswith("ρ = −1")
+    text = report.claims_prose(claims)
+    assert text.startswith(f"Of the {len(claims)} claims tested")
+    assert "Super-resolution beats bicubic upscaling (TSN fusion): **holds** (+20 points, 95% CI +" in text
+    assert "**reversed**" in text and "**inconclusive**" in text
+    # digits: the first significant digit of the cells' 95% half-width
+    assert report.accuracy_digits(per_video) == 0  # 200 videos: ~7 points
+    big = pd.DataFrame(per_video_rows({"method": "hr", "seed": 0, "recogniser": "tsn", "stream": "fusion"}, 90, 20000))
+    assert report.accuracy_digits(big) == 1  # 20 000 videos at 90%: 0.4 points
+    html_text = report.table_html(shown, "Claims")
+    assert "holds" in html_text and "Left out" in report.table_html(
+        report.claims_display(report.claims_table(per_video, None, eval_df, n_resamples=100)), "Claims")
+
+
+def test_claim_digits_and_dataset_line():
+    claims = pd.DataFrame([{"name": "a", "claim": "A beats B", "comparison": "A vs B", "difference": 6.0,
+                            "ci_low": 0.4, "ci_high": 11.6, "verdict": "holds", "unit": "pp", "n_videos": 30,
+                            "n_seeds": 1}], columns=report.CLAIM_COLUMNS)
+    shown = report.claims_display(claims).loc["A beats B"]
+    # half-width 5.6 -> whole points, but the lower end would print as +0: one more digit
+    assert shown["estimate"] == "+6.0 pp" and shown["95% CI"] == "[+0.4, +11.6]"
+    assert "1 holds, 0 are reversed and 0 are inconclusive" in report.claims_prose(claims)
+    line = report.dataset_summary("hmdb51", 48, 1530, [0, 1, 2], ["bicubic", "sosr", "hr"], "hmdb51")
+    assert "**48 test videos** (of 1530 in the test split" in line and "**3 SR seeds** [0, 1, 2]" in line
+    assert "paper (HMDB51)" in line and "Bicubic, SoSR, HR" in line
+    assert "(the whole test split)" in report.dataset_summary("x", 10, 10, [0], [], None)
+    assert "**1 SR seed** [0]" in report.dataset_summary("x", 10, 10, [0], [], None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Deviations from the paper's recipe
+
+
+def test_recipe_deviations_from_files(fake):
+    sr = _profile("tiny")["sr"]
+    metrics = report.read_metrics(fake / "reports", METHODS, ABLATION, sr)
+    settings = report.evaluation_settings(fake / "data/eval", report.eval_methods(METHODS))
+    assert settings == {"num_frames": [2], "crops": ["center"], "flow_method": ["farneback"], "shave": [4]}
+    lines = report.recipe_deviations(sr, metrics, evaluation=settings, dataset="synthetic", test_videos=30,
+                                     split_videos=120)
+    text = "\n".join(lines)
+    assert "the synthetic dataset" in text and "Test videos: 30 of the split's 120" in text
+    assert "SR training: 20 iterations per phase for every method (published recipes: 200,000 to 1,000,000" in text
+    assert "VDSR: num_feat 8 (64), num_conv 3 (20), 1,234 parameters" in text
+    assert "global_residual on for SPMC" in text
+    assert "Feature loss measured by recognizer" in text
+    assert ("Evaluation: 2 snippets per video (paper 25); the centre crop (paper 10 crops); PSNR/SSIM border "
+            "shave 4 px (paper 8); optical flow farneback (paper TV-L1).") in text
+    assert "published: 128 px, batch 16" in text  # the tiny profile's patches
+    # the paper's protocol: nothing to say about the evaluation
+    paper_like = {"num_frames": [25], "crops": ["ten"], "shave": [8], "flow_method": ["tvl1"]}
+    assert not any(line.startswith("Evaluation") for line in report.recipe_deviations({}, {}, evaluation=paper_like))
+    assert report.evaluation_settings(fake / "nowhere", ["hr"]) == {}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -471,10 +759,23 @@ def find_table(tables, first_cells: list[str], without: tuple[str, ...] = ()):
     raise AssertionError(f"no table with rows {first_cells}" + (f" but not {without}" if without else ""))
 
 
-def check_study_html(text: str, *, methods=METHODS, ablation=ABLATION) -> None:
-    """study.html holds the accuracy, ablation and quality tables with every row and a number in
-    every cell (— only where SoSR+ToSR has no single-stream accuracy)."""
+NUMBER = r"\d+(\.\d+)?( ± \d+(\.\d+)?)?"
+
+
+def check_study_html(text: str, *, methods=METHODS, ablation=GRID) -> None:
+    """study.html holds the claims table (a verdict in every row), the accuracy, ablation (the
+    paper's full grids) and quality tables with every row and a number in every cell (— only
+    where SoSR+ToSR has no single-stream accuracy)."""
     tables = html_tables(text)
+    claims = find_table(tables, ["Super-resolution beats bicubic upscaling (TSN fusion)",
+                                 "SoSR beats the other image SR (TSN spatial)",
+                                 "WMSE beats MSE, VDSR structure (TSN spatial)",
+                                 "PSNR does not predict recognition accuracy (TSN fusion)"])
+    for row in claims[1:]:
+        if row and row[0][1] == "th" and len(row) > 2:
+            assert row[-1][0] in ("holds", "reversed", "inconclusive"), row
+            assert re.fullmatch(r"\[[+−]?\d+(\.\d+)?, [+−]?\d+(\.\d+)?\]", row[-2][0]), row
+    assert "claims tested" in text
     acc = find_table(tables, ROWS)
     for row in acc:
         label = row[0][0]
@@ -486,7 +787,7 @@ def check_study_html(text: str, *, methods=METHODS, ablation=ABLATION) -> None:
             if label == "SoSR+ToSR" and i % 3 != 2:
                 assert v == "—", row
             else:
-                assert re.fullmatch(r"\d+\.\d\d( ± \d+\.\d\d)?", v), (label, v)
+                assert re.fullmatch(NUMBER, v), (label, v)
     header = " ".join(c for row in acc[:4] for c, tag in row if tag == "th")
     for name in ("TSN", "ST-ResNet", "Spatial", "Temporal", "Fusion"):
         assert name in header
@@ -494,7 +795,7 @@ def check_study_html(text: str, *, methods=METHODS, ablation=ABLATION) -> None:
         table = find_table(tables, variants)
         for row in table:
             if row[0][0] in variants:
-                numbers = [c for c, _ in row if re.fullmatch(r"\d+\.\d+( ± \d+\.\d+)?", c)]
+                numbers = [c for c, _ in row if re.fullmatch(NUMBER, c)]
                 assert all(c for c, _ in row) and len(numbers) >= 3, row  # ours: top-1, PSNR, SSIM
     quality = find_table(tables, [paper.METHOD_LABELS[m] for m in methods], without=("HR", "SoSR+ToSR"))
     for row in quality:
@@ -540,8 +841,17 @@ def test_report_notebook_on_fake_results(tmp_path):
     check_study_html(text)
     headers = {c for table in html_tables(text) for row in table for c, tag in row if tag == "th"}
     assert not any(h.startswith("paper") for h in headers)  # synthetic + auto: no paper columns
+    # 30 test videos: a cell's 95% half-width is ~15 points -> whole points
+    acc = find_table(html_tables(text), ROWS)
+    hr_row = [c for c, tag in next(r for r in acc if r[0][0] == "HR")[1:] if tag == "td"]
+    assert all(re.fullmatch(r"\d+ ± \d+", c) for c in hr_row[:6]), hr_row
+    assert "30 test videos" in text and "2 SR seeds" in text
+    assert "How this run departs from the paper" in text and "global_residual on for SPMC" in text
+    assert "= VDSR row" in text and "= ToSR row" in text
     head = json.loads((study / "reports/metrics/study.json").read_text())
-    assert head["tsn_top1"]["fusion"]["hr"] == pytest.approx(_acc("hr", "tsn", "fusion", 0) + 1)
+    assert head["test_videos"] == N_VIDEOS and head["seeds"] == 2 and "sosr+tosr" in head["methods"]
+    assert {c["verdict"] for c in head["claims"]} <= {"holds", "reversed", "inconclusive"} and head["claims"]
+    assert head["tsn_top1"]["fusion"]["hr"] == pytest.approx(_acc("hr", "tsn", "fusion", 0))
     assert head["provenance"]["dataset"] == "synthetic"
     assert len(pd.read_csv(study / "reports/plots/psnr_vs_accuracy.csv")) == 60
     figures = {p.name for p in (study / "reports/figures/study").glob("*.png")}

@@ -65,7 +65,7 @@ __all__ = [
     "headline", "write_study_metrics", "PER_VIDEO_COLUMNS", "ABLATION_PER_VIDEO_COLUMNS", "read_per_video",
     "ablation_sources", "read_ablation_per_video", "sr_stage", "trained_methods", "IMAGE_SR", "VIDEO_SR",
     "ABLATION_CLAIMS", "RHO_MARGIN", "CLAIM_COLUMNS", "correctness_table", "aligned_scores", "claims_table",
-    "claims_display", "claims_prose", "accuracy_digits", "PAPER_PROTOCOL", "evaluation_settings",
+    "claims_display", "claims_prose", "dataset_summary", "accuracy_digits", "PAPER_PROTOCOL", "evaluation_settings",
     "recipe_deviations", "method_summary",
 ]
 
@@ -737,8 +737,12 @@ def _ablation_tables(ablation_per_video: pd.DataFrame, kind: str) -> dict[str, p
     return {v: correctness_table(part[part["variant"] == v]) for v in VARIANTS[kind] if v in set(part["variant"])}
 
 
+#: Trained models that are not rows of the accuracy table.
+_EXTRA_LABELS = {"rrdb_psnr": "RRDBNet-PSNR (ESRGAN's and SoSR's first phase)"}
+
+
 def _label(method: str) -> str:
-    return METHOD_LABELS.get(method, method)
+    return METHOD_LABELS.get(method, _EXTRA_LABELS.get(method, method))
 
 
 def _claim_row(name: str, claim: str, comparison: str, result, verdict_: str, unit: str = "pp") -> dict:
@@ -826,7 +830,7 @@ def claims_table(per_video: pd.DataFrame, ablation_per_video: pd.DataFrame | Non
         if with_term not in tables or without not in tables:
             lacking = [v for v in (with_term, without) if v not in tables]
             notes.append(f"Left out \"{claim}\": no results for the {kind} ablation's {', '.join(lacking)} "
-                         f"(list it in ablation.{kind}, or its main method in sr.methods).")
+                         f"(list the variant in ablation.{kind}, or its main method in sr.methods).")
             continue
         scores = aligned_scores({with_term: tables[with_term], without: tables[without]})
         r = stats.paired_bootstrap(scores[with_term], scores[without], n_resamples=n_resamples, rng=seed)
@@ -860,7 +864,13 @@ def _signed(value: float, decimals: int) -> str:
 
 
 def _claim_decimals(row) -> int:
-    return stats.decimals_for((row.ci_high - row.ci_low) / 2.0)
+    """The interval's digits (:func:`arsr.stats.decimals_for`), one more (up to 3) while an
+    endpoint that is not 0 would print as 0 -- "+0" must not hide which side of 0 it is on."""
+    d = stats.decimals_for((row.ci_high - row.ci_low) / 2.0)
+    ends = [v for v in (row.ci_low, row.ci_high) if v is not None and math.isfinite(v) and v != 0]
+    while d < 3 and any(round(v, d) == 0 for v in ends):
+        d += 1
+    return d
 
 
 def claims_display(claims: pd.DataFrame) -> pd.DataFrame:
@@ -884,9 +894,15 @@ def claims_prose(claims: pd.DataFrame) -> str:
     if claims.empty:
         return "No claim could be tested: the results they compare are missing (see the notes)."
     counts = claims["verdict"].value_counts()
-    parts = [f"Of the {len(claims)} claims tested, {counts.get('holds', 0)} hold, {counts.get('reversed', 0)} "
-             f"are reversed and {counts.get('inconclusive', 0)} are inconclusive (each a 95% interval over "
-             "the test videos, seeds averaged; no correction across claims)."]
+
+    def n(verdict: str, one: str, many: str) -> str:
+        k = int(counts.get(verdict, 0))
+        return f"{k} {one if k == 1 else many}"
+
+    parts = [f"Of the {len(claims)} claim{'s' if len(claims) != 1 else ''} tested, {n('holds', 'holds', 'hold')}, "
+             f"{n('reversed', 'is reversed', 'are reversed')} and {n('inconclusive', 'is inconclusive', 'are inconclusive')} "
+             "(each decided by its own 95% interval over the test videos, seeds averaged per video; no correction "
+             "across claims)."]
     for r in claims.itertuples():
         d = _claim_decimals(r)
         if r.unit == "rho":
@@ -897,6 +913,24 @@ def claims_prose(claims: pd.DataFrame) -> str:
             interval = f"95% CI {_signed(r.ci_low, d)} to {_signed(r.ci_high, d)}"
         parts.append(f"{r.claim}: **{r.verdict}** ({estimate}, {interval}; {r.comparison}).")
     return " ".join(parts)
+
+
+def dataset_summary(dataset: str, test_videos: int, split_videos: int | None, seeds: Sequence[int],
+                    methods: Sequence[str], reference: str | None) -> str:
+    """The report's opening line: dataset, how many test videos (of the split) and SR seeds,
+    the methods, whether the paper's numbers are shown."""
+    seeds = list(seeds)
+    if split_videos is None or split_videos < test_videos:
+        of = ""
+    elif split_videos == test_videos:
+        of = " (the whole test split)"
+    else:
+        of = f" (of {split_videos} in the test split: evaluate.max_videos)"
+    shown = f"paper ({paper.DATASET_LABELS[reference]})" if reference else "not shown"
+    return (f"Dataset **{dataset}**: **{test_videos} test videos**{of}, **{len(seeds)} SR "
+            f"seed{'s' if len(seeds) != 1 else ''}** {seeds} (a cell is the mean over seeds, *mean ± std* "
+            f"with several); methods: {', '.join(METHOD_LABELS.get(m, m) for m in methods)}; the paper's "
+            f"numbers: **{shown}**.")
 
 
 def accuracy_digits(per_video: pd.DataFrame, keys: Sequence[str] = ("method", "recogniser", "stream"),
@@ -1215,7 +1249,7 @@ def recipe_deviations(sr: Mapping, metrics: Mapping[str, Mapping], *, evaluation
     for method in methods:
         m = trained[method]
         published = {p.name: p.config for p in method_phases(method)}
-        label = METHOD_LABELS.get(method, method)
+        label = _label(method)
         for phase in m.get("phases") or []:
             if phase.get("iterations") and phase["name"] in published:
                 length.append((label, phase["name"], int(phase["iterations"]),
