@@ -170,14 +170,27 @@ def compare_with_best(target, others: Mapping[str, np.ndarray], *, expected_sign
     only if the paired interval against *every* other excludes 0 in the claimed direction (each at
     ``confidence``; no multiplicity correction is needed for "beats all"); "reversed" if some other
     is clearly better (its interval excludes 0 the other way); else "inconclusive". Each pairwise
-    interval is drawn from a generator seeded alike, so all share the same resampled videos.
+    interval uses the same resampled videos (one draw from ``rng``), so with an int seed each equals
+    ``paired_bootstrap(target, other, rng=seed)``.
     """
     if not others:
         raise ValueError("compare_with_best: no other candidates")
-    seed = rng if not isinstance(rng, np.random.Generator) else int(rng.integers(2**32))
+    t = _as_seed_video(target, "target")
+    names = list(others)
+    columns = []
+    for name in names:
+        o = _as_seed_video(others[name], name)
+        if o.shape != t.shape:
+            raise ValueError(f"compare_with_best: {name} holds shape {o.shape}, the target {t.shape}: "
+                             "both must hold the same seeds and videos")
+        columns.append(t.mean(axis=0) - o.mean(axis=0))
+    d = np.stack(columns, axis=1)  # (n_videos, n_others)
+    # one draw of resampled videos for every pair (as paired_bootstrap with the same rng would draw)
+    boot = 100.0 * resampled_means(d, n_resamples, rng)
     pairwise = {}
-    for name, scores in others.items():
-        r = paired_bootstrap(target, scores, n_resamples=n_resamples, confidence=confidence, rng=seed)
+    for j, name in enumerate(names):
+        lo, hi = _percentiles(boot[:, j], confidence)
+        r = PairedDifference(float(100.0 * d[:, j].mean()), lo, hi, int(d.shape[0]), int(t.shape[0]))
         pairwise[name] = (r, verdict(r.ci_low, r.ci_high, expected_sign))
     against = best_of(others)
     verdicts = [v for _, v in pairwise.values()]

@@ -106,6 +106,11 @@ def test_compare_with_best_names_the_best_other_and_needs_all_to_hold():
     c = stats.compare_with_best(target, others)
     assert c.against == "strong" and c.verdict == "holds"
     assert c.result.difference == pytest.approx(20.0) and set(c.pairwise) == {"weak", "strong"}
+    # one draw of resampled videos for all pairs: each pair as paired_bootstrap with the same seed
+    alone = stats.paired_bootstrap(target, others["weak"], rng=0)
+    assert c.pairwise["weak"][0] == pytest.approx(alone)
+    with pytest.raises(ValueError, match="same seeds and videos"):
+        stats.compare_with_best(target, {"short": target[:, :-1]})
     # a close rival: the best by mean is inconclusive -> the claim is
     others["close"] = target.copy()
     others["close"][0, :3] = 1 - others["close"][0, :3]

@@ -727,14 +727,15 @@ def aligned_scores(tables: Mapping[str, pd.DataFrame]) -> dict[str, np.ndarray]:
 
 def _tables(per_video: pd.DataFrame, recogniser: str, stream: str) -> dict[str, pd.DataFrame]:
     part = per_video[(per_video["recogniser"] == recogniser) & (per_video["stream"] == stream)]
-    order = [m for m in METHOD_ORDER if m in set(part["method"])]
-    return {m: correctness_table(part[part["method"] == m]) for m in order}
+    groups = dict(tuple(part.groupby("method", sort=False)))
+    return {m: correctness_table(groups[m]) for m in METHOD_ORDER if m in groups}
 
 
 def _ablation_tables(ablation_per_video: pd.DataFrame, kind: str) -> dict[str, pd.DataFrame]:
     part = ablation_per_video[(ablation_per_video["kind"] == kind)
                               & (ablation_per_video["stream"] == ABLATION_STREAM[kind])]
-    return {v: correctness_table(part[part["variant"] == v]) for v in VARIANTS[kind] if v in set(part["variant"])}
+    groups = dict(tuple(part.groupby("variant", sort=False)))
+    return {v: correctness_table(groups[v]) for v in VARIANTS[kind] if v in groups}
 
 
 #: Trained models that are not rows of the accuracy table.
@@ -1363,7 +1364,8 @@ def headline(eval_df: pd.DataFrame, correlations: pd.DataFrame, provenance: Mapp
     over seeds) of HR, bicubic, SoSR, ToSR and SoSR+ToSR per stream, Spearman's rho of PSNR vs
     top-1 per recogniser and stream, the number of test videos and seeds, every method's
     summary (:func:`method_summary`), the claims' verdicts (:func:`claims_table`: name,
-    difference, ci_low, ci_high, verdict), total seconds."""
+    difference, ci_low, ci_high, verdict; difference and interval in percentage points, or
+    Spearman's rho for ``psnr_not_predictive_*``), total seconds."""
     keys = [m for m in ("hr", "bicubic", "sosr", "tosr", COMBINED) if m in set(eval_df["method"])]
     tsn = eval_df[(eval_df["recogniser"] == "tsn") & eval_df["method"].isin(keys)]
     summary = seed_summary(tsn, ["method", "stream"], "top1")
