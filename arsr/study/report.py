@@ -1267,7 +1267,8 @@ def recipe_deviations(sr: Mapping, metrics: Mapping[str, Mapping], *, evaluation
             for name, cfg in study.items():
                 ran = any(p.get("name") == name and p.get("iterations") for p in m.get("phases") or [])
                 if ran and name in published and cfg["optimizer"]["lr"] != published[name]["optimizer"]["lr"]:
-                    lrs.append(f"{label} {name} {cfg['optimizer']['lr']:g} ({published[name]['optimizer']['lr']:g})")
+                    where = label if len(study) == 1 else f"{label} ({name} phase)"
+                    lrs.append(f"{where} {cfg['optimizer']['lr']:g} ({published[name]['optimizer']['lr']:g})")
                 if ran:
                     patches.add((cfg["data"]["hr_patch"], cfg["data"]["batch_size"]))
         arch, kwargs = m.get("arch"), dict(m.get("arch_kwargs") or {})
@@ -1289,7 +1290,7 @@ def recipe_deviations(sr: Mapping, metrics: Mapping[str, Mapping], *, evaluation
                          f"{_count_range([p for *_, p in length])} per phase).")
         else:
             lines.append("SR training iterations per phase (published in brackets): "
-                         + "; ".join(f"{lab} {ph} {it:,} ({pub:,})" for lab, ph, it, pub in length) + ".")
+                         + "; ".join(f"{lab} ({ph} phase) {it:,} ({pub:,})" for lab, ph, it, pub in length) + ".")
     if lrs:
         lines.append("Learning rates that differ from the published recipes (published in brackets): "
                      + "; ".join(lrs) + ".")
