@@ -902,7 +902,7 @@ def test_tiny_profile_validates():
 def test_paper_profile_validates_once_its_files_exist(tmp_path):
     from arsr.params import SCHEMA, ParamError, validate
     from arsr.params import merged
-    from arsr.train.presets import PRESETS, method_phases
+    from arsr.train.presets import BASES, PRESETS, method_phases
 
     prof = _profile("paper")
     with pytest.raises(ParamError, match="data.root"):
@@ -922,7 +922,8 @@ def test_paper_profile_validates_once_its_files_exist(tmp_path):
     assert all(prof["recognition"][s]["input_size"] == 224 for s in ("tsn_rgb", "tsn_flow", "st_resnet"))
     assert "iterations" not in prof["sr"]["common"]
     for method in METHODS:  # the presets' published schedules and sizes, untouched
-        assert prof["sr"][method] == {"arch_kwargs": {}}
+        # methods with a base (esrgan, sosr: rrdb_psnr; tosr: duf16) take that model's sizes
+        assert prof["sr"][method] == ({} if method in BASES else {"arch_kwargs": {}})
         phases = method_phases(method, merged(prof["sr"]["common"], prof["sr"][method]))
         assert [p.config["iterations"] for p in phases] == [p.config["iterations"] for p in PRESETS[method]]
         assert all(p.config["data"]["hr_patch"] == 128 for p in phases)
