@@ -1,25 +1,59 @@
 """A synthetic labelled action dataset, deterministic for a seed: the study's embedded default.
 
 Each clip shows one round "actor" (a soft-edged disk covering about 12% of the frame) over a
-textured, slowly panning background, with lighting drift and sensor noise. The actor's coarse
-look (size, mean colour, outline) is random per group of clips and says nothing about the
-class. A class is defined by
+textured, slowly panning background, with lighting drift and sensor noise.
 
-* a fine texture inside the disk (stripes, plaid, hexagonal dots, rings or speckle, with a
-  period of 6-8.5 HR pixels at a class-specific orientation): the spatial cue. x4 bicubic
-  downsampling keeps only about 3-15% of a 6-pixel period's contrast and about half of an
-  8.5-pixel one, so single LR frames lose much of it;
-* a motion pattern: the whole actor slides right/left/up/down (a coarse cue that survives LR),
-  or, inside a fixed outline, its texture spins, streams radially (zoom), shakes or scrolls
-  (fine cues that flow computed on LR frames largely misses, and for periods under 8 HR pixels
-  sees aliased, even reversed).
+*Looks carry no class.* The background, the actor's mean colour and its size are drawn per group
+index (:func:`group_look`), and group g has the same look in every class: the test groups' looks
+are unseen looks of every class, the training groups' looks appear in every class. (Generator
+version 1 drew them per class and group, so a look told the class: a 1-NN on 8x6 colour
+thumbnails scored 86% leave-one-out on train, 5% on test; now 7% and 10%, chance 8%.)
 
-Clips are grouped as in UCF101 (clips of a group share background, actor colour and size;
-train/test split by group) and written losslessly in the UCF101 layout::
+*Classes come in six twin pairs.* Twins share a motion kind and a coarse texture; they differ by
+the motion's direction and by their texture's crests, sharp or soft:
+
+* a texture is a sum of plane waves cos(psi) (stripes: 1, plaid: 2 at right angles, hex: 3 at
+  60 degrees, speckle: 12 at random angles with periods +-5%, rings: one radial wave), each with
+  its second harmonic d cos(2 psi): d = ``detail_ratio`` (0.6) for the sharp twin, a quarter of
+  it for the soft one;
+* the coarse waves (period 16-19 HR px) survive x4 bicubic (92-96% of a plane wave's contrast)
+  and tell the pair; the second harmonic (period 8-9.5 HR px) tells the twins apart. Its
+  period along each image axis is above the LR Nyquist period (8 HR px), so x4 LR keeps it
+  unaliased, but MATLAB bicubic x1/4 then x4 (the study's LR and bicubic baseline) keeps only
+  39-56% of it as a plane wave (42-48% measured in the clips): a recogniser trained on HR frames
+  sees a bicubic sharp clip about as detailed as an HR soft one. A learned x4 SR can give it
+  back: the closed-form linear one of :mod:`arsr.data.cues`, fitted on training clips, restores
+  83-89% on test clips.
+
+Measured inside the actor (:func:`arsr.data.cues.cue_table`, default config, 4 test clips per
+class, 6 frames each; "kept": share of the HR detail-band signal, periods 6-12 px)::
+
+    twins (sharp / soft)           texture        periods   sharp twin          soft twin
+                                                  coarse /  HR    kept by       HR    kept by
+                                                  detail          bic.  lin.SR        bic.  lin.SR
+    SlideRight / SlideLeft         stripes 0 deg  19 / 9.5  12.1  0.45  0.85    4.5   0.57  0.97
+    SlideUp / SlideDown            stripes 90 deg 19 / 9.5  12.6  0.47  0.83    4.6   0.57  0.93
+    SpinClockwise / -Anticlockwise hex, any angle 18 / 9    12.6  0.48  0.89    4.6   0.61  0.96
+    ZoomIn / ZoomOut               rings          18 / 9    11.9  0.48  0.86    5.6   0.65  0.97
+    ShakeSideways / ShakeUpDown    speckle        18 / 9    11.9  0.47  0.89    5.1   0.60  0.96
+    ScrollDiagonal / -Antidiagonal plaid 45 deg   16 / 8    12.1  0.42  0.86    4.2   0.54  0.90
+
+(HR: RMS grey levels of the detail band. Bicubic keeps of a plane wave along an axis 0.45 at
+period 9.5 and 0.39 at 9 (0.56 at 45 degrees); at 45 degrees 0.42 at period 8:
+:func:`arsr.data.cues.bicubic_transfer`. Soft twins keep more because their weak band signal
+includes the coarse waves' tails.)
+Orientations are jittered by +-8 degrees per clip. Every texture maps onto its own class under a
+horizontal flip (TSN's augmentation).
+
+*Motion*: the whole actor slides right/left/up/down (a coarse cue that survives LR), or, inside
+a fixed outline, its texture spins, streams radially (zoom), shakes or scrolls.
+
+Clips are grouped as in UCF101 (train/test split by group) and written losslessly in the UCF101
+layout::
 
     root/<Class>/v_<Class>_g<gg>_c<cc>.avi
     root/ucfTrainTestlist/{classInd.txt, trainlist01.txt, testlist01.txt}
-    root/unlabelled/clip_<nnnn>.avi      random motion/texture mixes, for SR training
+    root/unlabelled/clip_<nnnn>.avi      any class's texture with any motion, for SR training
     root/synthetic.json                  config, seed and counts (tells if a dataset matches)
 """
 from __future__ import annotations
@@ -44,7 +78,7 @@ from .video import write_video
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 MANIFEST_NAME = "synthetic.json"
 UNLABELLED_DIR = "unlabelled"
 SPLITS_DIR = "ucfTrainTestlist"
@@ -57,11 +91,15 @@ _BACKGROUND_WAVES = 24
 
 @dataclass(frozen=True)
 class ActionClass:
-    """One synthetic action: a motion pattern and a fine texture.
+    """One synthetic action: a motion pattern and a texture with sharp or soft crests.
 
     ``direction`` (degrees, image axes: x right, y down) is where a translate/shake/scroll goes;
     for spin it is +1 clockwise / -1 anticlockwise, for zoom +1 outward / -1 inward.
-    ``orientation`` is the texture's wave-vector angle in degrees (None: random per clip).
+    ``period`` is the texture's coarse period (HR px), ``orientation`` its wave-vector angle in
+    degrees (None: random per clip). ``detail`` scales the texture's second harmonic (period / 2,
+    amplitude ``detail * SyntheticConfig.detail_ratio`` of the coarse wave's): 1 for sharp
+    crests, 0.25 for soft ones. It is what tells twin classes apart, and what x4 bicubic
+    attenuates.
     """
 
     name: str
@@ -70,21 +108,28 @@ class ActionClass:
     texture: str
     period: float
     orientation: float | None
+    detail: float
+
+    @property
+    def detail_period(self) -> float:
+        """Period (HR px) of the fine detail, present or not."""
+        return self.period / 2
 
 
+SHARP, SOFT = 1.0, 0.25
 ACTION_CLASSES = (
-    ActionClass("SlideRight", "translate", 0, "stripes", 6.0, 0),
-    ActionClass("SlideLeft", "translate", 180, "stripes", 8.5, 0),
-    ActionClass("SlideUp", "translate", -90, "stripes", 6.0, 90),
-    ActionClass("SlideDown", "translate", 90, "stripes", 8.5, 90),
-    ActionClass("SpinClockwise", "spin", +1, "plaid", 6.0, None),
-    ActionClass("SpinAnticlockwise", "spin", -1, "hex", 6.0, None),
-    ActionClass("ZoomIn", "zoom", +1, "rings", 6.0, None),
-    ActionClass("ZoomOut", "zoom", -1, "rings", 8.0, None),
-    ActionClass("ShakeSideways", "shake", 0, "speckle", 6.0, None),
-    ActionClass("ShakeUpDown", "shake", 90, "speckle", 8.0, None),
-    ActionClass("ScrollDiagonal", "scroll", 45, "stripes", 6.5, 45),
-    ActionClass("ScrollAntidiagonal", "scroll", 135, "stripes", 6.5, 135),
+    ActionClass("SlideRight", "translate", 0, "stripes", 19.0, 0, SHARP),
+    ActionClass("SlideLeft", "translate", 180, "stripes", 19.0, 0, SOFT),
+    ActionClass("SlideUp", "translate", -90, "stripes", 19.0, 90, SHARP),
+    ActionClass("SlideDown", "translate", 90, "stripes", 19.0, 90, SOFT),
+    ActionClass("SpinClockwise", "spin", +1, "hex", 18.0, None, SHARP),
+    ActionClass("SpinAnticlockwise", "spin", -1, "hex", 18.0, None, SOFT),
+    ActionClass("ZoomIn", "zoom", +1, "rings", 18.0, None, SHARP),
+    ActionClass("ZoomOut", "zoom", -1, "rings", 18.0, None, SOFT),
+    ActionClass("ShakeSideways", "shake", 0, "speckle", 18.0, None, SHARP),
+    ActionClass("ShakeUpDown", "shake", 90, "speckle", 18.0, None, SOFT),
+    ActionClass("ScrollDiagonal", "scroll", 45, "plaid", 16.0, 45, SHARP),
+    ActionClass("ScrollAntidiagonal", "scroll", 135, "plaid", 16.0, 45, SOFT),
 )
 CLASS_NAMES = tuple(c.name for c in ACTION_CLASSES)
 
@@ -95,7 +140,7 @@ class SyntheticConfig:
 
     n_classes: int = 12            # the first n of CLASS_NAMES (1..12)
     clips_per_class: int = 40
-    clips_per_group: int = 4       # clips sharing background and actor; capped at clips_per_class // 2
+    clips_per_group: int = 4       # clips per group (one look in every class); <= clips_per_class // 2
     test_fraction: float = 0.3     # share of groups (the first ones, as in UCF101) held out for test
     n_unlabelled: int = 40         # clips in root/unlabelled (mixed motions/textures) for SR training
     frames_min: int = 24
@@ -105,7 +150,8 @@ class SyntheticConfig:
     seed: int = 0
     fps: float = 25.0
     actor_radius: float = 0.23     # mean actor radius, fraction of the height (+-10% per group)
-    texture_amplitude: float = 40.0  # peak grey levels of the actor's texture (x U(0.7, 1) per clip)
+    texture_amplitude: float = 30.0  # grey levels of a coarse texture wave (x U(0.9, 1) per clip)
+    detail_ratio: float = 0.6      # sharp crests' second harmonic / coarse wave, in amplitude
     texture_scale: float = 1.0     # multiplies every texture period (larger: coarser, survives LR)
     speed_scale: float = 1.0       # multiplies every motion speed (about 0.7-1.2 px/frame at 1)
     camera_speed: float = 0.3      # largest global pan, px/frame
@@ -138,7 +184,7 @@ class SyntheticConfig:
         for name in ("fps", "texture_scale", "speed_scale"):
             if not getattr(self, name) > 0:
                 problems.append(f"{name} = {getattr(self, name)} (positive)")
-        for name in ("texture_amplitude", "camera_speed", "background_amplitude",
+        for name in ("texture_amplitude", "detail_ratio", "camera_speed", "background_amplitude",
                      "lighting_drift", "noise_std"):
             if not getattr(self, name) >= 0:
                 problems.append(f"{name} = {getattr(self, name)} (0 or more)")
@@ -232,6 +278,7 @@ class _Plan:
     ring_shift: np.ndarray        # (T,) radial shift of ring textures, px (zoom; + outward)
     texture: str
     waves: np.ndarray             # (n, 3): angle (rad), period (px), phase of each plane wave
+    detail: float                 # amplitude of each wave's second harmonic / the wave's
     actor_rgb: np.ndarray         # (3,) mean colour
     tint: np.ndarray              # (3,) per-channel gain of the texture
     tex_amp: float
@@ -255,8 +302,16 @@ def _unit(deg_or_rad: float, degrees: bool = True) -> np.ndarray:
     return np.array([math.cos(a), math.sin(a)])
 
 
+def group_look(group: int, cfg: SyntheticConfig) -> dict:
+    """The look of group ``group`` (0-based), shared by that group's clips in *every* class:
+    background (base colour and plane waves), actor colour and radius. It depends on the seed
+    and the group only, so no look belongs to one class: the training groups' looks appear in
+    every class, and the test groups' looks are unseen looks of every class."""
+    return _look(_rng(cfg.seed, 0, group), cfg)
+
+
 def _look(rng: np.random.Generator, cfg: SyntheticConfig) -> dict:
-    """What a group of clips shares: background, actor colour and size."""
+    """Background, actor colour and size, drawn from ``rng``."""
     k = _BACKGROUND_WAVES
     freq = np.exp(rng.uniform(math.log(1 / 64), math.log(1 / 3.5), k))
     angle = rng.uniform(0, 2 * math.pi, k)
@@ -264,10 +319,10 @@ def _look(rng: np.random.Generator, cfg: SyntheticConfig) -> dict:
     amp *= cfg.background_amplitude * math.sqrt(2) / math.sqrt((amp ** 2).sum())
     colour = np.clip(1 + 0.35 * rng.standard_normal((k, 3)), 0.2, 1.8)
     hue = rng.uniform(0, 1)
-    # keep the texture (up to 1.25 x 40 grey levels) and the background waves from clipping
-    actor_rgb = np.clip(_hsv_to_rgb(hue, rng.uniform(0.15, 0.5), rng.uniform(90, 160)), 60, 195)
+    # keep the texture (crests up to about 1.6 x 1.15 x 30 grey levels) from clipping
+    actor_rgb = np.clip(_hsv_to_rgb(hue, rng.uniform(0.15, 0.5), rng.uniform(90, 150)), 65, 175)
     bg_hue = (hue + rng.uniform(0.25, 0.75)) % 1.0  # background colour unlike the actor's
-    bg_base = np.clip(_hsv_to_rgb(bg_hue, rng.uniform(0.1, 0.4), rng.uniform(85, 160)), 50, 200)
+    bg_base = np.clip(_hsv_to_rgb(bg_hue, rng.uniform(0.1, 0.4), rng.uniform(80, 150)), 50, 180)
     return dict(
         radius=cfg.actor_radius * cfg.height * rng.uniform(0.9, 1.1),
         actor_rgb=actor_rgb, bg_base=bg_base,
@@ -298,12 +353,13 @@ def _waves(texture: str, period: float, orientation: float | None,
     else:
         raise ValueError(f"unknown texture {texture!r}; choose one of {', '.join(_TEXTURES)}")
     n = len(angles)
-    periods = period * (rng.uniform(0.93, 1.07, n) if texture == "speckle" else np.ones(n))
+    periods = period * (rng.uniform(0.95, 1.05, n) if texture == "speckle" else np.ones(n))
     return np.stack([np.array(angles), periods, rng.uniform(0, 2 * math.pi, n)], 1)
 
 
 def _plan(look: dict, motion: str, direction: float, texture: str, period: float,
-          orientation: float | None, cfg: SyntheticConfig, rng: np.random.Generator) -> _Plan:
+          orientation: float | None, detail: float, cfg: SyntheticConfig,
+          rng: np.random.Generator) -> _Plan:
     t_count = int(rng.integers(cfg.frames_min, cfg.frames_max + 1))
     t = np.arange(t_count, dtype=np.float64)
     radius = look["radius"]
@@ -341,8 +397,9 @@ def _plan(look: dict, motion: str, direction: float, texture: str, period: float
     return _Plan(
         n_frames=t_count, radius=radius, centre=centre, tex_offset=tex_offset,
         tex_angle=tex_angle, ring_shift=ring_shift, texture=texture, waves=waves,
-        actor_rgb=look["actor_rgb"], tint=1 + 0.25 * rng.uniform(-1, 1, 3),
-        tex_amp=cfg.texture_amplitude * rng.uniform(0.7, 1.0), camera=camera,
+        detail=cfg.detail_ratio * detail,
+        actor_rgb=look["actor_rgb"], tint=1 + 0.15 * rng.uniform(-1, 1, 3),
+        tex_amp=cfg.texture_amplitude * rng.uniform(0.9, 1.0), camera=camera,
         bg_base=look["bg_base"], bg_freq=look["bg_freq"], bg_phase=look["bg_phase"],
         bg_amp=look["bg_amp"], gain=gain,
         gradient=_unit(rng.uniform(0, 360)) * cfg.lighting_drift * rng.uniform(0, 1),
@@ -371,15 +428,22 @@ def _background(plan: _Plan, cfg: SyntheticConfig) -> np.ndarray:
 
 
 def _texture(plan: _Plan, qx: np.ndarray, qy: np.ndarray, ring_shift: np.ndarray) -> np.ndarray:
-    """Texture values (RMS about 0.7, range about [-1, 1]) at texture coordinates (qx, qy)."""
+    """Texture values at texture coordinates (qx, qy): each wave is cos(psi) + d cos(2 psi)
+    (d = ``plan.detail``), the sum over waves divided by sqrt(n). Without detail the RMS is about
+    0.7 and the range about [-1, 1]; the detail adds bright, narrow crests."""
     if plan.texture == "rings":
         _, period, phase = plan.waves[0]
-        r = np.sqrt(qx * qx + qy * qy)
-        return np.cos(2 * np.pi * (r - ring_shift) / period + phase)
+        psi = [2 * np.pi * (np.sqrt(qx * qx + qy * qy) - ring_shift) / period + phase]
+    else:
+        psi = [(2 * np.pi / period) * (qx * math.cos(angle) + qy * math.sin(angle)) + phase
+               for angle, period, phase in plan.waves]
     out = np.zeros_like(qx)
-    for angle, period, phase in plan.waves:
-        out += np.cos((2 * np.pi / period) * (qx * math.cos(angle) + qy * math.sin(angle)) + phase)
-    return out / math.sqrt(len(plan.waves))
+    for p in psi:
+        c = np.cos(p)
+        out += c
+        if plan.detail:
+            out += plan.detail * (2 * c * c - 1)  # cos(2 psi): the crests' second harmonic
+    return out / math.sqrt(len(psi))
 
 
 def _render(plan: _Plan, cfg: SyntheticConfig, with_mask: bool = False):
@@ -430,37 +494,38 @@ def render_clip(class_idx: int, clip_idx: int, cfg: SyntheticConfig = SyntheticC
                 return_mask: bool = False):
     """Render labelled clip ``clip_idx`` of class ``class_idx``: (T, H, W, 3) uint8 RGB.
 
-    Pure and deterministic: the group's look comes from (seed, class, group), the clip's
-    motion, texture phases, lighting and noise from (seed, class, clip), so any clip renders
-    alone. With ``return_mask`` also returns the actor's coverage, (T, H, W) float32 in [0, 1].
+    Pure and deterministic: the group's look comes from (seed, group) (:func:`group_look`, the
+    same in every class), the clip's motion, texture phases, lighting and noise from
+    (seed, class, clip), so any clip renders alone. With ``return_mask`` also returns the actor's
+    coverage, (T, H, W) float32 in [0, 1].
     """
     if not 0 <= class_idx < cfg.n_classes:
         raise ValueError(f"class_idx = {class_idx}: this config has classes 0..{cfg.n_classes - 1}")
     if not 0 <= clip_idx < cfg.clips_per_class:
         raise ValueError(f"clip_idx = {clip_idx}: this config has clips 0..{cfg.clips_per_class - 1}")
     spec = ACTION_CLASSES[class_idx]
-    group = clip_idx // cfg.group_size
-    look = _look(_rng(cfg.seed, 0, class_idx, group), cfg)
+    look = group_look(clip_idx // cfg.group_size, cfg)
     plan = _plan(look, spec.motion, spec.direction, spec.texture, spec.period, spec.orientation,
-                 cfg, _rng(cfg.seed, 1, class_idx, clip_idx))
+                 spec.detail, cfg, _rng(cfg.seed, 1, class_idx, clip_idx))
     return _render(plan, cfg, return_mask)
 
 
 def render_unlabelled(index: int, cfg: SyntheticConfig = SyntheticConfig(),
                       return_mask: bool = False):
-    """Render unlabelled clip ``index``: (T, H, W, 3) uint8 RGB, a random mix of the classes'
-    motion patterns (any direction) and textures (period 5-10 px times texture_scale, any
-    orientation), for training super-resolution without labels."""
+    """Render unlabelled clip ``index``: (T, H, W, 3) uint8 RGB, for training super-resolution
+    without labels: the texture of one class (any of the 12, its period jittered by +-5%),
+    moving as another class does (any direction), in a look of its own. The SR training set thus
+    holds the labelled clips' textures, sharp and soft, in equal shares."""
     if index < 0:
         raise ValueError(f"index = {index}: unlabelled clips are numbered from 0")
     rng = _rng(cfg.seed, 2, index)
     look = _look(rng, cfg)
     motion = _MOTIONS[int(rng.integers(len(_MOTIONS)))]
-    texture = _TEXTURES[int(rng.integers(len(_TEXTURES)))]
     direction = rng.uniform(0, 360) if motion in ("translate", "shake", "scroll") else \
         float(rng.choice([-1, 1]))
-    period = math.exp(rng.uniform(math.log(5.0), math.log(10.0)))
-    plan = _plan(look, motion, direction, texture, period, None, cfg, rng)
+    spec = ACTION_CLASSES[int(rng.integers(len(ACTION_CLASSES)))]
+    plan = _plan(look, motion, direction, spec.texture, spec.period * rng.uniform(0.95, 1.05),
+                 spec.orientation, spec.detail, cfg, rng)
     return _render(plan, cfg, return_mask)
 
 
