@@ -1,14 +1,16 @@
 """Detail-band measures and the closed-form linear x4 SR (arsr.data.cues)."""
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from arsr.data.cues import (
     LinearSR, band_contrast, band_pass, bicubic_lr, bicubic_transfer, bicubic_up, cue_figure,
-    cue_table, fit_linear_sr, interior, kept_share, luma,
+    cue_metrics, cue_table, fit_linear_sr, interior, kept_share, luma,
 )
 from arsr.data.synthetic import SHARP, SyntheticConfig
 
@@ -116,3 +118,13 @@ def test_linear_sr_restores_the_class_cue_bicubic_attenuates():
     assert (sharp["contrast_linear_sr"].to_numpy() > middle).all()
     fig = cue_figure(table)
     assert len(fig.axes[0].patches) == 3 * 12
+    metrics = cue_metrics(table)
+    assert list(metrics) == list(table.index)
+    assert metrics["SlideRight"]["kept_linear_sr"] == round(table.loc["SlideRight", "kept_linear_sr"], 4)
+
+
+def test_cue_metrics_are_json_ready():
+    table = pd.DataFrame({"detail": [1.0], "kept_bicubic": [np.float64("nan")],
+                          "contrast_hr": [np.float64(3.14159)]}, index=["A"])
+    assert json.loads(json.dumps(cue_metrics(table), allow_nan=False)) == \
+        {"A": {"detail": 1.0, "kept_bicubic": None, "contrast_hr": 3.1416}}

@@ -15,7 +15,8 @@ interior (``render_clip(..., return_mask=True)``):
   neighbourhood, fitted by least squares (normal equations) on training clips. What it recovers
   is a lower bound on what a learned SR can: the information is in the LR frames.
 
-:func:`cue_table` does both per class on a few clips; :func:`cue_figure` draws the table.
+:func:`cue_table` does both per class on a few clips; :func:`cue_figure` draws it and
+:func:`cue_metrics` turns it into JSON-ready metrics.
 """
 from __future__ import annotations
 
@@ -263,6 +264,15 @@ def cue_table(cfg=None, clips_per_class: int = 2, frames_per_clip: int = 4, k: i
             "kept_linear_sr": kept_share(hr_y, sr_y, region, band),
         })
     return pd.DataFrame(rows).set_index("class")
+
+
+def cue_metrics(table, digits: int = 4) -> dict:
+    """:func:`cue_table`'s DataFrame as JSON-ready metrics: ``{class: {column: value}}``, floats
+    rounded, NaN (no actor interior in a tiny frame) as None."""
+    return {name: {col: (None if isinstance(v, float) and math.isnan(v) else
+                         round(float(v), digits) if isinstance(v, (float, np.floating)) else v)
+                   for col, v in row.items()}
+            for name, row in table.to_dict(orient="index").items()}
 
 
 def cue_figure(table):
