@@ -514,8 +514,8 @@ def render_unlabelled(index: int, cfg: SyntheticConfig = SyntheticConfig(),
                       return_mask: bool = False):
     """Render unlabelled clip ``index``: (T, H, W, 3) uint8 RGB, for training super-resolution
     without labels: the texture of one class (any of the 12, its period jittered by +-5%),
-    moving as another class does (any direction), in a look of its own. The SR training set thus
-    holds the labelled clips' textures, sharp and soft, in equal shares."""
+    moving with any class's motion (any direction), in a look of its own. The SR training set
+    thus holds the labelled clips' textures, sharp and soft, in about equal shares."""
     if index < 0:
         raise ValueError(f"index = {index}: unlabelled clips are numbered from 0")
     rng = _rng(cfg.seed, 2, index)
