@@ -1,6 +1,8 @@
 """The prepare stage: frames, LR and flow on disk, resumable, bad videos handled."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -70,6 +72,25 @@ def test_prepare_resumes_only_unfinished(tiny_records, tmp_path):
     _, stats = prepare_dataset(records[:3], tmp_path, PrepareSettings(flow_method="farneback"),
                                workers=1, progress=False)
     assert (stats["prepared"], stats["reused"]) == (3, 0)
+
+
+def test_prepare_redoes_a_video_whose_source_file_changed(tiny_records, tmp_path):
+    """A regenerated dataset (same names, other files) is never served from old prepared frames."""
+    import dataclasses
+    import shutil
+
+    records, _ = tiny_records
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    copies = []
+    for r in records[:2]:
+        shutil.copy(r.path, sources / Path(r.path).name)
+        copies.append(dataclasses.replace(r, path=sources / Path(r.path).name))
+    settings = PrepareSettings(scale=4, flow_method="dis")
+    prepare_dataset(copies, tmp_path / "out", settings, workers=1, progress=False)
+    shutil.copy(records[2].path, copies[0].path)  # another video under the first one's name
+    index, stats = prepare_dataset(copies, tmp_path / "out", settings, workers=1, progress=False)
+    assert (stats["prepared"], stats["reused"]) == (1, 1)
 
 
 def test_prepare_in_a_process_pool(tiny_records, tmp_path):

@@ -134,6 +134,7 @@ def prepare_video(source: Path, folder: Path, settings: PrepareSettings) -> dict
     flow = compute_flows(hr, settings.flow_method).astype(np.float16)
     meta = {
         "fingerprint": settings.fingerprint(), "settings": asdict(settings),
+        "source": source_stamp(source),
         "n_frames": int(hr.shape[0]), "height": int(hr.shape[1]), "width": int(hr.shape[2]),
         "lr_height": int(lr.shape[1]), "lr_width": int(lr.shape[2]),
         "flow_mean_magnitude": float(np.linalg.norm(flow.astype(np.float32), axis=-1).mean()),
@@ -169,6 +170,13 @@ def _single_threaded() -> None:
 # --------------------------------------------------------------------------------------------
 # The whole dataset
 
+def source_stamp(path: str | Path) -> list[int]:
+    """Size and modification time (ns) of a source video: a prepared folder made from another
+    file under the same name (e.g. a regenerated synthetic dataset) is never reused."""
+    st = os.stat(path)
+    return [int(st.st_size), int(st.st_mtime_ns)]
+
+
 def prepare_dataset(records, out_dir: str | Path, settings: PrepareSettings, *, workers: int = 0,
                     on_bad_video: str = "error", progress: bool = True):
     """Prepare every record into ``out_dir``; return ``(index, stats)``.
@@ -196,6 +204,7 @@ def prepare_dataset(records, out_dir: str | Path, settings: PrepareSettings, *, 
     for record, key in zip(records, keys):
         meta = read_meta(videos_dir / key)
         if meta and meta.get("fingerprint") == fingerprint and \
+                meta.get("source") == source_stamp(record.path) and \
                 all((videos_dir / key / f).is_file() for f in ("hr.npy", "lr.npy", "flow.npy")):
             metas[key] = meta
         else:
