@@ -85,6 +85,19 @@ def test_every_variant_resolves_to_trainer_phases(study_sr, tmp_path):
             assert set(v.label) == {"structure", "pixel", "feature", "adversarial", "warp"}
 
 
+def test_variants_with_a_base_copy_the_studys_trained_model_and_train_the_rest(study_sr, tmp_path):
+    warp = variant_phases("tosr", "vdsr_warp", study_sr, seed=2, out_dir=tmp_path / "v", sr_models_dir=tmp_path)
+    assert [p.name for p in warp] == ["sr", "warp"]
+    assert warp[0].config["iterations"] == 0
+    assert warp[0].config["init_from"] == str(tmp_path / "vdsr" / "seed2" / "sr" / "model.pt")
+    assert warp[1].config["iterations"] > 0 and warp[1].config["warp"]["weight"] > 0
+    assert warp[1].config["init_from"] == str(tmp_path / "v" / "sr" / "model.pt")
+    feat = variant_phases("sosr", "esrgan_wmse_feat", study_sr, seed=2, out_dir=tmp_path / "e", sr_models_dir=tmp_path)
+    assert feat[0].config["init_from"] == str(tmp_path / "rrdb_psnr" / "seed2" / "psnr" / "model.pt")
+    assert feat[0].config["iterations"] == 0 and feat[1].config["iterations"] > 0
+    assert feat[1].config["gan"]["type"] == "none" and feat[1].config["pixel"]["type"] == "wmse"
+
+
 def _last(kind, variant, sr):
     return variant_phases(kind, variant, sr)[-1].config
 

@@ -156,15 +156,16 @@ def variant_phases(kind: str, variant: str, sr: Mapping, seed: int = 0, out_dir:
     from .sr import method_overrides
 
     v = _variant(kind, variant)
-    extra = dict(v.overrides)
+    trained = method_phases(v.preset, method_overrides(sr, v.sizes, seed, extra=v.overrides), out_dir)
+    phases = trained
     if v.base is not None and sr_models_dir is not None:
         base_file = resolve(sr_models_dir) / v.base / f"seed{seed}" / PRESETS[v.base][-1].name / "model.pt"
-        extra = merged(extra, base_overrides(v.preset, base_file, phase=PRESETS[v.preset][0].name))
-    overrides = method_overrides(sr, v.sizes, seed, extra=extra)
-    phases = method_phases(v.preset, overrides, out_dir)
+        extra = merged(v.overrides, base_overrides(v.preset, base_file, phase=PRESETS[v.preset][0].name))
+        phases = method_phases(v.preset, method_overrides(sr, v.sizes, seed, extra=extra), out_dir)
     if v.finetune is not None:
         finetune = v.finetune() if callable(v.finetune) else v.finetune
-        cfg = merged(phases[-1].config, finetune)
+        # the fine-tuning phase has the schedule of the preset's last phase as trained, not as copied
+        cfg = merged(trained[-1].config, finetune)
         cfg["init_from"] = str(Path(out_dir) / phases[-1].name / "model.pt") if out_dir is not None else None
         phases.append(Phase(v.finetune_name, resolve_config(cfg)))
     return phases
