@@ -103,7 +103,7 @@ VARIANTS: dict[str, dict[str, Variant]] = {
                                     overrides={"phases": {"sosr": {"gan": {"type": "none", "weight": 0.0}}}},
                                     base="rrdb_psnr"),
         "esrgan_mse_feat_adv": Variant("sosr", "sosr", _label("ESRGAN", "MSE", feature=True, adversarial=True),
-                                       overrides={"phases": {"sosr": {"pixel": {"type": "mse", "weight": 1.0}}}},
+                                       overrides={"phases": {"sosr": {"pixel": {"type": "mse"}}}},  # SoSR's weight
                                        base="rrdb_psnr"),
         "esrgan_wmse_feat_adv": Variant("sosr", "sosr", _label("ESRGAN", "WMSE", feature=True, adversarial=True)),
     },
