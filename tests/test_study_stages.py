@@ -118,8 +118,11 @@ def test_sosr_variants_carry_the_documented_losses(study_sr):
         phases = variant_phases("sosr", name, sr)
         assert [p.name for p in phases] == ["psnr", "sosr"]
         assert phases[0].config["pixel"]["type"] == "l1" and phases[1].config["data"]["motion_top_k"] == 10
-    sosr = method_phases("sosr")[-1].config
+    sosr = method_phases("sosr", method_overrides(sr, "sosr", 0))[-1].config  # the study's SoSR row
     full = _last("sosr", "esrgan_wmse_feat_adv", sr)
+    # the MSE row differs from it in the pixel type only (same weight)
+    mse = _last("sosr", "esrgan_mse_feat_adv", sr)["pixel"]
+    assert mse == {**sosr["pixel"], "type": "mse"}
     for key in ("pixel", "feature", "gan", "warp"):
         want = {**sosr[key], **({"disc": full["gan"]["disc"]} if key == "gan" else {})}
         assert full[key] == want, key
