@@ -387,6 +387,13 @@ def test_quality_table(fake):
     assert ref.loc["ToSR", ("paper (UCF101)", "PSNR (dB)")] == "30.84"
     assert ref.loc["VDSR", ("paper (UCF101)", "SSIM")] == "—"
     assert any("does not report" in n for n in ref.attrs["notes"])
+    # the colour-shift column, read from the evaluation metrics (a method without one: a dash)
+    metrics = {"evaluate@rcan": {"method": "rcan", "colour_shift": {"max_abs_channel": 0.734}},
+               "evaluate_reference@bicubic": {"method": "bicubic"}}
+    assert report.colour_shifts(metrics) == {"rcan": 0.734}
+    coloured = report.quality_table(df, colour_shift=report.colour_shifts(metrics))
+    assert coloured.loc["RCAN", ("ours", "colour shift (grey levels)")] == "0.73"
+    assert coloured.loc["Bicubic", ("ours", "colour shift (grey levels)")] == "—"
 
 
 def test_table_html_has_no_blank_cells(fake):

@@ -58,7 +58,7 @@ __all__ = [
     "MissingInputError", "EVAL_COLUMNS", "ABLATION_COLUMNS", "ABLATION_STREAM", "COMBINED",
     "StudyResults", "load_study", "read_eval", "read_ablation", "read_metrics", "read_curves",
     "read_samples", "flow_method_of", "eval_methods", "eval_item", "eval_stage",
-    "seed_summary", "format_mean_std", "accuracy_table", "ablation_table", "quality_table",
+    "seed_summary", "format_mean_std", "accuracy_table", "ablation_table", "quality_table", "colour_shifts",
     "table_html", "psnr_vs_accuracy", "spearman", "spearman_by_stream", "write_psnr_vs_accuracy",
     "psnr_accuracy_figure", "visual_comparison_figure", "wmse_weight_figure", "flow_comparison_figure",
     "sr_training_figure", "recognizer_training_figure", "stage_seconds", "provenance_summary",
@@ -542,10 +542,24 @@ def ablation_table(ablation_df: pd.DataFrame, kind: str, reference: bool = False
     return _notes(table, notes)
 
 
-def quality_table(eval_df: pd.DataFrame, reference: str | None = None, *, digits: int = 2) -> pd.DataFrame:
+def colour_shifts(metrics: Mapping[str, Mapping]) -> dict[str, float]:
+    """method -> the largest |mean SR - HR| over the RGB channels (grey levels, the worst seed),
+    from the evaluation stages' metrics (``colour_shift.max_abs_channel``)."""
+    out = {}
+    for m in metrics.values():
+        shift = m.get("colour_shift") if isinstance(m, Mapping) else None
+        if shift and m.get("method"):
+            out[m["method"]] = float(shift["max_abs_channel"])
+    return out
+
+
+def quality_table(eval_df: pd.DataFrame, reference: str | None = None, *, digits: int = 2,
+                  colour_shift: Mapping[str, float] | None = None) -> pd.DataFrame:
     """PSNR (dB) / SSIM on the Y channel (poster Table 5) of every SR method and bicubic, paper
     order; HR (the reference itself) and SoSR+ToSR (two streams, not one video) have none.
-    With ``reference``, the paper's values ("—" for the methods it did not report)."""
+    With ``reference``, the paper's values ("—" for the methods it did not report). With
+    ``colour_shift`` (method -> grey levels, :func:`colour_shifts`), a column of it: does a
+    method keep the colours (the study asks <= 1 grey level)?"""
     df = eval_df[~eval_df["method"].isin(["hr", COMBINED])]
     methods = [m for m in METHOD_ORDER if m in set(df["method"])]
     psnr = seed_summary(df, ["method"], "psnr").set_index("method")
@@ -555,6 +569,9 @@ def quality_table(eval_df: pd.DataFrame, reference: str | None = None, *, digits
         ref = ref[ref["dataset"] == reference].set_index("method")
     rows, notes = [], [f"HR is the reference of PSNR/SSIM (PSNR ∞) and SoSR+ToSR is two streams, "
                        "not one video: neither has a row."]
+    if colour_shift is not None:
+        notes.append("colour shift: the largest |mean SR − HR| over the R, G, B channels on the test "
+                     "frames, worst seed (grey levels of 255).")
     for method in methods:
         row = {}
         for col, s, dg in (("PSNR (dB)", psnr, digits), ("SSIM", ssim, 4)):
@@ -564,6 +581,9 @@ def quality_table(eval_df: pd.DataFrame, reference: str | None = None, *, digits
                 raise ValueError(f"no {col} for {method} in reports/eval/{eval_item(method)}.csv: re-run "
                                  f"`dvc repro {eval_stage(method)}`")
             row[(OURS, col)] = cell
+        if colour_shift is not None:
+            value = colour_shift.get(method)
+            row[(OURS, "colour shift (grey levels)")] = DASH if value is None else f"{value:.2f}"
         if ref is not None:
             for col, key, dg in (("PSNR (dB)", "psnr", 2), ("SSIM", "ssim", 4)):
                 value = ref.loc[method, key] if method in ref.index else math.nan
