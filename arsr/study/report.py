@@ -149,19 +149,27 @@ def _method_key(name: str) -> str:
 # Loading
 
 
-def read_eval(reports_dir: str | os.PathLike, sr_methods: Sequence[str]) -> pd.DataFrame:
-    """Every evaluation table (``reports/eval/<item>.csv``) of the study, concatenated; method
-    names normalised to our keys (``hr``, ``bicubic``, ..., ``sosr+tosr``)."""
+def _read_eval_tables(reports_dir, sr_methods: Sequence[str], suffix: str, columns: Sequence[str],
+                      check=None) -> pd.DataFrame:
+    """``reports/eval/<item><suffix>.csv`` of every evaluated method, concatenated, method names
+    normalised to our keys; each file must hold its own method only (``check``: a further
+    per-file check, ``(df, path, stage) -> df``)."""
     out = []
     for method in eval_methods(sr_methods):
-        path = resolve(reports_dir) / "eval" / f"{eval_item(method)}.csv"
-        df = _read_csv(path, eval_stage(method), EVAL_COLUMNS)
+        path = resolve(reports_dir) / "eval" / f"{eval_item(method)}{suffix}.csv"
+        df = _read_csv(path, eval_stage(method), columns)
         df["method"] = df["method"].map(_method_key)
         if set(df["method"]) != {method}:
             raise ValueError(f"{path} holds method(s) {sorted(set(df['method']))}, expected {method!r}: "
                              f"re-run `dvc repro {eval_stage(method)}`")
-        out.append(df)
+        out.append(check(df, path, eval_stage(method)) if check else df)
     return pd.concat(out, ignore_index=True)
+
+
+def read_eval(reports_dir: str | os.PathLike, sr_methods: Sequence[str]) -> pd.DataFrame:
+    """Every evaluation table (``reports/eval/<item>.csv``) of the study, concatenated; method
+    names normalised to our keys (``hr``, ``bicubic``, ..., ``sosr+tosr``)."""
+    return _read_eval_tables(reports_dir, sr_methods, "", EVAL_COLUMNS)
 
 
 def _check_per_video(df: pd.DataFrame, path: Path, stage: str) -> pd.DataFrame:
@@ -177,16 +185,8 @@ def _check_per_video(df: pd.DataFrame, path: Path, stage: str) -> pd.DataFrame:
 def read_per_video(reports_dir: str | os.PathLike, sr_methods: Sequence[str]) -> pd.DataFrame:
     """Every per-video table (``reports/eval/<item>_per_video.csv``): one row per method, seed,
     recogniser, stream and test video, ``correct`` = top-1 hit (0/1). Columns ``PER_VIDEO_COLUMNS``."""
-    out = []
-    for method in eval_methods(sr_methods):
-        path = resolve(reports_dir) / "eval" / f"{eval_item(method)}_per_video.csv"
-        df = _read_csv(path, eval_stage(method), PER_VIDEO_COLUMNS)
-        df["method"] = df["method"].map(_method_key)
-        if set(df["method"]) != {method}:
-            raise ValueError(f"{path} holds method(s) {sorted(set(df['method']))}, expected {method!r}: "
-                             f"re-run `dvc repro {eval_stage(method)}`")
-        out.append(_check_per_video(df, path, eval_stage(method)))
-    return pd.concat(out, ignore_index=True)[PER_VIDEO_COLUMNS]
+    return _read_eval_tables(reports_dir, sr_methods, "_per_video", PER_VIDEO_COLUMNS,
+                             _check_per_video)[PER_VIDEO_COLUMNS]
 
 
 def ablation_sources(ablation: Mapping[str, Sequence[str]], sr_methods: Sequence[str] | None = None
