@@ -6,6 +6,9 @@ methods read the video's LR frames and do the work in ``method.sr(lr, indices)``
 reference returns the HR frames themselves, so the upper bound goes through the evaluator's code
 path unchanged. Models run under ``torch.inference_mode`` on CUDA when available, else on the CPU
 threads, in float32; output is clipped to [0, 1] and rounded to 8 bits as the authors save frames.
+Frames go through a model in batches of about ``PIXEL_BUDGET`` output pixels (``batch_size="auto"``;
+measured on 2 CPU cores: VDSR 2x and RCAN 2.7x faster than 8 frames at a time on 96x128 output),
+with the 2-D conv weights in channels-last memory order (a further 1.3-1.5x on the CPU).
 
     method = method_from_arch("rrdbnet", "data/models/sosr/model.pt", name="SoSR")
     method = method_from_arch("duf", "data/models/tosr/model.pt", name="ToSR", num_layer=16)
@@ -46,6 +49,32 @@ def module_fingerprint(module: nn.Module, **extra) -> str:
         h.update(str(tuple(value.shape)).encode())
         h.update(value.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+#: output pixels per model call when ``batch_size="auto"``: 32 frames of 128x96, 5 of 320x240
+PIXEL_BUDGET = 32 * 128 * 96
+
+
+def auto_batch(batch_size: int | str | None, out_pixels: int) -> int:
+    """Frames per model call: ``batch_size`` when an int, else as many frames of ``out_pixels``
+    output pixels as fit ``PIXEL_BUDGET`` (at least 1)."""
+    if batch_size is None or batch_size == "auto":
+        return max(1, PIXEL_BUDGET // max(1, int(out_pixels)))
+    return int(batch_size)
+
+
+def _check_batch(batch_size, who: str) -> None:
+    if not (batch_size is None or batch_size == "auto" or (isinstance(batch_size, int) and batch_size >= 1)):
+        raise ValueError(f"{who}: batch_size must be 'auto' or an int >= 1, got {batch_size!r}")
+
+
+def channels_last_convs(model: nn.Module) -> nn.Module:
+    """Store every 2-D conv weight in channels-last order, in place (values unchanged; 3-D convs
+    and the rest keep theirs). oneDNN then runs the convs without reordering; returns ``model``."""
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            m.weight.data = m.weight.data.contiguous(memory_format=torch.channels_last)
+    return model
 
 
 def _check_lr(lr: np.ndarray, indices: Sequence[int], who: str) -> np.ndarray:
@@ -97,32 +126,32 @@ class ImageMethod(SRMethod):
     """A single-image SR model applied to each requested frame alone.
 
     model: ``(b, 3, h, w)`` in [0, 1] -> ``(b, 3, s·h, s·w)``; set to eval mode and moved to
-    ``device`` (CUDA if available). ``batch_size`` frames go through the model at once.
+    ``device`` (CUDA if available). ``batch_size`` frames go through the model at once ("auto":
+    about ``PIXEL_BUDGET`` output pixels; ``scale`` is the model's, for that count).
     """
 
-    def __init__(self, model: nn.Module, batch_size: int = 8, *, name: str | None = None,
-                 device: str | torch.device | None = None):
-        if batch_size < 1:
-            raise ValueError(f"ImageMethod: batch_size must be >= 1, got {batch_size}")
+    def __init__(self, model: nn.Module, batch_size: int | str = "auto", *, name: str | None = None,
+                 device: str | torch.device | None = None, scale: int = 4):
+        _check_batch(batch_size, "ImageMethod")
         self.device = default_device(device)
-        self.model = model.to(self.device).eval()
-        self.batch_size = batch_size
         self.name = name or type(model).__name__.lower()
-        self._fingerprint: str | None = None
+        self._fingerprint = module_fingerprint(model, kind="image")
+        self.model = channels_last_convs(model.to(self.device).eval())
+        self.batch_size = batch_size
+        self.scale = int(getattr(model, "scale", scale) or scale)
 
     def sr(self, lr: np.ndarray, indices: Sequence[int]) -> np.ndarray:
         """``lr (T, h, w, 3)`` uint8, ``indices`` (n,) -> ``(n, s·h, s·w, 3)`` uint8."""
         idx = _check_lr(lr, indices, f"{self.name}.sr")
+        step = auto_batch(self.batch_size, lr.shape[1] * lr.shape[2] * self.scale ** 2)
         out = []
         with torch.inference_mode():
-            for start in range(0, idx.size, self.batch_size):
-                x = _to_tensor(lr[idx[start:start + self.batch_size]], self.device)
-                out.append(_to_uint8(self.model(x)))
+            for start in range(0, idx.size, step):
+                x = _to_tensor(lr[idx[start:start + step]], self.device)
+                out.append(_to_uint8(self.model(x.contiguous(memory_format=torch.channels_last))))
         return np.concatenate(out) if out else np.zeros((0, 0, 0, 3), np.uint8)
 
     def fingerprint(self) -> str:
-        if self._fingerprint is None:
-            self._fingerprint = module_fingerprint(self.model, kind="image")
         return self._fingerprint
 
 
@@ -137,22 +166,22 @@ class VideoMethod(SRMethod):
     """
 
     def __init__(self, model: nn.Module, num_frames: int | None = None, pad: str = "zeros",
-                 batch_size: int = 4, *, name: str | None = None,
-                 device: str | torch.device | None = None):
+                 batch_size: int | str = "auto", *, name: str | None = None,
+                 device: str | torch.device | None = None, scale: int = 4):
         num_frames = num_frames or getattr(model, "num_frames", None)
         if not num_frames or num_frames < 1:
             raise ValueError(f"VideoMethod: {type(model).__name__} has no `num_frames`; pass num_frames=")
         if pad not in ("zeros", "replicate", "reflect"):
             raise ValueError(f"VideoMethod: pad must be 'zeros', 'replicate' or 'reflect', got {pad!r}")
-        if batch_size < 1:
-            raise ValueError(f"VideoMethod: batch_size must be >= 1, got {batch_size}")
+        _check_batch(batch_size, "VideoMethod")
         self.device = default_device(device)
-        self.model = model.to(self.device).eval()
         self.num_frames = int(num_frames)
         self.pad = pad
-        self.batch_size = batch_size
         self.name = name or type(model).__name__.lower()
-        self._fingerprint: str | None = None
+        self._fingerprint = module_fingerprint(model, kind="video", window=self.num_frames, pad=pad)
+        self.model = channels_last_convs(model.to(self.device).eval())
+        self.batch_size = batch_size
+        self.scale = int(getattr(model, "scale", scale) or scale)
 
     def window(self, index: int, n_frames: int) -> np.ndarray:
         """LR frame numbers of the window centred on ``index``: ``(num_frames,)`` int64, -1 for a
@@ -177,17 +206,15 @@ class VideoMethod(SRMethod):
         frames[:used.size] = lr[used]
         rows = np.where(windows >= 0, np.searchsorted(used, np.maximum(windows, 0)), used.size)
         clip = _to_tensor(frames, self.device)  # (k + 1, 3, h, w)
+        step = auto_batch(self.batch_size, lr.shape[1] * lr.shape[2] * self.scale ** 2)
         out = []
         with torch.inference_mode():
-            for start in range(0, idx.size, self.batch_size):
-                batch = torch.from_numpy(rows[start:start + self.batch_size]).to(self.device)
+            for start in range(0, idx.size, step):
+                batch = torch.from_numpy(rows[start:start + step]).to(self.device)
                 out.append(_to_uint8(self.model(clip[batch])))  # (b, t, 3, h, w) -> (b, 3, H, W)
         return np.concatenate(out) if out else np.zeros((0, 0, 0, 3), np.uint8)
 
     def fingerprint(self) -> str:
-        if self._fingerprint is None:
-            self._fingerprint = module_fingerprint(self.model, kind="video", window=self.num_frames,
-                                                   pad=self.pad)
         return self._fingerprint
 
 
@@ -213,22 +240,24 @@ def hr_method() -> HRMethod:
     return HRMethod()
 
 
-def bicubic_method(scale: int = 4, batch_size: int = 16, *, device: str | torch.device | None = None) -> ImageMethod:
+def bicubic_method(scale: int = 4, batch_size: int | str = "auto", *,
+                   device: str | torch.device | None = None) -> ImageMethod:
     """MATLAB-bicubic upscaling by ``scale`` (the lower baseline), named "bicubic"."""
-    return ImageMethod(build_arch("bicubic", scale=scale), batch_size, name="bicubic", device=device)
+    return ImageMethod(build_arch("bicubic", scale=scale), batch_size, name="bicubic", device=device,
+                       scale=scale)
 
 
-def method_from_model(model: nn.Module, name: str, *, batch_size: int | None = None, pad: str = "zeros",
+def method_from_model(model: nn.Module, name: str, *, batch_size: int | str = "auto", pad: str = "zeros",
                       device: str | torch.device | None = None) -> SRMethod:
     """Wrap a built model (e.g. ``arsr.train.load_generator(...)``): ``VideoMethod`` when it has
     ``num_frames`` (a window model), else ``ImageMethod``."""
     if getattr(model, "num_frames", None):
-        return VideoMethod(model, pad=pad, batch_size=batch_size or 4, name=name, device=device)
-    return ImageMethod(model, batch_size or 8, name=name, device=device)
+        return VideoMethod(model, pad=pad, batch_size=batch_size, name=name, device=device)
+    return ImageMethod(model, batch_size, name=name, device=device)
 
 
 def method_from_arch(arch: str, weights: str | os.PathLike | None = None, *, name: str | None = None,
-                     batch_size: int | None = None, pad: str = "zeros", param_key: str | None = None,
+                     batch_size: int | str = "auto", pad: str = "zeros", param_key: str | None = None,
                      device: str | torch.device | None = None, **arch_kwargs) -> SRMethod:
     """Build architecture ``arch`` (``arsr.archs.build_arch(arch, **arch_kwargs)``), load
     ``weights`` strictly (``arsr.archs.load_weights``; None keeps the initialisation, for tests)
@@ -238,5 +267,5 @@ def method_from_arch(arch: str, weights: str | os.PathLike | None = None, *, nam
     if weights is not None:
         load_weights(model, weights, param_key=param_key)
     if is_video_arch(arch):
-        return VideoMethod(model, pad=pad, batch_size=batch_size or 4, name=name or arch, device=device)
-    return ImageMethod(model, batch_size or 8, name=name or arch, device=device)
+        return VideoMethod(model, pad=pad, batch_size=batch_size, name=name or arch, device=device)
+    return ImageMethod(model, batch_size, name=name or arch, device=device)
