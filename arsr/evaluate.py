@@ -64,6 +64,7 @@ from .data.store import PreparedDataset
 from .flow import compute_flow, quantize
 from .io import atomic_path, write_json
 from .metrics import channel_shift, psnr_y, ssim_y
+from .ops.layout import channels_last_convs
 from .paths import resolve
 from .recognition.sampling import (crop_resize, default_scale_size, flip_horizontal, needed_frames,
                                    num_positions, snippet_fields, snippet_frames, stack_flow,
@@ -141,7 +142,8 @@ class TwoStreamTSN:
             if m is not None and m.modality != name:
                 raise ValueError(f"TwoStreamTSN: the {name} model is a {m.modality} TSN")
         self.device = default_device(device)
-        self.models = {k: m.to(self.device).eval() for k, m in (("rgb", rgb), ("flow", flow)) if m is not None}
+        self.models = {k: channels_last_convs(m.to(self.device)).eval()
+                       for k, m in (("rgb", rgb), ("flow", flow)) if m is not None}
         sizes = input_size if isinstance(input_size, Mapping) else {"rgb": input_size, "flow": input_size}
         scales = scale_size if isinstance(scale_size, Mapping) else {"rgb": scale_size, "flow": scale_size}
         self.input_size = {k: int(sizes[k]) for k in self.models}
@@ -223,7 +225,7 @@ class STResNetRecognizer:
     def __init__(self, model: STResNet, *, input_size: int = 224, scale_size: int | None = None,
                  flow_bound: float = 20.0, batch_size: int = 2, device: str | torch.device | None = None):
         self.device = default_device(device)
-        self.model = model.to(self.device).eval()
+        self.model = channels_last_convs(model.to(self.device)).eval()
         self.new_length = model.flow_channels // 2
         self.input_size = int(input_size)
         self.scale_size = int(scale_size or default_scale_size(input_size))

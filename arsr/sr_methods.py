@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from .archs import build_arch, is_video_arch, load_weights
+from .ops.layout import channels_last_convs
 
 __all__ = ["SRMethod", "ImageMethod", "VideoMethod", "HRMethod", "bicubic_method", "hr_method",
            "method_from_arch", "method_from_model", "default_device", "module_fingerprint"]
@@ -66,15 +67,6 @@ def auto_batch(batch_size: int | str | None, out_pixels: int) -> int:
 def _check_batch(batch_size, who: str) -> None:
     if not (batch_size is None or batch_size == "auto" or (isinstance(batch_size, int) and batch_size >= 1)):
         raise ValueError(f"{who}: batch_size must be 'auto' or an int >= 1, got {batch_size!r}")
-
-
-def channels_last_convs(model: nn.Module) -> nn.Module:
-    """Store every 2-D conv weight in channels-last order, in place (values unchanged; 3-D convs
-    and the rest keep theirs). oneDNN then runs the convs without reordering; returns ``model``."""
-    for m in model.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            m.weight.data = m.weight.data.contiguous(memory_format=torch.channels_last)
-    return model
 
 
 def _check_lr(lr: np.ndarray, indices: Sequence[int], who: str) -> np.ndarray:

@@ -200,7 +200,8 @@ class SPMC(nn.Module):
         forget_bias: added to the ConvLSTM forget gate (TF BasicConvLSTMCell default 1.0).
         global_residual: add the MATLAB-bicubic upscaled reference (Y or RGB) to the decoder
             output and zero-initialise the decoder's last conv, so an untrained model returns
-            the bicubic baseline (not in the paper; off by default; same state-dict keys).
+            the bicubic baseline, and the motion estimator's flow convs, so training starts from
+            zero motion (not in the paper; off by default; same state-dict keys).
 
     x: (b, num_frames, 3, h, w) RGB in [0, 1] -> (b, 3, scale*h, scale*w).
     """
@@ -221,6 +222,10 @@ class SPMC(nn.Module):
         self.detail_fusion = DetailFusionNet(ch, ch, num_feat, forget_bias)
         if global_residual:
             zero_init_(self.detail_fusion.dec3[-1])
+            # zero motion at initialisation: random flows (tanh x flow_gain) scatter the LR pixels
+            # off the HR grid and the decoder learns nothing (measured: flows saturated at 32 px)
+            zero_init_(self.motion_estimation.coarse[-3])
+            zero_init_(self.motion_estimation.fine[-3])
 
     def forward_steps(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """All time steps, for the paper's per-step loss and the ME loss.

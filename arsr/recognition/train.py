@@ -53,6 +53,7 @@ from tqdm import tqdm
 
 from ..data.store import PreparedDataset
 from ..io import atomic_path, write_json, write_text
+from ..ops.layout import channels_last_convs
 from ..paths import resolve
 from ..train import distributed
 from . import build_recognizer
@@ -511,7 +512,7 @@ def train_recognizer(config: Mapping[str, Any] | TrainConfig, dataset: PreparedD
     num_classes = len(dataset.class_names)
 
     torch.manual_seed(cfg.seed)
-    model = _build_model(cfg.model, num_classes, cfg.num_segments).to(device)
+    model = channels_last_convs(_build_model(cfg.model, num_classes, cfg.num_segments).to(device))
     new_length = _new_lengths(model)
     streams = ("rgb", "flow") if cfg.kind == "st_resnet" else (model.modality,)
     data = SnippetDataset(dataset, split=cfg.split, streams=streams, new_length=new_length,
@@ -634,7 +635,7 @@ def load_recognizer(path: str | os.PathLike, device: str | torch.device | None =
     for p in (info_path, weights):
         if not p.is_file():
             raise FileNotFoundError(f"{p} not found: train the recogniser first "
-                                    "(arsr.recognition.train.train_recognizer or its CLI) into {folder}")
+                                    f"(arsr.recognition.train.train_recognizer or its CLI) into {folder}")
     info = json.loads(info_path.read_text())
     model = _build_model(info["model"], info["model"]["num_classes"], info.get("num_segments", 3),
                          load_pretrained=False)
@@ -645,7 +646,7 @@ def load_recognizer(path: str | os.PathLike, device: str | torch.device | None =
         raise ValueError(f"{weights} does not fit the model described in {info_path}: {err}") from None
     dev = torch.device(device) if device is not None else \
         torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return TrainedRecognizer(model.to(dev).eval(), info)
+    return TrainedRecognizer(channels_last_convs(model.to(dev)).eval(), info)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1322,7 +1322,9 @@ def recipe_deviations(sr: Mapping, metrics: Mapping[str, Mapping], *, evaluation
         lines.append("Model sizes, changed arguments with the published value in brackets: " + "; ".join(sizes) + ".")
     if residual:
         lines.append(f"global_residual on for {', '.join(residual)}: a bicubic skip connection the published "
-                     "architecture does not have.")
+                     "architecture does not have, its last conv zero-initialised"
+                     + (" (SPMC: its motion estimator's flow convs too, so training starts from zero motion)"
+                        if any(str(r).lower().startswith("spmc") for r in residual) else "") + ".")
     features = sorted({str(m["feature_network"]) for m in trained.values() if m.get("feature_network")})
     if features and not all(f.startswith("vgg19") for f in features):
         lines.append(f"Feature loss measured by {'; '.join(features)} (the paper: ImageNet VGG19, conv5_4).")

@@ -63,6 +63,7 @@ from ..archs.arch_util import load_weights
 from ..archs.discriminator_arch import VGGStyleDiscriminator
 from ..data.store import PreparedDataset
 from ..io import atomic_path, write_json, write_text
+from ..ops.layout import channels_last_convs
 from ..paths import resolve
 from . import distributed
 from .patches import PatchSampler
@@ -416,9 +417,9 @@ def train_sr(config: Mapping, out_dir: str | Path, *, feature_extractor: nn.Modu
             raise FileNotFoundError(f"config: init_from = {cfg['init_from']!r}: {source} not found; "
                                     "train the previous phase first or fix the path")
         load_weights(gen, source)
-    gen.to(dev)
+    channels_last_convs(gen.to(dev))  # same values and keys; oneDNN convs without reordering
     if disc is not None:
-        disc.to(dev)
+        channels_last_convs(disc.to(dev))
 
     if dist.is_main:
         write_json(out_dir / "config.json", cfg)
@@ -428,7 +429,7 @@ def train_sr(config: Mapping, out_dir: str | Path, *, feature_extractor: nn.Modu
     extractor = None
     if terms["feature"]:
         extractor = feature_extractor if feature_extractor is not None else _build_feature_extractor(cfg)
-        extractor = _freeze(extractor.to(dev))
+        extractor = _freeze(channels_last_convs(extractor.to(dev)))
 
     sampler = _make_sampler(cfg, dataset, gen, dist)
     opt_g, opt_d = _make_optimizers(cfg, gen, disc, ckpt)
