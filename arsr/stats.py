@@ -24,7 +24,7 @@ import numpy as np
 __all__ = ["VERDICTS", "N_RESAMPLES", "CONFIDENCE", "PairedDifference", "BestOfComparison", "SpearmanInterval",
            "seed_means", "resampled_means", "paired_bootstrap", "verdict", "best_of", "compare_with_best",
            "rank_rows", "spearman_rows", "spearman_bootstrap", "association_verdict", "mean_half_width",
-           "decimals_for"]
+           "decimals_for", "late_change", "trend", "FLAT_TOLERANCE"]
 
 VERDICTS = ("holds", "reversed", "inconclusive")
 #: Bootstrap resamples per interval: enough for stable 2.5/97.5 percentiles (Monte Carlo error of
@@ -299,3 +299,30 @@ def decimals_for(half_width: float, max_decimals: int = 2) -> int:
     if half_width is None or not math.isfinite(half_width) or half_width <= 0:
         return max_decimals
     return int(min(max(-math.floor(math.log10(half_width)), 0), max_decimals))
+
+
+#: a training curve whose last-quarter mean is within this fraction of its third-quarter mean is flat
+FLAT_TOLERANCE = 0.05
+
+
+def late_change(values: Sequence[float]) -> float:
+    """How much a logged training curve still moves at its end: the mean of its last quarter over
+    the mean of its third quarter, minus 1 (-0.12: the loss fell 12% more in the last quarter).
+    Quarters by count of logged points (equally spaced iterations); NaN with fewer than 8 points
+    or a non-positive third-quarter mean (a ratio means nothing there)."""
+    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=np.float64)
+    if v.size < 8:
+        return math.nan
+    q = v.size // 4
+    third, last = v[v.size - 2 * q:v.size - q], v[v.size - q:]
+    base = float(third.mean())
+    return float(last.mean()) / base - 1.0 if base > 0 else math.nan
+
+
+def trend(change: float, tolerance: float = FLAT_TOLERANCE) -> str:
+    """"flat", "falling" or "rising" for a ``late_change`` of a loss; "n/a" for NaN."""
+    if not math.isfinite(change):
+        return "n/a"
+    if abs(change) <= tolerance:
+        return "flat"
+    return "falling" if change < 0 else "rising"

@@ -937,3 +937,23 @@ def test_paper_profile_validates_once_its_files_exist(tmp_path):
         phases = method_phases(method, merged(prof["sr"]["common"], prof["sr"][method]))
         assert [p.config["iterations"] for p in phases] == [p.config["iterations"] for p in PRESETS[method]]
         assert all(p.config["data"]["hr_patch"] == 128 for p in phases)
+
+
+def test_training_trends_flags_curves_still_falling():
+    import numpy as np
+
+    it = np.arange(1, 41)
+    flat = 1 + np.exp(-it / 3.0)  # flattened long before the end
+    falling = 2 - it / 40.0        # a straight line down: still falling
+    sr = pd.concat([pd.DataFrame({"method": "vdsr", "seed": s, "phase": "sr", "iteration": it, "step": it,
+                                  "loss": flat}) for s in (0, 1)]
+                   + [pd.DataFrame({"method": "rcan", "seed": 0, "phase": "sr", "iteration": it, "step": it,
+                                    "loss": falling})])
+    rec = pd.DataFrame({"model": "tsn_rgb", "seed": 0, "iteration": it, "loss": falling, "accuracy": 0.5})
+    trends = report.training_trends(sr, rec).set_index("model")
+    assert trends.loc["VDSR", "trend"] == "flat" and abs(trends.loc["VDSR", "change_pct"]) < 1
+    # third quarter mean of 2 - i/40 over i = 21..30 is 1.3625, last quarter 1.1125: -18.3%
+    assert trends.loc["RCAN", "change_pct"] == pytest.approx(100 * (1.1125 / 1.3625 - 1))
+    assert trends.loc["tsn_rgb", "trend"] == "falling"
+    prose = report.trends_prose(trends.reset_index())
+    assert prose.startswith("1 of 3 training losses had flattened") and "RCAN (sr) -18%" in prose

@@ -177,3 +177,15 @@ def test_half_width_and_decimals():
     assert stats.decimals_for(0.05) == 2
     assert stats.decimals_for(0.004) == 2 and stats.decimals_for(0.004, max_decimals=4) == 3
     assert stats.decimals_for(0.0) == 2 and stats.decimals_for(math.nan) == 2
+
+
+def test_late_change_on_hand_made_curves():
+    from arsr.stats import late_change, trend
+
+    # 8 points: third quarter = points 4, 5; last quarter = points 6, 7
+    assert late_change([9, 9, 9, 9, 2, 2, 1, 1]) == pytest.approx(-0.5)
+    assert trend(late_change([9, 9, 9, 9, 2, 2, 1, 1])) == "falling"
+    assert late_change([5, 4, 3, 2, 1, 1, 1.02, 1.02]) == pytest.approx(0.02)
+    assert trend(0.02) == "flat" and trend(0.2) == "rising" and trend(float("nan")) == "n/a"
+    assert math.isnan(late_change([1, 2, 3]))  # too short to say
+    assert math.isnan(late_change([1, 1, 1, 1, 0, 0, 1, 1]))  # no ratio on a zero base

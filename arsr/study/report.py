@@ -1151,6 +1151,45 @@ def recognizer_training_figure(curves: pd.DataFrame):
     return fig
 
 
+def training_trends(sr_curves: pd.DataFrame | None, recognizer_curves: pd.DataFrame | None) -> pd.DataFrame:
+    """Has each training loss flattened? Per SR method and phase, and per recogniser: the change
+    of the loss from the third to the last quarter of its logged steps (``arsr.stats.late_change``,
+    %), mean and range over seeds, and ``trend`` of the mean ("flat" within 5%)."""
+    from ..stats import late_change, trend
+
+    rows = []
+    for curves, keys, kind in ((sr_curves, ["method", "phase"], "SR"), (recognizer_curves, ["model"], "recogniser")):
+        if curves is None or not len(curves):
+            continue
+        for key, part in curves.groupby(keys, sort=False):
+            key = key if isinstance(key, tuple) else (key,)
+            changes = [late_change(line.sort_values("iteration")["loss"].tolist())
+                       for _, line in part.groupby("seed")]
+            finite = [c for c in changes if math.isfinite(c)]
+            mean = float(np.mean(finite)) if finite else math.nan
+            name = METHOD_LABELS.get(key[0], key[0]) if kind == "SR" else key[0]
+            rows.append({"kind": kind, "model": name, "phase": key[1] if len(key) > 1 else "",
+                         "change_pct": 100 * mean,
+                         "seed_range_pct": (f"{100 * min(finite):+.1f} .. {100 * max(finite):+.1f}"
+                                            if len(finite) > 1 else ""),
+                         "trend": trend(mean)})
+    return pd.DataFrame(rows, columns=["kind", "model", "phase", "change_pct", "seed_range_pct", "trend"])
+
+
+def trends_prose(trends: pd.DataFrame) -> str:
+    """One sentence: which losses had flattened and which still moved."""
+    if not len(trends):
+        return "No training curves were logged."
+    name = lambda r: f"{r.model} ({r.phase})" if r.phase else r.model  # noqa: E731
+    flat = [name(r) for r in trends.itertuples() if r.trend == "flat"]
+    moving = [f"{name(r)} {r.change_pct:+.0f}%" for r in trends.itertuples() if r.trend in ("falling", "rising")]
+    text = f"{len(flat)} of {len(trends)} training losses had flattened (last quarter within 5% of the third)."
+    if moving:
+        text += (" Still moving at the end, so longer training could change their results: "
+                 + ", ".join(moving) + ".")
+    return text
+
+
 # ---------------------------------------------------------------------------------------------
 # Provenance and headline numbers
 
