@@ -1,24 +1,17 @@
-"""params.yaml: loading, and validation that stops a stage at once on a wrong knob.
+"""params.yaml: validation that stops a stage at once on a wrong knob (reading it: ``arsr.params_file``).
 
 Each group of ``params.yaml`` (``data``, ``prepare``, ...) has a schema here. A stage validates
 only the groups it declares in ``dvc.yaml``. Errors name the key, the value and what is allowed.
 """
 from __future__ import annotations
 
-import copy
-import hashlib
-import json
-import os
-from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
-from .paths import repo_root, resolve
-
-
-class ParamError(ValueError):
-    """A value in params.yaml (or a notebook's parameters) that the study cannot use."""
+# merged, load_params and params_hash live in leaf modules (the trainers below this one use them);
+# they are re-exported here, where the notebooks and tests have always found them.
+from .mapping import merged
+from .params_file import ParamError, load_params, params_hash  # noqa: F401
+from .paths import resolve
 
 
 # --------------------------------------------------------------------------------------------
@@ -361,35 +354,4 @@ def validate(params: dict, groups: list[str] | tuple[str, ...]) -> dict:
             raise ParamError(f"params: group {group!r} is missing from params.yaml")
         out[group] = _check_group(SCHEMA[group], params[group], group)
     _cross_checks(out)
-    return out
-
-
-def load_params(path: str | os.PathLike | None = None) -> dict:
-    """Read params.yaml (default: the study root's), with a clear error if it is malformed."""
-    path = Path(path) if path else repo_root() / "params.yaml"
-    try:
-        params = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ParamError(f"{path} not found: run from the arsr repository root") from None
-    except yaml.YAMLError as err:
-        raise ParamError(f"{path} is not valid YAML: {err}") from None
-    if not isinstance(params, dict):
-        raise ParamError(f"{path} must hold a mapping of groups (data:, prepare:, ...)")
-    return params
-
-
-def params_hash(params: dict) -> str:
-    """A short, stable hash of a params mapping (for provenance and cache keys)."""
-    blob = json.dumps(params, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:12]
-
-
-def merged(base: dict, overrides: dict) -> dict:
-    """``base`` with ``overrides`` applied recursively (a copy; neither input is changed)."""
-    out = copy.deepcopy(base)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merged(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
     return out

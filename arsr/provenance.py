@@ -7,7 +7,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-from .params import params_hash
+from .params_file import params_hash
 from .paths import repo_root
 
 

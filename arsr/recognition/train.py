@@ -682,7 +682,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     config: dict = {}
     if args.params:
-        from ..params import load_params
+        from ..params_file import load_params
         node: Any = load_params()
         for k in args.params.split("."):
             if not isinstance(node, dict) or k not in node:

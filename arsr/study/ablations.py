@@ -40,7 +40,7 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from ..params import merged
+from ..mapping import merged
 from ..paths import resolve
 
 __all__ = ["Variant", "VARIANTS", "ALIASES", "alias_of", "KINDS", "STREAM", "COLUMNS", "LABEL_COLUMNS", "variant_phases",

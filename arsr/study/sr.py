@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..params import merged
+from ..mapping import merged
 from ..paths import resolve
 from .persist import file_digest, reuse_or_reset
 from .recognizers import recognizer_dir

@@ -48,7 +48,7 @@ from typing import Any, Mapping, NamedTuple
 import torch.nn as nn
 
 from ..io import write_json
-from ..params import merged
+from ..mapping import merged
 from ..paths import resolve
 from . import distributed
 from .sr_trainer import ConfigError, read_config_file, resolve_config, train_sr
