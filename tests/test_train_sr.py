@@ -410,6 +410,17 @@ def test_config_errors_name_the_key_and_the_choices():
         method_phases("tosr", {"init_from": "x.pt"})
 
 
+def test_config_names_the_architectures_and_norms_the_trainer_has():
+    """arsr.train.config checks configs without torch, so it names the trainable architectures
+    and the warp loss's norms itself: they must stay those of arsr.archs and arsr.losses."""
+    from arsr import losses
+    from arsr.archs import ARCHS
+    from arsr.train.config import TRAINABLE_ARCHS, WARP_NORMS
+
+    assert list(TRAINABLE_ARCHS) == [a for a in ARCHS if a not in ("bicubic", "vgg_discriminator")]
+    assert WARP_NORMS == losses.NORMS
+
+
 def test_feature_loss_without_a_network_is_an_error(block_store, tmp_path):
     cfg = _merge({"arch": "srresnet", "feature": {"weight": 1.0}}, tiny("srresnet", iterations=1))
     with pytest.raises(ConfigError, match="feature.vgg_weights.*feature_extractor="):

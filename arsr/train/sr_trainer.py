@@ -2,7 +2,8 @@
 
 A config (one training *phase*; :mod:`arsr.train.presets` chains phases into a method) is a
 mapping whose keys and defaults are :data:`DEFAULTS`; :func:`resolve_config` fills the defaults
-and rejects unknown keys and values. The generator loss is the weighted sum of the terms that
+and rejects unknown keys and values (both live in :mod:`arsr.train.config`, which needs no torch,
+and are importable from here). The generator loss is the weighted sum of the terms that
 are on::
 
     pixel    weight · {mse | l1 | charbonnier | huber | wmse}(SR, HR)   (wmse: SoSR, paper Eq. 1)
@@ -43,13 +44,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import copy
 import csv
 import io
-import json
 import sys
 import time
-from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -58,7 +56,7 @@ import torch
 import torch.nn as nn
 
 from .. import losses
-from ..archs import ARCHS, build_arch, is_video_arch
+from ..archs import build_arch, is_video_arch
 from ..archs.arch_util import load_weights
 from ..archs.discriminator_arch import VGGStyleDiscriminator
 from ..data.store import PreparedDataset
@@ -66,183 +64,13 @@ from ..io import atomic_path, write_json, write_text
 from ..ops.layout import channels_last_convs
 from ..paths import resolve
 from . import distributed
+# the config's keys, defaults and checks: arsr.train.config's, importable from here as before
+from .config import (DEFAULTS, FEATURE_NETWORKS, GAN_TYPES, PIXEL_TYPES, RANDOM_VGG,  # noqa: F401
+                     ConfigError, _terms, lr_at, model_signature, read_config_file, resolve_config)
 from .patches import PatchSampler
 
 __all__ = ["DEFAULTS", "PIXEL_TYPES", "GAN_TYPES", "TrainResult", "resolve_config", "train_sr",
            "model_signature", "lr_at", "load_generator"]
-
-PIXEL_TYPES = ("mse", "l1", "charbonnier", "huber", "wmse", "none")
-GAN_TYPES = ("none", "vanilla", "ragan")
-FEATURE_NETWORKS = ("vgg19",)
-#: Sentinel for ``feature.vgg_weights``: random VGG19 weights (tiny profile / CI only; warns).
-RANDOM_VGG = "random"
-
-DEFAULTS: dict[str, Any] = {
-    "arch": None,                 # a key of arsr.archs.ARCHS (required)
-    "arch_kwargs": {},            # constructor keywords of the architecture (free-form)
-    "scale": 4,                   # HR/LR ratio of the prepared data; passed to the architecture
-    "seed": 0,                    # model initialisation and batch sampling
-    "iterations": 1000,           # total generator updates of the phase (0: copy init_from)
-    "data": {
-        "root": "data/interim",   # the prepared store (when no dataset is passed in)
-        "splits": ["unlabelled"],  # splits whose videos give patches
-        "hr_patch": 128,          # HR patch side in pixels (LR = hr_patch / scale)
-        "batch_size": 16,         # global batch (divided among torchrun processes)
-        "augment": True,          # random flips and transposition
-        "motion_top_k": 0,        # keep the k highest-motion of motion_candidates per frame; 0 off
-        "motion_candidates": 100,
-        "fixed_batch": False,     # every iteration reuses batch 1 (overfitting checks)
-        "prefetch": 2,            # batches built ahead in background threads
-    },
-    "optimizer": {"lr": 1e-4, "betas": [0.9, 0.99], "weight_decay": 0.0},
-    "scheduler": {"milestones": [], "gamma": 0.5},
-    "pixel": {"type": "l1", "weight": 1.0,
-              "normalize": False, "floor": 0.0,   # wmse: weights normalised / floored
-              "delta": 0.01,                      # huber
-              "eps": 1e-3},                       # charbonnier
-    "feature": {"weight": 0.0, "network": "vgg19", "layer": "conv5_4", "before_relu": True,
-                "vgg_weights": None},  # torchvision vgg19 .pth, or "random" (tests only)
-    "gan": {"type": "none", "weight": 0.0, "d_lr": 1e-4, "d_betas": [0.9, 0.99],
-            "disc": {"num_feat": 64}},  # VGGStyleDiscriminator keywords (input_size = hr_patch)
-    "warp": {"weight": 0.0, "alpha": 1.0, "beta": 0.8, "gamma": 0.1, "norm": "l2",
-             "delta": 0.01, "gap": 1},
-    "grad_clip": None,            # max gradient norm (G and D), None = off
-    "init_from": None,            # weight file of a previous phase (strict key/shape check)
-    "log_every": 100,             # log.csv rows: iteration 1, every log_every, the last
-    "checkpoint_every": 1000,     # last.pt every so many iterations (and at the end / stop)
-    "amp": True,                  # bf16 autocast when running on CUDA
-}
-
-#: Sub-mappings whose keys belong to someone else (the architecture's constructor).
-_FREE = ("arch_kwargs", "gan.disc")
-_NOT_TRAINABLE = ("bicubic", "vgg_discriminator")
-
-
-class ConfigError(ValueError):
-    """A training config key or value the trainer cannot use."""
-
-
-# -------------------------------------------------------------------------------------------
-# Config
-
-def _merge(defaults: Mapping, given: Mapping, prefix: str) -> dict:
-    if not isinstance(given, Mapping):
-        raise ConfigError(f"config: {prefix or 'the config'} must be a mapping, got {given!r}")
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        where = f" of {prefix}" if prefix else ""
-        raise ConfigError(
-            f"config: unknown key(s) {', '.join((prefix + '.' if prefix else '') + k for k in unknown)}; "
-            f"allowed keys{where}: {', '.join(sorted(defaults))}")
-    out = {}
-    for key, default in defaults.items():
-        full = f"{prefix}.{key}" if prefix else key
-        value = given.get(key, default)
-        if isinstance(default, dict) and full not in _FREE:
-            out[key] = _merge(default, value if key in given else {}, full)
-        elif isinstance(default, dict):
-            if not isinstance(value, Mapping):
-                raise ConfigError(f"config: {full} must be a mapping of keywords, got {value!r}")
-            out[key] = copy.deepcopy(dict(value))
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def _need(ok: bool, key: str, value: Any, allowed: str) -> None:
-    if not ok:
-        raise ConfigError(f"config: {key} = {value!r} is not allowed; expected {allowed}")
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def resolve_config(config: Mapping) -> dict:
-    """``config`` with every default filled in, checked: unknown keys and bad values raise
-    :class:`ConfigError` naming the key and what is allowed."""
-    cfg = _merge(DEFAULTS, config, "")
-    arch = cfg["arch"]
-    trainable = [a for a in ARCHS if a not in _NOT_TRAINABLE]
-    _need(arch in trainable, "arch", arch, "one of " + ", ".join(trainable))
-    if "scale" in cfg["arch_kwargs"] and cfg["arch_kwargs"]["scale"] != cfg["scale"]:
-        raise ConfigError(f"config: arch_kwargs.scale = {cfg['arch_kwargs']['scale']} disagrees "
-                          f"with scale = {cfg['scale']}; set scale only")
-    for key in ("scale", "iterations", "seed"):
-        _need(_is_int(cfg[key]) and cfg[key] >= (1 if key == "scale" else 0), key, cfg[key],
-              "a non-negative integer" if key != "scale" else "a positive integer")
-    for key in ("log_every", "checkpoint_every"):
-        _need(_is_int(cfg[key]) and cfg[key] >= 1, key, cfg[key], "an integer >= 1")
-    d = cfg["data"]
-    _need(isinstance(d["splits"], list) and d["splits"] and all(isinstance(s, str) for s in d["splits"]),
-          "data.splits", d["splits"], "a non-empty list of split names (train, test, unlabelled)")
-    _need(_is_int(d["hr_patch"]) and d["hr_patch"] > 0 and d["hr_patch"] % cfg["scale"] == 0,
-          "data.hr_patch", d["hr_patch"], f"a positive multiple of scale = {cfg['scale']}")
-    for key in ("batch_size", "motion_candidates"):
-        _need(_is_int(d[key]) and d[key] >= 1, f"data.{key}", d[key], "an integer >= 1")
-    for key in ("motion_top_k", "prefetch"):
-        _need(_is_int(d[key]) and d[key] >= 0, f"data.{key}", d[key], "an integer >= 0")
-    opt = cfg["optimizer"]
-    _need(_is_num(opt["lr"]) and opt["lr"] > 0, "optimizer.lr", opt["lr"], "a positive number")
-    for key, betas in (("optimizer.betas", opt["betas"]), ("gan.d_betas", cfg["gan"]["d_betas"])):
-        _need(isinstance(betas, (list, tuple)) and len(betas) == 2 and all(_is_num(b) for b in betas),
-              key, betas, "two numbers [beta1, beta2]")
-    ms = cfg["scheduler"]["milestones"]
-    _need(isinstance(ms, list) and all(_is_int(m) and m > 0 for m in ms) and ms == sorted(ms),
-          "scheduler.milestones", ms, "an ascending list of positive iterations")
-    pix = cfg["pixel"]
-    _need(pix["type"] in PIXEL_TYPES, "pixel.type", pix["type"], "one of " + ", ".join(PIXEL_TYPES))
-    feat = cfg["feature"]
-    _need(feat["network"] in FEATURE_NETWORKS, "feature.network", feat["network"],
-          "one of " + ", ".join(FEATURE_NETWORKS) + " (or pass feature_extractor= to train_sr)")
-    gan = cfg["gan"]
-    _need(gan["type"] in GAN_TYPES, "gan.type", gan["type"], "one of " + ", ".join(GAN_TYPES))
-    if gan["type"] == "none" and gan["weight"]:
-        raise ConfigError(f"config: gan.weight = {gan['weight']} but gan.type = 'none'; "
-                          "set gan.type to vanilla or ragan, or the weight to 0")
-    warp = cfg["warp"]
-    _need(warp["norm"] in losses.NORMS, "warp.norm", warp["norm"], "one of " + ", ".join(losses.NORMS))
-    _need(_is_int(warp["gap"]) and warp["gap"] >= 1, "warp.gap", warp["gap"], "an integer >= 1")
-    for key, value in (("pixel.weight", pix["weight"]), ("feature.weight", feat["weight"]),
-                       ("gan.weight", gan["weight"]), ("warp.weight", warp["weight"])):
-        _need(_is_num(value) and value >= 0, key, value, "a number >= 0")
-    _need(cfg["grad_clip"] is None or (_is_num(cfg["grad_clip"]) and cfg["grad_clip"] > 0),
-          "grad_clip", cfg["grad_clip"], "null or a positive number")
-    if not any(_terms(cfg).values()):
-        raise ConfigError("config: every loss term is off; set pixel.type/pixel.weight, "
-                          "feature.weight, gan.type/gan.weight or warp.weight")
-    return cfg
-
-
-def _terms(cfg: Mapping) -> dict[str, bool]:
-    """Which generator loss terms are on."""
-    return {
-        "pixel": cfg["pixel"]["type"] != "none" and cfg["pixel"]["weight"] > 0,
-        "warp": cfg["warp"]["weight"] > 0,
-        "feature": cfg["feature"]["weight"] > 0,
-        "gan": cfg["gan"]["type"] != "none" and cfg["gan"]["weight"] > 0,
-    }
-
-
-def model_signature(cfg: Mapping) -> dict:
-    """The config values that decide the shapes of the saved networks: a checkpoint resumes only
-    under a config with the same signature."""
-    disc = None
-    if _terms(cfg)["gan"]:
-        disc = {"input_size": cfg["data"]["hr_patch"], **cfg["gan"]["disc"]}
-    return {"arch": cfg["arch"], "arch_kwargs": cfg["arch_kwargs"], "scale": cfg["scale"],
-            "discriminator": disc}
-
-
-def lr_at(base_lr: float, milestones: list[int], gamma: float, done: int) -> float:
-    """Multi-step learning rate after ``done`` iterations (as ``MultiStepLR`` stepped per
-    iteration): ``base_lr * gamma ** (number of milestones <= done)``."""
-    return base_lr * gamma ** bisect_right(milestones, done)
-
 
 # -------------------------------------------------------------------------------------------
 # Networks
@@ -666,24 +494,6 @@ class _Step:
 
 # -------------------------------------------------------------------------------------------
 # Command line
-
-def read_config_file(path: str | Path) -> dict:
-    """A phase config from a YAML or JSON file."""
-    import yaml
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise FileNotFoundError(f"config file {path} not found") from None
-    try:
-        cfg = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as err:
-        kind = "JSON" if path.suffix == ".json" else "YAML"
-        raise ConfigError(f"{path} is not valid {kind}: {err}") from None
-    if not isinstance(cfg, dict):
-        raise ConfigError(f"{path} must hold a mapping of config keys")
-    return cfg
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
