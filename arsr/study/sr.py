@@ -217,7 +217,8 @@ def train_sr_seeds(method: str, sr: Mapping, seeds: Sequence[int], interim_dir: 
     """
     from ..archs import count_parameters
     from ..data.store import PreparedDataset
-    from ..train.presets import method_phases, train_phases
+    from ..train.phases import train_phases
+    from ..train.presets import method_phases
 
     label = label or method
     models_dir = resolve(models_dir)

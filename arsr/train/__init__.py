@@ -1,8 +1,10 @@
-"""Training of the SR networks: patch sampling (:mod:`.patches`), one trainer for every method
-(:mod:`.sr_trainer`), the paper's method recipes (:mod:`.presets`).
+"""Training of the SR networks: patch sampling (:mod:`.patches`), the trainer's config
+(:mod:`.config`, no torch), one trainer for every method (:mod:`.sr_trainer`), the paper's method
+recipes (:mod:`.presets`, no torch) and their training phase after phase (:mod:`.phases`).
 
-Names are imported lazily so ``python -m arsr.train.sr_trainer`` / ``-m arsr.train.presets``
-run their module once (no runpy double-import warning).
+Names are imported lazily so ``python -m arsr.train.sr_trainer`` / ``-m arsr.train.phases``
+run their module once (no runpy double-import warning), and so that the configs and recipes,
+which ``arsr.params`` checks, load without torch.
 """
 from __future__ import annotations
 
@@ -11,10 +13,10 @@ import importlib
 _EXPORTS = {
     "PatchSampler": "patches", "PatchSpec": "patches", "augment": "patches",
     "compose_flows": "patches",
-    "DEFAULTS": "sr_trainer", "TrainResult": "sr_trainer", "load_generator": "sr_trainer",
-    "resolve_config": "sr_trainer", "train_sr": "sr_trainer",
+    "DEFAULTS": "config", "resolve_config": "config",
+    "TrainResult": "sr_trainer", "load_generator": "sr_trainer", "train_sr": "sr_trainer",
     "METHODS": "presets", "PRESETS": "presets", "method_phases": "presets",
-    "train_method": "presets",
+    "train_method": "phases",
 }
 __all__ = list(_EXPORTS)
 

@@ -1,5 +1,6 @@
 """Training recipes of the paper's SR methods: each method is a list of phases (phase configs of
-:mod:`arsr.train.sr_trainer`); a later phase starts from the previous phase's ``model.pt``.
+:mod:`arsr.train.config`); a later phase starts from the previous phase's ``model.pt``. The recipes
+need no torch (``arsr.params`` checks them); :mod:`arsr.train.phases` trains them.
 
 ====== ============ ========================================= ===================================
 method phases       loss (weights)                            schedule (Adam lr, iterations,
@@ -39,19 +40,14 @@ profile: ``{"iterations": 20, "arch_kwargs": {...}, "data": {"hr_patch": 32}}``)
 """
 from __future__ import annotations
 
-import argparse
 import copy
+import importlib
 import sys
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple
 
-import torch.nn as nn
-
-from ..io import write_json
 from ..mapping import merged
-from ..paths import resolve
-from . import distributed
-from .sr_trainer import ConfigError, read_config_file, resolve_config, train_sr
+from .config import ConfigError, resolve_config
 
 __all__ = ["PRESETS", "METHODS", "BASES", "base_overrides", "Phase", "method_phases", "train_phases", "train_method",
            "VGG19_WEIGHTS"]
@@ -196,57 +192,16 @@ def method_phases(method: str, overrides: Mapping | None = None,
     return phases
 
 
-def train_phases(phases, out_dir: str | Path, *, method: str,
-                 feature_extractor: nn.Module | None = None, dataset=None, progress: bool = True,
-                 device=None) -> Path:
-    """Train resolved ``phases`` (``[Phase(name, config)]``, a later one initialised from its
-    predecessor) into ``out_dir/<phase>/`` in order; finished phases are skipped and an
-    interrupted one resumes. ``out_dir/method.json`` records ``method`` and the phase configs.
-    Returns the final phase's ``model.pt``."""
-    out_dir = resolve(out_dir)
-    if distributed.setup(device).is_main:
-        write_json(out_dir / "method.json",
-                   {"method": method, "phases": [{"name": p.name, "config": p.config} for p in phases]})
-    result = None
-    for phase in phases:
-        result = train_sr(phase.config, out_dir / phase.name, feature_extractor=feature_extractor,
-                          dataset=dataset, progress=progress, device=device)
-    return result.model_path
+# Training the phases is arsr.train.phases' (torch); these names stay importable from here, loaded
+# on use so that the recipes themselves (checked by arsr.params) load without torch.
+_TRAINING = ("train_phases", "train_method", "main")
 
 
-def train_method(method: str, out_dir: str | Path, overrides: Mapping | None = None, *,
-                 feature_extractor: nn.Module | None = None, dataset=None, progress: bool = True,
-                 device=None) -> Path:
-    """Train every phase of ``method`` (its preset with ``overrides``) into ``out_dir/<phase>/``;
-    see :func:`train_phases`. ``feature_extractor`` (a frozen module) replaces the VGG19 of the
-    phases with a feature loss."""
-    out_dir = resolve(out_dir)
-    return train_phases(method_phases(method, overrides, out_dir), out_dir, method=method,
-                        feature_extractor=feature_extractor, dataset=dataset, progress=progress,
-                        device=device)
+def __getattr__(name: str):
+    if name in _TRAINING:
+        return getattr(importlib.import_module(".phases", __package__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m arsr.train.presets",
-        description="Train an SR method of the paper, phase after phase (resumable). Several "
-                    "GPUs: torchrun --nproc_per_node=N -m arsr.train.presets METHOD --out DIR")
-    parser.add_argument("method", choices=METHODS)
-    parser.add_argument("--out", required=True, help="output folder (one subfolder per phase)")
-    parser.add_argument("--overrides", default=None, help="YAML/JSON of config overrides")
-    parser.add_argument("--data", default=None, help="prepared data folder (default: data.root)")
-    parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
-    overrides = read_config_file(args.overrides) if args.overrides else None
-    try:
-        path = train_method(args.method, args.out, overrides, dataset=args.data,
-                            progress=not args.no_progress)
-    finally:
-        distributed.cleanup()
-    if distributed.is_main_process():
-        print(f"done: {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python -m arsr.train.presets METHOD --out DIR, as before
+    sys.exit(importlib.import_module("arsr.train.phases").main(prog="python -m arsr.train.presets"))
