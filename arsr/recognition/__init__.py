@@ -1,29 +1,25 @@
-"""Two-stream action recognisers for the study: TSN (Wang et al., ECCV 2016) and ST-ResNet (Feichtenhofer et al., NIPS 2016)."""
+"""Two-stream action recognisers for the study: TSN (Wang et al., ECCV 2016) and ST-ResNet (Feichtenhofer et al., NIPS 2016).
+
+Names are imported lazily: ``arsr.recognition.config`` (the training settings that
+``arsr.params`` checks) loads without torch and the models. Code of the package imports from the
+defining module (``from arsr.recognition.tsn import TSN``), so its import graph shows what it runs.
+"""
 from __future__ import annotations
 
-from typing import Any, Mapping
+import importlib
 
-from torch import nn
-
-from .bninception import BNInception
-from .resnet import RESNETS, ResNet, load_imagenet, resnet18, resnet34, resnet50
-from .st_resnet import STResNet, STResNetOutput
-from .tsn import BACKBONES, TSN, fuse_scores, normalize
-
-RECOGNIZERS: dict[str, type[nn.Module]] = {"tsn": TSN, "st_resnet": STResNet}
-
-
-def build_recognizer(cfg: Mapping[str, Any]) -> nn.Module:
-    """``cfg = {"type": "tsn" | "st_resnet", **constructor keywords}`` -> the model."""
-    cfg = dict(cfg)
-    kind = cfg.pop("type", None)
-    if kind not in RECOGNIZERS:
-        raise ValueError(f"recogniser type {kind!r} unknown: set `type` to one of {sorted(RECOGNIZERS)}")
-    return RECOGNIZERS[kind](**cfg)
+_EXPORTS = {
+    "BNInception": "bninception",
+    "RESNETS": "resnet", "ResNet": "resnet", "load_imagenet": "resnet",
+    "resnet18": "resnet", "resnet34": "resnet", "resnet50": "resnet",
+    "STResNet": "st_resnet", "STResNetOutput": "st_resnet",
+    "BACKBONES": "tsn", "TSN": "tsn", "fuse_scores": "tsn", "normalize": "tsn",
+    "RECOGNIZERS": "models", "build_recognizer": "models",
+}
+__all__ = sorted(_EXPORTS)
 
 
-__all__ = [
-    "BACKBONES", "BNInception", "RECOGNIZERS", "RESNETS", "ResNet", "STResNet", "STResNetOutput", "TSN",
-    "build_recognizer", "fuse_scores", "load_imagenet", "normalize",
-    "resnet18", "resnet34", "resnet50",
-]
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from ..flow import quantize
+from .config import MULTISCALE_SCALES, default_scale_size  # the training config's defaults
 
 __all__ = [
     "Box", "MULTISCALE_SCALES", "num_positions", "train_offsets", "uniform_offsets", "snippet_frames",
@@ -29,7 +30,6 @@ __all__ = [
     "multiscale_crop", "inference_crops", "crop_resize", "default_scale_size",
 ]
 
-MULTISCALE_SCALES = (1.0, 0.875, 0.75, 0.66)  # TSN's GroupMultiScaleCrop scales
 MODALITIES = ("rgb", "flow")
 
 
@@ -37,11 +37,6 @@ def _check_modality(modality: str) -> str:
     if modality not in MODALITIES:
         raise ValueError(f"modality {modality!r} unknown: use 'rgb' or 'flow'")
     return modality
-
-
-def default_scale_size(input_size: int) -> int:
-    """TSN's 256 : 224 ratio of the rescaled short side to the crop side, for any ``input_size``."""
-    return int(round(input_size * 256 / 224))
 
 
 # ---------------------------------------------------------------------------------------------
