@@ -2,39 +2,12 @@
 Tables 2 and 3), each variant trained per seed and scored by ONE TSN stream (spatial for SoSR's,
 temporal for ToSR's), as the paper scores them.
 
-A variant is a preset of ``arsr.train.presets`` with the study's sizes (``sr.common`` merged with
-``sr.<sizes>``) and loss overrides, and for the ``*_warp`` VDSR row one extra fine-tuning phase
-with ToSR's warp loss (mirroring ToSR, which fine-tunes a trained DUF-16 with it):
-
-======================= ============ ====== ============================================
-sosr variant            structure    pixel  feature / adversarial (RaGAN 0.005)
-======================= ============ ====== ============================================
-vdsr_mse                VDSR         MSE    - / -        (= the VDSR baseline)
-vdsr_wmse               VDSR         WMSE   - / -
-vdsr_wmse_feat          VDSR         WMSE   yes / -
-esrgan_wmse_feat        ESRGAN       WMSE   yes / -      (RRDBNet PSNR phase, then this)
-esrgan_mse_feat_adv     ESRGAN       MSE    yes / yes
-esrgan_wmse_feat_adv    ESRGAN       WMSE   yes / yes    (= SoSR)
-======================= ============ ====== ============================================
-
-======================= ============ ==========================================================
-tosr variant            structure    warp loss
-======================= ============ ==========================================================
-vdsr                    VDSR         -        (= the VDSR baseline)
-vdsr_warp               VDSR         yes: VDSR, then a phase with ToSR's loss (Eq. 3)
-duf16                   VSR-DUF-16   -        (= the DUF-16 baseline)
-duf16_warp              VSR-DUF-16   yes      (= ToSR: DUF-16, then the warp phase)
-======================= ============ ==========================================================
-
-The ESRGAN-structure SoSR variants change only SoSR's second phase (same data: top-10 motion
-crops), so each differs from SoSR in one loss term; the VDSR variants keep VDSR's data (random
-crops) and change only the loss. The feature loss is measured by ``sr.feature_network``.
+The variants (presets, sizes, loss overrides, and which are rows of the main study) are
+:mod:`arsr.study.variants`' table; this module trains and scores them.
 """
 from __future__ import annotations
 
-import copy
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -42,107 +15,16 @@ import pandas as pd
 
 from ..mapping import merged
 from ..paths import resolve
+from .variants import (ALIASES, KINDS, LABEL_COLUMNS, STREAM, VARIANTS, Variant, _variant,  # noqa: F401
+                       alias_of, variant_name)
 
 __all__ = ["Variant", "VARIANTS", "ALIASES", "alias_of", "KINDS", "STREAM", "COLUMNS", "LABEL_COLUMNS", "variant_phases",
            "PER_VIDEO_COLUMNS", "variant_name", "train_variant", "evaluate_variant", "ablation_rows", "ablation_metrics"]
 
-KINDS = ("sosr", "tosr")
-#: The TSN stream that scores each kind of ablation.
-STREAM = {"sosr": "spatial", "tosr": "temporal"}
-LABEL_COLUMNS = ["structure", "pixel", "feature", "adversarial", "warp"]
 #: Columns of ``reports/ablation/<kind>_<variant>.csv``.
 COLUMNS = ["kind", "variant", *LABEL_COLUMNS, "seed", "stream", "top1", "top5", "psnr", "ssim"]
 #: Columns of ``reports/ablation/<kind>_<variant>_per_video.csv`` (TSN, the kind's stream).
 PER_VIDEO_COLUMNS = ["kind", "variant", "seed", "stream", "video_id", "label", "prediction", "correct"]
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One ablation row: ``preset`` (a method of ``arsr.train.presets``) sized by ``sr.<sizes>``,
-    with ``overrides`` merged into every phase (``phases: {name: ...}`` for one phase), and, when
-    ``finetune`` is given, one more phase named ``finetune_name`` that starts from the preset's
-    last model with ``finetune`` merged into that model's config. ``label``: the table's columns
-    (structure, pixel, feature, adversarial, warp)."""
-
-    preset: str
-    sizes: str
-    label: Mapping
-    overrides: Mapping = field(default_factory=dict)
-    finetune: Mapping | None = None
-    finetune_name: str = "warp"
-    base: str | None = None  # a trained model of the study copied in as the preset's first phase
-
-
-def _label(structure: str, pixel: str, feature: bool = False, adversarial: bool = False,
-           warp: bool = False) -> dict:
-    return {"structure": structure, "pixel": pixel, "feature": feature, "adversarial": adversarial,
-            "warp": warp}
-
-
-_WMSE = {"pixel": {"type": "wmse", "weight": 1.0, "normalize": False, "floor": 0.0}}
-_FEATURE = {"feature": {"weight": 1.0}}
-
-
-def _tosr_warp_phase() -> dict:
-    """ToSR's loss and data of its warp phase (paper Eq. 3; top-10 motion crops), for VDSR."""
-    from ..train.presets import PRESETS
-
-    cfg = {p.name: p.config for p in PRESETS["tosr"]}["tosr"]
-    return {"pixel": {"type": "none", "weight": 0.0}, "warp": copy.deepcopy(cfg["warp"]),
-            "data": {"motion_top_k": cfg["data"]["motion_top_k"],
-                     "motion_candidates": cfg["data"]["motion_candidates"]}}
-
-
-VARIANTS: dict[str, dict[str, Variant]] = {
-    "sosr": {
-        "vdsr_mse": Variant("vdsr", "vdsr", _label("VDSR", "MSE")),
-        "vdsr_wmse": Variant("vdsr", "vdsr", _label("VDSR", "WMSE"), overrides=_WMSE),
-        "vdsr_wmse_feat": Variant("vdsr", "vdsr", _label("VDSR", "WMSE", feature=True),
-                                  overrides=merged(_WMSE, _FEATURE)),
-        "esrgan_wmse_feat": Variant("sosr", "sosr", _label("ESRGAN", "WMSE", feature=True),
-                                    overrides={"phases": {"sosr": {"gan": {"type": "none", "weight": 0.0}}}},
-                                    base="rrdb_psnr"),
-        "esrgan_mse_feat_adv": Variant("sosr", "sosr", _label("ESRGAN", "MSE", feature=True, adversarial=True),
-                                       overrides={"phases": {"sosr": {"pixel": {"type": "mse"}}}},  # SoSR's weight
-                                       base="rrdb_psnr"),
-        "esrgan_wmse_feat_adv": Variant("sosr", "sosr", _label("ESRGAN", "WMSE", feature=True, adversarial=True)),
-    },
-    "tosr": {
-        "vdsr": Variant("vdsr", "vdsr", _label("VDSR", "MSE")),
-        "vdsr_warp": Variant("vdsr", "vdsr", _label("VDSR", "MSE", warp=True), finetune=_tosr_warp_phase,
-                             base="vdsr"),
-        "duf16": Variant("duf16", "duf16", _label("VSR-DUF-16", "Huber")),
-        "duf16_warp": Variant("tosr", "tosr", _label("VSR-DUF-16", "MSE", warp=True)),
-    },
-}
-
-
-#: Variants identical to a main method of the study (same preset, sizes, losses and seeds): they
-#: are not trained again; their rows are read from that method's evaluation (``data/eval/<method>``).
-ALIASES: dict[str, dict[str, str]] = {
-    "sosr": {"vdsr_mse": "vdsr", "esrgan_wmse_feat_adv": "sosr"},
-    "tosr": {"vdsr": "vdsr", "duf16": "duf16", "duf16_warp": "tosr"},
-}
-
-
-def alias_of(kind: str, variant: str) -> str | None:
-    """The main method a variant is identical to (its model and evaluation are reused), or None."""
-    _variant(kind, variant)
-    return ALIASES[kind].get(variant)
-
-
-def _variant(kind: str, variant: str) -> Variant:
-    if kind not in VARIANTS:
-        raise ValueError(f"ablation kind {kind!r}: use one of {', '.join(KINDS)}")
-    if variant not in VARIANTS[kind]:
-        raise ValueError(f"ablation.{kind}: unknown variant {variant!r}; choose from {', '.join(VARIANTS[kind])}")
-    return VARIANTS[kind][variant]
-
-
-def variant_name(kind: str, variant: str) -> str:
-    """The folder and row name of a variant: ``<kind>_<variant>``."""
-    _variant(kind, variant)
-    return f"{kind}_{variant}"
 
 
 def variant_phases(kind: str, variant: str, sr: Mapping, seed: int = 0, out_dir: str | Path | None = None,
@@ -152,7 +34,7 @@ def variant_phases(kind: str, variant: str, sr: Mapping, seed: int = 0, out_dir:
     ``sr_models_dir`` a variant with a ``base`` copies ``sr_models_dir/<base>/seed<k>``'s final
     model in as its first phase instead of training it again."""
     from ..train.presets import PRESETS, Phase, base_overrides, method_phases
-    from ..train.sr_trainer import resolve_config
+    from ..train.config import resolve_config
     from .sr import method_overrides
 
     v = _variant(kind, variant)
