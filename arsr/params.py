@@ -256,7 +256,7 @@ def _cross_checks(params: dict) -> None:
                 raise ParamError(f"params: data.synthetic: {err}") from None
     rec = params.get("recognition")
     if rec is not None:
-        from .recognition.train import TrainConfig
+        from .recognition.config import TrainConfig  # no torch: the schema, not the trainer
         for name in ("tsn_rgb", "tsn_flow", "st_resnet"):
             try:
                 TrainConfig.from_dict(rec[name], key=f"recognition.{name}")
@@ -271,8 +271,8 @@ def _cross_checks(params: dict) -> None:
     sr = params.get("sr")
     if sr is not None:
         _check_sr_plan(sr)
-        from .train.presets import BASES, method_phases
-        from .train.sr_trainer import ConfigError
+        from .train.config import ConfigError
+        from .train.presets import BASES, method_phases  # the recipes, no torch
         for method in SR_TRAINABLE:
             overrides = merged(sr["common"], sr.get(method) or {})
             if method in BASES and "arch_kwargs" in (sr.get(method) or {}):
@@ -293,7 +293,7 @@ def _cross_checks(params: dict) -> None:
                 "file there, or set sr.feature_network: recognizer")
     abl = params.get("ablation")
     if abl is not None:
-        from .study.ablations import ALIASES, VARIANTS
+        from .study.variants import ALIASES, VARIANTS  # the grid, not its training
         for kind in ("sosr", "tosr"):
             bad = [v for v in abl[kind] if v not in VARIANTS[kind]]
             if bad:
