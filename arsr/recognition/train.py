@@ -531,7 +531,7 @@ def load_recognizer(path: str | os.PathLike, device: str | torch.device | None =
         raise ValueError(f"{weights} does not fit the model described in {info_path}: {err}") from None
     dev = torch.device(device) if device is not None else \
         torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return TrainedRecognizer(channels_last_convs(model.to(dev)).eval(), info)
+    return TrainedRecognizer(model.to(dev).eval(), info)
 
 
 # ---------------------------------------------------------------------------------------------
