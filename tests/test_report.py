@@ -715,6 +715,11 @@ def test_recipe_deviations_from_files(fake):
     assert ("Evaluation: 2 snippets per video (paper 25); the centre crop (paper 10 crops); PSNR/SSIM border "
             "shave 4 px (paper 8); optical flow farneback (paper TV-L1).") in text
     assert "published: 128 px, batch 16" in text  # the tiny profile's patches
+    assert "Loss terms" not in text  # the tiny profile keeps the published loss weights
+    heavier = {**sr, "sosr": {"phases": {"sosr": {"pixel": {"weight": 200}}}}}
+    text = "\n".join(report.recipe_deviations(heavier, metrics))
+    assert ("Loss terms that differ from the published recipes (published in brackets): "
+            "SoSR (sosr phase): pixel 200·wmse (1·wmse).") in text
     # the paper's protocol: nothing to say about the evaluation
     paper_like = {"num_frames": [25], "crops": ["ten"], "shave": [8], "flow_method": ["tvl1"]}
     assert not any(line.startswith("Evaluation") for line in report.recipe_deviations({}, {}, evaluation=paper_like))

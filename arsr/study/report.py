@@ -1303,7 +1303,7 @@ def recipe_deviations(sr: Mapping, metrics: Mapping[str, Mapping], *, evaluation
         lines.append(f"Test videos: {test_videos} of the split's {split_videos} (evaluate.max_videos).")
     trained = _sr_train_metrics(metrics)
     methods = [m for m in trained if m in PRESETS]
-    length, lrs, sizes, residual, patches = [], [], [], [], set()
+    length, lrs, weights, sizes, residual, patches = [], [], [], [], [], set()
     published_patch = {(p.config["data"]["hr_patch"], p.config["data"]["batch_size"])
                        for m in methods for p in method_phases(m)}
     for method in methods:
@@ -1317,7 +1317,7 @@ def recipe_deviations(sr: Mapping, metrics: Mapping[str, Mapping], *, evaluation
         study = None
         if "common" in sr:
             try:
-                from .sr import method_overrides
+                from .sr import _loss_summary, method_overrides
 
                 study = {p.name: p.config for p in method_phases(method, method_overrides(sr, method, 0))}
             except Exception:  # noqa: BLE001 - a params group this code cannot resolve: say less, not fail
@@ -1328,6 +1328,13 @@ def recipe_deviations(sr: Mapping, metrics: Mapping[str, Mapping], *, evaluation
                 if ran and name in published and cfg["optimizer"]["lr"] != published[name]["optimizer"]["lr"]:
                     where = label if len(study) == 1 else f"{label} ({name} phase)"
                     lrs.append(f"{where} {cfg['optimizer']['lr']:g} ({published[name]['optimizer']['lr']:g})")
+                if ran and name in published:
+                    ours, theirs = _loss_summary(cfg), _loss_summary(published[name])
+                    changed = [f"{term} {ours.get(term, 'off')} ({theirs.get(term, 'off')})"
+                               for term in dict.fromkeys([*theirs, *ours]) if ours.get(term) != theirs.get(term)]
+                    if changed:
+                        where = label if len(study) == 1 else f"{label} ({name} phase)"
+                        weights.append(f"{where}: {', '.join(changed)}")
                 if ran:
                     patches.add((cfg["data"]["hr_patch"], cfg["data"]["batch_size"]))
         arch, kwargs = m.get("arch"), dict(m.get("arch_kwargs") or {})
@@ -1353,6 +1360,9 @@ def recipe_deviations(sr: Mapping, metrics: Mapping[str, Mapping], *, evaluation
     if lrs:
         lines.append("Learning rates that differ from the published recipes (published in brackets): "
                      + "; ".join(lrs) + ".")
+    if weights:
+        lines.append("Loss terms that differ from the published recipes (published in brackets): "
+                     + "; ".join(weights) + ".")
     if patches and patches != published_patch:
         got = ", ".join(f"{p} px, batch {b}" for p, b in sorted(patches))
         pub = ", ".join(f"{p} px, batch {b}" for p, b in sorted(published_patch))
