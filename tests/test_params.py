@@ -31,7 +31,7 @@ def _with(params, dotted, value):
     ("data.dataset", "ucf", "data.dataset = 'ucf' is not allowed; expected one of synthetic"),
     ("prepare.workers", -1, "prepare.workers = -1"),
     ("prepare.workers", "4", "an integer"),
-    ("prepare.flow_method", "flownet2", "tvl1, dis, farneback"),
+    ("prepare.flow_method", "flownet2", "tvl1, tvl1_torch, dis, farneback"),
     ("prepare.scale", 5, "prepare.scale"),
     ("prepare.hr_size", [130, 96], "divisible by prepare.scale"),
     ("prepare.max_frames", 1, "prepare.max_frames"),

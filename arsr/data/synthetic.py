@@ -75,6 +75,7 @@ from tqdm import tqdm
 
 from ..io import write_json, write_text
 from .video import write_video
+from ..params_file import ParamError
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +192,7 @@ class SyntheticConfig:
         if self.lighting_drift >= 0.5:
             problems.append(f"lighting_drift = {self.lighting_drift} (below 0.5)")
         if problems:
-            raise ValueError("SyntheticConfig: " + "; ".join(problems))
+            raise ParamError("SyntheticConfig: " + "; ".join(problems))
 
     @classmethod
     def from_dict(cls, values: dict | None) -> "SyntheticConfig":
@@ -201,14 +202,14 @@ class SyntheticConfig:
         known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(values) - set(known))
         if unknown:
-            raise ValueError(f"unknown synthetic dataset setting(s) {unknown}; valid keys: "
+            raise ParamError(f"unknown synthetic dataset setting(s) {unknown}; valid keys: "
                              f"{', '.join(known)}")
         typed = {}
         for key, value in values.items():
             kind = type(getattr(cls, key))
             if isinstance(value, bool) or not isinstance(value, (int, float)) or \
                     (kind is int and not float(value).is_integer()):
-                raise ValueError(f"synthetic dataset setting {key} = {value!r}: expected "
+                raise ParamError(f"synthetic dataset setting {key} = {value!r}: expected "
                                  f"{'an integer' if kind is int else 'a number'}")
             typed[key] = kind(value)
         return cls(**typed)

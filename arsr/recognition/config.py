@@ -8,6 +8,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Mapping
 
+from ..params_file import ParamError
+
 __all__ = ["TrainConfig", "SCHEDULE_DEFAULTS", "MULTISCALE_SCALES", "default_scale_size"]
 
 MULTISCALE_SCALES = (1.0, 0.875, 0.75, 0.66)  # TSN's GroupMultiScaleCrop scales
@@ -81,7 +83,7 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"unknown training setting(s) {', '.join(f'{key}.{u}' for u in unknown)}; "
+            raise ParamError(f"unknown training setting(s) {', '.join(f'{key}.{u}' for u in unknown)}; "
                              f"valid keys: {', '.join(sorted(known))}")
         cfg = cls(**values)
         for name in ("lr_steps", "scales", "st_loss_weights"):
@@ -94,18 +96,18 @@ class TrainConfig:
     def _check(self, key: str) -> None:
         kind = self.model.get("type")
         if kind not in ("tsn", "st_resnet"):
-            raise ValueError(f"{key}.model.type = {kind!r}: use 'tsn' or 'st_resnet'")
+            raise ParamError(f"{key}.model.type = {kind!r}: use 'tsn' or 'st_resnet'")
         if kind == "tsn" and self.model.get("modality", "rgb") not in ("rgb", "flow"):
-            raise ValueError(f"{key}.model.modality = {self.model.get('modality')!r}: use 'rgb' or 'flow'")
+            raise ParamError(f"{key}.model.modality = {self.model.get('modality')!r}: use 'rgb' or 'flow'")
         for name in ("batch_size", "input_size", "log_every"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{key}.{name} = {getattr(self, name)!r}: a positive integer")
+                raise ParamError(f"{key}.{name} = {getattr(self, name)!r}: a positive integer")
         if self.epochs is not None and self.epochs < 1:
-            raise ValueError(f"{key}.epochs = {self.epochs}: at least 1 (or null for the default)")
+            raise ParamError(f"{key}.epochs = {self.epochs}: at least 1 (or null for the default)")
         if self.num_segments is not None and self.num_segments < 1:
-            raise ValueError(f"{key}.num_segments = {self.num_segments}: at least 1")
+            raise ParamError(f"{key}.num_segments = {self.num_segments}: at least 1")
         if self.scale_size is not None and self.scale_size < self.input_size:
-            raise ValueError(f"{key}.scale_size = {self.scale_size} is below input_size = "
+            raise ParamError(f"{key}.scale_size = {self.scale_size} is below input_size = "
                              f"{self.input_size}: crops would not fit; use null for the TSN ratio")
 
     @property

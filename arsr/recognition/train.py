@@ -63,6 +63,7 @@ from .sampling import (MULTISCALE_SCALES, Box, crop_resize, default_scale_size, 
                        snippet_frames, train_offsets)
 from .st_resnet import STResNet, STResNetOutput
 from .tsn import TSN, normalize
+from ..params_file import ParamError
 
 __all__ = ["TrainConfig", "TrainResult", "TrainedRecognizer", "SnippetDataset", "BatchPlan",
            "train_recognizer", "load_recognizer", "normalize_inputs", "lr_at", "main"]
@@ -188,7 +189,7 @@ class BatchPlan(Sampler):
     def __init__(self, n: int, batch_size: int, seed: int, start: int, stop: int,
                  rank: int = 0, world_size: int = 1):
         if batch_size % world_size:
-            raise ValueError(f"batch_size {batch_size} is not divisible by the {world_size} processes: "
+            raise ParamError(f"batch_size {batch_size} is not divisible by the {world_size} processes: "
                              "set the config's batch_size to a multiple of the GPU count")
         self.n, self.batch_size, self.seed = n, batch_size, seed
         self.start, self.stop, self.rank, self.world_size = start, stop, rank, world_size
@@ -220,7 +221,7 @@ def _build_model(model_cfg: Mapping[str, Any], num_classes: int, num_segments: i
                  load_pretrained: bool = True) -> nn.Module:
     cfg = dict(model_cfg)
     if cfg.get("num_classes", num_classes) != num_classes:
-        raise ValueError(f"model.num_classes = {cfg['num_classes']} but the dataset has {num_classes} "
+        raise ParamError(f"model.num_classes = {cfg['num_classes']} but the dataset has {num_classes} "
                          "classes: remove model.num_classes (it is taken from the dataset)")
     cfg["num_classes"] = num_classes
     pretrained = cfg.pop("pretrained", None) if cfg["type"] == "st_resnet" else None
@@ -544,7 +545,7 @@ def _set(config: dict, dotted: str, value: Any) -> None:
     for k in keys[:-1]:
         node = node.setdefault(k, {})
         if not isinstance(node, dict):
-            raise ValueError(f"--set {dotted}: {k} is not a group")
+            raise ParamError(f"--set {dotted}: {k} is not a group")
     node[keys[-1]] = value
 
 

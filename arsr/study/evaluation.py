@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..data.store import PreparedDataset
 from ..paths import resolve
+from ..params_file import ParamError
 
 __all__ = ["SAMPLE_VIDEOS", "REFERENCE_METHODS", "COMBINED", "TABLE_COLUMNS", "PER_CLASS_COLUMNS",
            "PER_VIDEO_COLUMNS", "EvalRuns", "eval_item", "per_video_rows", "sample_videos", "sample_frame", "balanced_subset", "prune_cache",
@@ -98,7 +99,7 @@ def balanced_subset(dataset: PreparedDataset | str | Path, max_videos: int | Non
     if max_videos is None or max_videos >= len(rows):
         return None
     if max_videos < 1:
-        raise ValueError(f"evaluate.max_videos = {max_videos}: at least 1 (or null for all)")
+        raise ParamError(f"evaluate.max_videos = {max_videos}: at least 1 (or null for all)")
     rank = rows.groupby("label").cumcount()  # position of each video within its class
     order = rows.assign(_rank=rank).sort_values(["_rank", "label"], kind="stable")
     return order["video_id"].head(max_videos).tolist()

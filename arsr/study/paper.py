@@ -36,6 +36,8 @@ import math
 
 import pandas as pd
 
+from ..params_file import ParamError
+
 __all__ = ["METHOD_ORDER", "METHOD_LABELS", "DATASETS", "DATASET_LABELS", "RECOGNISERS", "STREAMS",
            "accuracy", "accuracy_wide", "sosr_ablation", "tosr_ablation", "quality", "reference_dataset"]
 
@@ -152,7 +154,7 @@ def reference_dataset(paper_reference: str, dataset: str) -> str | None:
     "ucf101" (the paper's headline dataset), e.g. to set synthetic results beside it.
     """
     if paper_reference not in ("auto", "on", "off"):
-        raise ValueError(f"report.paper_reference = {paper_reference!r}: use auto, on or off")
+        raise ParamError(f"report.paper_reference = {paper_reference!r}: use auto, on or off")
     if paper_reference == "off":
         return None
     if dataset in DATASETS:

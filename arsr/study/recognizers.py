@@ -20,6 +20,7 @@ import pandas as pd
 from ..data.store import PreparedDataset
 from ..paths import resolve
 from .persist import reuse_or_reset
+from ..params_file import ParamError
 
 __all__ = ["RECOGNIZER_NAMES", "PLOT_COLUMNS", "RecognizerRuns", "device_for", "recognizer_dir",
            "train_recognizers", "training_log", "plot_training_curves"]
@@ -86,7 +87,7 @@ def train_recognizers(recognition: Mapping, seeds: Sequence[int], interim_dir: s
     jobs = [(models_dir, seed, name, name) for seed in seeds for name in names]
     if feature_dir is not None:
         if feature_seed is None or int(feature_seed) in {int(s) for s in seeds}:
-            raise ValueError(f"train_recognizers: feature_seed = {feature_seed} must be given and differ "
+            raise ParamError(f"train_recognizers: feature_seed = {feature_seed} must be given and differ "
                              f"from the recognisers' seeds {list(seeds)}")
         jobs.append((feature_dir, int(feature_seed), "tsn_rgb", "feature_tsn_rgb"))
         per_seed["feature_tsn_rgb"] = {}

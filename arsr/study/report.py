@@ -53,6 +53,7 @@ from .ablations import COLUMNS as ABLATION_COLUMNS
 from .ablations import PER_VIDEO_COLUMNS as ABLATION_PER_VIDEO_COLUMNS
 from .evaluation import PER_VIDEO_COLUMNS
 from .paper import METHOD_LABELS, METHOD_ORDER
+from ..params_file import ParamError
 
 __all__ = [
     "MissingInputError", "EVAL_COLUMNS", "ABLATION_COLUMNS", "ABLATION_STREAM", "COMBINED",
@@ -101,7 +102,7 @@ def eval_methods(sr_methods: Sequence[str]) -> list[str]:
         wanted.add(COMBINED)
     unknown = sorted(set(sr_methods) - set(METHOD_ORDER))
     if unknown:
-        raise ValueError(f"unknown SR method(s) {unknown} in sr.methods; known: {', '.join(METHOD_ORDER)}")
+        raise ParamError(f"unknown SR method(s) {unknown} in sr.methods; known: {', '.join(METHOD_ORDER)}")
     return [m for m in METHOD_ORDER if m in wanted]
 
 

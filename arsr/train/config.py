@@ -11,6 +11,8 @@ from bisect import bisect_right
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..params_file import ParamError
+
 __all__ = ["ConfigError", "DEFAULTS", "PIXEL_TYPES", "GAN_TYPES", "FEATURE_NETWORKS", "RANDOM_VGG",
            "TRAINABLE_ARCHS", "WARP_NORMS", "resolve_config", "model_signature", "lr_at", "read_config_file"]
 
@@ -66,8 +68,9 @@ TRAINABLE_ARCHS = ("vdsr", "rcan", "srresnet", "rrdbnet", "spmc", "duf")
 WARP_NORMS = ("l2", "huber")
 
 
-class ConfigError(ValueError):
-    """A training config key or value the trainer cannot use."""
+#: A training config key or value the trainer cannot use: the study's one error type for bad
+#: settings (``arsr.params_file.ParamError``, a ValueError), under the name the trainer has used.
+ConfigError = ParamError
 
 
 def _merge(defaults: Mapping, given: Mapping, prefix: str) -> dict:
