@@ -11,6 +11,7 @@ export PYTHONUNBUFFERED := 1
 .PHONY: study test setup clean-study lab
 
 study: setup
+	$(PY) -m arsr.study.check
 	dvc repro
 
 test: setup

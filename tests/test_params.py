@@ -138,3 +138,35 @@ def test_finetuned_methods_take_their_base_sizes(params):
     bad = _with(params, "sr.sosr", {"arch_kwargs": {"num_feat": 8}})
     with pytest.raises(ParamError, match="sr.sosr.arch_kwargs: sosr starts from the trained rrdb_psnr"):
         validate(bad, ["sr"])
+
+
+# ---------------------------------------------------------------------------------------------
+# `python -m arsr.study.check`: the whole file before `dvc repro` (make study)
+
+
+def test_check_validates_every_group_before_the_run(tmp_path, capsys):
+    from arsr.study.check import main
+
+    tiny = Path(__file__).resolve().parents[1] / "profiles" / "tiny.yaml"
+    assert main([str(tiny)]) == 0
+    text = tiny.read_text()
+    # a late group's wrong value stops the run at once, naming key, value and what is allowed
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("num_frames: 2", "num_frames: 0"))
+    assert bad.read_text() != text
+    assert main([str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "evaluate.num_frames = 0" in err and "integer >= 1" in err
+    # a misspelt group would be ignored by every stage: refused here
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(text + "\nevalute: {num_frames: 3}\n")
+    assert main([str(typo)]) == 2
+    assert "unknown group(s) evalute" in capsys.readouterr().err
+
+
+def test_check_imports_no_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, arsr.study.check; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
