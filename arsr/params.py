@@ -123,7 +123,7 @@ def _range(lo, hi, open_lo: bool = False) -> str:
 # The schema: one entry per params.yaml group. Nested dicts are sub-groups.
 
 DATASETS = ("synthetic", "ucf101", "hmdb51", "folder")
-FLOW_METHODS = ("tvl1", "dis", "farneback")
+FLOW_METHODS = ("tvl1", "tvl1_torch", "dis", "farneback")
 
 SR_METHODS = ("vdsr", "rcan", "srgan", "esrgan", "spmc", "duf16", "duf52", "sosr", "tosr")
 #: Models trained only to start other methods from (the shared PSNR-oriented RRDBNet of ESRGAN/SoSR).
