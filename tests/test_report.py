@@ -433,7 +433,8 @@ def test_psnr_vs_accuracy_and_correlations(fake, tmp_path):
     rho = report.spearman_by_stream(points)
     assert set(rho["recogniser"]) == {"tsn", "st_resnet", "all"} and len(rho) == 9
     tsn_spatial = points[(points["recogniser"] == "tsn") & (points["stream"] == "spatial")]
-    expected = report.spearman(tsn_spatial["psnr"], tsn_spatial["top1"])
+    # Spearman's rho by its definition: Pearson's r of the (average) ranks
+    expected = np.corrcoef(tsn_spatial["psnr"].rank(), tsn_spatial["top1"].rank())[0, 1]
     got = rho[(rho["recogniser"] == "tsn") & (rho["stream"] == "spatial")]["spearman"].iloc[0]
     assert got == pytest.approx(expected)
     path = report.write_psnr_vs_accuracy(points, tmp_path / "plots/psnr_vs_accuracy.csv")
