@@ -39,6 +39,8 @@ __all__ = [
 ]
 
 METHODS = ("tvl1", "tvl1_torch", "dis", "farneback")
+#: Frame pairs per ``tvl1_torch`` batch in :func:`compute_flows` (peak ~40 MB per 320x240 pair).
+TVL1_TORCH_BATCH = 32
 
 # snake_case option -> setter of cv2.optflow.DualTVL1OpticalFlow
 _TVL1_SETTERS = {
@@ -188,7 +190,13 @@ def compute_flow(prev: np.ndarray, next: np.ndarray, method: str = "dis",
     else:
         allowed = _TVL1_SETTERS if method == "tvl1" else {**_DIS_SETTERS, "preset": None}
         _check_options(method, options, allowed)
-        flow = _estimator(method, options).calc(a, b, None)
+        estimator = _estimator(method, options)
+        if method == "tvl1":
+            # OpenCV's TV-L1 lowers its stored number of scales for good after one small image
+            # (a 24x24 pair turns 5 into 2): set it before every call, or one small frame would
+            # change every later flow of this cached object
+            estimator.setScalesNumber(int(options.get("nscales", 5)))
+        flow = estimator.calc(a, b, None)
     return np.asarray(flow, dtype=np.float32)
 
 
@@ -218,8 +226,8 @@ def compute_flows(frames: np.ndarray, method: str = "dis", **options: Any) -> np
     Returns
     -------
     np.ndarray ``(t - 1, h, w, 2)`` float32; entry i is ``compute_flow(frames[i], frames[i + 1])``.
-    ``"tvl1_torch"`` runs the t - 1 pairs as one batch: its peak memory grows with t, about
-    40 MB per 320x240 pair.
+    ``"tvl1_torch"`` runs the pairs in batches of ``TVL1_TORCH_BATCH`` (about 40 MB per 320x240
+    pair at the peak), so a long video does not need its whole length in memory at once.
     """
     frames = np.asarray(frames)
     if frames.ndim not in (3, 4) or frames.shape[0] < 2:
@@ -229,7 +237,9 @@ def compute_flows(frames: np.ndarray, method: str = "dis", **options: Any) -> np
         )
     if method == "tvl1_torch":
         grey = np.stack([_to_gray(frame, f"frames[{i}]") for i, frame in enumerate(frames)])
-        return _tvl1_torch(grey[:-1], grey[1:], options)  # all t - 1 pairs in one batch
+        prev, nxt = grey[:-1], grey[1:]
+        return np.concatenate([_tvl1_torch(prev[i:i + TVL1_TORCH_BATCH], nxt[i:i + TVL1_TORCH_BATCH], options)
+                               for i in range(0, len(prev), TVL1_TORCH_BATCH)])
     h, w = frames.shape[1:3]
     out = np.empty((frames.shape[0] - 1, h, w, 2), dtype=np.float32)
     for i in range(frames.shape[0] - 1):

@@ -133,3 +133,14 @@ def test_bad_inputs(pair):
         compute_flows(prev[None], "dis")
     with pytest.raises(TypeError, match="uint8"):
         dequantize(np.zeros(3, dtype=np.float32))
+
+
+def test_tvl1_keeps_its_scales_after_a_small_image(pair):
+    """OpenCV's TV-L1 lowers its stored number of scales for good after a small image; the cached
+    estimator must give the same flow before and after one."""
+    prev, nxt = pair
+    before = compute_flow(prev, nxt, "tvl1", warps=1, inner_iterations=5, outer_iterations=2)
+    small = prev[:24, :24]
+    compute_flow(small, small, "tvl1", warps=1, inner_iterations=5, outer_iterations=2)
+    after = compute_flow(prev, nxt, "tvl1", warps=1, inner_iterations=5, outer_iterations=2)
+    np.testing.assert_array_equal(before, after)

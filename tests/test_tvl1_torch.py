@@ -9,6 +9,7 @@ import torch
 
 from arsr.data.video import read_video
 from arsr.flow import compute_flow, compute_flows
+from arsr import flow as flow_module
 from arsr.ops.tvl1 import _median_blur, _resize_linear, _warp_bicubic, tvl1_flow
 
 SHIFT = (1.3, -0.7)  # (dx, dy) pixels
@@ -117,7 +118,7 @@ def test_matches_opencv_on_real_frames(refdata):
             f"frames {t}-{t + 1}: median EPE {np.median(epe[moving]):.3f} px where |flow| > 0.5")
 
 
-def test_compute_flow_options_and_errors():
+def test_compute_flow_options_and_errors(monkeypatch):
     img = _texture(48, 64, seed=2).astype(np.uint8)
     flow = compute_flow(img, img, "tvl1_torch", device="cpu", nscales=2, warps=1, median_filtering=1)
     assert flow.shape == (48, 64, 2) and flow.dtype == np.float32 and flow.flags.c_contiguous
@@ -128,6 +129,9 @@ def test_compute_flow_options_and_errors():
     for i in range(2):
         alone = compute_flow(clip[i], clip[i + 1], "tvl1_torch", **options)
         np.testing.assert_allclose(flows[i], alone, atol=1e-5)
+    # a long clip goes in batches of TVL1_TORCH_BATCH pairs: the same flows
+    monkeypatch.setattr(flow_module, "TVL1_TORCH_BATCH", 1)
+    np.testing.assert_allclose(compute_flows(clip, "tvl1_torch", **options), flows, atol=1e-5)
     with pytest.raises(ValueError, match="allowed"):
         compute_flow(img, img, "tvl1_torch", preset="fast")
     with pytest.raises(ValueError, match="odd"):
