@@ -5,14 +5,23 @@
 
 Params groups (``-g``) are read from params.yaml, validated *before* the kernel starts, and
 injected as dicts of the same names; ``-p key=value`` injects plain values (YAML-parsed). The
-executed notebook and its HTML land in ``--out`` (default ``reports/``), both written atomically.
+executed notebook and its HTML land in ``--out`` (default ``reports/``), both written atomically:
+the notebook complete (code included, for JupyterLab), the HTML for readers (markdown and
+outputs, and the parameters the stage ran with; no code).
+
+A stage notebook's parameters cell holds no settings of its own: its groups default to ``None``
+and ``stage_params`` / ``study_param`` read those from the study's params.yaml when the notebook
+is run by hand, so the settings live in params.yaml and the profiles only.
 """
 from __future__ import annotations
 
 import argparse
+import ast
+import html as _html
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 # jsonschema (under nbformat, papermill and nbconvert) imports the optional rfc3987_syntax, which
 # builds a parser at import: ~3 s of every stage's start-up for a URI format check that notebook
@@ -38,13 +47,136 @@ def _check_kernel(name: str) -> None:
         )
 
 
+def stage_params(**groups: Any) -> dict:
+    """The params.yaml groups a stage notebook runs with, validated (``stage_params(sr=sr, seeds=seeds)``).
+
+    ``dvc repro`` injects every group its stage declares (``run_notebook``); a group left ``None``
+    (the parameters cell's default: the notebook run by hand) is read from the study's params.yaml.
+    """
+    study = load_params() if None in groups.values() else {}
+    values = {group: study[group] if value is None else value
+              for group, value in groups.items() if value is not None or group in study}
+    return validate(values, list(groups))  # names a group missing from params.yaml
+
+
+def study_param(key: str, value: Any = None) -> Any:
+    """``value`` as injected, or, where it is ``None`` (the notebook run by hand), the value of the
+    dotted ``key`` in the study's params.yaml (``study_param("recognition.seed", recognizer_seed)``)."""
+    if value is not None:
+        return value
+    found: Any = load_params()
+    for i, part in enumerate(key.split(".")):
+        if not isinstance(found, dict) or part not in found:
+            raise ParamError(f"params: {'.'.join(key.split('.')[:i + 1])} is missing from params.yaml "
+                             "(see the repository's params.yaml for the defaults)")
+        found = found[part]
+    return found
+
+
+#: Cells the HTML leaves out: the notebook's defaults and papermill's injected values (shown once,
+#: as a table, instead).
+PARAMETER_TAGS = ("parameters", "injected-parameters")
+
+
+def _assignments(source: str) -> dict[str, Any]:
+    """``{name: value}`` of a parameters cell's top-level assignments (the source text of a value
+    that is not a literal)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}
+    out = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                out[node.targets[0].id] = ast.literal_eval(node.value)
+            except (ValueError, TypeError, SyntaxError):
+                out[node.targets[0].id] = ast.get_source_segment(source, node.value)
+    return out
+
+
+def ran_with(nb) -> dict[str, tuple[Any, bool]]:
+    """``{name: (value, injected)}``: the parameters an executed notebook ran with, its parameters
+    cell's defaults overridden by papermill's injected values."""
+    defaults, injected = {}, {}
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type == "code" and "parameters" in tags:
+            defaults.update(_assignments(cell.source))
+        elif cell.cell_type == "code" and "injected-parameters" in tags:
+            injected.update(_assignments(cell.source))
+    return {**{k: (v, False) for k, v in defaults.items()}, **{k: (v, True) for k, v in injected.items()}}
+
+
+def _plain(value: Any) -> str:
+    """A value as one line: strings as they are, the rest in YAML's flow style (``[0, 1]``, ``null``)."""
+    if isinstance(value, str):
+        return value
+    return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
+
+
+def parameters_html(parameters: dict[str, tuple[Any, bool]]) -> str:
+    """One collapsed block: a line with the plain values and the groups' names, and a table of
+    every parameter (groups as YAML)."""
+    plain = [f"{k} = {_plain(v)}" for k, (v, _) in parameters.items()
+             if not isinstance(v, dict) and not k.endswith("_dir")]  # folders: in the table only
+    groups = [k for k, (v, _) in parameters.items() if isinstance(v, dict)]
+    summary = " · ".join(plain + ([f"groups {', '.join(groups)}"] if groups else []))
+    rows = []
+    for name, (value, injected) in parameters.items():
+        if isinstance(value, dict) and value:
+            shown = (f'<pre style="margin:0">'
+                     f'{_html.escape(yaml.safe_dump(value, sort_keys=False, width=100).rstrip())}</pre>')
+        else:
+            shown = f"<code>{_html.escape(_plain(value))}</code>"
+        note = "" if injected else " <em>(the notebook's default)</em>"
+        rows.append(f'<tr><th style="text-align:left;vertical-align:top">{_html.escape(name)}</th>'
+                    f'<td style="text-align:left">{shown}{note}</td></tr>')
+    return (f'<details class="arsr-parameters"><summary><strong>Parameters</strong> this page ran with: '
+            f'{_html.escape(summary)}</summary>\n'
+            f'<table style="font-size:0.85em"><tbody>{"".join(rows)}</tbody></table>\n'
+            '<p style="font-size:0.85em">Injected by papermill: params.yaml\'s groups and the values of '
+            "the stage's command in dvc.yaml. The executed notebook beside this page holds the code.</p>"
+            "</details>")
+
+
+def reader_notebook(nb):
+    """A copy of ``nb`` for readers: markdown and outputs (a failed cell's traceback is an output),
+    the parameters cells replaced by ``parameters_html``, code cells without outputs dropped, and
+    a progress bar's updates reduced to its last state, as JupyterLab shows it."""
+    import copy
+
+    import nbformat
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
+
+    parameters = ran_with(nb)
+    out, _ = CoalesceStreamsPreprocessor().preprocess(copy.deepcopy(nb), {})
+    cells, placed = [], not parameters
+    for cell in out.cells:
+        if set(cell.metadata.get("tags", [])) & set(PARAMETER_TAGS):
+            if not placed:
+                # an output, not a raw cell: nbconvert passes outputs' HTML through unsanitised
+                cells.append(nbformat.v4.new_code_cell(outputs=[nbformat.v4.new_output(
+                    "display_data", data={"text/html": parameters_html(parameters)})]))
+                placed = True
+            continue
+        if cell.cell_type == "code" and not cell.get("outputs"):
+            continue
+        cells.append(cell)
+    out.cells = cells
+    return out
+
+
 def render_html(ipynb: Path, html: Path) -> None:
-    """nbconvert ``ipynb`` to a standalone HTML page (figures embedded)."""
+    """nbconvert ``ipynb`` to a standalone HTML page for readers (figures embedded): markdown and
+    outputs, no code, the parameters once near the top (``reader_notebook``)."""
     import nbformat
     from nbconvert import HTMLExporter
 
-    nb = nbformat.read(ipynb, as_version=4)
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    nb = reader_notebook(nbformat.read(ipynb, as_version=4))
+    exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nb)
     write_text(html, body)
 
 

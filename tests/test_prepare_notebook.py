@@ -1,5 +1,6 @@
-"""The prepare stage end to end: papermill runs the notebook on a tiny profile, HTML and metrics
-land in reports/; a wrong param stops it before the kernel starts."""
+"""The prepare stage end to end: papermill runs the notebook on the tiny profile (with fewer,
+shorter clips), HTML and metrics land in reports/; a wrong param stops it before the kernel starts;
+run by hand (no injected parameters), the notebook reads params.yaml."""
 from __future__ import annotations
 
 import json
@@ -13,8 +14,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = {"n_classes": 10, "clips_per_class": 2, "n_unlabelled": 2, "frames_min": 6,
-        "frames_max": 8, "width": 64, "height": 48, "seed": 0}
+# the tiny profile's dataset (10 classes, 64x48), fewer and shorter clips: 10 x 2 + 2 videos
+FEWER_CLIPS = {"clips_per_class": 2, "n_unlabelled": 2, "frames_min": 6, "frames_max": 8}
 
 
 def _kernel_registered() -> bool:
@@ -30,8 +31,8 @@ def study(tmp_path):
     for name in ("dvc.yaml", "notebooks"):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["data"]["synthetic"] = dict(TINY)
+    params = yaml.safe_load((ROOT / "profiles/tiny.yaml").read_text())
+    params["data"]["synthetic"].update(FEWER_CLIPS)
     params["prepare"]["workers"] = 2
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     return tmp_path
@@ -69,3 +70,16 @@ def test_wrong_param_stops_before_the_kernel(study):
     assert proc.returncode == 2
     assert "prepare.flow_method = 'flownet' is not allowed" in proc.stderr
     assert not (study / "reports/10_prepare_data.ipynb").exists()
+
+
+def test_prepare_notebook_run_by_hand_reads_params_yaml(study):
+    """As in JupyterLab: no parameters injected, the kernel in notebooks/; the groups come from the
+    study's params.yaml and the results go to the parameters cell's folders (data/tiny, reports/tiny)."""
+    env = {k: v for k, v in os.environ.items() if k != "ARSR_ROOT"}
+    cmd = [sys.executable, "-m", "papermill", "notebooks/10_prepare_data.ipynb", "by_hand.ipynb", "-k", "arsr",
+           "--cwd", "notebooks", "--no-progress-bar"]
+    proc = subprocess.run(cmd, cwd=study, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((study / "reports/tiny/metrics/prepare.json").read_text())
+    assert metrics["videos"] == 10 * 2 + 2 and metrics["prepared_now"] == 22
+    assert (study / "data/tiny/interim/index.csv").is_file() and not (study / "data/interim").exists()
