@@ -10,9 +10,8 @@ import json
 import logging
 import os
 import shutil
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, replace
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from tqdm import tqdm
 
 from ..io import atomic_dir, write_json, write_text
 from ..paths import resolve
+from ..workers import process_pool
 from .store import INDEX_COLUMNS, read_meta, video_key
 
 log = logging.getLogger(__name__)
@@ -67,8 +67,7 @@ def list_dataset(data: dict, *, workers: int = 0, progress: bool = True):
     if dataset == "synthetic":
         from .synthetic import SyntheticConfig, generate
 
-        generate(root, SyntheticConfig.from_dict(data["synthetic"]), workers=workers or None,
-                 progress=progress)
+        generate(root, SyntheticConfig.from_dict(data["synthetic"]), workers=workers, progress=progress)
         labelled = list_ucf101(root, split=1, on_missing=on_missing)
         sr_root = sr_root or root / "unlabelled"
     elif dataset == "ucf101":
@@ -149,22 +148,12 @@ def prepare_video(source: Path, folder: Path, settings: PrepareSettings) -> dict
 
 def _worker(job):
     source, folder, settings = job
-    _single_threaded()
     from .video import VideoReadError
 
     try:
         return prepare_video(source, folder, settings), None
     except VideoReadError as err:
         return None, str(err)
-
-
-def _single_threaded() -> None:
-    """One process per core: keep each worker's libraries from spawning their own threads."""
-    import cv2
-    import torch
-
-    cv2.setNumThreads(1)
-    torch.set_num_threads(1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -181,9 +170,9 @@ def prepare_dataset(records, out_dir: str | Path, settings: PrepareSettings, *, 
                     on_bad_video: str = "error", progress: bool = True):
     """Prepare every record into ``out_dir``; return ``(index, stats)``.
 
-    ``workers`` = 0 uses all cores; 1 runs in this process. ``stats`` counts videos
-    ``prepared`` now, ``reused`` from an earlier run, ``skipped`` as unreadable (only with
-    ``on_bad_video="skip"``; with ``"error"`` the first unreadable video stops the run, after
+    ``workers``: processes (:mod:`arsr.workers`: 0 = one per core, 1 = this process). ``stats``
+    counts videos ``prepared`` now, ``reused`` from an earlier run, ``skipped`` as unreadable (only
+    with ``on_bad_video="skip"``; with ``"error"`` the first unreadable video stops the run, after
     the videos already finished are safely on disk).
     """
     out_dir = resolve(out_dir)
@@ -211,16 +200,16 @@ def prepare_dataset(records, out_dir: str | Path, settings: PrepareSettings, *, 
             todo.append((record, key))
     reused = len(metas)
     errors: dict[str, str] = {}
-    workers = workers or os.cpu_count() or 1
     bar = tqdm(total=len(todo), desc="prepare videos", unit="video", disable=not progress,
                mininterval=1.0)
     jobs = [(r.path, videos_dir / key, settings) for r, key in todo]
     try:
-        if workers == 1 or len(jobs) <= 1:
+        pool = process_pool(workers, len(jobs))
+        if pool is None:
             results = ((key, _worker(job)) for (_, key), job in zip(todo, jobs))
             _collect(results, metas, errors, on_bad_video, bar)
         else:
-            with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=get_context("spawn")) as pool:
+            with pool:
                 futures = {pool.submit(_worker, job): key for (_, key), job in zip(todo, jobs)}
                 try:
                     _collect(((futures[f], f.result()) for f in as_completed(futures)),

@@ -58,24 +58,23 @@ layout::
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
 import os
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, field, fields
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from ..io import write_json, write_text
-from .video import write_video
 from ..params_file import ParamError
+from ..workers import process_pool
+from .video import write_video
 
 log = logging.getLogger(__name__)
 
@@ -571,12 +570,6 @@ def _write_job(job: tuple) -> str:
     return path
 
 
-def _init_worker() -> None:
-    import cv2
-
-    cv2.setNumThreads(1)  # one process per core
-
-
 def generate(root: str | os.PathLike, cfg: SyntheticConfig = SyntheticConfig(),
              workers: int | None = None, progress: bool = True, overwrite: bool = False) -> dict:
     """Write the dataset of ``cfg`` under ``root`` (layout in the module docstring).
@@ -585,7 +578,8 @@ def generate(root: str | os.PathLike, cfg: SyntheticConfig = SyntheticConfig(),
     clips already on disk are kept (each was written atomically) and only missing ones are
     rendered. A root holding a different synthetic dataset, or other files, is an error unless
     ``overwrite`` (which deletes the old dataset's class folders, unlabelled/, split lists and
-    manifest first). ``workers``: process count (None: all cores; 0 or 1: in this process).
+    manifest first). ``workers``: processes, as everywhere (:mod:`arsr.workers`: 0 or None = one per core,
+    1 = this process).
 
     Returns a summary: root, class_names, n_train, n_test, n_unlabelled, written, reused,
     seconds.
@@ -617,19 +611,16 @@ def generate(root: str | os.PathLike, cfg: SyntheticConfig = SyntheticConfig(),
     jobs = [("labelled", e.class_idx, e.clip_idx, str(root / e.rel_path)) for e in layout(cfg)]
     jobs += [("unlabelled", i, 0, str(root / unlabelled_name(i))) for i in range(cfg.n_unlabelled)]
     todo = [(*job, cfg.to_dict()) for job in jobs if not Path(job[3]).is_file()]
-    if workers is None:
-        workers = os.cpu_count() or 1
     bar = tqdm(total=len(todo), desc="synthetic clips", unit="clip", disable=not progress,
                mininterval=1.0)
     try:
-        if workers <= 1 or len(todo) <= 1:
+        pool = process_pool(workers, len(todo))
+        if pool is None:
             for job in todo:
                 _write_job(job)
                 bar.update(1)
         else:
-            with _single_threaded_children(), \
-                    ProcessPoolExecutor(min(workers, len(todo)), mp_context=get_context("spawn"),
-                                        initializer=_init_worker) as pool:
+            with pool:
                 futures = [pool.submit(_write_job, job) for job in todo]
                 try:
                     for future in as_completed(futures):
@@ -648,22 +639,6 @@ def generate(root: str | os.PathLike, cfg: SyntheticConfig = SyntheticConfig(),
     return {"root": str(root), "class_names": cfg.class_names, "n_train": info["n_train"],
             "n_test": info["n_test"], "n_unlabelled": cfg.n_unlabelled, "written": len(todo),
             "reused": len(jobs) - len(todo), "seconds": round(seconds, 2)}
-
-
-@contextlib.contextmanager
-def _single_threaded_children():
-    """Spawned workers read these at start-up: one BLAS/OpenMP thread each, one worker per core."""
-    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    saved = {n: os.environ.get(n) for n in names}
-    os.environ.update({n: "1" for n in names})
-    try:
-        yield
-    finally:
-        for n, v in saved.items():
-            if v is None:
-                os.environ.pop(n, None)
-            else:
-                os.environ[n] = v
 
 
 def _write_split_lists(root: Path, cfg: SyntheticConfig) -> None:

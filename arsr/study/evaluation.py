@@ -16,7 +16,6 @@ flow from ToSR frames (``evaluate(..., temporal_method=...)``).
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ import pandas as pd
 
 from ..data.store import PreparedDataset
 from ..paths import resolve
+from ..workers import worker_count
 from ..params_file import ParamError
 
 __all__ = ["SAMPLE_VIDEOS", "REFERENCE_METHODS", "COMBINED", "TABLE_COLUMNS", "PER_CLASS_COLUMNS",
@@ -54,11 +54,6 @@ def eval_item(method: str) -> str:
     """The file-name form of a method (``sosr+tosr`` -> ``sosr_tosr``): names the stage's
     outputs and its cache folder ``eval_dir/<item>``."""
     return method.replace("+", "_")
-
-
-def worker_count(workers: int) -> int:
-    """``evaluate.workers``: 0 = all cores."""
-    return workers if workers > 0 else (os.cpu_count() or 1)
 
 
 # ---------------------------------------------------------------------------------------------
