@@ -18,7 +18,9 @@ from __future__ import annotations
 import argparse
 import ast
 import html as _html
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -180,6 +182,22 @@ def render_html(ipynb: Path, html: Path) -> None:
     write_text(html, body)
 
 
+def _kernel_manager(folder: str) -> dict:
+    """papermill keywords that start the kernel on local IPC sockets in ``folder`` (POSIX): no TCP
+    port is opened, so the kernel has no unencrypted-TCP warning to print on every stage."""
+    if os.name != "posix":
+        return {}
+    from jupyter_client import AsyncKernelManager
+
+    class IpcKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.transport = "ipc"
+            self.ip = os.path.join(folder, "kernel")
+
+    return {"kernel_manager_class": IpcKernelManager}
+
+
 def run_notebook(notebook: str | Path, *, groups: list[str] = (), extra: dict | None = None,
                  out_dir: str | Path = "reports", name: str | None = None,
                  kernel: str = KERNEL, params_file: str | Path | None = None) -> Path:
@@ -203,15 +221,17 @@ def run_notebook(notebook: str | Path, *, groups: list[str] = (), extra: dict | 
     out_nb, out_html = out_dir / f"{stem}.ipynb", out_dir / f"{stem}.html"
     _check_kernel(kernel)
     t0 = time.perf_counter()
-    with atomic_path(out_nb, suffix=".ipynb") as tmp:
+    with atomic_path(out_nb, suffix=".ipynb") as tmp, tempfile.TemporaryDirectory(prefix="arsr-kernel-") as sockets:
         try:
             pm.execute_notebook(str(notebook), str(tmp), parameters=parameters, kernel_name=kernel,
                                 cwd=str(root), progress_bar=False, log_output=False,
-                                stdout_file=sys.stdout, stderr_file=sys.stderr)
-        except pm.PapermillExecutionError:
+                                stdout_file=sys.stdout, stderr_file=sys.stderr,
+                                **_kernel_manager(sockets))
+        except pm.PapermillExecutionError as err:
             failed = out_dir / f"{stem}.failed.ipynb"
             tmp.replace(failed)
-            print(f"\n{notebook.name} failed; the executed notebook is in {failed}", file=sys.stderr)
+            print(f"\nerror: {notebook.name} failed at In [{err.exec_count}]: {err.ename}: {err.evalue}\n"
+                  f"  the executed notebook, with the traceback: {failed.relative_to(root)}", file=sys.stderr)
             raise
     render_html(out_nb, out_html)
     print(f"{notebook.name}: {time.perf_counter() - t0:.1f} s -> {out_nb.relative_to(root)}, "

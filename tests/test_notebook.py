@@ -175,3 +175,23 @@ def test_study_param_reads_a_dotted_key(study_root):
     assert study_param("recognition.feature_seed") == 1 and study_param("recognition.seed", 7) == 7
     with pytest.raises(ParamError, match="recognition.nope is missing from params.yaml"):
         study_param("recognition.nope")
+
+
+def test_a_failing_stage_says_what_failed_and_where(tmp_path, monkeypatch, capfd):
+    """The console gets the exception's type and message and the failed notebook's path, and no
+    warning about the kernel's transport (it talks over local IPC sockets, not TCP)."""
+    from arsr.notebook import main
+
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    (tmp_path / "params.yaml").write_text("seeds: [0]\n")
+    nb = new_notebook(cells=[new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+                             new_code_cell("raise KeyError('no such method: vdsr2')")],
+                      metadata={"kernelspec": {"name": "arsr", "display_name": "arsr", "language": "python"}})
+    nbformat.write(nb, tmp_path / "stage.ipynb")
+    monkeypatch.setenv("ARSR_ROOT", str(tmp_path))
+    assert main([str(tmp_path / "stage.ipynb"), "-p", "x=2", "--out", "reports"]) == 1
+    err = capfd.readouterr().err
+    assert "error: stage.ipynb failed at In [3]: KeyError: 'no such method: vdsr2'" in err
+    assert "reports/stage.failed.ipynb" in err and (tmp_path / "reports/stage.failed.ipynb").is_file()
+    assert not (tmp_path / "reports/stage.ipynb").exists()
+    assert "without encryption" not in err
