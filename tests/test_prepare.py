@@ -29,7 +29,7 @@ def tiny_records(tmp_path_factory):
 
 def test_list_synthetic(tiny_records):
     records, missing = tiny_records
-    assert missing == 0
+    assert missing == []
     splits = {r.split for r in records}
     assert splits == {"train", "test", "unlabelled"}
     assert len([r for r in records if r.split == "unlabelled"]) == TINY["n_unlabelled"]

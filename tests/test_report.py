@@ -694,6 +694,9 @@ def test_claim_digits_and_dataset_line():
     assert "paper (HMDB51)" in line and "Bicubic, SoSR, HR" in line
     assert "(the whole test split)" in report.dataset_summary("x", 10, 10, [0], [], None)
     assert "**1 SR seed** [0]" in report.dataset_summary("x", 10, 10, [0], [], None)
+    assert "skipped" not in report.dataset_summary("x", 10, 10, [0], [], None, {"skipped_missing": 0})
+    line = report.dataset_summary("x", 3, 3, [0], [], None, {"skipped_missing": 2, "skipped_unreadable": 1})
+    assert "**3 listed videos were skipped** (2 missing on disk, 1 unreadable" in line
 
 
 # ---------------------------------------------------------------------------------------------

@@ -55,8 +55,9 @@ def list_dataset(data: dict, *, workers: int = 0, progress: bool = True):
     """The videos that the ``data`` params group names, generating the synthetic set if needed.
 
     Returns ``(records, skipped)``: a list of :class:`~arsr.data.datasets.VideoRecord` (labelled
-    train/test videos, then unlabelled SR-training videos) and the number of listed-but-absent
-    files dropped under ``on_bad_video: skip``.
+    train/test videos, then unlabelled SR-training videos) and the names of the listed-but-absent
+    files dropped under ``on_bad_video: skip`` (as the split lists name them; SR-training ones
+    under ``unlabelled/``).
     """
     from .datasets import list_folder, list_hmdb51, list_ucf101
 
@@ -79,8 +80,9 @@ def list_dataset(data: dict, *, workers: int = 0, progress: bool = True):
     else:
         raise ValueError(f"data.dataset = {dataset!r}: choose synthetic, ucf101, hmdb51 or folder")
     unlabelled = list_folder(sr_root, on_missing=on_missing) if sr_root else []
+    skipped = [*getattr(labelled, "skipped_files", []),
+               *(f"unlabelled/{name}" for name in getattr(unlabelled, "skipped_files", []))]
     unlabelled = [replace(r, video_id=f"unlabelled/{r.video_id}") for r in unlabelled]
-    skipped = int(getattr(labelled, "skipped", 0)) + int(getattr(unlabelled, "skipped", 0))
     return list(labelled) + list(unlabelled), skipped
 
 

@@ -938,9 +938,10 @@ def claims_prose(claims: pd.DataFrame) -> str:
 
 
 def dataset_summary(dataset: str, test_videos: int, split_videos: int | None, seeds: Sequence[int],
-                    methods: Sequence[str], reference: str | None) -> str:
+                    methods: Sequence[str], reference: str | None, prepare: Mapping | None = None) -> str:
     """The report's opening line: dataset, how many test videos (of the split) and SR seeds,
-    the methods, whether the paper's numbers are shown."""
+    the methods, whether the paper's numbers are shown; with ``prepare`` (its metrics JSON), how
+    many listed videos ``on_bad_video: skip`` dropped."""
     seeds = list(seeds)
     if split_videos is None or split_videos < test_videos:
         of = ""
@@ -952,7 +953,18 @@ def dataset_summary(dataset: str, test_videos: int, split_videos: int | None, se
     return (f"Dataset **{dataset}**: **{test_videos} test videos**{of}, **{len(seeds)} SR "
             f"seed{'s' if len(seeds) != 1 else ''}** {seeds} (a cell is the mean over seeds, *mean ± std* "
             f"with several); methods: {', '.join(METHOD_LABELS.get(m, m) for m in methods)}; the paper's "
-            f"numbers: **{shown}**.")
+            f"numbers: **{shown}**." + _skipped_sentence(prepare))
+
+
+def _skipped_sentence(prepare: Mapping | None) -> str:
+    missing = int((prepare or {}).get("skipped_missing") or 0)
+    unreadable = int((prepare or {}).get("skipped_unreadable") or 0)
+    if not missing + unreadable:
+        return ""
+    n = missing + unreadable
+    return (f" **{n} listed video{'s were' if n != 1 else ' was'} skipped** ({missing} missing on disk, "
+            f"{unreadable} unreadable; `data.on_bad_video: skip`): the splits are smaller than their "
+            "lists, the names are in the prepare report and `reports/metrics/prepare.json`.")
 
 
 def accuracy_digits(per_video: pd.DataFrame, keys: Sequence[str] = ("method", "recogniser", "stream"),
