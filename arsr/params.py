@@ -10,6 +10,7 @@ from typing import Any, Callable
 # merged, load_params and params_hash live in leaf modules (the trainers below this one use them);
 # they are re-exported here, where the notebooks and tests have always found them.
 from .mapping import merged
+from .methods import SR_BASE_MODELS, SR_METHODS, SR_TRAINABLE  # noqa: F401 (the registry; re-exported)
 from .params_file import ParamError, load_params, params_hash  # noqa: F401
 from .paths import resolve
 
@@ -125,11 +126,6 @@ def _range(lo, hi, open_lo: bool = False) -> str:
 DATASETS = ("synthetic", "ucf101", "hmdb51", "folder")
 FLOW_METHODS = ("tvl1", "tvl1_torch", "dis", "farneback")
 
-SR_METHODS = ("vdsr", "rcan", "srgan", "esrgan", "spmc", "duf16", "duf52", "sosr", "tosr")
-#: Models trained only to start other methods from (the shared PSNR-oriented RRDBNet of ESRGAN/SoSR).
-SR_BASE_MODELS = ("rrdb_psnr",)
-#: Every SR training the study knows: the paper's methods and the shared starting models.
-SR_TRAINABLE = SR_METHODS + SR_BASE_MODELS
 RECOGNIZERS = ("tsn", "st_resnet")
 
 

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.store import PreparedDataset
+from ..methods import COMBINED, REFERENCE as REFERENCE_METHODS  # the rows without SR; the combined one
 from ..paths import resolve
 from ..workers import worker_count
 from ..params_file import ParamError
@@ -37,10 +38,6 @@ __all__ = ["SAMPLE_VIDEOS", "REFERENCE_METHODS", "COMBINED", "TABLE_COLUMNS", "P
 
 #: Clips in the sample figures (the report's ``sample_videos`` default).
 SAMPLE_VIDEOS = 4
-#: Methods evaluated without a trained SR model.
-REFERENCE_METHODS = ("hr", "bicubic")
-#: The paper's combination: SoSR frames for the spatial stream, ToSR frames for the temporal one.
-COMBINED = "sosr+tosr"
 TABLE_COLUMNS = ["method", "seed", "recogniser", "stream", "top1", "top5", "n_videos", "psnr", "ssim"]
 PER_CLASS_COLUMNS = ["method", "seed", "recogniser", "stream", "class_name", "accuracy"]
 #: Columns of ``reports/eval/<item>_per_video.csv``: one row per video, seed, recogniser, stream

@@ -36,17 +36,15 @@ import math
 
 import pandas as pd
 
+from ..methods import LABELS, ORDER
 from ..params_file import ParamError
 
 __all__ = ["METHOD_ORDER", "METHOD_LABELS", "DATASETS", "DATASET_LABELS", "RECOGNISERS", "STREAMS",
            "accuracy", "accuracy_wide", "sosr_ablation", "tosr_ablation", "quality", "reference_dataset"]
 
 #: Rows of the paper's Table 4, in its order, by our method keys.
-METHOD_ORDER = ("bicubic", "vdsr", "rcan", "srgan", "esrgan", "sosr", "spmc", "duf16", "duf52", "tosr",
-                "sosr+tosr", "hr")
-METHOD_LABELS = {"bicubic": "Bicubic", "vdsr": "VDSR", "rcan": "RCAN", "srgan": "SRGAN", "esrgan": "ESRGAN",
-                 "sosr": "SoSR", "spmc": "SPMC", "duf16": "VSR-DUF-16", "duf52": "VSR-DUF-52", "tosr": "ToSR",
-                 "sosr+tosr": "SoSR+ToSR", "hr": "HR"}
+METHOD_ORDER = ORDER    # the registry's (arsr.methods), under the names this module has exported
+METHOD_LABELS = LABELS
 DATASETS = ("hmdb51", "ucf101")
 DATASET_LABELS = {"hmdb51": "HMDB51", "ucf101": "UCF101"}
 RECOGNISERS = ("tsn", "st_resnet")

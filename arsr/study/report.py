@@ -46,6 +46,8 @@ import pandas as pd
 
 from .. import stats
 from ..io import write_json, write_text
+from ..methods import IMAGE_SR, VIDEO_SR  # what the claims compare SoSR and ToSR with
+from ..params_file import ParamError
 from ..paths import resolve
 from . import paper
 from .ablations import ALIASES, KINDS, VARIANTS, alias_of
@@ -53,7 +55,6 @@ from .ablations import COLUMNS as ABLATION_COLUMNS
 from .ablations import PER_VIDEO_COLUMNS as ABLATION_PER_VIDEO_COLUMNS
 from .evaluation import PER_VIDEO_COLUMNS
 from .paper import METHOD_LABELS, METHOD_ORDER
-from ..params_file import ParamError
 
 __all__ = [
     "MissingInputError", "EVAL_COLUMNS", "ABLATION_COLUMNS", "ABLATION_STREAM", "COMBINED",
@@ -703,9 +704,6 @@ def psnr_accuracy_figure(points: pd.DataFrame, correlations: pd.DataFrame):
 # ---------------------------------------------------------------------------------------------
 # Claims: paired bootstrap intervals over test videos (arsr.stats)
 
-#: The image and video SR methods the paper's claims compare SoSR and ToSR with.
-IMAGE_SR = ("vdsr", "rcan", "srgan", "esrgan")
-VIDEO_SR = ("spmc", "duf16", "duf52")
 #: The ablations' one-term comparisons: name, kind, variant with the term, variant without, claim.
 ABLATION_CLAIMS = (
     ("wmse_beats_mse_vdsr", "sosr", "vdsr_wmse", "vdsr_mse",

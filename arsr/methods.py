@@ -1,0 +1,54 @@
+"""The study's methods, in one place: each row of the paper's Table 2 with its label and kind.
+
+Plain data, no torch: params validation, the training presets (``arsr.train.presets``), the
+evaluation, the report and the paper's numbers (``arsr.study.paper``) all read it, so adding an
+SR method starts here. Kinds: ``reference`` (bicubic, HR: no training), ``image`` (single-image
+SR, frame by frame), ``video`` (several LR frames per output frame), ``combined`` (SoSR frames
+for the spatial stream, ToSR's for the temporal one). Order = the paper's row order.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Method", "METHODS", "ORDER", "LABELS", "SR_METHODS", "IMAGE_SR", "VIDEO_SR", "SR_BASE_MODELS",
+           "SR_TRAINABLE", "REFERENCE", "COMBINED"]
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str    # key in params.yaml, file names and tables
+    label: str   # the paper's row name
+    kind: str    # reference | image | video | combined
+
+
+METHODS: tuple[Method, ...] = (
+    Method("bicubic", "Bicubic", "reference"),
+    Method("vdsr", "VDSR", "image"),
+    Method("rcan", "RCAN", "image"),
+    Method("srgan", "SRGAN", "image"),
+    Method("esrgan", "ESRGAN", "image"),
+    Method("sosr", "SoSR", "image"),
+    Method("spmc", "SPMC", "video"),
+    Method("duf16", "VSR-DUF-16", "video"),
+    Method("duf52", "VSR-DUF-52", "video"),
+    Method("tosr", "ToSR", "video"),
+    Method("sosr+tosr", "SoSR+ToSR", "combined"),
+    Method("hr", "HR", "reference"),
+)
+
+#: Every row, in the paper's order.
+ORDER: tuple[str, ...] = tuple(m.name for m in METHODS)
+LABELS: dict[str, str] = {m.name: m.label for m in METHODS}
+#: The rows without SR (no training, no seed).
+REFERENCE: tuple[str, ...] = tuple(m.name for m in METHODS if m.kind == "reference")
+#: The combined row (two SR methods, one per stream).
+COMBINED: str = next(m.name for m in METHODS if m.kind == "combined")
+#: The SR methods proposed by the paper (SoSR, ToSR) are compared with the other methods of their kind.
+IMAGE_SR: tuple[str, ...] = tuple(m.name for m in METHODS if m.kind == "image" and m.name != "sosr")
+VIDEO_SR: tuple[str, ...] = tuple(m.name for m in METHODS if m.kind == "video" and m.name != "tosr")
+#: The nine SR methods of Table 2 (what ``sr.methods`` may list), in the study's order.
+SR_METHODS: tuple[str, ...] = ("vdsr", "rcan", "srgan", "esrgan", "spmc", "duf16", "duf52", "sosr", "tosr")
+#: Models trained only to start other methods from (the shared PSNR-oriented RRDBNet of ESRGAN/SoSR).
+SR_BASE_MODELS: tuple[str, ...] = ("rrdb_psnr",)
+#: Every SR training the study knows: the paper's methods and the shared starting models.
+SR_TRAINABLE: tuple[str, ...] = SR_METHODS + SR_BASE_MODELS
