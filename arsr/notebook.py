@@ -33,7 +33,8 @@ sys.modules.setdefault("rfc3987_syntax", None)
 import yaml
 
 from .io import atomic_path, write_text
-from .params import ParamError, load_params, validate
+from .params import ParamError, load_params
+from .study.schema import validate
 from .paths import repo_root
 
 KERNEL = "arsr"

@@ -1,7 +1,7 @@
 """params.yaml as a file: reading it, hashing a mapping of it, and the error its knobs raise.
 
-A leaf: modules below ``arsr.params`` (which cross-checks the whole study's settings and so
-imports the trainers) read params.yaml from here. ``arsr.params`` re-exports all three.
+A leaf: ``arsr.params`` (the validators) re-exports all three; the trainers' config schemas
+import the error from here.
 """
 from __future__ import annotations
 

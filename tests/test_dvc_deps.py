@@ -185,7 +185,65 @@ def missing_deps(root: Path) -> dict[str, list[str]]:
 
 
 # --------------------------------------------------------------------------------------------
+# The layers of docs/architecture.md: no import goes upward.
+
+def read_layers(doc: Path) -> dict[str, int]:
+    """{module or package: layer} from the table of ``docs/architecture.md`` (rows ``| 0 | name |
+    `arsr.a`, `arsr.b` | ... |``; a package stands for its submodules)."""
+    layers = {}
+    for line in doc.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[0].isdigit():
+            for name in re.findall(r"`(arsr[\w.]*)`", cells[2]):
+                layers[name] = int(cells[0])
+    return layers
+
+
+def layer_of(module: str, layers: dict[str, int]) -> int | None:
+    """The layer of ``module``: that of the longest listed name it is or lies under."""
+    names = [n for n in layers if module == n or module.startswith(n + ".")]
+    return layers[max(names, key=len)] if names else None
+
+
+def layer_violations(graph: dict[str, set[str]], layers: dict[str, int]) -> tuple[list[str], list[str]]:
+    """(imports that go to a higher layer, as "a (L) -> b (L')"; modules the table does not place)."""
+    upward, unplaced = [], sorted(m for m in graph if m != PACKAGE and layer_of(m, layers) is None)
+    for a, targets in sorted(graph.items()):
+        la = layer_of(a, layers)
+        for b in sorted(targets):
+            lb = layer_of(b, layers)
+            if la is not None and lb is not None and lb > la:
+                upward.append(f"{a} ({la}) -> {b} ({lb})")
+    return upward, unplaced
+
+
+def layer_graph(graph: dict[str, set[str]], layers: dict[str, int]) -> str:
+    """The imports between the table's entries, one line per entry, by layer."""
+    def entry(m):
+        names = [n for n in layers if m == n or m.startswith(n + ".")]
+        return max(names, key=len) if names else None
+    edges: dict[str, set[str]] = {n: set() for n in layers}
+    for a, targets in graph.items():
+        for b in targets:
+            ea, eb = entry(a), entry(b)
+            if ea and eb and ea != eb:
+                edges[ea].add(eb)
+    return "\n".join(f"{layers[n]} {n} -> {', '.join(sorted(edges[n])) or '-'}"
+                     for n in sorted(layers, key=lambda n: (layers[n], n)))
+
+
+# --------------------------------------------------------------------------------------------
 # The project.
+
+def test_no_import_goes_up_a_layer_of_docs_architecture():
+    layers = read_layers(ROOT / "docs" / "architecture.md")
+    assert len(set(layers.values())) >= 5, "docs/architecture.md: its layer table was not found"
+    graph = module_graph(ROOT)
+    upward, unplaced = layer_violations(graph, layers)
+    print("\n" + layer_graph(graph, layers))
+    assert not unplaced, f"modules docs/architecture.md does not place in a layer (add them): {unplaced}"
+    assert not upward, "imports that go up a layer of docs/architecture.md: " + "; ".join(upward)
+
 
 def test_arsr_has_no_import_cycle():
     cycles = import_cycles(module_graph(ROOT))
@@ -270,3 +328,18 @@ def test_cycles_are_found_even_through_lazy_imports(tmp_path):
 def test_imported_modules(tmp_path, text, expected):
     root = _tree(tmp_path, deps=[])
     assert imported_modules(text, PACKAGE, root) == expected
+
+
+def test_upward_imports_and_unplaced_modules_are_found(tmp_path):
+    doc = tmp_path / "architecture.md"
+    doc.write_text("| layer | name | modules | what |\n|---|---|---|---|\n"
+                   "| 0 | base | `arsr.low` | x |\n| 1 | top | `arsr.middle`, `arsr.top` | y |\n")
+    layers = read_layers(doc)
+    assert layers == {"arsr.low": 0, "arsr.middle": 1, "arsr.top": 1}
+    assert layer_of("arsr.low.deep", layers) == 0 and layer_of("arsr.lower", layers) is None
+    graph = {"arsr.low": {"arsr.low.deep"}, "arsr.low.deep": set(), "arsr.middle": {"arsr.low"},
+             "arsr.top": {"arsr.middle"}, "arsr.stray": set()}
+    assert layer_violations(graph, layers) == ([], ["arsr.stray"])
+    graph["arsr.low.deep"] = {"arsr.top"}  # a lazy import from the bottom to the top
+    assert layer_violations(graph, layers)[0] == ["arsr.low.deep (0) -> arsr.top (1)"]
+    assert "0 arsr.low -> arsr.top" in layer_graph(graph, layers)

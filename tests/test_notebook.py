@@ -13,7 +13,8 @@ import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from arsr.notebook import PARAMETER_TAGS, ran_with, reader_notebook, render_html, stage_params, study_param
-from arsr.params import SCHEMA, ParamError
+from arsr.params import ParamError
+from arsr.study.schema import SCHEMA
 
 from test_dvc_deps import stage_definitions  # tests/ is on sys.path under pytest
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from arsr.params import ParamError, load_params, merged, params_hash, validate
+from arsr.params import ParamError, load_params, merged, params_hash
+from arsr.study.schema import validate
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUPS = ["data", "prepare"]

@@ -910,7 +910,7 @@ def test_profile_has_every_knob_of_params_yaml(name):
 
 
 def test_tiny_profile_validates():
-    from arsr.params import SCHEMA, validate
+    from arsr.study.schema import SCHEMA, validate
 
     tiny = _profile("tiny")
     validate(tiny, list(SCHEMA))
@@ -919,8 +919,8 @@ def test_tiny_profile_validates():
 
 
 def test_paper_profile_validates_once_its_files_exist(tmp_path):
-    from arsr.params import SCHEMA, ParamError, validate
-    from arsr.params import merged
+    from arsr.params import ParamError, merged
+    from arsr.study.schema import SCHEMA, validate
     from arsr.train.presets import BASES, PRESETS, method_phases
 
     prof = _profile("paper")

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from arsr.params import load_params, validate
+from arsr.params import load_params
+from arsr.study.schema import validate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,7 +48,8 @@ def test_readme_starts_with_the_two_commands_and_ci_runs_the_test_one():
     assert not any("pytest" in ln or "||" in ln for ln in ci), "CI must not mask pytest's exit code"
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^test: setup\n\t\$\(PY\) -m pytest$", makefile, re.M)
-    assert re.search(r"^study: setup\n\tdvc repro$", makefile, re.M)
+    # the study: the whole params.yaml checked first, then dvc repro
+    assert re.search(r"^study: setup\n\t\$\(PY\) -m arsr\.study\.check\n\tdvc repro$", makefile, re.M)
 
 
 def _stages() -> dict:

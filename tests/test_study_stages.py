@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from arsr.archs import count_parameters
-from arsr.params import load_params, validate
+from arsr.params import load_params
+from arsr.study.schema import validate
 from arsr.recognition import TSN
 from arsr.sr_methods import ImageMethod, VideoMethod
 from arsr.study.ablations import (COLUMNS, PER_VIDEO_COLUMNS as ABL_PER_VIDEO, STREAM, VARIANTS, ablation_metrics, evaluate_variant, train_variant,

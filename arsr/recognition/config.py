@@ -1,5 +1,5 @@
 """The recognisers' training settings: :class:`TrainConfig` (a ``params.yaml``-style mapping, its
-defaults and checks) and the TSN crop geometry it defaults to. No torch: ``arsr.params`` checks the
+defaults and checks) and the TSN crop geometry it defaults to. No torch: ``arsr.study.schema`` checks the
 ``recognition`` group with it; :mod:`arsr.recognition.train` runs it (and re-exports it)."""
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Each stage validates only its own groups when it starts, so a wrong value in a late group (say
 ``evaluate.num_frames: 0``) would otherwise stop the study after every earlier stage had run.
-``make study`` calls this first: every group against its schema (``arsr.params.SCHEMA``) and the
+``make study`` calls this first: every group against its schema (``arsr.study.schema.SCHEMA``) and the
 cross-checks between groups, torch-free, in about a second. Exit status 0 when valid; 2 with one
 line naming the key, the value and what is allowed when not.
 """
@@ -12,7 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..params import SCHEMA, ParamError, load_params, validate
+from ..params import ParamError, load_params
+from .schema import SCHEMA, validate
 
 __all__ = ["check_params", "main"]
 

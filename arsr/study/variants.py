@@ -1,5 +1,5 @@
 """The paper's ablation grids (poster Tables 3 and 4): what each variant of stages ``ablate_sosr`` /
-``ablate_tosr`` trains, and which are rows of the main study. Plain data, no torch: ``arsr.params``
+``ablate_tosr`` trains, and which are rows of the main study. Plain data, no torch: ``arsr.study.schema``
 checks ``ablation.sosr`` / ``ablation.tosr`` against it; :mod:`arsr.study.ablations` trains and
 scores the variants (and re-exports these names).
 

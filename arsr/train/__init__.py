@@ -4,7 +4,7 @@ recipes (:mod:`.presets`, no torch) and their training phase after phase (:mod:`
 
 Names are imported lazily so ``python -m arsr.train.sr_trainer`` / ``-m arsr.train.phases``
 run their module once (no runpy double-import warning), and so that the configs and recipes,
-which ``arsr.params`` checks, load without torch.
+which ``arsr.study.schema`` checks, load without torch.
 """
 from __future__ import annotations
 

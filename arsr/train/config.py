@@ -1,6 +1,6 @@
 """The SR trainer's config: its keys and defaults (:data:`DEFAULTS`), :func:`resolve_config` that
 fills and checks them, and what a config decides without training (:func:`model_signature`,
-:func:`lr_at`). No torch: ``arsr.params`` checks every method's phases with it, and
+:func:`lr_at`). No torch: ``arsr.study.schema`` checks every method's phases with it, and
 :mod:`arsr.train.sr_trainer`, which trains them (see its docstring for the loss terms), re-exports it.
 """
 from __future__ import annotations

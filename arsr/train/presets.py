@@ -1,6 +1,6 @@
 """Training recipes of the paper's SR methods: each method is a list of phases (phase configs of
 :mod:`arsr.train.config`); a later phase starts from the previous phase's ``model.pt``. The recipes
-need no torch (``arsr.params`` checks them); :mod:`arsr.train.phases` trains them.
+need no torch (``arsr.study.schema`` checks them); :mod:`arsr.train.phases` trains them.
 
 ====== ============ ========================================= ===================================
 method phases       loss (weights)                            schedule (Adam lr, iterations,
@@ -193,7 +193,7 @@ def method_phases(method: str, overrides: Mapping | None = None,
 
 
 # Training the phases is arsr.train.phases' (torch); these names stay importable from here, loaded
-# on use so that the recipes themselves (checked by arsr.params) load without torch.
+# on use so that the recipes themselves (checked by arsr.study.schema) load without torch.
 _TRAINING = ("train_phases", "train_method", "main")
 
 
