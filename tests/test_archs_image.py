@@ -256,11 +256,18 @@ def test_parameter_counts_match_the_references(make, reference):
 
 
 def test_exact_parameter_counts():
-    assert count_parameters(VDSR(in_ch=1, bias=False)) == 664_704  # the released VDSR file
+    # each number counted by hand from the published layer list, not read off the code:
+    # VDSR: 3x3 convs 1->64, 18 x 64->64, 64->1: 576 + 18 * 36,864 + 576 = 664,704 (= the released
+    # file's tensors); with biases + 19 * 64 + 1 = 665,921
+    assert count_parameters(VDSR(in_ch=1, bias=False)) == 664_704
     assert count_parameters(VDSR(in_ch=1, bias=True)) == 665_921
+    # MSRResNet: conv_first 1,792 + 16 blocks x 2 x 36,928 + 2 upconvs x 147,712 + conv_hr 36,928
+    # + conv_last 1,731 = 1,517,571
     assert count_parameters(MSRResNet()) == 1_517_571
-    assert count_parameters(VGGStyleDiscriminator()) == 14_499_401
-    assert count_parameters(VGGStyleDiscriminator(input_size=96)) == 14_141_001
+    # VGG-style discriminator (num_feat 64): 10 convs and their BNs 13,680,000, then linear
+    # 512*4*4 -> 100 (819,300) and 100 -> 1 (101); at 96 px the map is 3x3: 512*9*100 + 100 = 460,900
+    assert count_parameters(VGGStyleDiscriminator()) == 13_680_000 + 819_300 + 101
+    assert count_parameters(VGGStyleDiscriminator(input_size=96)) == 13_680_000 + 460_900 + 101
 
 
 # ---------------------------------------------------------------- key names of the references
