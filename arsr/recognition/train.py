@@ -18,10 +18,10 @@ ECCV 2016) and ST-ResNet (Feichtenhofer et al., NIPS 2016). Trained once, reused
   nets, which keep a loss on each stream). Same optimiser defaults as the TSN rgb stream (inferred).
 
 Outputs in ``out_dir``: ``model.pt`` (state dict only), ``recognizer.json`` (what
-``load_recognizer`` needs to rebuild the model), ``last.pt`` (checkpoint: model, optimizer,
-iteration, RNG state, log window; a rerun resumes from it), ``log.csv`` (iteration, epoch, loss,
-accuracy, lr, seconds). A run is a pure function of its config: a resumed run gives the
-uninterrupted run's weights (exactly, on the CPU).
+``load_recognizer``, defined in ``arsr.recognition.inference``, needs to rebuild the model),
+``last.pt`` (checkpoint: model, optimizer, iteration, RNG state, log window; a rerun resumes from
+it), ``log.csv`` (iteration, epoch, loss, accuracy, lr, seconds). A run is a pure function of its
+config: a resumed run gives the uninterrupted run's weights (exactly, on the CPU).
 
 Several GPUs (DDP, one process per GPU; ``batch_size`` is the global batch)::
 
@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import math
 import os
 import time
@@ -57,12 +56,12 @@ from ..ops.layout import channels_last_convs
 from ..paths import resolve
 from ..train import distributed
 from .config import SCHEDULE_DEFAULTS, TrainConfig  # noqa: F401 (defined there; importable here too)
-from .models import build_recognizer
+from .inference import TrainedRecognizer, build_model, load_recognizer, normalize_inputs
 from .sampling import (MULTISCALE_SCALES, Box, crop_resize, default_scale_size, flip_horizontal,
                        multiscale_crop, num_positions, quantize_flow_stack, snippet_fields,
                        snippet_frames, train_offsets)
 from .st_resnet import STResNet, STResNetOutput
-from .tsn import TSN, normalize
+from .tsn import TSN
 from ..params_file import ParamError
 
 __all__ = ["TrainConfig", "TrainResult", "TrainedRecognizer", "SnippetDataset", "BatchPlan",
@@ -85,18 +84,6 @@ class TrainResult:
     total_iterations: int
     finished: bool
     log: pd.DataFrame
-
-
-@dataclass
-class TrainedRecognizer:
-    """A trained model in eval mode and the settings it was trained with (``recognizer.json``)."""
-
-    model: nn.Module
-    info: dict
-
-    @property
-    def kind(self) -> str:
-        return self.info["model"]["type"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,40 +204,10 @@ class BatchPlan(Sampler):
 # Model, inputs, optimiser
 
 
-def _build_model(model_cfg: Mapping[str, Any], num_classes: int, num_segments: int,
-                 load_pretrained: bool = True) -> nn.Module:
-    cfg = dict(model_cfg)
-    if cfg.get("num_classes", num_classes) != num_classes:
-        raise ParamError(f"model.num_classes = {cfg['num_classes']} but the dataset has {num_classes} "
-                         "classes: remove model.num_classes (it is taken from the dataset)")
-    cfg["num_classes"] = num_classes
-    pretrained = cfg.pop("pretrained", None) if cfg["type"] == "st_resnet" else None
-    if cfg["type"] == "tsn":
-        cfg["num_segments"] = num_segments
-        if not load_pretrained:
-            cfg["pretrained"] = None
-    model = build_recognizer(cfg)
-    if pretrained is not None and load_pretrained:
-        model.load_imagenet(pretrained, params_key="recognition.model.pretrained")
-    return model
-
-
 def _new_lengths(model: nn.Module) -> dict[str, int]:
     if isinstance(model, STResNet):
         return {"rgb": 1, "flow": model.flow_channels // 2}
     return {model.modality: model.new_length}
-
-
-def normalize_inputs(model: nn.Module, rgb: torch.Tensor | None = None,
-                     flow: torch.Tensor | None = None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    """uint8 network input ``(b, S, C, h, w)`` -> normalised float, as ``arsr.recognition.normalize``
-    for the model's backbone (ST-ResNet: ResNet statistics for both streams)."""
-    model = distributed.unwrap(model)
-    backbone = model.backbone if isinstance(model, TSN) else "resnet"
-    out = []
-    for x, modality in ((rgb, "rgb"), (flow, "flow")):
-        out.append(None if x is None else normalize(x.float().div_(255.0), modality, backbone))
-    return out[0], out[1]
 
 
 def _param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict]:
@@ -398,7 +355,7 @@ def train_recognizer(config: Mapping[str, Any] | TrainConfig, dataset: PreparedD
     num_classes = len(dataset.class_names)
 
     torch.manual_seed(cfg.seed)
-    model = channels_last_convs(_build_model(cfg.model, num_classes, cfg.num_segments).to(device))
+    model = channels_last_convs(build_model(cfg.model, num_classes, cfg.num_segments).to(device))
     new_length = _new_lengths(model)
     streams = ("rgb", "flow") if cfg.kind == "st_resnet" else (model.modality,)
     data = SnippetDataset(dataset, split=cfg.split, streams=streams, new_length=new_length,
@@ -507,32 +464,6 @@ def _all_reduce(window: dict, device: torch.device, active: bool) -> dict:
     t = torch.tensor([window["loss"], window["correct"], window["count"]], dtype=torch.float64, device=device)
     dist.all_reduce(t)
     return {"loss": t[0].item(), "correct": t[1].item(), "count": t[2].item()}
-
-
-# ---------------------------------------------------------------------------------------------
-# Loading a trained recogniser
-
-
-def load_recognizer(path: str | os.PathLike, device: str | torch.device | None = None) -> TrainedRecognizer:
-    """Rebuild a trained recogniser from its ``out_dir`` (``recognizer.json`` + ``model.pt``), on
-    ``device`` (CUDA if available), in eval mode."""
-    folder = resolve(path)
-    info_path, weights = folder / "recognizer.json", folder / "model.pt"
-    for p in (info_path, weights):
-        if not p.is_file():
-            raise FileNotFoundError(f"{p} not found: train the recogniser first "
-                                    f"(arsr.recognition.train.train_recognizer or its CLI) into {folder}")
-    info = json.loads(info_path.read_text())
-    model = _build_model(info["model"], info["model"]["num_classes"], info.get("num_segments", 3),
-                         load_pretrained=False)
-    state = torch.load(weights, map_location="cpu", weights_only=True)
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as err:
-        raise ValueError(f"{weights} does not fit the model described in {info_path}: {err}") from None
-    dev = torch.device(device) if device is not None else \
-        torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return TrainedRecognizer(model.to(dev).eval(), info)
 
 
 # ---------------------------------------------------------------------------------------------

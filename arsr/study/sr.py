@@ -114,7 +114,7 @@ def recognizer_features(recognizers_dir: str | Path, seed: int, layer: str | Non
     """:class:`RecognizerFeatures` of the TSN spatial stream in ``recognizers_dir/seed<k>/tsn_rgb``
     (the study passes the feature network's folder and ``recognition.feature_seed``: a TSN that
     does not score the methods)."""
-    from ..recognition.train import load_recognizer
+    from ..recognition.inference import load_recognizer
 
     folder = recognizer_dir(recognizers_dir, seed, "tsn_rgb")
     if not (folder / "model.pt").is_file():
