@@ -52,9 +52,8 @@ import logging
 import math
 import os
 import shutil
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -72,6 +71,7 @@ from .recognition.inference import STREAMS, SnippetPlan, STResNetRecognizer, Two
 from .recognition.sampling import needed_frames, uniform_offsets
 from .recognition.tsn import fuse_scores
 from .sr_methods import SRMethod
+from .workers import process_pool, worker_count
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +84,6 @@ TABLE_COLUMNS = ["method", "recogniser", "stream", "top1", "top5", "n_videos", "
 
 # ---------------------------------------------------------------------------------------------
 # Worker-side jobs (module level: they run in spawned processes)
-
-
-def _init_worker() -> None:
-    import cv2
-
-    cv2.setNumThreads(1)  # one OpenCV thread per process: the pool is the parallelism
-    torch.set_num_threads(1)
 
 
 def _flow_job(method: str, options: dict, bound: float,
@@ -108,10 +101,9 @@ def _quality_job(shave: int, items: list[tuple[int, np.ndarray, np.ndarray]]) ->
 class _Runner:
     """Runs jobs in a process pool (``workers`` > 1) or in this process, with the same interface."""
 
-    def __init__(self, workers: int):
-        self.pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker) \
-            if workers > 1 else None
-        self.workers = max(1, workers)
+    def __init__(self, workers: int | None):
+        self.pool = process_pool(workers)
+        self.workers = worker_count(workers)
 
     def submit(self, fn, *args) -> Future:
         if self.pool is not None:
@@ -277,7 +269,8 @@ def evaluate(method: SRMethod, recognisers: Mapping[str, Any], test_set: Prepare
         run); PSNR/SSIM stay those of ``method``.
     flow_method, flow_options: ``arsr.flow.compute_flow`` on the SR frames.
     num_frames: snippets per video (25); crops: "center" or "ten".
-    workers: processes for flow and PSNR/SSIM (default: the CPU count); 0 or 1 = in this process.
+    workers: processes for flow and PSNR/SSIM (:mod:`arsr.workers`: 0 or None = one per core, 1 = this
+        process).
     psnr: measure PSNR/SSIM (Y, ``shave`` border pixels) on the ``num_frames`` spread frames.
     Returns an ``EvaluationResult`` (``.table`` is the tidy table).
     """
@@ -306,7 +299,7 @@ def evaluate(method: SRMethod, recognisers: Mapping[str, Any], test_set: Prepare
 
     memory_scores: dict[str, dict[str, tuple[int, dict]]] = {r: {} for r in recognisers}
     memory_quality: dict[str, dict] = {}
-    runner = _Runner(workers if workers is not None else (os.cpu_count() or 1))
+    runner = _Runner(workers)
     bar = tqdm(total=len(rows), unit="video", desc=f"evaluate {name}", disable=not progress, mininterval=1.0)
 
     def finish(p: _Pending) -> None:

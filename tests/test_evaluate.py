@@ -57,7 +57,7 @@ class Recording(SRMethod):
 
 
 def run(method, recognisers, toy, cache, **kw):
-    kw = {"num_frames": 3, "workers": 0, "progress": False, **kw}
+    kw = {"num_frames": 3, "workers": 1, "progress": False, **kw}
     return evaluate(method, recognisers, toy, cache_dir=cache, **kw)
 
 
@@ -89,7 +89,7 @@ def test_table_has_every_row_and_quality(toy, recognisers, tmp_path):
 
 def test_method_is_asked_only_for_the_frames_needed(toy, recognisers):
     method = Recording(bicubic_method(4, device="cpu"))
-    evaluate(method, {"tsn": recognisers["tsn"]}, toy, num_frames=1, workers=0, progress=False)
+    evaluate(method, {"tsn": recognisers["tsn"]}, toy, num_frames=1, workers=1, progress=False)
     assert len(method.calls) == 3 and len({v for v, _ in method.calls}) == 3  # once per video
     # one RGB snippet at frame 8 (= also the PSNR frame); one flow snippet: 5 fields from start
     # 5 (11 positions, middle) need frames 5..10
@@ -101,7 +101,7 @@ def test_method_is_asked_only_for_the_frames_needed(toy, recognisers):
         assert indices == expected
 
     st = Recording(bicubic_method(4, device="cpu"))
-    evaluate(st, {"st_resnet": recognisers["st_resnet"]}, toy, num_frames=2, workers=0, progress=False,
+    evaluate(st, {"st_resnet": recognisers["st_resnet"]}, toy, num_frames=2, workers=1, progress=False,
              psnr=False)
     starts = uniform_offsets(FRAMES - 5, 2)  # aligned: RGB frame s and fields s..s+4
     assert st.calls[0][1] == needed_frames(starts[:, None], snippet_fields(starts, 5, FRAMES)).tolist()
@@ -159,7 +159,7 @@ def test_interrupted_evaluation_resumes(toy, recognisers, tmp_path):
 
 def test_process_pool_gives_the_in_process_result(toy, recognisers):
     one = {"tsn": recognisers["tsn"]}
-    a = evaluate(bicubic_method(4, device="cpu"), one, toy, num_frames=2, workers=0, progress=False)
+    a = evaluate(bicubic_method(4, device="cpu"), one, toy, num_frames=2, workers=1, progress=False)
     b = evaluate(bicubic_method(4, device="cpu"), one, toy, num_frames=2, workers=2, progress=False)
     pd.testing.assert_frame_equal(a.table, b.table)
     for k in a.scores:

@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 import torch
 
+from arsr.checkpoint import CheckpointError
+
 from arsr.data.store import INDEX_COLUMNS, PreparedDataset
 from arsr.flow import quantize
 from arsr.ops import imresize
@@ -71,7 +73,7 @@ def tiny_config(modality: str, **overrides) -> dict:
     cfg = {"model": {"type": "tsn", "modality": modality, "backbone": "resnet18", "width": 8,
                      "dropout": 0.0, "partial_bn": False},
            "epochs": 24, "batch_size": 6, "lr": 0.02, "lr_steps": [18], "input_size": 32,
-           "workers": 0, "log_every": 4, "seed": 1}
+           "workers": 1, "log_every": 4, "seed": 1}
     cfg.update(overrides)
     return cfg
 
@@ -246,13 +248,13 @@ def test_resume_after_stop_gives_the_same_weights(toy, tmp_path):
     # a finished run is returned, not repeated; a changed setting is refused
     again = train_recognizer(cfg, toy, tmp_path / "split", progress=False, device="cpu")
     assert again.finished and again.iteration == 6
-    with pytest.raises(ValueError, match="lr"):
+    with pytest.raises(CheckpointError, match=r"last\.pt was written by a run with other settings \(lr: checkpoint"):
         train_recognizer({**cfg, "lr": 0.01}, toy, tmp_path / "split", progress=False, device="cpu")
 
 
 def test_st_resnet_trains_jointly(toy, tmp_path):
     cfg = {"model": {"type": "st_resnet", "depth": 18, "width": 8}, "epochs": 1, "batch_size": 6,
-           "lr": 0.01, "input_size": 32, "workers": 0, "log_every": 1, "num_segments": 3}
+           "lr": 0.01, "input_size": 32, "workers": 1, "log_every": 1, "num_segments": 3}
     result = train_recognizer(cfg, toy, tmp_path / "st", progress=False, device="cpu")
     assert result.finished and len(result.log) == 2 and np.isfinite(result.log["loss"]).all()
     trained = load_recognizer(tmp_path / "st", device="cpu")

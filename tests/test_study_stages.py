@@ -40,7 +40,7 @@ TINY_SR = {
 }
 TINY_REC = {"backbone": "resnet18", "width": 8, "dropout": 0.0, "partial_bn": False, "pretrained": None}
 TINY_TRAIN = {"epochs": 1, "lr": 0.01, "batch_size": 6, "input_size": 32, "scale_size": 32, "scales": [1.0],
-              "workers": 0, "log_every": 1}
+              "workers": 1, "log_every": 1}
 TINY_RECOGNITION = {
     "device": "cpu",
     "tsn_rgb": {"model": {"type": "tsn", "modality": "rgb", **TINY_REC}, **TINY_TRAIN},

@@ -50,11 +50,13 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
+from ..checkpoint import check_settings, load_checkpoint, save_checkpoint
 from ..data.store import PreparedDataset
 from ..io import atomic_path, write_json, write_text
 from ..ops.layout import channels_last_convs
 from ..paths import resolve
 from ..train import distributed
+from ..workers import loader_workers
 from .config import SCHEDULE_DEFAULTS, TrainConfig  # noqa: F401 (defined there; importable here too)
 from .inference import TrainedRecognizer, build_model, load_recognizer, normalize_inputs
 from .sampling import (MULTISCALE_SCALES, Box, crop_resize, default_scale_size, flip_horizontal,
@@ -67,6 +69,7 @@ from ..params_file import ParamError
 __all__ = ["TrainConfig", "TrainResult", "TrainedRecognizer", "SnippetDataset", "BatchPlan",
            "train_recognizer", "load_recognizer", "normalize_inputs", "lr_at", "main"]
 
+#: The layout of recognizer.json (the training checkpoint's: arsr.checkpoint.FORMAT_VERSION).
 FORMAT_VERSION = 1
 LOG_COLUMNS = ["iteration", "epoch", "loss", "accuracy", "lr", "seconds"]
 
@@ -240,8 +243,7 @@ def _essential(config: dict) -> dict:
 
 def _save_checkpoint(path: Path, model: nn.Module, optimizer, scaler, iteration: int, seconds: float,
                      window: dict, config: dict, ipe: int) -> None:
-    state = {
-        "format": FORMAT_VERSION,
+    save_checkpoint(path, {
         "model": distributed.unwrap(model).state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": {"type": "step", "lr": config["lr"], "lr_steps": list(config["lr_steps"]),
@@ -254,25 +256,14 @@ def _save_checkpoint(path: Path, model: nn.Module, optimizer, scaler, iteration:
         "rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "config": config,
-    }
-    with atomic_path(path, suffix=".pt") as tmp:
-        torch.save(state, tmp)
+    })
 
 
 def _load_checkpoint(path: Path, config: dict) -> dict:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # a truncated or foreign file
-        raise ValueError(f"{path} is not a readable training checkpoint ({err}): delete it to "
-                         "start the run afresh") from None
-    if state.get("format") != FORMAT_VERSION:
-        raise ValueError(f"{path} has checkpoint format {state.get('format')}, expected {FORMAT_VERSION}: "
-                         "delete it to start the run afresh")
-    old, new = _essential(state["config"]), _essential(config)
-    if old != new:
-        diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-        raise ValueError(f"{path} was written by a run with other settings ({', '.join(diff)}): "
-                         "use another out_dir, restore those settings, or delete the checkpoint")
+    """last.pt (arsr.checkpoint's format), refused when a setting other than the schedule's
+    length differs."""
+    state = load_checkpoint(path)
+    check_settings(path, _essential(state["config"]), _essential(config))
     return state
 
 
@@ -398,7 +389,7 @@ def train_recognizer(config: Mapping[str, Any] | TrainConfig, dataset: PreparedD
             model, device_ids=[device.index] if device.type == "cuda" else None)
     stop = total if stop_after is None else min(total, max(stop_after, iteration))
     plan = BatchPlan(len(data), cfg.batch_size, cfg.seed, iteration, stop, info.rank, info.world_size)
-    loader = DataLoader(data, batch_sampler=plan, num_workers=cfg.workers, pin_memory=device.type == "cuda",
+    loader = DataLoader(data, batch_sampler=plan, num_workers=loader_workers(cfg.workers), pin_memory=device.type == "cuda",
                         generator=torch.Generator(), persistent_workers=False)
     trainable = [p for p in model.parameters() if p.requires_grad]
     bar = tqdm(total=total, initial=iteration, unit="it", desc=f"train {cfg.stream}",

@@ -28,7 +28,8 @@ Files written (atomically) into ``out_dir``::
 Calling :func:`train_sr` again on the same ``out_dir`` resumes from ``last.pt`` (on the CPU the
 result is bitwise the one of an uninterrupted run: batches are a function of (seed, iteration,
 rank), see :mod:`arsr.train.patches`). A ``last.pt`` made for another model (``arch``,
-``arch_kwargs``, ``scale``, the discriminator) stops with an error instead of resuming.
+``arch_kwargs``, ``scale``, the discriminator) stops with :class:`arsr.checkpoint.CheckpointError`
+instead of resuming (the format of last.pt: :mod:`arsr.checkpoint`).
 
 Command line (single process, or several GPUs with torchrun)::
 
@@ -59,6 +60,7 @@ from .. import losses
 from ..archs import build_arch, is_video_arch
 from ..archs.arch_util import load_weights
 from ..archs.discriminator_arch import VGGStyleDiscriminator
+from ..checkpoint import check_settings, load_checkpoint, save_checkpoint
 from ..data.store import PreparedDataset
 from ..io import atomic_path, write_json, write_text
 from ..ops.layout import channels_last_convs
@@ -137,21 +139,9 @@ def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def _load_checkpoint(path: Path, cfg: Mapping) -> dict:
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # a truncated or foreign file: say which and what to do
-        raise RuntimeError(f"{path} cannot be read as a training checkpoint ({err}); delete it to "
-                           "start this phase afresh") from err
-    if not isinstance(ckpt, dict) or "iteration" not in ckpt or "config" not in ckpt:
-        raise RuntimeError(f"{path} is not a checkpoint written by arsr.train.sr_trainer; delete "
-                           "it or choose another output folder")
-    old, new = model_signature(ckpt["config"]), model_signature(cfg)
-    if old != new:
-        diffs = [f"{k}: checkpoint {old[k]!r} vs config {new[k]!r}" for k in new if old.get(k) != new[k]]
-        raise RuntimeError(
-            f"{path} was trained with another model configuration ({'; '.join(diffs)}); it cannot "
-            "be resumed under this config. Delete the folder to train afresh, or choose another "
-            "output folder")
+    """last.pt (arsr.checkpoint's format), refused when it was made for another model."""
+    ckpt = load_checkpoint(path)
+    check_settings(path, model_signature(ckpt["config"]), model_signature(cfg), "model settings")
     return ckpt
 
 
@@ -371,8 +361,7 @@ def _set_learning_rates(cfg: Mapping, opt_g, opt_d, done: int) -> float:
 def _checkpoint(cfg, gen, disc, opt_g, opt_d, iteration, elapsed, path, dist) -> None:
     if not dist.is_main:
         return
-    _save({
-        "format": 1,
+    save_checkpoint(path, {
         "iteration": iteration,
         "elapsed_s": float(elapsed),
         "config": cfg,
@@ -383,7 +372,7 @@ def _checkpoint(cfg, gen, disc, opt_g, opt_d, iteration, elapsed, path, dist) ->
         "schedule": {"milestones": cfg["scheduler"]["milestones"], "gamma": cfg["scheduler"]["gamma"],
                      "lr": cfg["optimizer"]["lr"], "d_lr": cfg["gan"]["d_lr"]},
         "world_size": dist.world_size,
-    }, path)
+    })
 
 
 def _finish(cfg, gen, disc, opt_g, opt_d, ckpt, start, reached, elapsed, out_dir, dist,
