@@ -16,7 +16,6 @@ with the 2-D conv weights in channels-last memory order (a further 1.3-1.5x on t
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Sequence
 
@@ -26,30 +25,10 @@ from torch import nn
 
 from .archs import build_arch, is_video_arch, load_weights
 from .ops.layout import channels_last_convs
+from .ops.modules import default_device, module_fingerprint  # noqa: F401 (defined there; importable here too)
 
 __all__ = ["SRMethod", "ImageMethod", "VideoMethod", "HRMethod", "bicubic_method", "hr_method",
            "method_from_arch", "method_from_model", "default_device", "module_fingerprint"]
-
-
-def default_device(device: str | torch.device | None = None) -> torch.device:
-    """``device`` if given, else CUDA when available, else the CPU."""
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def module_fingerprint(module: nn.Module, **extra) -> str:
-    """A short hash of a module's class, its plain (int/float/str/bool) attributes, ``extra``, and
-    every tensor of its state dict: equal fingerprints mean the same outputs."""
-    h = hashlib.sha256(type(module).__qualname__.encode())
-    plain = {k: v for k, v in vars(module).items()
-             if not k.startswith("_") and k != "training" and isinstance(v, (int, float, str, bool))}
-    h.update(repr(sorted({**plain, **extra}.items())).encode())
-    for key, value in module.state_dict().items():
-        h.update(key.encode())
-        h.update(str(tuple(value.shape)).encode())
-        h.update(value.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()[:16]
 
 
 #: output pixels per model call when ``batch_size="auto"``: 32 frames of 128x96, 5 of 320x240

@@ -184,6 +184,20 @@ def missing_deps(root: Path) -> dict[str, list[str]]:
     return out
 
 
+def extra_deps(root: Path) -> dict[str, list[str]]:
+    """{stage: arsr deps (files or folders) that cover none of the code it runs}: an edit there
+    would re-run the stage for nothing."""
+    graph = module_graph(root)
+    out = {}
+    for name, stage in stage_definitions(root).items():
+        code = stage_code(root, stage, graph)
+        deps = [dep if isinstance(dep, str) else next(iter(dep)) for dep in stage.get("deps", [])]
+        extra = sorted(d for d in deps if d.split("/")[0] == PACKAGE and not any(covered(p, [d]) for p in code))
+        if extra:
+            out[name] = extra
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # The layers of docs/architecture.md: no import goes upward.
 
@@ -255,6 +269,12 @@ def test_every_stage_lists_the_code_it_runs():
     missing = missing_deps(ROOT)
     assert not missing, "dvc.yaml stages miss deps on code they run (add them under deps): " + "; ".join(
         f"{stage}: {', '.join(files)}" for stage, files in missing.items())
+
+
+def test_no_stage_lists_code_it_does_not_run():
+    extra = extra_deps(ROOT)
+    assert not extra, "dvc.yaml stages list deps on code they do not run (remove them): " + "; ".join(
+        f"{stage}: {', '.join(files)}" for stage, files in extra.items())
 
 
 def test_every_stage_runs_a_notebook_the_check_can_read():
@@ -343,3 +363,11 @@ def test_upward_imports_and_unplaced_modules_are_found(tmp_path):
     graph["arsr.low.deep"] = {"arsr.top"}  # a lazy import from the bottom to the top
     assert layer_violations(graph, layers)[0] == ["arsr.low.deep (0) -> arsr.top (1)"]
     assert "0 arsr.low -> arsr.top" in layer_graph(graph, layers)
+
+
+def test_extra_deps_are_reported(tmp_path):
+    code = ["nb.ipynb", "arsr/__init__.py", "arsr/middle.py", "arsr/runner.py", "arsr/leaf.py", "arsr/low"]
+    assert extra_deps(_tree(tmp_path, deps=code)) == {}
+    _write(tmp_path, {"arsr/unused.py": ""})
+    extra = extra_deps(_tree(tmp_path, deps=[*code, "arsr/unused.py"]))
+    assert extra == {"plain": ["arsr/unused.py"], "grid": ["arsr/unused.py"]}

@@ -19,9 +19,9 @@ import torch
 from torch import nn
 
 from ..ops.layout import channels_last_convs
+from ..ops.modules import default_device, module_fingerprint
 from ..params_file import ParamError
 from ..paths import resolve
-from ..sr_methods import default_device, module_fingerprint
 from ..train import distributed
 from .models import build_recognizer
 from .sampling import (crop_resize, default_scale_size, flip_horizontal, inference_crops, needed_frames,
