@@ -46,6 +46,7 @@ A cache folder whose settings differ from the call's is stale and rebuilt (a war
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -252,7 +253,22 @@ def _rows(test_set: PreparedDataset, split: str, videos: Sequence[str] | None) -
     return rows
 
 
-def evaluate(method: SRMethod, recognisers: Mapping[str, Any], test_set: PreparedDataset | str | os.PathLike, *,
+def _renamed(**old_to_new: str):
+    """Refuse a function's old keyword names with a message naming the new one (the API spells
+    "recognizer", as params.yaml does)."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            for old, new in old_to_new.items():
+                if old in kwargs:
+                    raise TypeError(f"{fn.__name__}(): the keyword {old!r} is now {new!r}")
+            return fn(*args, **kwargs)
+        return call
+    return wrap
+
+
+@_renamed(recognisers="recognizers")
+def evaluate(method: SRMethod, recognizers: Mapping[str, Any], test_set: PreparedDataset | str | os.PathLike, *,
              name: str | None = None, cache_dir: str | os.PathLike | None = None,
              temporal_method: SRMethod | None = None, flow_method: str = "dis",
              flow_options: Mapping[str, Any] | None = None, num_frames: int = 25, crops: str = "center",
@@ -261,7 +277,7 @@ def evaluate(method: SRMethod, recognisers: Mapping[str, Any], test_set: Prepare
     """Recognition accuracy (and PSNR/SSIM) of ``method``'s SR video; see the module notes.
 
     method: an ``arsr.sr_methods`` method (``hr_method()``, ``bicubic_method(4)``, ...).
-    recognisers: name -> ``TwoStreamTSN`` / ``STResNetRecognizer`` (``load_recognizers``).
+    recognizers: name -> ``TwoStreamTSN`` / ``STResNetRecognizer`` (``load_recognizers``).
     test_set: a prepared store (or its folder); ``split`` (default "test"), ``videos`` a subset of ids.
     name: the method's row label and cache folder (default ``method.name``).
     cache_dir: root of the per-video score cache; None keeps nothing on disk.
@@ -278,7 +294,7 @@ def evaluate(method: SRMethod, recognisers: Mapping[str, Any], test_set: Prepare
         test_set = PreparedDataset(test_set)
     if crops not in ("center", "ten"):
         raise ValueError(f"crops = {crops!r}: use 'center' (1 crop) or 'ten' (TSN's 10 crops)")
-    if not recognisers:
+    if not recognizers:
         raise ValueError("evaluate needs at least one recogniser (see arsr.evaluate.load_recognizers)")
     name = name or method.name
     if "/" in name or name in ("", ".", ".."):
@@ -293,11 +309,11 @@ def evaluate(method: SRMethod, recognisers: Mapping[str, Any], test_set: Prepare
             "flow_method": flow_method, "flow_options": flow_options, "crops": crops,
             "recogniser": rec.fingerprint(), "kind": rec.kind, "coupled": rec.coupled,
             "streams": list(rec.streams), "class_names": test_set.class_names})
-        for rec_name, rec in recognisers.items()}
+        for rec_name, rec in recognizers.items()}
     quality_dir = _Folder(root / "quality" if root else None,
                           {**base, "shave": shave, "fields": "psnr,ssim,channel_shift"}) if psnr else None
 
-    memory_scores: dict[str, dict[str, tuple[int, dict]]] = {r: {} for r in recognisers}
+    memory_scores: dict[str, dict[str, tuple[int, dict]]] = {r: {} for r in recognizers}
     memory_quality: dict[str, dict] = {}
     runner = _Runner(workers)
     bar = tqdm(total=len(rows), unit="video", desc=f"evaluate {name}", disable=not progress, mininterval=1.0)
@@ -306,7 +322,7 @@ def evaluate(method: SRMethod, recognisers: Mapping[str, Any], test_set: Prepare
         key = p.row["key"]
         fields = {k: q for job in p.flow_jobs for k, q in job.result()}
         for rec_name in p.todo:
-            scores = recognisers[rec_name].score(p.frames, fields, p.plans[rec_name], crops)
+            scores = recognizers[rec_name].score(p.frames, fields, p.plans[rec_name], crops)
             memory_scores[rec_name][key] = (int(p.row["label"]), scores, p.row["video_id"])
             path = score_dirs[rec_name].file(key, ".npz")
             if path is not None:
@@ -328,7 +344,7 @@ def evaluate(method: SRMethod, recognisers: Mapping[str, Any], test_set: Prepare
     try:
         for _, row in rows.iterrows():
             key = row["key"]
-            todo = [r for r in recognisers if _load_scores(score_dirs[r].file(key, ".npz")) is None]
+            todo = [r for r in recognizers if _load_scores(score_dirs[r].file(key, ".npz")) is None]
             need_quality = quality_dir is not None and (
                 quality_dir.path is None or _read_json(quality_dir.file(key, ".json")) is None)
             if not todo and not need_quality:
@@ -336,7 +352,7 @@ def evaluate(method: SRMethod, recognisers: Mapping[str, Any], test_set: Prepare
                 continue
             video = test_set.video(row)
             n_frames = int(row["n_frames"])
-            plans = {r: recognisers[r].plan(n_frames, num_frames) for r in todo}
+            plans = {r: recognizers[r].plan(n_frames, num_frames) for r in todo}
             spatial_idx = needed_frames(rgb_frames=_union(p.rgb for p in plans.values()))
             fields_idx = _union(p.flow for p in plans.values())
             quality_idx = uniform_offsets(n_frames, num_frames) if need_quality else np.zeros(0, int)
@@ -349,7 +365,7 @@ def evaluate(method: SRMethod, recognisers: Mapping[str, Any], test_set: Prepare
                 frames = _request(method, video, np.concatenate([spatial_idx, quality_idx]))
                 temporal_frames = _request(temporal_method, video, flow_frames)
             flow_items = [(int(k), temporal_frames[int(k)], temporal_frames[int(k) + 1]) for k in fields_idx]
-            flow_jobs = [runner.submit(_flow_job, flow_method, flow_options, _bound(recognisers, plans), part)
+            flow_jobs = [runner.submit(_flow_job, flow_method, flow_options, _bound(recognizers, plans), part)
                          for part in runner.split(flow_items)]
             quality_jobs = []
             if need_quality:
@@ -373,7 +389,7 @@ def evaluate(method: SRMethod, recognisers: Mapping[str, Any], test_set: Prepare
         bar.close()
         runner.close()
 
-    return _collect(name, rows, recognisers, score_dirs, memory_scores, quality_dir, memory_quality,
+    return _collect(name, rows, recognizers, score_dirs, memory_scores, quality_dir, memory_quality,
                     test_set.class_names)
 
 
@@ -395,21 +411,21 @@ def _union(parts) -> np.ndarray:
     return np.unique(np.concatenate(arrays)) if arrays else np.zeros(0, np.int64)
 
 
-def _bound(recognisers: Mapping[str, Any], plans: Mapping[str, SnippetPlan]) -> float:
+def _bound(recognizers: Mapping[str, Any], plans: Mapping[str, SnippetPlan]) -> float:
     """The flow quantisation bound shared by the recognisers that read flow."""
-    bounds = {recognisers[r].flow_bound for r, p in plans.items() if p.flow is not None}
+    bounds = {recognizers[r].flow_bound for r, p in plans.items() if p.flow is not None}
     if len(bounds) > 1:
         raise ValueError(f"recognisers {sorted(plans)} were trained with different flow bounds {sorted(bounds)}: "
                          "evaluate them in separate calls")
     return bounds.pop()
 
 
-def _collect(name, rows, recognisers, score_dirs, memory_scores, quality_dir, memory_quality,
+def _collect(name, rows, recognizers, score_dirs, memory_scores, quality_dir, memory_quality,
              class_names) -> EvaluationResult:
     keys, video_ids = rows["key"].tolist(), rows["video_id"].tolist()
     labels = rows["label"].to_numpy(np.int64)
     scores: dict[tuple[str, str], np.ndarray] = {}
-    for rec_name, rec in recognisers.items():
+    for rec_name, rec in recognizers.items():
         per_video = [memory_scores[rec_name].get(k) or _load_scores(score_dirs[rec_name].file(k, ".npz"))
                      for k in keys]
         if any(v is None for v in per_video):
@@ -431,7 +447,8 @@ def _collect(name, rows, recognisers, score_dirs, memory_scores, quality_dir, me
     return result
 
 
-def fuse_cached(cache_dir: str | os.PathLike, *, spatial: str, temporal: str, recogniser: str = "tsn",
+@_renamed(recogniser="recognizer")
+def fuse_cached(cache_dir: str | os.PathLike, *, spatial: str, temporal: str, recognizer: str = "tsn",
                 weights: Sequence[float] = (1.0, 1.5), name: str | None = None) -> EvaluationResult:
     """Fuse the cached spatial-stream scores of method ``spatial`` with the cached temporal-stream
     scores of method ``temporal`` (both complete evaluations with the same recogniser weights):
@@ -441,16 +458,16 @@ def fuse_cached(cache_dir: str | os.PathLike, *, spatial: str, temporal: str, re
     root = resolve(cache_dir)
     loaded = {}
     for role, method in (("spatial", spatial), ("temporal", temporal)):
-        folder = root / method / "scores" / recogniser
+        folder = root / method / "scores" / recognizer
         meta = _read_json(folder / "settings.json")
         if meta is None:
             raise FileNotFoundError(f"{folder / 'settings.json'} not found: run evaluate(..., name={method!r}, "
-                                    f"cache_dir={str(cache_dir)!r}) with recogniser {recogniser!r} first")
+                                    f"cache_dir={str(cache_dir)!r}) with recogniser {recognizer!r} first")
         files = {p.stem: p for p in folder.glob("*.npz") if not p.name.startswith(".")}
         loaded[role] = (meta["settings"], files)
     (s_set, s_files), (t_set, t_files) = loaded["spatial"], loaded["temporal"]
     if s_set["coupled"]:
-        raise ValueError(f"recogniser {recogniser!r} ({s_set['kind']}) has coupled streams: fusing caches of "
+        raise ValueError(f"recogniser {recognizer!r} ({s_set['kind']}) has coupled streams: fusing caches of "
                          "two methods is not its protocol; run evaluate(spatial_method, ..., "
                          "temporal_method=...) instead")
     for k in ("recogniser", "num_frames", "crops", "class_names"):
@@ -476,5 +493,5 @@ def fuse_cached(cache_dir: str | os.PathLike, *, spatial: str, temporal: str, re
         fused.append(fuse_scores(torch.from_numpy(ss["spatial"]), torch.from_numpy(ts["temporal"]),
                                  weights).numpy())
     name = name or f"{spatial}+{temporal}"
-    scores = {(recogniser, "fusion"): np.stack(fused) if fused else np.zeros((0, len(s_set["class_names"])))}
+    scores = {(recognizer, "fusion"): np.stack(fused) if fused else np.zeros((0, len(s_set["class_names"])))}
     return _result(name, video_ids, np.asarray(labels, np.int64), scores, s_set["class_names"])

@@ -112,14 +112,14 @@ def test_fusion_from_cache_equals_direct_fusion(toy, recognisers, tmp_path):
     direct_bic = run(bic, recognisers, toy, tmp_path)
     run(hr, recognisers, toy, tmp_path)
     # the same method on both streams: the evaluation's own fusion row
-    same = fuse_cached(tmp_path, spatial="bicubic", temporal="bicubic", recogniser="tsn")
+    same = fuse_cached(tmp_path, spatial="bicubic", temporal="bicubic", recognizer="tsn")
     order = [same.video_ids.index(v) for v in direct_bic.video_ids]
     np.testing.assert_allclose(same.scores[("tsn", "fusion")][order], direct_bic.scores[("tsn", "fusion")],
                                rtol=1e-6)
     assert same.table["top1"].item() == pytest.approx(
         direct_bic.table.query("recogniser == 'tsn' and stream == 'fusion'")["top1"].item())
     # HR frames for the spatial stream, bicubic for the temporal one: as a direct mixed run
-    mixed = fuse_cached(tmp_path, spatial="hr", temporal="bicubic", recogniser="tsn")
+    mixed = fuse_cached(tmp_path, spatial="hr", temporal="bicubic", recognizer="tsn")
     assert mixed.table[["method", "recogniser", "stream"]].values.tolist() == [["hr+bicubic", "tsn", "fusion"]]
     direct = run(hr, recognisers, toy, tmp_path, temporal_method=bic, name="hr_bicubic")
     order = [mixed.video_ids.index(v) for v in direct.video_ids]
@@ -127,7 +127,7 @@ def test_fusion_from_cache_equals_direct_fusion(toy, recognisers, tmp_path):
                                rtol=1e-6)
     np.testing.assert_array_equal(direct.scores[("tsn", "temporal")], direct_bic.scores[("tsn", "temporal")])
     with pytest.raises(ValueError, match="coupled"):
-        fuse_cached(tmp_path, spatial="hr", temporal="bicubic", recogniser="st_resnet")
+        fuse_cached(tmp_path, spatial="hr", temporal="bicubic", recognizer="st_resnet")
     with pytest.raises(FileNotFoundError, match="tosr"):
         fuse_cached(tmp_path, spatial="hr", temporal="tosr")
 
@@ -197,3 +197,10 @@ def test_video_method_matches_sliding_window(pad):
 def test_hr_method_needs_the_video():
     with pytest.raises(TypeError, match="frames"):
         hr_method().sr(np.zeros((2, 4, 4, 3), np.uint8), [0])
+
+
+def test_old_keyword_spellings_are_refused_with_the_new_one(tmp_path):
+    with pytest.raises(TypeError, match=r"evaluate\(\): the keyword 'recognisers' is now 'recognizers'"):
+        evaluate(bicubic_method(4, device="cpu"), recognisers={}, test_set=tmp_path)
+    with pytest.raises(TypeError, match=r"fuse_cached\(\): the keyword 'recogniser' is now 'recognizer'"):
+        fuse_cached(tmp_path, spatial="hr", temporal="bicubic", recogniser="tsn")

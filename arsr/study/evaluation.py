@@ -259,7 +259,7 @@ def _combined(recs, seed, dataset, evaluate, prepare, models_dir, eval_dir, keys
                 raise FileNotFoundError(f"{folder} not found: the SoSR+ToSR row fuses the cached TSN scores "
                                         f"of sosr and tosr; run `dvc repro evaluate@sosr evaluate@tosr` first")
         result = fuse_cached(eval_dir, spatial=f"sosr/seed{seed}", temporal=f"tosr/seed{seed}",
-                             recogniser="tsn", weights=recs["tsn"].fusion_weights, name=COMBINED)
+                             recognizer="tsn", weights=recs["tsn"].fusion_weights, name=COMBINED)
         got = {dataset.index.set_index("video_id").loc[v, "key"] for v in result.video_ids}
         if got != set(keys):
             raise ValueError(f"the cached sosr/tosr TSN scores of seed {seed} cover {len(got)} videos, this "
