@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from ..params_file import ParamError
 
-__all__ = ["TrainConfig", "SCHEDULE_DEFAULTS", "MULTISCALE_SCALES", "default_scale_size"]
+__all__ = ["TrainConfig", "SCHEDULE_DEFAULTS", "MULTISCALE_SCALES", "STREAMS", "default_scale_size"]
 
 MULTISCALE_SCALES = (1.0, 0.875, 0.75, 0.66)  # TSN's GroupMultiScaleCrop scales
 
@@ -19,6 +19,9 @@ def default_scale_size(input_size: int) -> int:
     """TSN's 256 : 224 ratio of the rescaled short side to the crop side, for any ``input_size``."""
     return int(round(input_size * 256 / 224))
 
+
+#: What a two-stream recogniser scores: each stream alone and their fusion (tables, caches, report).
+STREAMS = ("spatial", "temporal", "fusion")
 
 # Optimiser defaults: TSN's Caffe solvers (lr, clip) and tsn-pytorch's epochs/steps.
 SCHEDULE_DEFAULTS = {

@@ -23,6 +23,7 @@ from ..ops.modules import default_device, module_fingerprint
 from ..params_file import ParamError
 from ..paths import resolve
 from ..train import distributed
+from .config import STREAMS
 from .models import build_recognizer
 from .sampling import (crop_resize, default_scale_size, flip_horizontal, inference_crops, needed_frames,
                        num_positions, snippet_fields, snippet_frames, stack_flow, uniform_offsets)
@@ -32,7 +33,6 @@ from .tsn import TSN, fuse_scores, normalize
 __all__ = ["STREAMS", "TrainedRecognizer", "build_model", "load_recognizer", "normalize_inputs",
            "SnippetPlan", "TwoStreamTSN", "STResNetRecognizer", "load_recognizers"]
 
-STREAMS = ("spatial", "temporal", "fusion")
 
 
 # ---------------------------------------------------------------------------------------------
