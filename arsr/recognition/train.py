@@ -346,7 +346,12 @@ def train_recognizer(config: Mapping[str, Any] | TrainConfig, dataset: PreparedD
     num_classes = len(dataset.class_names)
 
     torch.manual_seed(cfg.seed)
-    model = channels_last_convs(build_model(cfg.model, num_classes, cfg.num_segments).to(device))
+    model = build_model(cfg.model, num_classes, cfg.num_segments).to(device)
+    if not info.distributed:
+        # channels-last convs (faster on one process). Not under DDP: the 1x1 convs' gradients come
+        # out channels-last while DDP's buckets keep the default strides (a stride-mismatch warning
+        # on every step), and a 2-process CPU run was seen to crash in backward (double free)
+        channels_last_convs(model)
     new_length = _new_lengths(model)
     streams = ("rgb", "flow") if cfg.kind == "st_resnet" else (model.modality,)
     data = SnippetDataset(dataset, split=cfg.split, streams=streams, new_length=new_length,
