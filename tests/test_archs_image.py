@@ -80,6 +80,9 @@ def test_unsupported_scales_are_refused():
 
 def test_gradients_reach_every_parameter():
     for name in LEARNED:
+        # a fixed init: with the global RNG left by earlier tests, RCAN's 4-channel attention
+        # bottleneck could start all-negative behind its ReLU (no gradient, a flaky failure)
+        torch.manual_seed(0)
         model = TINY[name]()
         model(_lr(b=1)).square().mean().backward()
         stale = [k for k, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
