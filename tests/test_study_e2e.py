@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from arsr.study.variants import ALIASES
 from test_report import check_study_html  # tests/ is on sys.path under pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,7 +106,8 @@ def test_study_runs_end_to_end(study):
                 *(f"ablate_sosr@{v}" for v in ablation["sosr"]), *(f"ablate_tosr@{v}" for v in ablation["tosr"])}
     assert ran == expected, f"stages run: {sorted(ran)}"
     text = (repo / "reports/study.html").read_text()
-    check_study_html(text)
+    # the ablation tables: the variants the profile ran and the main-study rows they read
+    check_study_html(text, ablation={kind: [*ablation[kind], *ALIASES[kind]] for kind in ("sosr", "tosr")})
     for needle in ("Spearman", "data:image/png", "Provenance", "Seconds per stage"):
         assert needle in text, f"{needle!r} missing from study.html"
     head = json.loads((repo / "reports/metrics/study.json").read_text())
