@@ -1,7 +1,7 @@
 """Two-stream action recognisers for the study: TSN (Wang et al., ECCV 2016) and ST-ResNet (Feichtenhofer et al., NIPS 2016).
 
 Names are imported lazily: ``arsr.recognition.config`` (the training settings that
-``arsr.params`` checks) loads without torch and the models. Code of the package imports from the
+``arsr.study.schema`` checks) loads without torch and the models. Code of the package imports from the
 defining module (``from arsr.recognition.tsn import TSN``), so its import graph shows what it runs.
 """
 from __future__ import annotations
