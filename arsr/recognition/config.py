@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from ..params_file import ParamError
 
-__all__ = ["TrainConfig", "SCHEDULE_DEFAULTS", "MULTISCALE_SCALES", "STREAMS", "default_scale_size"]
+__all__ = ["TrainConfig", "SCHEDULE_DEFAULTS", "MULTISCALE_SCALES", "STREAMS", "RECOGNIZER_TYPES", "default_scale_size"]
 
 MULTISCALE_SCALES = (1.0, 0.875, 0.75, 0.66)  # TSN's GroupMultiScaleCrop scales
 
@@ -20,6 +20,8 @@ def default_scale_size(input_size: int) -> int:
     return int(round(input_size * 256 / 224))
 
 
+#: The recognisers the study trains and scores with (TrainConfig ``model.type``, ``evaluate.recognizers``).
+RECOGNIZER_TYPES = ("tsn", "st_resnet")
 #: What a two-stream recogniser scores: each stream alone and their fusion (tables, caches, report).
 STREAMS = ("spatial", "temporal", "fusion")
 
@@ -98,7 +100,7 @@ class TrainConfig:
 
     def _check(self, key: str) -> None:
         kind = self.model.get("type")
-        if kind not in ("tsn", "st_resnet"):
+        if kind not in RECOGNIZER_TYPES:
             raise ParamError(f"{key}.model.type = {kind!r}: use 'tsn' or 'st_resnet'")
         if kind == "tsn" and self.model.get("modality", "rgb") not in ("rgb", "flow"):
             raise ParamError(f"{key}.model.modality = {self.model.get('modality')!r}: use 'rgb' or 'flow'")

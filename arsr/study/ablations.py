@@ -84,7 +84,8 @@ def evaluate_variant(kind: str, variant: str, evaluate: Mapping, seeds: Sequence
     ``.attrs["per_video"]`` holds one row per video and seed (``PER_VIDEO_COLUMNS``)."""
     from ..data.store import PreparedDataset
     from ..evaluate import evaluate as run_evaluation
-    from .evaluation import balanced_subset, per_video_rows, prune_cache, stage_recognizers, worker_count
+    from ..workers import worker_count
+    from .evaluation import balanced_subset, per_video_rows, prune_cache, stage_recognizers
     from .sr import load_sr_method
 
     v = _variant(kind, variant)

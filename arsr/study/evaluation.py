@@ -26,15 +26,15 @@ import pandas as pd
 
 from ..data.store import PreparedDataset
 from ..methods import COMBINED, REFERENCE as REFERENCE_METHODS  # the rows without SR; the combined one
-from ..paths import resolve
-from ..workers import worker_count
 from ..params_file import ParamError
+from ..paths import resolve
+from ..recognition.config import RECOGNIZER_TYPES
+from ..workers import worker_count
 
 __all__ = ["SAMPLE_VIDEOS", "REFERENCE_METHODS", "COMBINED", "TABLE_COLUMNS", "PER_CLASS_COLUMNS",
            "PER_VIDEO_COLUMNS", "EvalRuns", "eval_item", "per_video_rows", "sample_videos", "sample_frame", "balanced_subset", "prune_cache",
            "stage_recognizers", "sr_method", "evaluate_stage", "sample_frames", "save_samples",
-           "load_samples", "seed_means", "eval_metrics", "plot_accuracy", "plot_samples",
-           "worker_count"]
+           "load_samples", "seed_means", "eval_metrics", "plot_accuracy", "plot_samples"]
 
 #: Clips in the sample figures (the report's ``sample_videos`` default).
 SAMPLE_VIDEOS = 4
@@ -118,7 +118,7 @@ def prune_cache(folder: str | Path, keys: Sequence[str]) -> int:
 # Recognisers and methods
 
 
-def stage_recognizers(recognizers_dir: str | Path, seed: int, which: Sequence[str] = ("tsn", "st_resnet"),
+def stage_recognizers(recognizers_dir: str | Path, seed: int, which: Sequence[str] = RECOGNIZER_TYPES,
                       *, tsn_streams: Sequence[str] = ("rgb", "flow"), device=None) -> dict:
     """``arsr.evaluate.load_recognizers`` for seed ``seed`` of ``recognizers_dir``: ``which`` of
     "tsn" (its ``tsn_streams``) and "st_resnet"."""

@@ -38,7 +38,7 @@ import pandas as pd
 
 from ..methods import LABELS, ORDER
 from ..params_file import ParamError
-from ..recognition.config import STREAMS  # noqa: F401 (re-exported: the report reads paper.STREAMS)
+from ..recognition.config import RECOGNIZER_TYPES, STREAMS  # noqa: F401 (STREAMS re-exported: the report reads paper.STREAMS)
 
 __all__ = ["METHOD_ORDER", "METHOD_LABELS", "DATASETS", "DATASET_LABELS", "RECOGNISERS", "STREAMS",
            "accuracy", "accuracy_wide", "sosr_ablation", "tosr_ablation", "quality", "reference_dataset"]
@@ -48,7 +48,7 @@ METHOD_ORDER = ORDER    # the registry's (arsr.methods), under the names this mo
 METHOD_LABELS = LABELS
 DATASETS = ("hmdb51", "ucf101")
 DATASET_LABELS = {"hmdb51": "HMDB51", "ucf101": "UCF101"}
-RECOGNISERS = ("tsn", "st_resnet")
+RECOGNISERS = RECOGNIZER_TYPES
 
 _ = math.nan  # the paper's "/"
 

@@ -14,6 +14,7 @@ from ..mapping import merged
 from ..methods import SR_BASE_MODELS, SR_METHODS, SR_TRAINABLE  # noqa: F401 (the registry's, re-exported)
 from ..params import ParamError, _fail, choice, free_dict, integer, list_of, optional, path, string
 from ..paths import resolve
+from ..recognition.config import RECOGNIZER_TYPES
 
 # --------------------------------------------------------------------------------------------
 # The schema: one entry per params.yaml group. Nested dicts are sub-groups.
@@ -21,7 +22,7 @@ from ..paths import resolve
 DATASETS = ("synthetic", "ucf101", "hmdb51", "folder")
 FLOW_METHODS = ("tvl1", "tvl1_torch", "dis", "farneback")
 
-RECOGNIZERS = ("tsn", "st_resnet")
+RECOGNIZERS = RECOGNIZER_TYPES
 
 
 def _sr_finetune(value, key):
