@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from arsr.data.video import VideoReadError, probe_video, read_video, write_video
+from arsr.data.video import (VideoReader, VideoReadError, VideoWriter, probe_video, read_video,
+                             write_video)
 
 
 def _textured_clip(t=6, h=48, w=64, seed=0) -> np.ndarray:
@@ -117,3 +118,56 @@ def test_truncated_written_clip(tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(VideoReadError, match="cut.avi"):
         read_video(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Streaming reader and writer
+
+
+@pytest.mark.parametrize("ext", [".mkv", ".avi"])
+def test_streaming_round_trip(tmp_path, ext):
+    frames = _textured_clip(t=7, h=24, w=40)
+    path = tmp_path / f"clip{ext}"
+    with VideoWriter(path, fps=12.5) as out:
+        for frame in frames:
+            out.write(frame)
+            assert not path.exists()  # written under a temporary name until the end
+    assert out.lossless and out.fourcc == write_video(tmp_path / f"whole{ext}", frames)
+    assert out.written == 7
+    with VideoReader(path) as video:
+        assert (video.announced, video.height, video.width) == (7, 24, 40)
+        assert video.fps == pytest.approx(12.5)
+        back = np.stack(list(video))
+        assert video.decoded == 7 and list(video) == []  # decoded once
+    np.testing.assert_array_equal(back, frames)
+    np.testing.assert_array_equal(back, read_video(tmp_path / f"whole{ext}"))
+    with VideoReader(path, max_frames=3) as video:
+        assert len(list(video)) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"clip{ext}", f"whole{ext}"])
+
+
+def test_streaming_writer_leaves_no_half_file(tmp_path):
+    path = tmp_path / "out.mkv"
+    path.write_bytes(b"old")
+    frames = _textured_clip(t=3, h=16, w=16)
+    with pytest.raises(KeyError):
+        with VideoWriter(path) as out:
+            out.write(frames[0])
+            raise KeyError("stopped half way")
+    assert path.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["out.mkv"]
+    with pytest.raises(ValueError, match="every frame must have one size"):
+        with VideoWriter(tmp_path / "sizes.mkv") as out:
+            out.write(frames[0])
+            out.write(np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(ValueError, match="empty.mkv: no frame was written"):
+        with VideoWriter(tmp_path / "empty.mkv"):
+            pass
+    with pytest.raises(RuntimeError, match="no video codec"):
+        with VideoWriter(tmp_path / "a.avi", fourcc="ZZZZ") as out:
+            out.write(frames[0])
+    assert [p.name for p in tmp_path.iterdir()] == ["out.mkv"]
+
+
+def test_streaming_reader_missing_file(tmp_path):
+    with pytest.raises(VideoReadError, match="nope.avi: no such file"):
+        VideoReader(tmp_path / "nope.avi")

@@ -9,6 +9,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -24,6 +25,8 @@ _CONTAINERS = (".avi", ".mkv")
 _TRUNCATION_TOLERANCE = (2, 0.05)
 
 _working_fourcc: dict[str, str] = {}  # container extension -> first codec that opened
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 class VideoReadError(RuntimeError):
@@ -73,6 +76,19 @@ def probe_video(path: str | os.PathLike) -> dict:
     return info
 
 
+def _decode(cap: cv2.VideoCapture, max_frames: int | None = None) -> Iterator[np.ndarray]:
+    """The frames of an opened capture as (H, W, 3) uint8 RGB, at most ``max_frames``."""
+    count = 0
+    while max_frames is None or count < max_frames:
+        ok, bgr = cap.read()
+        if not ok:
+            return
+        if bgr.ndim == 2:
+            bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
+        count += 1
+        yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
 def read_video(path: str | os.PathLike, max_frames: int | None = None,
                strict: bool = True) -> np.ndarray:
     """Decode a video into a (T, H, W, 3) uint8 RGB array (T <= ``max_frames`` if given).
@@ -85,16 +101,9 @@ def read_video(path: str | os.PathLike, max_frames: int | None = None,
     if max_frames is not None and max_frames < 1:
         raise ValueError(f"max_frames = {max_frames}: give a positive number or None")
     cap = _open(path)
-    frames: list[np.ndarray] = []
     try:
         announced = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        while max_frames is None or len(frames) < max_frames:
-            ok, bgr = cap.read()
-            if not ok:
-                break
-            if bgr.ndim == 2:
-                bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
-            frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        frames = list(_decode(cap, max_frames))
     finally:
         cap.release()
     if not frames:
@@ -183,3 +192,190 @@ def _open_writer(path: Path, fourcc: str, fps: float, size: tuple[int, int]):
     writer.release()
     log.debug("codec %r unavailable for %s", fourcc, path.suffix)
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Streaming: one frame at a time, for clips too long to hold in memory
+
+#: Lossy codecs tried, in order, when no lossless one encodes into the container: MJPG at quality
+#: 100 (OpenCV's own writer) in AVI, else FFmpeg's MPEG-4 part 2 and VP9 (WebM holds only VP8/9).
+_LOSSY_FOURCCS = {".avi": (FALLBACK_FOURCC,)}
+_LOSSY_OTHER = ("mp4v", "VP90")
+
+
+class VideoReader:
+    """The frames of a video one at a time, as (H, W, 3) uint8 RGB (what :func:`read_video` would
+    stack), without holding the clip in memory::
+
+        with VideoReader("clip.avi") as video:
+            video.fps, video.height, video.width, video.announced   # from the header
+            for frame in video:
+                ...
+
+    ``announced`` is the header's frame count (0 when it has none; real files may be off by a
+    frame or two), ``decoded`` the number of frames yielded so far. The file is decoded once: a
+    second loop yields nothing. A frame whose size differs from the first raises
+    :class:`VideoReadError`; a missing, empty or unreadable file raises it on opening.
+    """
+
+    def __init__(self, path: str | os.PathLike, max_frames: int | None = None):
+        self.path = Path(path)
+        if max_frames is not None and max_frames < 1:
+            raise ValueError(f"max_frames = {max_frames}: give a positive number or None")
+        self.max_frames = max_frames
+        self._cap = _open(self.path)
+        self.announced = max(0, int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)))
+        self.fps = float(self._cap.get(cv2.CAP_PROP_FPS))
+        self.height = int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        self.width = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        self.decoded = 0
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        first = None
+        for frame in _decode(self._cap, None if self.max_frames is None else self.max_frames - self.decoded):
+            if first is None:
+                first = frame.shape
+            elif frame.shape != first:
+                raise VideoReadError(f"{self.path}: frame size changes inside the clip (frame {self.decoded} "
+                                     f"is {frame.shape}, the first {first}); re-encode it at one size")
+            self.decoded += 1
+            yield frame
+
+    def close(self) -> None:
+        self._cap.release()
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class VideoWriter:
+    """Write (H, W, 3) uint8 RGB frames one at a time to ``path``, atomically::
+
+        with VideoWriter("out.mkv", fps=25.0) as out:
+            for frame in frames:
+                out.write(frame)
+        out.fourcc, out.lossless
+
+    The codec is chosen when the first frame gives the size, as :func:`write_video` chooses it:
+    the first of FFV1, HFYU, PNG (lossless) that this OpenCV build encodes into ``path``'s
+    container, else a lossy one (MJPG at quality 100 in .avi; MPEG-4 part 2 or VP9 elsewhere);
+    ``fourcc`` forces one. Frames go to a temporary file beside ``path`` with the same extension
+    (OpenCV picks the container from it), renamed onto ``path`` when the ``with`` block ends
+    without error; an error, or :meth:`discard`, removes it, so a failure leaves no half file.
+    Nothing is created before the first frame.
+    """
+
+    def __init__(self, path: str | os.PathLike, fps: float = 25.0, fourcc: str | None = None):
+        self.path = Path(path)
+        if not np.isfinite(fps) or fps <= 0:
+            raise ValueError(f"{self.path}: fps = {fps}; give a positive frame rate")
+        self.fps = float(fps)
+        self.forced = fourcc
+        self.fourcc: str | None = None
+        self.size: tuple[int, int] | None = None  # (width, height)
+        self.written = 0
+        self._writer = None
+        self._tmp: Path | None = None
+
+    @property
+    def lossless(self) -> bool:
+        return self.fourcc in LOSSLESS_FOURCCS
+
+    def candidates(self) -> list[str]:
+        """The codecs tried, in order."""
+        if self.forced:
+            return [self.forced]
+        ext = self.path.suffix.lower()
+        lossy = _LOSSY_FOURCCS.get(ext, _LOSSY_OTHER)
+        return [c for c in dict.fromkeys([_working_fourcc.get(ext), *LOSSLESS_FOURCCS, *lossy]) if c]
+
+    def _start(self, width: int, height: int) -> None:
+        ext = self.path.suffix
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tried = self.candidates()
+        for code in tried:
+            if not _encodes(self.path.parent, ext, code, self.fps, (width, height)):
+                continue
+            fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=f".tmp{ext}", dir=self.path.parent)
+            os.close(fd)
+            self._tmp = Path(name)
+            self._writer = _open_writer(self._tmp, code, self.fps, (width, height))
+            if self._writer is None:  # pragma: no cover - the probe just opened it
+                self._tmp.unlink()
+                continue
+            self.fourcc, self.size = code, (width, height)
+            if self.forced is None and code in LOSSLESS_FOURCCS:
+                _working_fourcc[ext.lower()] = code
+            return
+        raise RuntimeError(
+            f"{self.path}: no video codec could write a {width}x{height} {ext or '(no extension)'} file "
+            f"with this OpenCV build (tried {', '.join(tried)}); write .mkv or .avi (lossless FFV1)")
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one (H, W, 3) uint8 RGB frame (every frame the size of the first)."""
+        frame = np.asarray(frame)
+        if frame.ndim != 3 or frame.shape[-1] != 3 or frame.dtype != np.uint8:
+            raise ValueError(f"{self.path}: a frame must be (H, W, 3) uint8, got {frame.shape} {frame.dtype}")
+        h, w = frame.shape[:2]
+        if self._writer is None:
+            if self.written:
+                raise ValueError(f"{self.path}: the writer is closed")
+            self._start(w, h)
+        elif (w, h) != self.size:
+            raise ValueError(f"{self.path}: frame {self.written} is {w}x{h}, the first was "
+                             f"{self.size[0]}x{self.size[1]}; every frame must have one size")
+        self._writer.write(np.ascontiguousarray(frame[..., ::-1]))
+        self.written += 1
+
+    def close(self) -> None:
+        """Finish the file and rename it onto ``path`` (an error if no frame was written)."""
+        if self._writer is None:
+            if self.written:
+                return  # already closed
+            raise ValueError(f"{self.path}: no frame was written, so no video was made")
+        self._writer.release()
+        self._writer = None
+        try:
+            if self._tmp.stat().st_size == 0:
+                raise RuntimeError(f"{self.path}: the {self.fourcc} encoder wrote nothing; write .mkv or .avi")
+            os.chmod(self._tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600
+            os.replace(self._tmp, self.path)
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Stop and remove the temporary file (``path`` is left as it was)."""
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+        if self._tmp is not None and self._tmp.exists():
+            self._tmp.unlink()
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.discard()
+
+
+def _encodes(folder: Path, ext: str, fourcc: str, fps: float, size: tuple[int, int]) -> bool:
+    """Whether this build writes a non-empty ``ext`` file of ``size`` frames with ``fourcc``
+    (one black frame into a scratch file in ``folder``, removed after)."""
+    fd, name = tempfile.mkstemp(prefix=".probe.", suffix=f".tmp{ext}", dir=folder)
+    os.close(fd)
+    scratch = Path(name)
+    try:
+        writer = _open_writer(scratch, fourcc, fps, size)
+        if writer is None:
+            return False
+        writer.write(np.zeros((size[1], size[0], 3), np.uint8))
+        writer.release()
+        return scratch.stat().st_size > 0
+    finally:
+        scratch.unlink(missing_ok=True)
