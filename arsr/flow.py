@@ -28,6 +28,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from .params import check_keys
+
 __all__ = [
     "METHODS",
     "compute_flow",
@@ -91,12 +93,7 @@ _local = threading.local()
 
 
 def _check_options(method: str, options: dict, allowed) -> None:
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise ValueError(
-            f"compute_flow: unknown option(s) {unknown} for method {method!r}; "
-            f"allowed: {sorted(allowed)}"
-        )
+    check_keys(options, sorted(allowed), f"compute_flow(method={method!r})", what="option")
 
 
 def _estimator(method: str, options: dict[str, Any]):

@@ -1,5 +1,6 @@
 """params.yaml's building blocks, a leaf: reading it, merging and hashing mappings, the one error
-type for a bad setting (``ParamError``) and the validators a schema is written with.
+type for a bad setting (``ParamError``), the one check of a mapping's keys (``check_keys``) and the
+validators a schema is written with.
 
 The study's schema (one entry per group of ``params.yaml``) and the cross-checks between groups
 live above the trainers, in :mod:`arsr.study.schema`; everything here imports no other part of
@@ -7,11 +8,29 @@ live above the trainers, in :mod:`arsr.study.schema`; everything here imports no
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from .mapping import merged  # noqa: F401 (re-exported: params.yaml's merge)
 from .params_file import ParamError, load_params, params_hash  # noqa: F401
 from .paths import resolve
+
+
+# --------------------------------------------------------------------------------------------
+# Keys: every "unknown key" error of the study (params.yaml, trainer configs, dataset and flow
+# options) is this one, so each names where, which keys and what is allowed the same way.
+
+
+def check_keys(given: Iterable, allowed: Iterable, where: str, *, prefix: str = "", what: str = "key",
+               allowed_as: str | None = None) -> None:
+    """Raise ``ParamError`` if ``given`` holds a key not in ``allowed``:
+    ``"<where>: unknown <what>(s) <prefix>.<key>, ...; allowed <what>s of <prefix>: <allowed>"``
+    (``allowed`` in the order given; ``allowed_as`` replaces "allowed <what>s of <prefix>")."""
+    allowed = list(allowed)
+    unknown = sorted(set(given) - set(allowed), key=str)
+    if unknown:
+        names = ", ".join(f"{prefix}.{k}" if prefix else str(k) for k in unknown)
+        label = allowed_as or f"allowed {what}s" + (f" of {prefix}" if prefix else "")
+        raise ParamError(f"{where}: unknown {what}(s) {names}; {label}: {', '.join(map(str, allowed))}")
 
 
 # --------------------------------------------------------------------------------------------

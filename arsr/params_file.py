@@ -1,7 +1,6 @@
 """params.yaml as a file: reading it, hashing a mapping of it, and the error its knobs raise.
 
-A leaf: ``arsr.params`` (the validators) re-exports all three; the trainers' config schemas
-import the error from here.
+A leaf: ``arsr.params`` (the validators and ``check_keys``) re-exports all three.
 """
 from __future__ import annotations
 

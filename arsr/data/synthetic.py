@@ -72,7 +72,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..io import write_json, write_text
-from ..params_file import ParamError
+from ..params import ParamError, check_keys
 from ..workers import process_pool
 from .video import write_video
 
@@ -199,10 +199,7 @@ class SyntheticConfig:
         given keep their defaults, unknown keys are an error naming them."""
         values = dict(values or {})
         known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            raise ParamError(f"unknown synthetic dataset setting(s) {unknown}; valid keys: "
-                             f"{', '.join(known)}")
+        check_keys(values, known, "SyntheticConfig")
         typed = {}
         for key, value in values.items():
             kind = type(getattr(cls, key))

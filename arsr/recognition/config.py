@@ -8,7 +8,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Mapping
 
-from ..params_file import ParamError
+from ..params import ParamError, check_keys
 
 __all__ = ["TrainConfig", "SCHEDULE_DEFAULTS", "MULTISCALE_SCALES", "STREAMS", "RECOGNIZER_TYPES", "default_scale_size"]
 
@@ -85,11 +85,7 @@ class TrainConfig:
         if isinstance(values, TrainConfig):
             return copy.deepcopy(values)
         values = dict(values or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ParamError(f"unknown training setting(s) {', '.join(f'{key}.{u}' for u in unknown)}; "
-                             f"valid keys: {', '.join(sorted(known))}")
+        check_keys(values, sorted(f.name for f in fields(cls)), "TrainConfig", prefix=key)
         cfg = cls(**values)
         for name in ("lr_steps", "scales", "st_loss_weights"):
             if getattr(cfg, name) is not None:

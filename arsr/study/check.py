@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..params import ParamError, load_params
+from ..params import ParamError, check_keys, load_params
 from .schema import SCHEMA, validate
 
 __all__ = ["check_params", "main"]
@@ -21,9 +21,7 @@ __all__ = ["check_params", "main"]
 def check_params(params: dict) -> dict:
     """Validate every group of ``params``; a group the schema does not know is an error too
     (a typo such as ``evalute:`` would otherwise be ignored by every stage)."""
-    unknown = sorted(set(params) - set(SCHEMA))
-    if unknown:
-        raise ParamError(f"params: unknown group(s) {', '.join(unknown)}; known: {', '.join(SCHEMA)}")
+    check_keys(params, SCHEMA, "params", what="group")
     return validate(params, list(SCHEMA))
 
 

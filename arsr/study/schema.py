@@ -12,7 +12,7 @@ from typing import Any
 
 from ..mapping import merged
 from ..methods import SR_BASE_MODELS, SR_METHODS, SR_TRAINABLE  # noqa: F401 (the registry's, re-exported)
-from ..params import ParamError, _fail, choice, free_dict, integer, list_of, optional, path, string
+from ..params import ParamError, _fail, check_keys, choice, free_dict, integer, list_of, optional, path, string
 from ..paths import resolve
 from ..recognition.config import RECOGNIZER_TYPES
 
@@ -44,11 +44,8 @@ def _sr_group(value, key):
              "finetune": _sr_finetune,
              "feature_network": choice("recognizer", "vgg19"),
              "vgg_weights": optional(path()), "common": free_dict()}
-    unknown = sorted(set(value) - set(fixed) - set(SR_TRAINABLE))
-    if unknown:
-        raise ParamError(f"params: unknown key(s) {', '.join(f'{key}.{k}' for k in unknown)}; "
-                         f"allowed: {', '.join(fixed)} and one mapping per method "
-                         f"({', '.join(SR_TRAINABLE)})")
+    check_keys(value, [*fixed, *SR_TRAINABLE], "params", prefix=key,
+               allowed_as=f"allowed keys of {key} (the last ones: one mapping per method)")
     out = {}
     for name, rule in fixed.items():
         if name not in value:
@@ -111,12 +108,7 @@ def _check_group(schema: Any, values: Any, prefix: str) -> Any:
         return schema(values, prefix)
     if not isinstance(values, dict):
         raise ParamError(f"params: {prefix} must be a mapping of keys to values, got {values!r}")
-    unknown = sorted(set(values) - set(schema))
-    if unknown:
-        raise ParamError(
-            f"params: unknown key(s) {', '.join(prefix + '.' + k for k in unknown)}; "
-            f"allowed keys of {prefix}: {', '.join(sorted(schema))}"
-        )
+    check_keys(values, sorted(schema), "params", prefix=prefix)
     missing = sorted(set(schema) - set(values))
     if missing:
         raise ParamError(

@@ -11,7 +11,7 @@ from bisect import bisect_right
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..params_file import ParamError
+from ..params import ParamError, check_keys
 
 __all__ = ["ConfigError", "DEFAULTS", "PIXEL_TYPES", "GAN_TYPES", "FEATURE_NETWORKS", "RANDOM_VGG",
            "TRAINABLE_ARCHS", "WARP_NORMS", "resolve_config", "model_signature", "lr_at", "read_config_file"]
@@ -76,12 +76,7 @@ ConfigError = ParamError
 def _merge(defaults: Mapping, given: Mapping, prefix: str) -> dict:
     if not isinstance(given, Mapping):
         raise ConfigError(f"config: {prefix or 'the config'} must be a mapping, got {given!r}")
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        where = f" of {prefix}" if prefix else ""
-        raise ConfigError(
-            f"config: unknown key(s) {', '.join((prefix + '.' if prefix else '') + k for k in unknown)}; "
-            f"allowed keys{where}: {', '.join(sorted(defaults))}")
+    check_keys(given, sorted(defaults), "config", prefix=prefix)
     out = {}
     for key, default in defaults.items():
         full = f"{prefix}.{key}" if prefix else key

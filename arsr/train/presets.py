@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any, Mapping, NamedTuple
 
 from ..mapping import merged
+from ..params import check_keys
 from .config import ConfigError, resolve_config
 
 __all__ = ["PRESETS", "METHODS", "BASES", "base_overrides", "Phase", "method_phases", "train_phases", "train_method",
@@ -173,10 +174,7 @@ def method_phases(method: str, overrides: Mapping | None = None,
     names = [p.name for p in PRESETS[method]]
     if not isinstance(per_phase, Mapping):
         raise ConfigError(f"overrides: phases must map phase names ({', '.join(names)}) to overrides")
-    unknown = sorted(set(per_phase) - set(names))
-    if unknown:
-        raise ConfigError(f"overrides: unknown phase(s) {', '.join(unknown)} of method {method!r}; "
-                          f"its phases: {', '.join(names)}")
+    check_keys(per_phase, names, f"overrides of method {method!r}", what="phase", allowed_as="its phases")
     if "init_from" in overrides:
         raise ConfigError("overrides: init_from would apply to every phase; set it for one phase "
                           f"as phases.<name>.init_from (phases of {method}: {', '.join(names)})")
