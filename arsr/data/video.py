@@ -33,6 +33,10 @@ class VideoReadError(RuntimeError):
     """A video file is missing, cannot be opened or decodes to no (or too few) frames."""
 
 
+class VideoWriteError(RuntimeError):
+    """No codec of this OpenCV build writes the requested container (or the encoder wrote nothing)."""
+
+
 def _open(path: Path) -> cv2.VideoCapture:
     if not path.exists():
         raise VideoReadError(f"{path}: no such file; check the path (or the dataset root it was "
@@ -169,7 +173,7 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float = 25.0,
                 _working_fourcc[ext] = code
             os.replace(tmp, path)
             return code
-        raise RuntimeError(
+        raise VideoWriteError(
             f"{path}: no video codec could be opened for writing (tried {', '.join(candidates)}) "
             "with this OpenCV build; install an opencv-python wheel with FFmpeg support"
         )
@@ -310,7 +314,7 @@ class VideoWriter:
             if self.forced is None and code in LOSSLESS_FOURCCS:
                 _working_fourcc[ext.lower()] = code
             return
-        raise RuntimeError(
+        raise VideoWriteError(
             f"{self.path}: no video codec could write a {width}x{height} {ext or '(no extension)'} file "
             f"with this OpenCV build (tried {', '.join(tried)}); write .mkv or .avi (lossless FFV1)")
 
@@ -340,7 +344,7 @@ class VideoWriter:
         self._writer = None
         try:
             if self._tmp.stat().st_size == 0:
-                raise RuntimeError(f"{self.path}: the {self.fourcc} encoder wrote nothing; write .mkv or .avi")
+                raise VideoWriteError(f"{self.path}: the {self.fourcc} encoder wrote nothing; write .mkv or .avi")
             os.chmod(self._tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600
             os.replace(self._tmp, self.path)
         finally:

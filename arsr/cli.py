@@ -1,0 +1,444 @@
+"""The command line ``arsr``: a video super-resolved x4 by one of the study's methods, and the
+classes the study's two-stream TSN sees in a video.
+
+    arsr upscale clip.avi clip_x4.mkv --method tosr          # the study's trained ToSR (seed 0)
+    arsr upscale clip.avi clip_x4.mkv --method vdsr --weights my_vdsr/sr/model.pt
+    arsr upscale clip.avi clip_x4.mkv --method bicubic       # MATLAB bicubic, no weights
+    arsr recognize clip.avi                                  # an HR video
+    arsr recognize clip_lr.avi --sr sosr                     # an LR video, super-resolved first
+
+``upscale`` streams: frames are decoded, super-resolved (video methods with their window of
+frames around each one) and encoded a few at a time (:func:`upscale_frames`), into a lossless
+file (FFV1 in .mkv/.avi; ``arsr.data.video.VideoWriter``) written under a temporary name and
+renamed at the end. A method's weights are the study's trained model
+(``data/models/sr/<method>/seed<k>``) unless ``--weights`` names a file; its sizes come from the
+``config.json`` the trainer writes beside each ``model.pt``, else from ``params.yaml``'s
+``sr.<method>`` (``--params`` for another file, e.g. ``profiles/paper.yaml`` for the published
+sizes). ``recognize`` scores the video as ``arsr.evaluate`` scores a test video (TSN's test
+protocol, the study's ``evaluate.num_frames`` and ``evaluate.crops``, flow with
+``prepare.flow_method``) and prints the top classes of the two-stream fusion, with their softmax
+probabilities.
+
+A bad input (a missing or empty video, weights of another architecture or size, an output that
+cannot be written) ends with one line on stderr naming the file and the fix, and exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+from itertools import chain, islice
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from .data.video import VideoReader, VideoReadError, VideoWriteError, VideoWriter, read_video
+from .methods import IMAGE_SR, SR_TRAINABLE
+from .params_file import ParamError, load_params
+from .paths import repo_root
+
+__all__ = ["main", "build_parser", "load_method", "upscale_frames", "CLIError"]
+
+#: Where the study keeps its trained models, relative to its root (``dvc.yaml``'s outs).
+SR_MODELS = "data/models/sr"
+RECOGNIZERS = "data/models/recognizers"
+CLASSES = "data/interim/classes.csv"
+#: Used where no params.yaml is at hand: ``arsr.evaluate``'s defaults (TSN's test protocol).
+DEFAULT_NUM_FRAMES, DEFAULT_CROPS, DEFAULT_FLOW = 25, "center", "dis"
+SCALE = 4
+
+
+class CLIError(Exception):
+    """A bad input the user can fix: its message is one line naming the file and the fix."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The study's settings and files
+
+
+def _study_root() -> Path | None:
+    try:
+        return repo_root()
+    except FileNotFoundError:
+        return None
+
+
+def _params(path: str | None) -> tuple[dict | None, str]:
+    """params.yaml (``path``, else the study root's; None outside the study) and its name."""
+    if path is None:
+        root = _study_root()
+        if root is None:
+            return None, "arsr.train.presets (no params.yaml: not inside the study)"
+        path = root / "params.yaml"
+    try:
+        return load_params(path), str(path)
+    except ParamError as err:
+        raise CLIError(f"{err} (--params)") from None
+
+
+def _device(name: str):
+    import torch
+
+    if name == "auto":
+        return None
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise CLIError(f"--device {name}: not a device; use auto, cpu, cuda or cuda:<k>") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise CLIError(f"--device {name}: this machine has no CUDA GPU; use --device cpu (or auto)")
+    return device
+
+
+def _train_stage(method: str) -> str:
+    from .train.presets import BASES
+
+    return f"{'finetune_sr' if method in BASES else 'train_sr'}@{method}"
+
+
+def _one_line(err: BaseException, path: Path) -> str:
+    """The first line of a library error, naming ``path`` if it does not already."""
+    line = str(err).strip().splitlines()[0].rstrip(":") if str(err).strip() else type(err).__name__
+    return line if str(path) in line else f"{path}: {line}"
+
+
+# ---------------------------------------------------------------------------------------------
+# SR methods
+
+
+def load_method(method: str, weights: str | os.PathLike | None = None, *, seed: int = 0,
+                params: str | None = None, device=None):
+    """The ``arsr.sr_methods`` method ``method`` (``bicubic`` or one of ``arsr.methods.SR_TRAINABLE``)
+    with ``weights`` (default: the study's trained model of ``seed``); :class:`CLIError` on any
+    file that does not fit."""
+    from .sr_methods import bicubic_method
+
+    if method == "bicubic":
+        if weights is not None:
+            raise CLIError(f"{weights}: bicubic has no weights; leave out --weights")
+        return bicubic_method(SCALE, device=device)
+    if method not in SR_TRAINABLE:
+        raise CLIError(f"--method {method}: unknown; choose bicubic or one of {', '.join(SR_TRAINABLE)}")
+    if weights is None:
+        return _study_method(method, seed, device)
+    return _method_from_file(method, Path(weights), params, device)
+
+
+def _study_method(method: str, seed: int, device):
+    from .study.sr import load_sr_method
+
+    fix = f"run the study's `dvc repro {_train_stage(method)}`, or pass --weights FILE"
+    root = _study_root()
+    if root is None:
+        raise CLIError(f"no trained {method}: not inside the arsr study (no dvc.yaml and params.yaml at or "
+                       f"above {Path.cwd()}); run from the study's root, or pass --weights FILE")
+    folder = root / SR_MODELS / method / f"seed{seed}"
+    spec = folder / "method.json"
+    if not spec.is_file():
+        raise CLIError(f"{spec} not found: {method} (seed {seed}) is not trained; {fix}")
+    try:
+        last = json.loads(spec.read_text())["phases"][-1]["name"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise CLIError(f"{spec} is damaged; {fix} again") from None
+    model_file = folder / last / "model.pt"
+    if not model_file.is_file():
+        raise CLIError(f"{model_file} not found: the training of {method} (seed {seed}) has not finished; {fix}")
+    try:
+        return load_sr_method(root / SR_MODELS, method, seed, device=device)
+    except (ValueError, KeyError, TypeError, RuntimeError, OSError) as err:
+        raise CLIError(f"{_one_line(err, model_file)}; {fix} again") from None
+
+
+def _method_from_file(method: str, weights: Path, params_path: str | None, device):
+    from .sr_methods import default_device, method_from_model
+    from .train.config import ConfigError
+    from .train.presets import method_phases
+    from .train.sr_trainer import load_generator
+
+    if not weights.is_file():
+        raise CLIError(f"{weights}: no such weight file; check the path, or leave out --weights for the "
+                       f"study's trained {method}")
+    arch = method_phases(method)[-1].config["arch"]
+    config_file = weights.parent / "config.json"
+    if config_file.is_file():  # the trainer's phase folder: the sizes the weights were trained with
+        try:
+            config = json.loads(config_file.read_text())
+        except ValueError:
+            raise CLIError(f"{config_file} is not valid JSON; restore it or move the weights elsewhere") from None
+        source = str(config_file)
+        if config.get("arch") != arch:
+            raise CLIError(f"{weights} was trained as {config.get('arch')!r} ({config_file}), but {method} is a "
+                           f"{arch!r}; pass --method with the weights' method, or a {method} weight file")
+    else:
+        from .study.sr import method_overrides
+
+        params, source = _params(params_path)
+        sr = (params or {}).get("sr") or {}
+        try:
+            overrides = method_overrides(sr, method, 0) if "common" in sr else {}
+            config = method_phases(method, overrides)[-1].config
+        except (ConfigError, ParamError, ValueError) as err:
+            raise CLIError(f"{source}: sr.{method}: {err}; fix it or pass --params FILE") from None
+        source = f"sr.{method} of {source}" if sr else source
+    try:
+        model = load_generator(weights, config, device="cpu")
+    except (ValueError, KeyError, TypeError, RuntimeError, OSError, ConfigError) as err:
+        raise CLIError(f"{_one_line(err, weights)}: it is not a {method} ({arch}) with the sizes of {source}; "
+                       f"pass a {method} weight file of those sizes, or --params FILE whose "
+                       f"sr.{method}.arch_kwargs match it") from None
+    return method_from_model(model, method, device=default_device(device))
+
+
+def upscale_frames(method, frames: Iterable[np.ndarray], chunk: int | None = None) -> Iterator[np.ndarray]:
+    """SR frames of a clip that arrives one ``(h, w, 3)`` uint8 frame at a time, in order.
+
+    Output frame t equals ``method.sr(clip, [t])`` on the whole clip (video methods: the window
+    around t, padded at the clip's ends), while only ``chunk`` frames (default: the method's
+    batch, ``arsr.sr_methods.auto_batch``) plus one window are held. Yields ``(s·h, s·w, 3)`` uint8.
+    """
+    from .sr_methods import auto_batch
+
+    window = int(getattr(method, "num_frames", 1))
+    if getattr(method, "pad", "zeros") == "reflect":
+        raise ValueError(f"{method.name}: pad='reflect' reads frames outside the window; stream with "
+                         "pad='zeros' or 'replicate', or call method.sr on the whole clip")
+    before, after = window // 2, window - window // 2 - 1
+    buffer: list[np.ndarray] = []
+    base = done = 0  # buffer[0] is frame ``base``; frames before ``done`` are out
+
+    def run(count: int) -> np.ndarray:
+        nonlocal buffer, base, done
+        out = method.sr(np.stack(buffer), np.arange(done - base, done - base + count))
+        done += count
+        keep = max(0, done - before)
+        buffer, base = buffer[keep - base:], keep
+        return out
+
+    for frame in frames:
+        buffer.append(frame)
+        if chunk is None:
+            chunk = auto_batch(method.batch_size, frame.shape[0] * frame.shape[1] * method.scale ** 2)
+        if base + len(buffer) >= done + chunk + after:
+            yield from run(chunk)
+    while done < base + len(buffer):
+        yield from run(min(chunk, base + len(buffer) - done))
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+
+
+def _input_video(path: str) -> Path:
+    src = Path(path)
+    if not src.exists():
+        raise CLIError(f"{src}: no such file; check the input path")
+    if not src.is_file():
+        raise CLIError(f"{src}: not a file; give a video file")
+    return src
+
+
+def _check_output(dst: Path, src: Path) -> None:
+    if dst.exists() and dst.resolve() == src.resolve():
+        raise CLIError(f"{dst}: the output would overwrite the input; choose another output name")
+    if dst.is_dir():
+        raise CLIError(f"{dst} is a folder; give an output file name, e.g. {dst / (src.stem + '_x4.mkv')}")
+    if not dst.suffix:
+        raise CLIError(f"{dst}: give the output a video extension (.mkv or .avi: lossless FFV1)")
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".check", dir=dst.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise CLIError(f"{dst}: cannot write into {dst.parent} ({err.strerror}); choose a writable "
+                       "output folder") from None
+
+
+def cmd_upscale(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    src, dst = _input_video(args.input), Path(args.output)
+    _check_output(dst, src)
+    device = _device(args.device)
+    method = load_method(args.method, args.weights, seed=args.seed, params=args.params, device=device)
+    window = int(getattr(method, "num_frames", 1))
+    with VideoReader(src, args.max_frames) as video:
+        frames = iter(video)
+        head = list(islice(frames, 2))
+        if not head:
+            raise CLIError(f"{src}: no frame could be decoded (empty or damaged video); re-encode it, "
+                           f"e.g. `ffmpeg -i {src.name} -c:v ffv1 fixed.mkv`")
+        if len(head) == 1 and window > 1:
+            raise CLIError(f"{src} has 1 frame, but {args.method} is a video method (a window of {window} "
+                           f"frames); give a clip of 2 frames or more, or an image method "
+                           f"(bicubic, {', '.join(IMAGE_SR)})")
+        fps = video.fps if math.isfinite(video.fps) and video.fps > 0 else 25.0
+        total = video.announced if args.max_frames is None else min(video.announced, args.max_frames)
+        bar = tqdm(total=total or None, unit="frame", desc=f"upscale {args.method}", disable=args.quiet,
+                   mininterval=1.0)
+        try:
+            with VideoWriter(dst, fps=fps) as out:
+                for frame in upscale_frames(method, chain(head, frames)):
+                    out.write(frame)
+                    bar.update(1)
+        finally:
+            bar.close()
+    w, h = out.size
+    kind = "lossless" if out.lossless else "lossy: this container takes no lossless codec; use .mkv"
+    print(f"{dst}: {out.written} frames {w}x{h} at {fps:g} fps, {out.fourcc.strip()} ({kind})")
+    return 0
+
+
+def _recognizer_dir(args: argparse.Namespace, params: dict | None) -> Path:
+    if args.recognizers:
+        return Path(args.recognizers)
+    root = _study_root()
+    if root is None:
+        raise CLIError("no trained recogniser: not inside the arsr study; run from the study's root, or pass "
+                       "--recognizers DIR (a folder with tsn_rgb/ and tsn_flow/)")
+    seed = int(((params or {}).get("recognition") or {}).get("seed", 0))
+    return root / RECOGNIZERS / f"seed{seed}"
+
+
+def _class_names(args: argparse.Namespace, rgb_dir: Path) -> tuple[list[str] | None, str]:
+    """The class names (label order) and the file they came from: ``--classes``, the recogniser's
+    ``recognizer.json``, else the study's prepared store."""
+    import pandas as pd
+
+    if args.classes is None:
+        names = json.loads((rgb_dir / "recognizer.json").read_text()).get("class_names")
+        if names:
+            return list(names), str(rgb_dir / "recognizer.json")
+    root = _study_root()
+    path = Path(args.classes) if args.classes else (root / CLASSES if root else None)
+    if path is None or not path.is_file():
+        if args.classes:
+            raise CLIError(f"{path}: no such file; give a classes.csv (columns label, class_name)")
+        return None, "(no class names)"
+    try:
+        table = pd.read_csv(path, keep_default_na=False)
+        return list(table.sort_values("label")["class_name"].astype(str)), str(path)
+    except (KeyError, ValueError, pd.errors.ParserError):
+        raise CLIError(f"{path}: not a classes.csv (columns label, class_name); give the prepared "
+                       "store's data/interim/classes.csv") from None
+
+
+def cmd_recognize(args: argparse.Namespace) -> int:
+    import torch
+
+    from .flow import compute_flow, quantize
+    from .recognition.inference import load_recognizers
+
+    src = _input_video(args.video)
+    params, _ = _params(args.params)
+    evaluate = (params or {}).get("evaluate") or {}
+    num_frames = args.num_frames or int(evaluate.get("num_frames", DEFAULT_NUM_FRAMES))
+    crops = args.crops or evaluate.get("crops", DEFAULT_CROPS)
+    flow_method = args.flow or ((params or {}).get("prepare") or {}).get("flow_method", DEFAULT_FLOW)
+    device = _device(args.device)
+    folder = _recognizer_dir(args, params)
+    streams = {s: folder / f"tsn_{s}" for s in ("rgb", "flow")}
+    for part in streams.values():
+        for name in ("recognizer.json", "model.pt"):
+            if not (part / name).is_file():
+                raise CLIError(f"{part / name} not found: the study's TSN is not trained; run `dvc repro "
+                               "train_recognizers`, or pass --recognizers DIR (a folder with tsn_rgb/ and tsn_flow/)")
+    try:
+        tsn = load_recognizers(tsn_rgb=streams["rgb"], tsn_flow=streams["flow"], device=device)["tsn"]
+    except ValueError as err:
+        if "different numbers of classes" in str(err):
+            raise CLIError(f"{streams['flow'] / 'model.pt'} scores another number of classes than "
+                           f"{streams['rgb'] / 'model.pt'}: the streams were trained on different datasets; "
+                           "pass --recognizers DIR with both streams of one training") from None
+        raise CLIError(f"{_one_line(err, folder)}; retrain with `dvc repro train_recognizers`") from None
+    names, source = _class_names(args, streams["rgb"])
+    if names is None:
+        names = [f"class {k}" for k in range(tsn.num_classes)]
+    elif len(names) != tsn.num_classes:
+        raise CLIError(f"{streams['rgb'] / 'model.pt'} scores {tsn.num_classes} classes but {source} names "
+                       f"{len(names)}: the recogniser was trained on another dataset's classes; pass "
+                       f"--recognizers DIR trained on these classes, or --classes FILE with its {tsn.num_classes}")
+    sr = load_method(args.sr, args.weights, seed=args.seed, params=args.params, device=device) if args.sr else None
+    frames = read_video(src, max_frames=args.max_frames)
+    if len(frames) < 2:
+        raise CLIError(f"{src} has {len(frames)} frame: the temporal stream needs optical flow between "
+                       "frames; give a clip of 2 frames or more")
+    plan = tsn.plan(len(frames), num_frames)
+    needed = plan.frames()
+    pictures = sr.sr(frames, needed) if sr is not None else frames[needed]
+    by_index = dict(zip(needed.tolist(), pictures))
+    fields = {int(k): quantize(compute_flow(by_index[int(k)], by_index[int(k) + 1], flow_method), tsn.flow_bound)
+              for k in np.unique(plan.flow)}
+    scores = tsn.score(by_index, fields, plan, crops)
+    probs = torch.softmax(torch.from_numpy(scores["fusion"]).double(), 0).numpy()
+    top = np.argsort(-probs, kind="stable")[:max(1, args.top)]
+    what = f"super-resolved x{SCALE} with {sr.name}" if sr is not None else "as HR"
+    print(f"{src} ({len(frames)} frames, {what}): TSN two-stream fusion, top {len(top)} of {tsn.num_classes}")
+    width = max(len(names[k]) for k in top)
+    for rank, k in enumerate(top, 1):
+        print(f"{rank:>3}  {names[k]:<{width}}  {probs[k]:.3f}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="arsr", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    methods = ["bicubic", *SR_TRAINABLE]
+
+    def sr_options(p: argparse.ArgumentParser, flag: str, default: str | None) -> None:
+        p.add_argument(flag, default=default, choices=methods, metavar="METHOD",
+                       help=f"SR method: {', '.join(methods)}" + (f" (default {default})" if default else ""))
+        p.add_argument("--weights", help="SR weight file (default: the study's trained model, "
+                       f"{SR_MODELS}/<method>/seed<k>/<last phase>/model.pt)")
+        p.add_argument("--seed", type=int, default=0, help="SR seed of the study's model (default 0)")
+        p.add_argument("--params", help="params file giving the sizes of --weights when no config.json "
+                       "sits beside it (default: the study's params.yaml)")
+        p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:<k>")
+        p.add_argument("--max-frames", type=int, default=None, help="read at most this many frames")
+
+    up = sub.add_parser("upscale", help="super-resolve a video x4, frame by frame, into a lossless file")
+    up.add_argument("input", help="any video OpenCV reads (the LR video)")
+    up.add_argument("output", help="the x4 video (.mkv or .avi: lossless FFV1)")
+    sr_options(up, "--method", "tosr")
+    up.add_argument("--quiet", action="store_true", help="no progress bar")
+    up.set_defaults(run=cmd_upscale)
+
+    rec = sub.add_parser("recognize", help="top classes of the study's two-stream TSN for a video")
+    rec.add_argument("video", help="the video (HR; LR with --sr)")
+    sr_options(rec, "--sr", None)
+    rec.add_argument("--top", type=int, default=5, help="classes to print (default 5)")
+    rec.add_argument("--recognizers", help="folder with tsn_rgb/ and tsn_flow/ (default: the study's, "
+                     f"{RECOGNIZERS}/seed<recognition.seed>)")
+    rec.add_argument("--classes", help="classes.csv (label, class_name) when the recogniser holds no names")
+    rec.add_argument("--num-frames", type=int, help="test snippets (default: params evaluate.num_frames)")
+    rec.add_argument("--crops", choices=("center", "ten"), help="default: params evaluate.crops")
+    rec.add_argument("--flow", help="flow method (default: params prepare.flow_method)")
+    rec.set_defaults(run=cmd_recognize)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.max_frames is not None and args.max_frames < 1:
+        print(f"arsr {args.command}: error: --max-frames {args.max_frames}: give 1 or more", file=sys.stderr)
+        return 2
+    try:
+        return args.run(args)
+    except (CLIError, VideoReadError, VideoWriteError) as err:
+        print(f"arsr {args.command}: error: {' '.join(str(err).split())}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"arsr {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
