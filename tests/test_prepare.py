@@ -8,7 +8,7 @@ import pytest
 
 from arsr.data.prepare import PrepareSettings, list_dataset, prepare_dataset
 from arsr.data.store import PreparedDataset, video_key
-from arsr.data.video import VideoReadError, write_video
+from arsr.data.video import VideoReadError, read_video, write_video
 from arsr.ops import imresize
 
 TINY = {"n_classes": 10, "clips_per_class": 2, "n_unlabelled": 2, "frames_min": 6,
@@ -48,9 +48,16 @@ def test_prepare_writes_hr_lr_flow(tiny_records, tmp_path):
     assert TINY["frames_min"] <= t <= TINY["frames_max"]
     assert video.hr.shape == (t, 48, 64, 3) and video.hr.dtype == np.uint8
     assert video.lr.shape == (t, 12, 16, 3) and video.lr.dtype == np.uint8
-    assert video.flow.shape == (t - 1, 48, 64, 2) and video.flow.dtype == np.float16
-    np.testing.assert_array_equal(video.lr[2], imresize(np.asarray(video.hr[2]), 0.25))
-    assert np.isfinite(video.flow).all() and np.abs(video.flow).max() > 0.1
+    assert video.flow.shape == (t - 1, 48, 64, 2) and video.flow.dtype == np.float32
+    # LR is bit-identical to imresize of the HR frame decoded from the source
+    hr = read_video(records[0].path)[:t]
+    np.testing.assert_array_equal(video.hr[:], hr)  # 64x48 is a multiple of 4: no crop
+    for k in range(t):
+        np.testing.assert_array_equal(video.lr[k], imresize(hr[k], 0.25))
+    flow = np.asarray(video.flow)
+    assert np.isfinite(flow).all() and np.abs(flow).max() > 0.1
+    # compact: HR is decoded from the source, not stored
+    assert video.meta["hr"]["codec"] == "source" and not (video.folder / "hr.pack").exists()
     assert (index["n_frames"] == [ds.video(v).n_frames for v in index["video_id"]]).all()
 
 
@@ -60,14 +67,14 @@ def test_prepare_resumes_only_unfinished(tiny_records, tmp_path):
     prepare_dataset(records[:3], tmp_path, settings, workers=1, progress=False)
     videos = tmp_path / "videos"
     killed = videos / video_key(records[1].video_id)
-    mtime_kept = (videos / video_key(records[0].video_id) / "hr.npy").stat().st_mtime_ns
+    mtime_kept = (videos / video_key(records[0].video_id) / "flow.pack").stat().st_mtime_ns
     import shutil
     shutil.rmtree(killed)
     (videos / f".{killed.name}.abc.tmp").mkdir()  # what a killed worker leaves behind
     index, stats = prepare_dataset(records[:3], tmp_path, settings, workers=1, progress=False)
     assert (stats["prepared"], stats["reused"]) == (1, 2)
     assert killed.is_dir() and not list(videos.glob(".*.tmp"))
-    assert (videos / video_key(records[0].video_id) / "hr.npy").stat().st_mtime_ns == mtime_kept
+    assert (videos / video_key(records[0].video_id) / "flow.pack").stat().st_mtime_ns == mtime_kept
     # other settings: every video is redone
     _, stats = prepare_dataset(records[:3], tmp_path, PrepareSettings(flow_method="farneback"),
                                workers=1, progress=False)
@@ -138,4 +145,30 @@ def test_hr_size_and_crop(tiny_records, tmp_path):
 
 def test_missing_index_says_how_to_prepare(tmp_path):
     with pytest.raises(FileNotFoundError, match="dvc repro prepare"):
+        PreparedDataset(tmp_path)
+
+
+def test_resized_hr_is_stored_losslessly(tiny_records, tmp_path):
+    """hr_size resizes: the working frames are no crop of the source, so they are stored (PNG)."""
+    from arsr.data.prepare import working_size
+
+    records, _ = tiny_records
+    settings = PrepareSettings(scale=4, flow_method="dis", hr_size=(32, 24))
+    index, _ = prepare_dataset(records[:1], tmp_path, settings, workers=1, progress=False)
+    video = PreparedDataset(tmp_path).video(index.iloc[0]["video_id"])
+    assert video.meta["hr"]["codec"] == "png" and (video.folder / "hr.pack").is_file()
+    want = working_size(read_video(records[0].path), settings)
+    np.testing.assert_array_equal(np.asarray(video.hr), want)
+    np.testing.assert_array_equal(video.lr[1], imresize(want[1], 0.25))
+
+
+def test_old_store_is_refused(tiny_records, tmp_path):
+    """A data/interim of store format 1 (hr.npy, lr.npy, flow.npy) asks to re-run prepare."""
+    from arsr.data.store import StoreFormatError
+
+    records, _ = tiny_records
+    index, _ = prepare_dataset(records[:1], tmp_path, PrepareSettings(), workers=1, progress=False)
+    folder = tmp_path / "videos" / index.iloc[0]["key"]
+    (folder / "meta.json").write_text('{"fingerprint": "x", "n_frames": 6}')
+    with pytest.raises(StoreFormatError, match=r"store format 1.*dvc repro prepare"):
         PreparedDataset(tmp_path)

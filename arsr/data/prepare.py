@@ -1,4 +1,5 @@
-"""The prepare stage: a dataset of videos -> HR frames, x1/s LR frames and HR optical flow.
+"""The prepare stage: a dataset of videos -> HR frames, x1/s LR frames and HR optical flow,
+written in the compact store format of :mod:`arsr.data.store`.
 
 Parallel over videos (a process pool), one atomic folder per video, resumable: a restarted run
 keeps every finished video whose settings fingerprint matches and redoes only the rest.
@@ -21,11 +22,11 @@ from tqdm import tqdm
 from ..io import atomic_dir, write_json, write_text
 from ..paths import resolve
 from ..workers import process_pool
-from .store import INDEX_COLUMNS, read_meta, video_key
+from .store import INDEX_COLUMNS, STORE_FORMAT, folder_files, read_meta, video_key, write_video_folder
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = STORE_FORMAT  # a folder of another store format is never reused
 
 
 @dataclass(frozen=True)
@@ -92,18 +93,25 @@ def list_dataset(data: dict, *, workers: int = 0, progress: bool = True):
 def working_size(frames: np.ndarray, settings: PrepareSettings) -> np.ndarray:
     """Bring (T, H, W, 3) uint8 frames to the HR working size: resize to ``hr_size`` (bicubic,
     antialiased) if given, else centre-crop to a multiple of ``scale``."""
-    t, h, w, _ = frames.shape
+    box = working_crop(frames.shape[1], frames.shape[2], settings)
+    if box is None:
+        out_w, out_h = settings.hr_size
+        return np.ascontiguousarray(_per_frame_resize(frames, size=(out_h, out_w)))
+    top, left, ch, cw = box
+    return np.ascontiguousarray(frames[:, top:top + ch, left:left + cw])
+
+
+def working_crop(h: int, w: int, settings: PrepareSettings) -> tuple[int, int, int, int] | None:
+    """(top, left, height, width) of the working frames inside an h x w source frame, or None
+    when ``hr_size`` resizes (the working frames are then no crop of the source)."""
     if settings.hr_size is not None:
         out_w, out_h = settings.hr_size
-        if (out_h, out_w) != (h, w):
-            frames = _per_frame_resize(frames, size=(out_h, out_w))
-        return np.ascontiguousarray(frames)
+        return (0, 0, h, w) if (out_h, out_w) == (h, w) else None
     s = settings.scale
     ch, cw = h - h % s, w - w % s
     if ch < 2 * s or cw < 2 * s:
         raise ValueError(f"frames of {w}x{h} are too small for x{s} super-resolution")
-    top, left = (h - ch) // 2, (w - cw) // 2
-    return np.ascontiguousarray(frames[:, top:top + ch, left:left + cw])
+    return (h - ch) // 2, (w - cw) // 2, ch, cw
 
 
 def _per_frame_resize(frames: np.ndarray, **kw) -> np.ndarray:
@@ -117,9 +125,10 @@ def _per_frame_resize(frames: np.ndarray, **kw) -> np.ndarray:
 
 
 def prepare_video(source: Path, folder: Path, settings: PrepareSettings) -> dict:
-    """Read ``source``, write hr/lr/flow .npy and meta.json into ``folder`` atomically.
+    """Read ``source``, write the video's store folder (:mod:`arsr.data.store`) atomically.
 
-    Returns the meta dict (the video's index columns are filled in by the caller).
+    HR is decoded from ``source`` at read time when the working frames are a crop of it, else
+    stored. Returns the meta dict (the video's index columns are filled in by the caller).
     """
     from ..flow import compute_flows
     from .video import VideoReadError, read_video
@@ -130,22 +139,15 @@ def prepare_video(source: Path, folder: Path, settings: PrepareSettings) -> dict
             f"{source}: only {frames.shape[0]} frame(s) decoded; optical flow needs at least 2. "
             "Re-encode or remove the file, or set data.on_bad_video: skip"
         )
+    crop = working_crop(frames.shape[1], frames.shape[2], settings)
     hr = working_size(frames, settings)
     lr = _per_frame_resize(hr, scale=1.0 / settings.scale)
-    flow = compute_flows(hr, settings.flow_method).astype(np.float16)
-    meta = {
-        "fingerprint": settings.fingerprint(), "settings": asdict(settings),
-        "source": source_stamp(source),
-        "n_frames": int(hr.shape[0]), "height": int(hr.shape[1]), "width": int(hr.shape[2]),
-        "lr_height": int(lr.shape[1]), "lr_width": int(lr.shape[2]),
-        "flow_mean_magnitude": float(np.linalg.norm(flow.astype(np.float32), axis=-1).mean()),
-    }
-    with atomic_dir(folder) as tmp:
-        np.save(tmp / "hr.npy", hr)
-        np.save(tmp / "lr.npy", lr)
-        np.save(tmp / "flow.npy", flow)
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-    return meta
+    flow = compute_flows(hr, settings.flow_method)
+    meta = {"fingerprint": settings.fingerprint(), "settings": asdict(settings),
+            "source": source_stamp(source),
+            "flow_mean_magnitude": float(np.linalg.norm(flow.astype(np.float32), axis=-1).mean())}
+    return write_video_folder(folder, hr=hr, lr=lr, flow=flow, meta=meta,
+                              source=source if crop is not None else None, crop=crop)
 
 
 def _worker(job):
@@ -196,7 +198,7 @@ def prepare_dataset(records, out_dir: str | Path, settings: PrepareSettings, *, 
         meta = read_meta(videos_dir / key)
         if meta and meta.get("fingerprint") == fingerprint and \
                 meta.get("source") == source_stamp(record.path) and \
-                all((videos_dir / key / f).is_file() for f in ("hr.npy", "lr.npy", "flow.npy")):
+                all((videos_dir / key / f).is_file() for f in folder_files(meta)):
             metas[key] = meta
         else:
             todo.append((record, key))

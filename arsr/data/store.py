@@ -1,46 +1,398 @@
 """The prepared-data store under ``data/interim``: one folder per video, an index CSV.
 
-Layout (written by :mod:`arsr.data.prepare`)::
+Layout (store format 2, written by :mod:`arsr.data.prepare`)::
 
     data/interim/
-      index.csv                    one row per video (columns: INDEX_COLUMNS)
-      classes.csv                  label, class_name
-      videos/<key>/hr.npy          (T, H, W, 3) uint8 RGB, the HR frames at the working size
-      videos/<key>/lr.npy          (T, H/s, W/s, 3) uint8 RGB, MATLAB-bicubic x1/s of hr
-      videos/<key>/flow.npy        (T-1, H, W, 2) float16, HR flow t -> t+1 in pixels (x, y)
-      videos/<key>/meta.json       the settings fingerprint the folder was made with
+      index.csv                  one row per video (columns: INDEX_COLUMNS)
+      classes.csv                label, class_name
+      videos/<key>/meta.json     format, settings fingerprint, frame counts and sizes, and how
+                                 HR is kept: {"codec": "source", "source", "crop", "crc32"}
+                                 or {"codec": "png"}
+      videos/<key>/lr.pack       T lossless PNGs: MATLAB-bicubic x1/s of the HR working frames
+      videos/<key>/flow.pack     T-1 16-bit PNGs: HR flow t -> t+1, x | y side by side, in steps
+                                 of 1/64 px (+32768), each value kept in the 8-bit bin TSN's
+                                 quantisation (bound 20) gives the computed flow
+      videos/<key>/hr.pack       T lossless PNGs, only when HR is not a crop of the source
+                                 (``prepare.hr_size`` resizes)
 
-``.npy`` files open memory-mapped, so patch sampling touches only the pages it reads.
+HR frames are not stored when they are a crop of the source video: they are decoded from it on
+demand (seeking, then decoding forward) and checked against the CRC-32 of each working frame that
+prepare computed, so they are bit-identical to what prepare saw or the read fails. LR is stored
+(1/16 of HR, lossless), so it is bit-identical to ``imresize`` of the decoded HR frame without
+the cost of resizing at every read. Flow keeps 1/64 px (float16's precision at 16-32 px), and
+``arsr.flow.quantize(flow, 20)`` of the stored flow equals that of the flow prepare computed,
+bit for bit: TSN's temporal stream reads what it would have read from float flow.
+
+A ``.pack`` file is the frames' encoded bytes one after the other, then their ``n + 1`` byte
+offsets (int64, little-endian), ``n`` (int64) and the 8-byte magic ``ARSRPK01``: frame ``i`` is
+one ``pread`` of bytes ``offsets[i]:offsets[i+1]``, so random access by (video, frame) keeps
+nothing in memory but the offsets.
+
+:class:`PreparedVideo` gives ``hr``, ``lr`` and ``flow`` as :class:`FrameStack` objects: they index
+like the (T, ...) numpy arrays they stand for (``hr[t]``, ``lr[idx, y:y+p, x:x+p]``,
+``flow[a:b]``, ``np.asarray(flow, np.float32)``) and decode only the frames asked for.
 """
 from __future__ import annotations
 
 import json
+import os
 import re
+import struct
 import threading
+import zlib
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Callable
 
+import cv2
 import numpy as np
 import pandas as pd
 
-from ..paths import resolve
+from ..io import atomic_dir
+from ..paths import repo_root, resolve
 
+STORE_FORMAT = 2
 INDEX_COLUMNS = ["video_id", "key", "class_name", "label", "split", "n_frames",
                  "height", "width", "lr_height", "lr_width", "source"]
 SPLITS = ("train", "test", "unlabelled")
 
-# np.load parses the .npy header with ast.literal_eval, which is not thread-safe on CPython 3.11
-# (gh-106905: "AST constructor recursion depth mismatch" under concurrent calls). The patch
-# sampler opens videos from several loader threads, so every open goes through this lock.
-_OPEN_LOCK = threading.Lock()
+FLOW_STEPS_PER_PIXEL = 64  # flow kept in steps of 1/64 px, as int16: +-512 px
+TSN_BOUND = 20.0           # the 8-bit quantisation bound TSN's flow reads; its bins are kept
+PNG_LEVEL = 3              # zlib level: level 9 saves ~10% at 10x the encoding time
+PACK_MAGIC = b"ARSRPK01"
+SEEK_GAP = 8               # frames ahead worth decoding through rather than seeking to
+OPEN_CAPTURES = 4          # source videos each process keeps open between reads
 
 
-def open_array(path: Path) -> np.ndarray:
-    """A memory-mapped ``.npy`` array, opened safely from any thread."""
-    with _OPEN_LOCK:
-        return np.load(path, mmap_mode="r")
+class StoreFormatError(RuntimeError):
+    """A prepared folder was written by another store format (or is incomplete)."""
 
+
+def _refuse(folder: Path, found) -> StoreFormatError:
+    what = "no meta.json" if found is None else f"store format {found}"
+    return StoreFormatError(
+        f"{folder}: prepared with {what}; this arsr reads store format {STORE_FORMAT} "
+        "(compact: PNG packs, HR decoded from the source video). Re-run `dvc repro prepare` "
+        "(or delete data/interim and run the prepare notebook)")
+
+
+# --------------------------------------------------------------------------------------------
+# Pack files
+
+def write_pack(path: Path, blobs) -> None:
+    """Write encoded frames ``blobs`` (bytes-like) as one pack file, atomically."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    offsets = [0]
+    with open(tmp, "wb") as f:
+        for blob in blobs:
+            f.write(blob)
+            offsets.append(offsets[-1] + len(blob))
+        f.write(np.asarray(offsets, "<i8").tobytes())
+        f.write(struct.pack("<q", len(offsets) - 1) + PACK_MAGIC)
+    os.replace(tmp, path)
+
+
+class Pack:
+    """Read access to a pack file: ``len(pack)``, ``pack.blob(i)`` (bytes)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        with open(self.path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            if size < 16:
+                raise StoreFormatError(f"{self.path}: not a pack file ({size} bytes); re-run prepare")
+            f.seek(size - 16)
+            tail = f.read(16)
+            n = struct.unpack("<q", tail[:8])[0]
+            if tail[8:] != PACK_MAGIC or not 0 <= n <= size // 8:
+                raise StoreFormatError(f"{self.path}: not a pack file (bad trailer); re-run prepare")
+            f.seek(size - 16 - 8 * (n + 1))
+            self.offsets = np.frombuffer(f.read(8 * (n + 1)), "<i8")
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def blob(self, i: int) -> bytes:
+        start, stop = int(self.offsets[i]), int(self.offsets[i + 1])
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            return os.pread(fd, stop - start, start)
+        finally:
+            os.close(fd)
+
+
+# --------------------------------------------------------------------------------------------
+# Codecs
+
+def encode_rgb(frame: np.ndarray) -> bytes:
+    """(H, W, 3) uint8 RGB -> lossless PNG bytes."""
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(frame[..., ::-1]),
+                           [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL])
+    if not ok:
+        raise RuntimeError("OpenCV could not encode a PNG")
+    return buf.tobytes()
+
+
+def decode_rgb(blob: bytes) -> np.ndarray:
+    bgr = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_UNCHANGED)
+    return np.ascontiguousarray(bgr[..., ::-1])
+
+
+def flow_steps(flow: np.ndarray) -> np.ndarray:
+    """Flow in pixels (..., 2) -> int16 steps of 1/64 px, each in the TSN 8-bit bin (bound 20)
+    of the flow it comes from, so ``quantize(steps / 64, 20) == quantize(flow, 20)``."""
+    from ..flow import quantize
+
+    f = np.asarray(flow, np.float32)
+    lo, hi = np.iinfo(np.int16).min, np.iinfo(np.int16).max
+    steps = np.clip(np.rint(f * FLOW_STEPS_PER_PIXEL), lo, hi).astype(np.int32)
+    want = quantize(f, TSN_BOUND).astype(np.int32)
+    for _ in range(2):  # a bin is ~10 steps wide: one step back towards f lands inside it
+        got = quantize(steps.astype(np.float32) / FLOW_STEPS_PER_PIXEL, TSN_BOUND).astype(np.int32)
+        if np.array_equal(got, want):
+            break
+        steps -= np.sign(got - want)
+    return steps.astype(np.int16)
+
+
+def encode_flow(flow: np.ndarray) -> bytes:
+    """(H, W, 2) flow in pixels -> 16-bit PNG of (H, 2W): x | y in steps of 1/64 px, + 32768."""
+    u = (flow_steps(flow).astype(np.int32) + 32768).astype(np.uint16)
+    ok, buf = cv2.imencode(".png", np.concatenate([u[..., 0], u[..., 1]], axis=1),
+                           [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL])
+    if not ok:
+        raise RuntimeError("OpenCV could not encode a 16-bit PNG")
+    return buf.tobytes()
+
+
+def decode_flow(blob: bytes) -> np.ndarray:
+    """Bytes of :func:`encode_flow` -> (H, W, 2) float32 pixels."""
+    u = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_UNCHANGED)
+    w = u.shape[1] // 2
+    steps = np.stack([u[:, :w], u[:, w:]], axis=-1).astype(np.float32) - 32768.0
+    return steps / np.float32(FLOW_STEPS_PER_PIXEL)
+
+
+def frame_crc(frame: np.ndarray) -> int:
+    return zlib.crc32(np.ascontiguousarray(frame).data)
+
+
+# --------------------------------------------------------------------------------------------
+# Array-like views
+
+class FrameStack:
+    """A (T, ...) array that decodes frames on demand; indexing returns numpy arrays.
+
+    The first index picks frames (int, slice, int or bool array); the rest applies to the stack
+    of decoded frames as numpy would apply it. ``read(indices)`` gets sorted unique indices and
+    returns their frames stacked.
+    """
+
+    def __init__(self, n: int, frame_shape: tuple[int, ...], dtype, read: Callable[[np.ndarray], np.ndarray],
+                 name: str):
+        self.shape = (int(n), *map(int, frame_shape))
+        self.dtype = np.dtype(dtype)
+        self._read = read
+        self.name = name
+
+    ndim = property(lambda self: len(self.shape))
+    size = property(lambda self: int(np.prod(self.shape)))
+    nbytes = property(lambda self: self.size * self.dtype.itemsize)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return f"FrameStack({self.name}, shape={self.shape}, dtype={self.dtype})"
+
+    def _frames(self, idx: np.ndarray) -> np.ndarray:
+        n = self.shape[0]
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            raise IndexError(f"{self.name}: frame index out of range for {n} frames")
+        idx = np.where(idx < 0, idx + n, idx)
+        if idx.size == 0:
+            return np.zeros((*idx.shape, *self.shape[1:]), self.dtype)
+        uniq, inverse = np.unique(idx.ravel(), return_inverse=True)
+        return self._read(uniq)[inverse.reshape(idx.shape)]
+
+    def __getitem__(self, key):
+        key = key if isinstance(key, tuple) else (key,)
+        first, rest = (key[0], key[1:]) if key else (slice(None), ())
+        if first is Ellipsis or first is None:
+            return self._frames(np.arange(self.shape[0]))[key]
+        if isinstance(first, (int, np.integer)):
+            frame = self._frames(np.asarray([int(first)]))[0]
+            return frame[rest] if rest else frame
+        if isinstance(first, slice):
+            idx = np.arange(self.shape[0])[first]
+        else:
+            idx = np.asarray(first)
+            if idx.dtype == bool:
+                if idx.shape != (self.shape[0],):
+                    raise IndexError(f"{self.name}: boolean index of shape {idx.shape} for {self.shape[0]} frames")
+                idx = np.flatnonzero(idx)
+            elif not np.issubdtype(idx.dtype, np.integer):
+                raise IndexError(f"{self.name}: frames are indexed by int, slice or int array, not {idx.dtype}")
+        out = self._frames(idx)
+        return out[(slice(None),) * idx.ndim + rest] if rest else out
+
+    def __array__(self, dtype=None, copy=None):
+        out = self._frames(np.arange(self.shape[0]))
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+
+def _pack_reader(pack_path: Path, decode: Callable[[bytes], np.ndarray]):
+    pack: list[Pack] = []
+
+    def read(indices: np.ndarray) -> np.ndarray:
+        if not pack:
+            pack.append(Pack(pack_path))
+        return np.stack([decode(pack[0].blob(int(i))) for i in indices])
+    return read
+
+
+# --------------------------------------------------------------------------------------------
+# HR decoded from the source video
+
+class _Captures:
+    """Open ``cv2.VideoCapture`` objects of this process, least recently used first. A reader
+    takes one out while it decodes, so threads never share a capture."""
+
+    def __init__(self, size: int):
+        self.size, self.lock, self.pid = size, threading.Lock(), os.getpid()
+        self.idle: OrderedDict[str, list] = OrderedDict()  # path -> [capture, next frame]
+
+    def take(self, path: str) -> list | None:
+        with self.lock:
+            if self.pid != os.getpid():  # a forked loader worker: never touch the parent's
+                self.idle, self.pid = OrderedDict(), os.getpid()
+            return self.idle.pop(path, None)
+
+    def give(self, path: str, entry: list) -> None:
+        with self.lock:
+            old = self.idle.pop(path, None)
+            self.idle[path] = entry
+            while len(self.idle) > self.size:
+                _, (cap, _) = self.idle.popitem(last=False)
+                cap.release()
+            if old is not None:
+                old[0].release()
+
+
+_CAPTURES = _Captures(OPEN_CAPTURES)
+
+
+class SourceFrames:
+    """HR working frames decoded from the source video, checked against prepare's CRC-32s."""
+
+    def __init__(self, source: Path, crop: tuple[int, int, int, int], crcs: list[int], folder: Path):
+        self.source, self.crop, self.crcs, self.folder = source, crop, crcs, folder
+
+    def _open(self):
+        cap = cv2.VideoCapture(str(self.source), cv2.CAP_FFMPEG)
+        if not cap.isOpened():
+            raise StoreFormatError(f"{self.folder}: its HR frames are decoded from {self.source}, "
+                                   "which cannot be opened; restore the dataset under data/raw or "
+                                   "re-run `dvc repro prepare`")
+        return [cap, 0]
+
+    def _decode(self, entry: list, i: int, seek: bool) -> np.ndarray | None:
+        cap, pos = entry
+        if seek and (i < pos or i - pos > SEEK_GAP):
+            cap.set(cv2.CAP_PROP_POS_FRAMES, i)
+            pos = i
+        while pos < i and cap.grab():
+            pos += 1
+        ok, bgr = cap.read() if pos == i else (False, None)
+        entry[1] = pos + 1 if ok else pos
+        if not ok:
+            return None
+        if bgr.ndim == 2:
+            bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
+        top, left, h, w = self.crop
+        frame = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)[top:top + h, left:left + w]
+        return np.ascontiguousarray(frame)
+
+    def __call__(self, indices: np.ndarray) -> np.ndarray:
+        key = str(self.source)
+        entry = _CAPTURES.take(key) or self._open()
+        out = []
+        try:
+            for i in map(int, indices):
+                frame = self._decode(entry, i, seek=True)
+                if frame is None or frame_crc(frame) != self.crcs[i]:
+                    # a seek that landed elsewhere: decode from the first frame instead
+                    entry[0].release()
+                    entry[:] = self._open()
+                    frame = self._decode(entry, i, seek=False)
+                    if frame is None or frame_crc(frame) != self.crcs[i]:
+                        raise StoreFormatError(
+                            f"{self.folder}: frame {i} of {self.source} decodes differently from when "
+                            "it was prepared (another file, or another OpenCV/FFmpeg build); re-run "
+                            "`dvc repro prepare`")
+                out.append(frame)
+        except BaseException:
+            entry[0].release()
+            raise
+        _CAPTURES.give(key, entry)
+        return np.stack(out)
+
+
+# --------------------------------------------------------------------------------------------
+# Writing a folder
+
+def source_reference(path: Path) -> str:
+    """How meta.json names a source video: relative to the study root when inside it."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(repo_root()))
+    except (ValueError, FileNotFoundError):
+        return str(path)
+
+
+def write_video_folder(folder: Path, *, hr: np.ndarray, lr: np.ndarray, flow: np.ndarray,
+                       source: Path | None = None, crop: tuple[int, int, int, int] | None = None,
+                       meta: dict | None = None) -> dict:
+    """Write one prepared video (store format 2) into ``folder`` atomically; return its meta.
+
+    hr: (T, H, W, 3) uint8, lr: (T, h, w, 3) uint8, flow: (T-1, H, W, 2) pixels. With ``source``
+    and ``crop`` (top, left, height, width) the HR frames are ``crop`` of the decoded source
+    frames and are not stored (their CRC-32s are); without, they are stored as PNGs. ``meta``:
+    extra keys for meta.json.
+    """
+    hr, lr = np.asarray(hr), np.asarray(lr)
+    t, h, w, _ = hr.shape
+    if hr.dtype != np.uint8 or lr.dtype != np.uint8 or lr.shape[0] != t or flow.shape != (t - 1, h, w, 2):
+        raise ValueError(f"{folder}: hr {hr.shape} {hr.dtype}, lr {lr.shape} {lr.dtype} and flow "
+                         f"{flow.shape} must be (T, H, W, 3) uint8, (T, h, w, 3) uint8, (T-1, H, W, 2)")
+    if source is not None:
+        hr_meta = {"codec": "source", "source": source_reference(source), "crop": list(map(int, crop)),
+                   "crc32": [frame_crc(f) for f in hr]}
+    else:
+        hr_meta = {"codec": "png"}
+    info = {**(meta or {}), "format": STORE_FORMAT, "n_frames": int(t), "height": int(h), "width": int(w),
+            "lr_height": int(lr.shape[1]), "lr_width": int(lr.shape[2]), "hr": hr_meta,
+            "flow": {"codec": "png16", "steps_per_pixel": FLOW_STEPS_PER_PIXEL, "tsn_bound": TSN_BOUND}}
+    with atomic_dir(folder) as tmp:
+        if source is None:
+            write_pack(tmp / "hr.pack", (encode_rgb(f) for f in hr))
+        write_pack(tmp / "lr.pack", (encode_rgb(f) for f in lr))
+        write_pack(tmp / "flow.pack", (encode_flow(f) for f in flow))
+        (tmp / "meta.json").write_text(json.dumps(info, indent=1))
+    return info
+
+
+def folder_files(meta: dict) -> tuple[str, ...]:
+    """The files a complete folder of this meta holds."""
+    return ("meta.json", "lr.pack", "flow.pack", *(("hr.pack",) if meta["hr"]["codec"] == "png" else ()))
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
 
 def video_key(video_id: str) -> str:
     """A file-system-safe folder name for a video id ("Class/v_x_g01_c01" -> "Class__v_x_g01_c01")."""
@@ -50,9 +402,24 @@ def video_key(video_id: str) -> str:
     return key
 
 
+def read_meta(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / "meta.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def check_folder(folder: Path) -> dict:
+    """meta.json of a store-format-2 folder; :class:`StoreFormatError` for any other."""
+    meta = read_meta(folder)
+    if meta is None or meta.get("format") != STORE_FORMAT:
+        raise _refuse(folder, None if meta is None else meta.get("format", 1))
+    return meta
+
+
 @dataclass(frozen=True)
 class PreparedVideo:
-    """One prepared video: memory-mapped HR/LR frames and HR flow."""
+    """One prepared video: HR/LR frames and HR flow, decoded on demand (see the module notes)."""
 
     folder: Path
     video_id: str
@@ -60,23 +427,37 @@ class PreparedVideo:
     split: str
 
     @cached_property
-    def hr(self) -> np.ndarray:
+    def meta(self) -> dict:
+        return check_folder(self.folder)
+
+    @cached_property
+    def hr(self) -> FrameStack:
         """(T, H, W, 3) uint8 RGB."""
-        return open_array(self.folder / "hr.npy")
+        m, name = self.meta, f"{self.folder}/hr"
+        shape = (m["height"], m["width"], 3)
+        if m["hr"]["codec"] == "source":
+            read = SourceFrames(resolve(m["hr"]["source"]), tuple(m["hr"]["crop"]), m["hr"]["crc32"], self.folder)
+        else:
+            read = _pack_reader(self.folder / "hr.pack", decode_rgb)
+        return FrameStack(m["n_frames"], shape, np.uint8, read, name)
 
     @cached_property
-    def lr(self) -> np.ndarray:
+    def lr(self) -> FrameStack:
         """(T, H/s, W/s, 3) uint8 RGB."""
-        return open_array(self.folder / "lr.npy")
+        m = self.meta
+        return FrameStack(m["n_frames"], (m["lr_height"], m["lr_width"], 3), np.uint8,
+                          _pack_reader(self.folder / "lr.pack", decode_rgb), f"{self.folder}/lr")
 
     @cached_property
-    def flow(self) -> np.ndarray:
-        """(T-1, H, W, 2) float16, flow from frame t to t+1, channel 0 = x, 1 = y."""
-        return open_array(self.folder / "flow.npy")
+    def flow(self) -> FrameStack:
+        """(T-1, H, W, 2) float32, flow from frame t to t+1 in pixels, channel 0 = x, 1 = y."""
+        m = self.meta
+        return FrameStack(m["n_frames"] - 1, (m["height"], m["width"], 2), np.float32,
+                          _pack_reader(self.folder / "flow.pack", decode_flow), f"{self.folder}/flow")
 
     @property
     def n_frames(self) -> int:
-        return int(self.hr.shape[0])
+        return int(self.meta["n_frames"])
 
 
 class PreparedDataset:
@@ -95,6 +476,8 @@ class PreparedDataset:
         if missing:
             raise ValueError(f"{index_file} lacks columns {sorted(missing)}: re-run the prepare stage")
         self.classes = pd.read_csv(self.root / "classes.csv", keep_default_na=False)
+        if len(self.index):
+            check_folder(self.root / "videos" / self.index["key"].iloc[0])
 
     def __len__(self) -> int:
         return len(self.index)
@@ -121,10 +504,3 @@ class PreparedDataset:
 
     def videos(self, split: str) -> list[PreparedVideo]:
         return [self.video(row) for _, row in self.split(split).iterrows()]
-
-
-def read_meta(folder: Path) -> dict | None:
-    try:
-        return json.loads((folder / "meta.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
