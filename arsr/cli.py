@@ -187,7 +187,8 @@ def _method_from_file(method: str, weights: Path, params_path: str | None, devic
     try:
         model = load_generator(weights, config, device="cpu")
     except (ValueError, KeyError, TypeError, RuntimeError, OSError, ConfigError) as err:
-        raise CLIError(f"{_one_line(err, weights)}: it is not a {method} ({arch}) with the sizes of {source}; "
+        what = method if method == arch else f"{method} ({arch})"
+        raise CLIError(f"{_one_line(err, weights)}: it is not a {what} with the sizes of {source}; "
                        f"pass a {method} weight file of those sizes, or --params FILE whose "
                        f"sr.{method}.arch_kwargs match it") from None
     return method_from_model(model, method, device=default_device(device))
@@ -248,6 +249,10 @@ def _check_output(dst: Path, src: Path) -> None:
         raise CLIError(f"{dst} is a folder; give an output file name, e.g. {dst / (src.stem + '_x4.mkv')}")
     if not dst.suffix:
         raise CLIError(f"{dst}: give the output a video extension (.mkv or .avi: lossless FFV1)")
+    blocking = next((p for p in dst.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise CLIError(f"{dst}: cannot write there, {blocking} is a file, not a folder; choose another "
+                       "output path")
     try:
         dst.parent.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".check", dir=dst.parent)
@@ -361,7 +366,7 @@ def cmd_recognize(args: argparse.Namespace) -> int:
     elif len(names) != tsn.num_classes:
         raise CLIError(f"{streams['rgb'] / 'model.pt'} scores {tsn.num_classes} classes but {source} names "
                        f"{len(names)}: the recogniser was trained on another dataset's classes; pass "
-                       f"--recognizers DIR trained on these classes, or --classes FILE with its {tsn.num_classes}")
+                       f"--recognizers DIR trained on these classes, or --classes FILE with its {tsn.num_classes} class names")
     sr = load_method(args.sr, args.weights, seed=args.seed, params=args.params, device=device) if args.sr else None
     frames = read_video(src, max_frames=args.max_frames)
     if len(frames) < 2:
