@@ -249,17 +249,16 @@ def _check_output(dst: Path, src: Path) -> None:
         raise CLIError(f"{dst} is a folder; give an output file name, e.g. {dst / (src.stem + '_x4.mkv')}")
     if not dst.suffix:
         raise CLIError(f"{dst}: give the output a video extension (.mkv or .avi: lossless FFV1)")
-    blocking = next((p for p in dst.parents if p.exists() and not p.is_dir()), None)
-    if blocking is not None:
-        raise CLIError(f"{dst}: cannot write there, {blocking} is a file, not a folder; choose another "
+    existing = next(p for p in dst.absolute().parents if p.exists())  # the writer makes the rest
+    if not existing.is_dir():
+        raise CLIError(f"{dst}: cannot write there, {existing} is a file, not a folder; choose another "
                        "output path")
     try:
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".check", dir=dst.parent)
+        fd, probe = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".check", dir=existing)
         os.close(fd)
         os.unlink(probe)
     except OSError as err:
-        raise CLIError(f"{dst}: cannot write into {dst.parent} ({err.strerror}); choose a writable "
+        raise CLIError(f"{dst}: cannot write into {existing} ({err.strerror}); choose a writable "
                        "output folder") from None
 
 
