@@ -143,10 +143,34 @@ def parameters_html(parameters: dict[str, tuple[Any, bool]]) -> str:
             "</details>")
 
 
-def reader_notebook(nb):
+def made_html(executed: str, source: str | None = None) -> str:
+    """The page's closing "How this was made" section: the source notebook, how it ran, and a link
+    to the executed notebook ``executed`` (a file name beside the page) that holds the code."""
+    ran = (f"the notebook <code>{_html.escape(source)}</code>" if source else "a stage notebook")
+    return (f'<section class="arsr-made"><h2 id="how-this-was-made">How this was made</h2>\n'
+            f"<p>This page is {ran}, executed by papermill with the parameters shown at the top (the "
+            "stage's command in <code>dvc.yaml</code>; <code>dvc repro</code> runs it again) and rendered "
+            f'without its code. The executed notebook, code and outputs, is <a href="{_html.escape(executed)}">'
+            f"{_html.escape(executed)}</a> beside this page.</p></section>")
+
+
+def _source_of(nb) -> str | None:
+    """The notebook papermill ran (its ``input_path``), relative to the study root where inside it."""
+    path = (nb.metadata.get("papermill") or {}).get("input_path")
+    if not path:
+        return None
+    try:
+        return str(Path(path).resolve().relative_to(repo_root()))
+    except ValueError:
+        return Path(path).name
+
+
+def reader_notebook(nb, executed: str | None = None):
     """A copy of ``nb`` for readers: markdown and outputs (a failed cell's traceback is an output),
     the parameters cells replaced by ``parameters_html``, code cells without outputs dropped, and
-    a progress bar's updates reduced to its last state, as JupyterLab shows it."""
+    a progress bar's updates reduced to its last state, as JupyterLab shows it. With ``executed``
+    (the executed notebook's file name, beside the page) a last "How this was made" section
+    (``made_html``) links to it."""
     import copy
 
     import nbformat
@@ -166,17 +190,21 @@ def reader_notebook(nb):
         if cell.cell_type == "code" and not cell.get("outputs"):
             continue
         cells.append(cell)
+    if executed:
+        cells.append(nbformat.v4.new_code_cell(outputs=[nbformat.v4.new_output(
+            "display_data", data={"text/html": made_html(executed, _source_of(nb))})]))
     out.cells = cells
     return out
 
 
 def render_html(ipynb: Path, html: Path) -> None:
     """nbconvert ``ipynb`` to a standalone HTML page for readers (figures embedded): markdown and
-    outputs, no code, the parameters once near the top (``reader_notebook``)."""
+    outputs, no code, the parameters once near the top and a link to ``ipynb`` at the end
+    (``reader_notebook``)."""
     import nbformat
     from nbconvert import HTMLExporter
 
-    nb = reader_notebook(nbformat.read(ipynb, as_version=4))
+    nb = reader_notebook(nbformat.read(ipynb, as_version=4), executed=Path(ipynb).name)
     exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(nb)

@@ -90,6 +90,15 @@ def test_parameters_are_the_defaults_overridden_by_the_injected_values():
     assert [c.cell_type for c in reader.cells] == ["markdown", "code", "markdown", "code", "code"]
 
 
+def test_html_ends_with_how_it_was_made_linking_the_executed_notebook(tmp_path):
+    nb = _executed_notebook()
+    nb.metadata["papermill"] = {"input_path": str(ROOT / "notebooks/40_evaluate.ipynb")}
+    text = _render(tmp_path, nb)
+    assert text.count('class="arsr-made"') == 1 and text.index("top-1 = 42.5") < text.index("How this was made")
+    made = text[text.index('class="arsr-made"'):]
+    assert '<a href="executed.ipynb">executed.ipynb</a>' in made and "<code>notebooks/40_evaluate.ipynb</code>" in made
+
+
 def test_html_of_a_failed_notebook_shows_the_traceback(tmp_path):
     text = _render(tmp_path, _executed_notebook(failed=True))
     assert "ValueError" in text and "the cache is stale (evaluate@sosr)" in text
