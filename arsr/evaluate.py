@@ -1,6 +1,6 @@
 """Recognition accuracy of super-resolved video: the study's yardstick (Zhang, Liu, Xiong, ICCV 2019).
 
-``evaluate(method, recognisers, test_set, name=..., cache_dir=...)`` streams the test split video
+``evaluate(method, recognizers, test_set, name=..., cache_dir=...)`` streams the test split video
 by video, following TSN's test protocol:
 
 1. sampling: ``num_frames`` (25) snippet starts spread uniformly over the video
@@ -9,14 +9,14 @@ by video, following TSN's test protocol:
 2. SR: the method is asked once per video for exactly the union of the frames those snippets
    need (plus the ``num_frames`` uniformly spread frames on which PSNR/SSIM are measured), never
    whole videos; ``hr`` and bicubic are methods like the others;
-3. flow on the SR frames with ``flow_method`` (``arsr.flow``), quantised with the recogniser's
+3. flow on the SR frames with ``flow_method`` (``arsr.flow``), quantised with the recognizer's
    bound (20) to TSN's 8-bit images, in a process pool of ``workers`` that works on one video
    while the next is super-resolved;
 4. scoring: each snippet under ``crops`` ("center" = 1 crop, "ten" = TSN's 10 crops); class
    scores (pre-softmax) averaged over snippets and crops; TSN fusion = weighted mean of the
    streams' scores, RGB:flow = 1:1.5; ST-ResNet: its own fused output, and its two streams;
 5. per-video scores (never frames) are cached under ``cache_dir/<name>/``, one file per video and
-   recogniser, written atomically: a killed evaluation resumes where it stopped, and a later call
+   recognizer, written atomically: a killed evaluation resumes where it stopped, and a later call
    with the same settings reuses them. ``fuse_cached`` fuses the spatial scores of one method with
    the temporal scores of another (the paper's SoSR+ToSR row) from the caches alone.
 
@@ -24,10 +24,10 @@ PSNR/SSIM (Y channel, BT.601; ``shave`` border pixels, 8 in the paper's table af
 script) are the means over videos of the per-video means over the measured frames; inf for ``hr``.
 Accuracies are in percent.
 
-The recognisers at test time (``TwoStreamTSN``, ``STResNetRecognizer``, ``load_recognizers``) are
+The recognizers at test time (``TwoStreamTSN``, ``STResNetRecognizer``, ``load_recognizers``) are
 defined in ``arsr.recognition.inference`` and importable from here too.
 
-Typical use (the recognisers trained once on HR, every method through the same call)::
+Typical use (the recognizers trained once on HR, every method through the same call)::
 
     recs = load_recognizers(tsn_rgb="data/models/tsn_rgb", tsn_flow="data/models/tsn_flow",
                             st_resnet="data/models/st_resnet")
@@ -39,8 +39,8 @@ Typical use (the recognisers trained once on HR, every method through the same c
 Cache layout::
 
     cache_dir/<name>/quality/settings.json, <video key>.json     psnr/ssim per video
-    cache_dir/<name>/scores/<recogniser>/settings.json           method, sampling, weights fingerprint
-    cache_dir/<name>/scores/<recogniser>/<video key>.npz         label, stream scores (classes,)
+    cache_dir/<name>/scores/<recognizer>/settings.json           method, sampling, weights fingerprint
+    cache_dir/<name>/scores/<recognizer>/<video key>.npz         label, stream scores (classes,)
 
 A cache folder whose settings differ from the call's is stale and rebuilt (a warning is logged).
 """
@@ -64,6 +64,7 @@ import torch
 from tqdm import tqdm
 
 from .data.store import PreparedDataset
+from .evaluate_columns import PER_CLASS_COLUMNS, PREDICTION_COLUMNS, TABLE_COLUMNS
 from .flow import compute_flow, quantize
 from .io import atomic_path, write_json
 from .metrics import channel_shift, psnr_y, ssim_y
@@ -77,10 +78,9 @@ from .workers import process_pool, worker_count
 log = logging.getLogger(__name__)
 
 __all__ = ["SnippetPlan", "TwoStreamTSN", "STResNetRecognizer", "EvaluationResult", "evaluate",
-           "fuse_cached", "load_recognizers", "STREAMS"]
+           "fuse_cached", "load_recognizers", "STREAMS", "TABLE_COLUMNS", "PER_CLASS_COLUMNS", "PREDICTION_COLUMNS"]
 
 FORMAT_VERSION = 1
-TABLE_COLUMNS = ["method", "recogniser", "stream", "top1", "top5", "n_videos", "psnr", "ssim"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -181,10 +181,10 @@ def _load_scores(path: Path | None) -> tuple[int, dict[str, np.ndarray], str] | 
 
 @dataclass
 class EvaluationResult:
-    """``table``: one row per (method, recogniser, stream): top1, top5 (%), n_videos, psnr, ssim.
-    ``per_class``: accuracy per class (method, recogniser, stream, label, class_name, n_videos,
-    top1). ``predictions``: one row per video (video_id, label, prediction) for confusion matrices.
-    ``scores``: (recogniser, stream) -> ``(n_videos, num_classes)`` float32 in ``video_ids`` order.
+    """``table``: one row per (method, recognizer, stream): top1, top5 (%), n_videos, psnr, ssim
+    (``TABLE_COLUMNS``). ``per_class``: accuracy per class (``PER_CLASS_COLUMNS``).
+    ``predictions``: one row per video (``PREDICTION_COLUMNS``) for confusion matrices.
+    ``scores``: (recognizer, stream) -> ``(n_videos, num_classes)`` float32 in ``video_ids`` order.
 """
 
     table: pd.DataFrame
@@ -207,21 +207,22 @@ def _result(method: str, video_ids: list[str], labels: np.ndarray, scores: dict[
     rows, per_class, preds = [], [], []
     for (rec, stream), s in scores.items():
         hit1, hit5 = _topk(s, labels, 1), _topk(s, labels, 5)
-        rows.append({"method": method, "recogniser": rec, "stream": stream,
+        rows.append({"method": method, "recognizer": rec, "stream": stream,
                      "top1": 100.0 * hit1.mean() if len(labels) else math.nan,
                      "top5": 100.0 * hit5.mean() if len(labels) else math.nan,
                      "n_videos": len(labels), "psnr": quality[0], "ssim": quality[1]})
         pred = s.argmax(1) if len(labels) else np.zeros(0, np.int64)
         for c, name in enumerate(class_names):
             mask = labels == c
-            per_class.append({"method": method, "recogniser": rec, "stream": stream, "label": c,
+            per_class.append({"method": method, "recognizer": rec, "stream": stream, "label": c,
                               "class_name": name, "n_videos": int(mask.sum()),
                               "top1": 100.0 * hit1[mask].mean() if mask.any() else math.nan})
-        preds.append(pd.DataFrame({"method": method, "recogniser": rec, "stream": stream,
+        preds.append(pd.DataFrame({"method": method, "recognizer": rec, "stream": stream,
                                    "video_id": video_ids, "label": labels, "prediction": pred}))
-    predictions = pd.concat(preds, ignore_index=True) if preds else pd.DataFrame(
-        columns=["method", "recogniser", "stream", "video_id", "label", "prediction"])
-    return EvaluationResult(pd.DataFrame(rows, columns=TABLE_COLUMNS), pd.DataFrame(per_class), predictions,
+    predictions = pd.concat(preds, ignore_index=True)[PREDICTION_COLUMNS] if preds else pd.DataFrame(
+        columns=PREDICTION_COLUMNS)
+    return EvaluationResult(pd.DataFrame(rows, columns=TABLE_COLUMNS),
+                            pd.DataFrame(per_class, columns=PER_CLASS_COLUMNS), predictions,
                             scores, list(video_ids), labels)
 
 
@@ -295,7 +296,7 @@ def evaluate(method: SRMethod, recognizers: Mapping[str, Any], test_set: Prepare
     if crops not in ("center", "ten"):
         raise ValueError(f"crops = {crops!r}: use 'center' (1 crop) or 'ten' (TSN's 10 crops)")
     if not recognizers:
-        raise ValueError("evaluate needs at least one recogniser (see arsr.evaluate.load_recognizers)")
+        raise ValueError("evaluate needs at least one recognizer (see arsr.evaluate.load_recognizers)")
     name = name or method.name
     if "/" in name or name in ("", ".", ".."):
         raise ValueError(f"name {name!r} cannot be a cache folder name: choose another")
@@ -307,6 +308,7 @@ def evaluate(method: SRMethod, recognizers: Mapping[str, Any], test_set: Prepare
         rec_name: _Folder(root / "scores" / rec_name if root else None, {
             **base, "temporal_method": temporal_method.fingerprint() if temporal_method else None,
             "flow_method": flow_method, "flow_options": flow_options, "crops": crops,
+            # the cache's key keeps its first spelling: renaming it would make every cache stale
             "recogniser": rec.fingerprint(), "kind": rec.kind, "coupled": rec.coupled,
             "streams": list(rec.streams), "class_names": test_set.class_names})
         for rec_name, rec in recognizers.items()}
@@ -412,10 +414,10 @@ def _union(parts) -> np.ndarray:
 
 
 def _bound(recognizers: Mapping[str, Any], plans: Mapping[str, SnippetPlan]) -> float:
-    """The flow quantisation bound shared by the recognisers that read flow."""
+    """The flow quantisation bound shared by the recognizers that read flow."""
     bounds = {recognizers[r].flow_bound for r, p in plans.items() if p.flow is not None}
     if len(bounds) > 1:
-        raise ValueError(f"recognisers {sorted(plans)} were trained with different flow bounds {sorted(bounds)}: "
+        raise ValueError(f"recognizers {sorted(plans)} were trained with different flow bounds {sorted(bounds)}: "
                          "evaluate them in separate calls")
     return bounds.pop()
 
@@ -451,9 +453,9 @@ def _collect(name, rows, recognizers, score_dirs, memory_scores, quality_dir, me
 def fuse_cached(cache_dir: str | os.PathLike, *, spatial: str, temporal: str, recognizer: str = "tsn",
                 weights: Sequence[float] = (1.0, 1.5), name: str | None = None) -> EvaluationResult:
     """Fuse the cached spatial-stream scores of method ``spatial`` with the cached temporal-stream
-    scores of method ``temporal`` (both complete evaluations with the same recogniser weights):
+    scores of method ``temporal`` (both complete evaluations with the same recognizer weights):
     the paper's SoSR+ToSR row. Returns an ``EvaluationResult`` with one "fusion" row named
-    ``name`` (default ``"<spatial>+<temporal>"``). Only for recognisers with independent streams
+    ``name`` (default ``"<spatial>+<temporal>"``). Only for recognizers with independent streams
     (TSN); ST-ResNet's streams are coupled: run ``evaluate(sosr, ..., temporal_method=tosr)``."""
     root = resolve(cache_dir)
     loaded = {}
@@ -462,18 +464,18 @@ def fuse_cached(cache_dir: str | os.PathLike, *, spatial: str, temporal: str, re
         meta = _read_json(folder / "settings.json")
         if meta is None:
             raise FileNotFoundError(f"{folder / 'settings.json'} not found: run evaluate(..., name={method!r}, "
-                                    f"cache_dir={str(cache_dir)!r}) with recogniser {recognizer!r} first")
+                                    f"cache_dir={str(cache_dir)!r}) with recognizer {recognizer!r} first")
         files = {p.stem: p for p in folder.glob("*.npz") if not p.name.startswith(".")}
         loaded[role] = (meta["settings"], files)
     (s_set, s_files), (t_set, t_files) = loaded["spatial"], loaded["temporal"]
     if s_set["coupled"]:
-        raise ValueError(f"recogniser {recognizer!r} ({s_set['kind']}) has coupled streams: fusing caches of "
+        raise ValueError(f"recognizer {recognizer!r} ({s_set['kind']}) has coupled streams: fusing caches of "
                          "two methods is not its protocol; run evaluate(spatial_method, ..., "
                          "temporal_method=...) instead")
-    for k in ("recogniser", "num_frames", "crops", "class_names"):
+    for k in ("recogniser", "num_frames", "crops", "class_names"):  # "recogniser": the cache's key
         if s_set[k] != t_set[k]:
             raise ValueError(f"caches {spatial!r} and {temporal!r} differ in {k} ({s_set[k]!r} vs {t_set[k]!r}): "
-                             "evaluate both with the same recogniser and sampling settings")
+                             "evaluate both with the same recognizer and sampling settings")
     if set(s_files) != set(t_files):
         only = sorted(set(s_files) ^ set(t_files))
         raise ValueError(f"caches {spatial!r} ({len(s_files)} videos) and {temporal!r} ({len(t_files)}) cover "

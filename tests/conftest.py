@@ -1,11 +1,15 @@
 """Shared fixtures. Reference data lives outside the repository, in ../shared/refdata."""
 from __future__ import annotations
 
+import copy
+import functools
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 REFDATA = Path(os.environ.get("ARSR_REFDATA", ROOT.parent / "shared" / "refdata"))
@@ -22,3 +26,24 @@ def refdata() -> Path:
             "repository on the project's machines and CI; set ARSR_REFDATA to point elsewhere)"
         )
     return REFDATA
+
+
+@functools.lru_cache(maxsize=None)
+def _committed_params_text() -> str:
+    """params.yaml as committed (``git show HEAD:params.yaml``); the working file where the
+    repository is not a git checkout or params.yaml is not tracked."""
+    try:
+        proc = subprocess.run(["git", "show", "HEAD:params.yaml"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        proc = None
+    if proc is not None and proc.returncode == 0 and proc.stdout.strip():
+        return proc.stdout
+    return (ROOT / "params.yaml").read_text()
+
+
+@pytest.fixture
+def default_params() -> dict:
+    """The shipped default params (a fresh copy): tests of default values read these, never the
+    working params.yaml, which `dvc exp run -S key=value` edits in place."""
+    return copy.deepcopy(yaml.safe_load(_committed_params_text()))

@@ -29,7 +29,7 @@ def toy(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def recognisers():
+def recognizers():
     torch.manual_seed(0)
     tsn = TwoStreamTSN(TSN(3, "rgb", "resnet18", width=8), TSN(3, "flow", "resnet18", width=8),
                        input_size=32, device="cpu")
@@ -56,18 +56,18 @@ class Recording(SRMethod):
         return self.inner.fingerprint()
 
 
-def run(method, recognisers, toy, cache, **kw):
+def run(method, recognizers, toy, cache, **kw):
     kw = {"num_frames": 3, "workers": 1, "progress": False, **kw}
-    return evaluate(method, recognisers, toy, cache_dir=cache, **kw)
+    return evaluate(method, recognizers, toy, cache_dir=cache, **kw)
 
 
-def test_table_has_every_row_and_quality(toy, recognisers, tmp_path):
-    tables = [run(m, recognisers, toy, tmp_path) for m in (bicubic_method(4, device="cpu"), hr_method())]
+def test_table_has_every_row_and_quality(toy, recognizers, tmp_path):
+    tables = [run(m, recognizers, toy, tmp_path) for m in (bicubic_method(4, device="cpu"), hr_method())]
     table = pd.concat([t.table for t in tables], ignore_index=True)
-    assert list(table.columns) == ["method", "recogniser", "stream", "top1", "top5", "n_videos", "psnr", "ssim"]
+    assert list(table.columns) == ["method", "recognizer", "stream", "top1", "top5", "n_videos", "psnr", "ssim"]
     expected = {(m, r, s) for m in ("bicubic", "hr") for r in ("tsn", "st_resnet")
                 for s in ("spatial", "temporal", "fusion")}
-    assert set(zip(table["method"], table["recogniser"], table["stream"])) == expected and len(table) == 12
+    assert set(zip(table["method"], table["recognizer"], table["stream"])) == expected and len(table) == 12
     assert (table["n_videos"] == 3).all()
     assert table["top1"].between(0, 100).all() and (table["top5"] == 100).all()  # 3 classes: top-5 is sure
     hr, bic = tables[1].table, tables[0].table
@@ -84,12 +84,12 @@ def test_table_has_every_row_and_quality(toy, recognisers, tmp_path):
                          torch.from_numpy(r.scores[("tsn", "temporal")]), (1.0, 1.5)).numpy()
     np.testing.assert_allclose(r.scores[("tsn", "fusion")], expect, rtol=1e-6)
     top1 = 100 * np.mean(r.scores[("tsn", "fusion")].argmax(1) == r.labels)
-    assert r.table.query("recogniser == 'tsn' and stream == 'fusion'")["top1"].item() == pytest.approx(top1)
+    assert r.table.query("recognizer == 'tsn' and stream == 'fusion'")["top1"].item() == pytest.approx(top1)
 
 
-def test_method_is_asked_only_for_the_frames_needed(toy, recognisers):
+def test_method_is_asked_only_for_the_frames_needed(toy, recognizers):
     method = Recording(bicubic_method(4, device="cpu"))
-    evaluate(method, {"tsn": recognisers["tsn"]}, toy, num_frames=1, workers=1, progress=False)
+    evaluate(method, {"tsn": recognizers["tsn"]}, toy, num_frames=1, workers=1, progress=False)
     assert len(method.calls) == 3 and len({v for v, _ in method.calls}) == 3  # once per video
     # one RGB snippet at frame 8 (= also the PSNR frame); one flow snippet: 5 fields from start
     # 5 (11 positions, middle) need frames 5..10
@@ -101,27 +101,27 @@ def test_method_is_asked_only_for_the_frames_needed(toy, recognisers):
         assert indices == expected
 
     st = Recording(bicubic_method(4, device="cpu"))
-    evaluate(st, {"st_resnet": recognisers["st_resnet"]}, toy, num_frames=2, workers=1, progress=False,
+    evaluate(st, {"st_resnet": recognizers["st_resnet"]}, toy, num_frames=2, workers=1, progress=False,
              psnr=False)
     starts = uniform_offsets(FRAMES - 5, 2)  # aligned: RGB frame s and fields s..s+4
     assert st.calls[0][1] == needed_frames(starts[:, None], snippet_fields(starts, 5, FRAMES)).tolist()
 
 
-def test_fusion_from_cache_equals_direct_fusion(toy, recognisers, tmp_path):
+def test_fusion_from_cache_equals_direct_fusion(toy, recognizers, tmp_path):
     hr, bic = hr_method(), bicubic_method(4, device="cpu")
-    direct_bic = run(bic, recognisers, toy, tmp_path)
-    run(hr, recognisers, toy, tmp_path)
+    direct_bic = run(bic, recognizers, toy, tmp_path)
+    run(hr, recognizers, toy, tmp_path)
     # the same method on both streams: the evaluation's own fusion row
     same = fuse_cached(tmp_path, spatial="bicubic", temporal="bicubic", recognizer="tsn")
     order = [same.video_ids.index(v) for v in direct_bic.video_ids]
     np.testing.assert_allclose(same.scores[("tsn", "fusion")][order], direct_bic.scores[("tsn", "fusion")],
                                rtol=1e-6)
     assert same.table["top1"].item() == pytest.approx(
-        direct_bic.table.query("recogniser == 'tsn' and stream == 'fusion'")["top1"].item())
+        direct_bic.table.query("recognizer == 'tsn' and stream == 'fusion'")["top1"].item())
     # HR frames for the spatial stream, bicubic for the temporal one: as a direct mixed run
     mixed = fuse_cached(tmp_path, spatial="hr", temporal="bicubic", recognizer="tsn")
-    assert mixed.table[["method", "recogniser", "stream"]].values.tolist() == [["hr+bicubic", "tsn", "fusion"]]
-    direct = run(hr, recognisers, toy, tmp_path, temporal_method=bic, name="hr_bicubic")
+    assert mixed.table[["method", "recognizer", "stream"]].values.tolist() == [["hr+bicubic", "tsn", "fusion"]]
+    direct = run(hr, recognizers, toy, tmp_path, temporal_method=bic, name="hr_bicubic")
     order = [mixed.video_ids.index(v) for v in direct.video_ids]
     np.testing.assert_allclose(mixed.scores[("tsn", "fusion")][order], direct.scores[("tsn", "fusion")],
                                rtol=1e-6)
@@ -132,33 +132,33 @@ def test_fusion_from_cache_equals_direct_fusion(toy, recognisers, tmp_path):
         fuse_cached(tmp_path, spatial="hr", temporal="tosr")
 
 
-def test_interrupted_evaluation_resumes(toy, recognisers, tmp_path):
+def test_interrupted_evaluation_resumes(toy, recognizers, tmp_path):
     bic = bicubic_method(4, device="cpu")
-    reference = run(bic, recognisers, toy, tmp_path / "a")
+    reference = run(bic, recognizers, toy, tmp_path / "a")
 
     failing = Recording(bic, fail_on_call=2)
     with pytest.raises(RuntimeError, match="injected"):
-        run(failing, recognisers, toy, tmp_path / "b")
+        run(failing, recognizers, toy, tmp_path / "b")
     done = sorted(p.name for p in (tmp_path / "b" / "bicubic" / "scores" / "tsn").glob("*.npz"))
     assert len(done) == 1  # the first video was finished and cached before the error surfaced
 
     resumed_method = Recording(bic)
-    resumed = run(resumed_method, recognisers, toy, tmp_path / "b")
+    resumed = run(resumed_method, recognizers, toy, tmp_path / "b")
     assert len(resumed_method.calls) == 2  # only the videos still missing
     assert failing.calls[0][0] not in {v for v, _ in resumed_method.calls}
     pd.testing.assert_frame_equal(resumed.table, reference.table)
     pd.testing.assert_frame_equal(resumed.per_class, reference.per_class)
 
     again = Recording(bic)
-    pd.testing.assert_frame_equal(run(again, recognisers, toy, tmp_path / "b").table, reference.table)
+    pd.testing.assert_frame_equal(run(again, recognizers, toy, tmp_path / "b").table, reference.table)
     assert again.calls == []  # everything reused
     other = Recording(bic)
-    run(other, recognisers, toy, tmp_path / "b", crops="ten")
+    run(other, recognizers, toy, tmp_path / "b", crops="ten")
     assert len(other.calls) == 3  # other settings: the stale cache is rebuilt
 
 
-def test_process_pool_gives_the_in_process_result(toy, recognisers):
-    one = {"tsn": recognisers["tsn"]}
+def test_process_pool_gives_the_in_process_result(toy, recognizers):
+    one = {"tsn": recognizers["tsn"]}
     a = evaluate(bicubic_method(4, device="cpu"), one, toy, num_frames=2, workers=1, progress=False)
     b = evaluate(bicubic_method(4, device="cpu"), one, toy, num_frames=2, workers=2, progress=False)
     pd.testing.assert_frame_equal(a.table, b.table)

@@ -14,8 +14,8 @@ GROUPS = ["data", "prepare"]
 
 
 @pytest.fixture
-def params():
-    return load_params(ROOT / "params.yaml")
+def params(default_params):
+    return default_params
 
 
 def _with(params, dotted, value):
@@ -117,7 +117,7 @@ def test_unknown_sr_method_overrides_and_missing_vgg_weights(params, tmp_path):
 
 
 @pytest.mark.parametrize("key, value, needle", [
-    ("recognition.feature_seed", 0, "must not be the recogniser that scores"),
+    ("recognition.feature_seed", 0, "must not be the recognizer that scores"),
     ("ablation.sosr", ["vdsr_mse"], "vdsr_mse is the vdsr row"),
     ("ablation.tosr", ["duf16_warp"], "duf16_warp is the tosr row"),
     ("sr.finetune", {"sosr": "duf16", "esrgan": "rrdb_psnr", "tosr": "duf16"}, "starts from 'rrdb_psnr'"),

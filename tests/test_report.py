@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from arsr.study import paper, report
+from arsr.data.store import write_video_folder
+from arsr.study import layout, paper, report
 from arsr.study.ablations import ALIASES, VARIANTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,14 +91,14 @@ def write_fake_study(root: Path, methods=METHODS, seeds=(0, 1), ablation=ABLATIO
                 for stream in streams:
                     # hr and bicubic have no SR seed: the same numbers for every seed
                     top1 = _acc(method, rec, stream, 0 if method in ("hr", "bicubic") else seed)
-                    rows.append({"method": method, "seed": seed, "recogniser": rec, "stream": stream,
+                    rows.append({"method": method, "seed": seed, "recognizer": rec, "stream": stream,
                                  "top1": top1, "top5": 99.0, "n_videos": N_VIDEOS,
                                  "psnr": _psnr(method), "ssim": 0.5 if method != "sosr+tosr" else math.nan})
-                    videos += per_video_rows({"method": method, "seed": seed, "recogniser": rec, "stream": stream},
+                    videos += per_video_rows({"method": method, "seed": seed, "recognizer": rec, "stream": stream},
                                              top1)
-        item = report.eval_item(method)
+        item = layout.eval_item(method)
         pd.DataFrame(rows).to_csv(reports / "eval" / f"{item}.csv", index=False)
-        pd.DataFrame(videos)[report.PER_VIDEO_COLUMNS].to_csv(reports / "eval" / f"{item}_per_video.csv", index=False)
+        pd.DataFrame(videos)[layout.PER_VIDEO_COLUMNS].to_csv(reports / "eval" / f"{item}_per_video.csv", index=False)
         for run in ("reference",) if method in ("hr", "bicubic") else (f"seed{s}" for s in seeds):
             cache = root / "data/eval" / item / run
             (cache / "scores/tsn").mkdir(parents=True)
@@ -105,7 +106,7 @@ def write_fake_study(root: Path, methods=METHODS, seeds=(0, 1), ablation=ABLATIO
             (cache / "scores/tsn/settings.json").write_text(json.dumps(
                 {"format": 1, "settings": {"num_frames": 2, "crops": "center", "flow_method": "farneback"}}))
             (cache / "quality/settings.json").write_text(json.dumps({"format": 1, "settings": {"shave": 4}}))
-        pd.DataFrame([{"method": method, "seed": 0, "recogniser": "tsn", "stream": "fusion",
+        pd.DataFrame([{"method": method, "seed": 0, "recognizer": "tsn", "stream": "fusion",
                        "class_name": "a", "accuracy": 50.0}]).to_csv(reports / "eval" / f"{item}_per_class.csv",
                                                                       index=False)
         metrics = root / "reports/metrics/eval" / f"{item}.json"
@@ -125,7 +126,7 @@ def write_fake_study(root: Path, methods=METHODS, seeds=(0, 1), ablation=ABLATIO
                 videos += per_video_rows({"kind": kind, "variant": variant, "seed": seed, "stream": stream},
                                          30.0 + i + seed)
             pd.DataFrame(rows).to_csv(reports / "ablation" / f"{kind}_{variant}.csv", index=False)
-            pd.DataFrame(videos)[report.ABLATION_PER_VIDEO_COLUMNS].to_csv(
+            pd.DataFrame(videos)[layout.ABLATION_PER_VIDEO_COLUMNS].to_csv(
                 reports / "ablation" / f"{kind}_{variant}_per_video.csv", index=False)
             m = reports / "metrics/ablation" / f"{kind}_{variant}.json"
             m.parent.mkdir(parents=True, exist_ok=True)
@@ -152,14 +153,12 @@ def write_fake_study(root: Path, methods=METHODS, seeds=(0, 1), ablation=ABLATIO
     for k in range(n_samples):
         vid, key = f"Class{k}/v_{k}", f"Class{k}__v_{k}"
         folder = interim / "videos" / key
-        folder.mkdir(parents=True)
+        folder.parent.mkdir(parents=True, exist_ok=True)
         hr = rng.integers(0, 255, (4, h, w, 3), dtype=np.uint8)
-        np.save(folder / "hr.npy", hr)
-        np.save(folder / "lr.npy", hr[:, ::4, ::4])
-        flow = np.zeros((3, h, w, 2), np.float16)
+        flow = np.zeros((3, h, w, 2), np.float32)
         flow[:, h // 4: h // 2, w // 4: w // 2, 0] = 2.0
-        np.save(folder / "flow.npy", flow)
-        (folder / "meta.json").write_text(json.dumps({"settings": {"flow_method": "farneback"}}))
+        write_video_folder(folder, hr=hr, lr=np.ascontiguousarray(hr[:, ::4, ::4]), flow=flow,
+                           meta={"settings": {"flow_method": "farneback"}})
         index.append({"video_id": vid, "key": key, "class_name": f"Class{k}", "label": k, "split": "test",
                       "n_frames": 4, "height": h, "width": w, "lr_height": h // 4, "lr_width": w // 4,
                       "source": "x"})
@@ -190,7 +189,7 @@ def fake(tmp_path):
 
 def test_paper_transcription_matches_the_notes():
     """NOTES.md, 'Reference results' (poster Table2 = paper Table 4, TSN)."""
-    acc = paper.accuracy().set_index(["method", "dataset", "recogniser", "stream"])["top1"]
+    acc = paper.accuracy().set_index(["method", "dataset", "recognizer", "stream"])["top1"]
     notes = {("hmdb51", "fusion"): {"bicubic": 63.53, "esrgan": 63.40, "sosr": 64.51, "duf52": 66.86,
                                     "tosr": 66.08, "sosr+tosr": 68.30, "hr": 69.28},
              ("ucf101", "fusion"): {"bicubic": 87.87, "sosr+tosr": 92.13, "hr": 93.49},
@@ -276,6 +275,18 @@ def test_stale_file_is_an_error(fake):
         report.read_eval(fake / "reports", METHODS)
 
 
+def test_old_column_spelling_asks_to_rerun_the_evaluation(fake):
+    """CSVs written before the column "recogniser" became "recognizer" are refused, naming the stage."""
+    for name in ("rcan.csv", "rcan_per_video.csv"):
+        path = fake / "reports/eval" / name
+        pd.read_csv(path).rename(columns={"recognizer": "recogniser"}).to_csv(path, index=False)
+    with pytest.raises(ValueError, match=r"rcan\.csv has column\(s\) 'recogniser' \(now 'recognizer'\).*"
+                                         r"re-run the evaluate stages.*evaluate@rcan"):
+        report.read_eval(fake / "reports", METHODS)
+    with pytest.raises(ValueError, match=r"rcan_per_video\.csv has column\(s\) 'recogniser'.*evaluate@rcan"):
+        report.read_per_video(fake / "reports", METHODS)
+
+
 def test_load_study(fake):
     sr = {"methods": METHODS, "train": ["vdsr", "rcan", "srgan", "spmc", "duf16", "duf52", "rrdb_psnr"],
           "finetune": {"esrgan": "rrdb_psnr", "sosr": "rrdb_psnr", "tosr": "duf16"}}
@@ -288,7 +299,7 @@ def test_load_study(fake):
     assert len(study.metrics) == 2 + 10 + 12 + 5
     assert set(study.per_video["method"]) == set(paper.METHOD_ORDER)
     assert len(study.per_video) == (11 * 2 * 3 + 2) * 2 * N_VIDEOS  # sosr+tosr: fusion only
-    assert list(study.per_video.columns) == report.PER_VIDEO_COLUMNS
+    assert list(study.per_video.columns) == layout.PER_VIDEO_COLUMNS
     assert len(study.ablation_per_video) == 10 * 2 * N_VIDEOS
     # hr/bicubic repeat per seed
     hr = study.per_video[(study.per_video["method"] == "hr") & (study.per_video["stream"] == "fusion")]
@@ -338,14 +349,14 @@ def test_accuracy_table_paper_columns_only_when_asked(fake):
 
 def test_accuracy_table_refuses_a_hole(fake):
     df = report.read_eval(fake / "reports", METHODS)
-    df = df[~((df["method"] == "spmc") & (df["stream"] == "temporal") & (df["recogniser"] == "tsn"))]
+    df = df[~((df["method"] == "spmc") & (df["stream"] == "temporal") & (df["recognizer"] == "tsn"))]
     with pytest.raises(ValueError, match=r"spmc / tsn / temporal.*evaluate@spmc"):
         report.accuracy_table(df)
 
 
 def test_ablation_tables(fake):
     abl = report.read_ablation(fake / "reports", ABLATION, METHODS)
-    assert set(abl.columns) == {*report.ABLATION_COLUMNS, "alias"}
+    assert set(abl.columns) == {*layout.ABLATION_COLUMNS, "alias"}
     sosr = report.ablation_table(abl, "sosr")
     assert list(sosr.index) == GRID["sosr"]  # the paper's full grid, in its order
     assert list(sosr.columns) == [("", "Structure"), ("", "MSE/WMSE"), ("", "Feature"), ("", "Adversarial"),
@@ -427,19 +438,19 @@ def test_spearman_with_ties_matches_definition():
 def test_psnr_vs_accuracy_and_correlations(fake, tmp_path):
     df = report.read_eval(fake / "reports", METHODS)
     points = report.psnr_vs_accuracy(df)
-    assert list(points.columns) == ["method", "recogniser", "stream", "psnr", "top1"]
+    assert list(points.columns) == ["method", "recognizer", "stream", "psnr", "top1"]
     assert set(points["method"]) == set(METHODS) | {"bicubic"}  # no HR (PSNR inf), no SoSR+ToSR
     assert len(points) == 10 * 2 * 3
     rho = report.spearman_by_stream(points)
-    assert set(rho["recogniser"]) == {"tsn", "st_resnet", "all"} and len(rho) == 9
-    tsn_spatial = points[(points["recogniser"] == "tsn") & (points["stream"] == "spatial")]
+    assert set(rho["recognizer"]) == {"tsn", "st_resnet", "all"} and len(rho) == 9
+    tsn_spatial = points[(points["recognizer"] == "tsn") & (points["stream"] == "spatial")]
     # Spearman's rho by its definition: Pearson's r of the (average) ranks
     expected = np.corrcoef(tsn_spatial["psnr"].rank(), tsn_spatial["top1"].rank())[0, 1]
-    got = rho[(rho["recogniser"] == "tsn") & (rho["stream"] == "spatial")]["spearman"].iloc[0]
+    got = rho[(rho["recognizer"] == "tsn") & (rho["stream"] == "spatial")]["spearman"].iloc[0]
     assert got == pytest.approx(expected)
     path = report.write_psnr_vs_accuracy(points, tmp_path / "plots/psnr_vs_accuracy.csv")
     back = pd.read_csv(path)
-    assert list(back.columns) == ["method", "recogniser", "stream", "psnr", "top1"] and len(back) == 60
+    assert list(back.columns) == ["method", "recognizer", "stream", "psnr", "top1"] and len(back) == 60
     fig = report.psnr_accuracy_figure(points, rho)
     assert len(fig.axes) == 3 and "ρ=" in fig.axes[0].get_title()
 
@@ -565,9 +576,9 @@ def _scenario(methods=tuple(paper.METHOD_ORDER), n=200, seeds=(0, 1)):
         for seed in seeds:
             for stream, acc in (("spatial", SPATIAL), ("temporal", TEMPORAL), ("fusion", FUSION)):
                 if method in acc:
-                    rows += per_video_rows({"method": method, "seed": seed, "recogniser": "tsn", "stream": stream},
+                    rows += per_video_rows({"method": method, "seed": seed, "recognizer": "tsn", "stream": stream},
                                            acc[method], n)
-    per_video = pd.DataFrame(rows)[report.PER_VIDEO_COLUMNS]
+    per_video = pd.DataFrame(rows)[layout.PER_VIDEO_COLUMNS]
     # PSNR falls as fusion accuracy rises: rho = -1
     eval_df = pd.DataFrame([{"method": m, "seed": s, "psnr": 40.0 - FUSION[m] / 10} for m in methods
                             if m not in ("hr", "sosr+tosr") for s in seeds])
@@ -580,7 +591,7 @@ def _ablation_scenario(rates: dict, n=200, seeds=(0, 1)):
         for seed in seeds:
             rows += per_video_rows({"kind": kind, "variant": variant, "seed": seed,
                                     "stream": report.ABLATION_STREAM[kind]}, acc, n)
-    return pd.DataFrame(rows)[report.ABLATION_PER_VIDEO_COLUMNS]
+    return pd.DataFrame(rows)[layout.ABLATION_PER_VIDEO_COLUMNS]
 
 
 def test_claims_table_verdicts():
@@ -629,7 +640,7 @@ def test_claims_intersection_union_and_positive_psnr():
     spatial = dict(SPATIAL, sosr=60, esrgan=50, rcan=59.5)
     rows = per_video[~((per_video["stream"] == "spatial") & per_video["method"].isin(["sosr", "esrgan", "rcan"]))]
     extra = [r for m in ("sosr", "esrgan", "rcan") for s in (0, 1)
-             for r in per_video_rows({"method": m, "seed": s, "recogniser": "tsn", "stream": "spatial"}, spatial[m], 200)]
+             for r in per_video_rows({"method": m, "seed": s, "recognizer": "tsn", "stream": "spatial"}, spatial[m], 200)]
     per_video = pd.concat([rows, pd.DataFrame(extra)], ignore_index=True)
     # PSNR rising with accuracy: rho +1, reversed
     eval_df = eval_df.assign(psnr=eval_df["method"].map(lambda m: FUSION[m] / 10))
@@ -674,7 +685,7 @@ def test_claims_display_prose_and_digits():
     assert "**reversed**" in text and "**inconclusive**" in text
     # digits: the first significant digit of the cells' 95% half-width
     assert report.accuracy_digits(per_video) == 0  # 200 videos: ~7 points
-    big = pd.DataFrame(per_video_rows({"method": "hr", "seed": 0, "recogniser": "tsn", "stream": "fusion"}, 90, 20000))
+    big = pd.DataFrame(per_video_rows({"method": "hr", "seed": 0, "recognizer": "tsn", "stream": "fusion"}, 90, 20000))
     assert report.accuracy_digits(big) == 1  # 20 000 videos at 90%: 0.4 points
     html_text = report.table_html(shown, "Claims")
     assert "holds" in html_text and "Left out" in report.table_html(
@@ -843,12 +854,12 @@ def test_notebook_is_clean_with_one_parameters_cell():
 
 
 @pytest.mark.slow
-def test_report_notebook_on_fake_results(tmp_path):
+def test_report_notebook_on_fake_results(tmp_path, default_params):
     if not _kernel_registered() and not os.environ.get("CI"):
         pytest.skip("Jupyter kernel 'arsr' not registered: run `make test` (it registers it)")
     study = write_fake_study(tmp_path)
-    for name in ("dvc.yaml", "params.yaml"):
-        shutil.copy(ROOT / name, study / name)
+    shutil.copy(ROOT / "dvc.yaml", study / "dvc.yaml")
+    (study / "params.yaml").write_text(yaml.safe_dump(default_params, sort_keys=False))
     shutil.copytree(ROOT / "notebooks", study / "notebooks")
     cmd = [sys.executable, "-m", "arsr.notebook", "notebooks/60_report.ipynb", "-g", "report", "-g", "data",
            "-g", "sr", "-g", "ablation", "-g", "seeds", "-p", "interim_dir=data/interim", "-p",
@@ -899,6 +910,8 @@ def _profile(name: str) -> dict:
 
 @pytest.mark.parametrize("name", ["tiny", "paper"])
 def test_profile_has_every_knob_of_params_yaml(name):
+    # the working params.yaml on purpose: `dvc exp run -S` changes values, and any params.yaml must
+    # hold the profiles' knobs
     params, profile = yaml.safe_load((ROOT / "params.yaml").read_text()), _profile(name)
     assert set(profile) == set(params)
     for group, values in params.items():

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import yaml
 
-from arsr.params import load_params
 from arsr.study.schema import validate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,8 +57,8 @@ def _stages() -> dict:
     return {name: stage.get("do", stage) for name, stage in stages.items()}
 
 
-def test_params_yaml_validates_for_every_stage():
-    params = load_params(ROOT / "params.yaml")
+def test_params_yaml_validates_for_every_stage(default_params):
+    params = default_params
     for name, stage in _stages().items():
         declared = [p for p in stage.get("params", []) if isinstance(p, str)]
         groups = sorted({p.split(".")[0] for p in declared})

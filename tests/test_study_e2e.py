@@ -114,7 +114,7 @@ def test_study_runs_end_to_end(study):
     assert set(head["tsn_top1"]["fusion"]) == {"hr", "bicubic", "sosr", "tosr", "sosr+tosr"}
     assert head["total_seconds"] > 0 and head["provenance"]["dataset"] == "synthetic"
     points = (repo / "reports/plots/psnr_vs_accuracy.csv").read_text().splitlines()
-    assert points[0] == "method,recogniser,stream,psnr,top1" and len(points) == 1 + 10 * 2 * 3
+    assert points[0] == "method,recognizer,stream,psnr,top1" and len(points) == 1 + 10 * 2 * 3
     for name in ("psnr_vs_accuracy", "visual_comparison", "wmse_weights", "flow_comparison", "sr_training",
                  "recognizer_training"):
         assert (repo / f"reports/figures/study/{name}.png").stat().st_size > 5_000, name

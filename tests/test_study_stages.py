@@ -1,4 +1,4 @@
-"""The study's stage glue (arsr.study): ablation variants, the recogniser feature network, SR
+"""The study's stage glue (arsr.study): ablation variants, the recognizer feature network, SR
 training and loading per seed, the evaluation stage (incl. SoSR+ToSR) and its video choices.
 The notebooks themselves run in the end-to-end test (dvc on the tiny profile)."""
 from __future__ import annotations
@@ -9,17 +9,18 @@ import pytest
 import torch
 
 from arsr.archs import count_parameters
-from arsr.params import load_params
 from arsr.study.schema import validate
 from arsr.recognition import TSN
 from arsr.sr_methods import ImageMethod, VideoMethod
-from arsr.study.ablations import (COLUMNS, PER_VIDEO_COLUMNS as ABL_PER_VIDEO, STREAM, VARIANTS, ablation_metrics, evaluate_variant, train_variant,
+from arsr.study.ablations import (STREAM, VARIANTS, ablation_metrics, evaluate_variant, train_variant,
                                   variant_phases)
-from arsr.study.evaluation import (PER_CLASS_COLUMNS, PER_VIDEO_COLUMNS, TABLE_COLUMNS, balanced_subset, eval_item, eval_metrics,
-                                   evaluate_stage, load_samples, prune_cache, sample_frame, sample_videos)
-from arsr.study.recognizers import PLOT_COLUMNS as REC_COLUMNS, train_recognizers
-from arsr.study.sr import (PLOT_COLUMNS as SR_COLUMNS, RecognizerFeatures, load_sr_method, method_overrides,
-                           recognizer_features, train_sr_seeds)
+from arsr.study.evaluation import (balanced_subset, eval_metrics, evaluate_stage, load_samples, prune_cache,
+                                   sample_frame, sample_videos)
+from arsr.study.layout import (ABLATION_COLUMNS as COLUMNS, ABLATION_PER_VIDEO_COLUMNS as ABL_PER_VIDEO,
+                               PER_CLASS_COLUMNS, PER_VIDEO_COLUMNS, RECOGNIZER_PLOT_COLUMNS as REC_COLUMNS,
+                               SR_PLOT_COLUMNS as SR_COLUMNS, TABLE_COLUMNS, eval_item)
+from arsr.study.recognizers import train_recognizers
+from arsr.study.sr import RecognizerFeatures, load_sr_method, method_overrides, recognizer_features, train_sr_seeds
 from arsr.train.presets import BASES, method_phases
 
 from test_recognition_train import write_toy_store
@@ -54,7 +55,7 @@ PREPARE = {"flow_method": "dis", "scale": 4}
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    """A toy store (3 classes; 2 test videos each) with trained tiny recognisers (seed 0) and the
+    """A toy store (3 classes; 2 test videos each) with trained tiny recognizers (seed 0) and the
     feature network (a spatial TSN of seed 1, apart)."""
     root = tmp_path_factory.mktemp("study")
     store = write_toy_store(root / "interim", train_per_class=2, test_per_class=2, frames=10)
@@ -68,9 +69,9 @@ def study(tmp_path_factory):
 # Ablation variants
 
 
-@pytest.fixture(scope="module")
-def study_sr():
-    return validate(load_params(), ["sr"])["sr"]
+@pytest.fixture
+def study_sr(default_params):
+    return validate(default_params, ["sr"])["sr"]
 
 
 def test_every_variant_resolves_to_trainer_phases(study_sr, tmp_path):
@@ -146,8 +147,8 @@ def test_tosr_variants_carry_the_documented_losses(study_sr):
     assert vdsr_warp[1].config["pixel"]["type"] == "none"
 
 
-def test_params_accept_the_variants_and_reject_unknown_ones():
-    params = load_params()
+def test_params_accept_the_variants_and_reject_unknown_ones(default_params):
+    params = default_params
     validate(params, ["ablation"])
     params["ablation"]["tosr"] = ["duf16", "duf99"]
     with pytest.raises(ValueError, match="duf99"):
@@ -160,7 +161,7 @@ def test_unknown_variant_names_the_choices(study_sr):
 
 
 # ---------------------------------------------------------------------------------------------
-# The recogniser as feature network
+# The recognizer as feature network
 
 
 @pytest.mark.parametrize("backbone", ["resnet18", "bninception"])
@@ -169,7 +170,7 @@ def test_recognizer_features_are_frozen_and_pass_gradients(backbone):
     tsn = TSN(5, "rgb", backbone, width=8, partial_bn=False)
     feats = RecognizerFeatures(tsn)
     assert all(not p.requires_grad for p in feats.parameters())
-    assert all(p.requires_grad for p in tsn.parameters())  # the recogniser itself is untouched
+    assert all(p.requires_grad for p in tsn.parameters())  # the recognizer itself is untouched
     feats.train()
     assert not feats.training and not any(m.training for m in feats.modules())
     x = torch.rand(2, 3, 64, 64, requires_grad=True)
@@ -190,7 +191,7 @@ def test_recognizer_features_come_from_the_seeds_spatial_tsn(study):
     feats = recognizer_features(study["feature_net"], 1)
     assert isinstance(feats, RecognizerFeatures) and feats.layer == "layer3"
     with pytest.raises(FileNotFoundError, match="train_recognizers"):
-        recognizer_features(study["feature_net"], 0)  # the scoring recogniser's seed is not there
+        recognizer_features(study["feature_net"], 0)  # the scoring recognizer's seed is not there
     with pytest.raises(ValueError, match="rgb"):
         RecognizerFeatures(TSN(3, "flow", "resnet18", width=8))
 
@@ -276,7 +277,7 @@ def test_finetuned_methods_start_from_their_trained_base(sosr_tosr):
 def test_two_phase_methods_log_steps_over_the_phases(sosr_tosr):
     sosr, tosr = sosr_tosr["sosr"], sosr_tosr["tosr"]
     assert sosr.metrics["feature_network"] == ("recognizer: the seed's TSN spatial stream (resnet18 up to layer3), "
-                                               "frozen (seed 1, trained apart from the scoring recogniser)")
+                                               "frozen (seed 1, trained apart from the scoring recognizer)")
     assert tosr.metrics["feature_network"] is None
     log = tosr.log
     assert list(log["phase"].unique()) == ["tosr"]  # the duf phase is a copy of duf16: no log
@@ -336,7 +337,7 @@ def test_evaluate_stage_tables_metrics_and_samples(study):
     runs = _evaluate(study, "hr", study["root"] / "models")
     assert list(runs.table.columns) == TABLE_COLUMNS and list(runs.per_class.columns) == PER_CLASS_COLUMNS
     assert len(runs.table) == 6 and set(runs.table["method"]) == {"hr"} and (runs.table["n_videos"] == 6).all()
-    assert set(zip(runs.table["recogniser"], runs.table["stream"])) == {
+    assert set(zip(runs.table["recognizer"], runs.table["stream"])) == {
         (r, s) for r in ("tsn", "st_resnet") for s in ("spatial", "temporal", "fusion")}
     metrics = eval_metrics(runs)
     assert metrics["psnr"] is None and set(metrics["tsn"]) == {"spatial", "temporal", "fusion"}
@@ -351,7 +352,7 @@ def test_evaluate_stage_tables_metrics_and_samples(study):
     assert (sub.table["n_videos"] == 3).all()
     cached = list((study["root"] / "eval" / "hr" / "reference" / "scores" / "tsn").glob("*.npz"))
     assert len(cached) == 3
-    # per-video rows: one per video, recogniser and stream; correct = prediction == label
+    # per-video rows: one per video, recognizer and stream; correct = prediction == label
     videos = sub.per_video
     assert list(videos.columns) == PER_VIDEO_COLUMNS and len(videos) == 3 * 6
     assert (videos["correct"] == (videos["prediction"] == videos["label"]).astype(int)).all()
@@ -370,17 +371,17 @@ def test_sosr_plus_tosr_fuses_the_cached_streams(study, sosr_tosr):
     tosr = _evaluate(study, "tosr", models)
     both = _evaluate(study, "sosr+tosr", models)
     assert eval_item("sosr+tosr") == "sosr_tosr" and both.samples is None
-    assert set(both.table["stream"]) == {"fusion"} and set(both.table["recogniser"]) == {"tsn", "st_resnet"}
+    assert set(both.table["stream"]) == {"fusion"} and set(both.table["recognizer"]) == {"tsn", "st_resnet"}
     assert set(both.table["method"]) == {"sosr+tosr"}
     # TSN fusion = fusion of the SoSR spatial and ToSR temporal scores, 1 : 1.5, from the caches
     from arsr.evaluate import fuse_cached
     fused = fuse_cached(study["root"] / "eval", spatial="sosr/seed0", temporal="tosr/seed0")
     want = fused.table.loc[0, "top1"]
-    got = both.table.loc[both.table["recogniser"] == "tsn", "top1"].item()
+    got = both.table.loc[both.table["recognizer"] == "tsn", "top1"].item()
     assert got == want
     assert sosr.table["psnr"].notna().all() and tosr.table["n_videos"].eq(6).all()
     # the fused per-video rows agree with the fused accuracy
-    tsn = both.per_video[both.per_video["recogniser"] == "tsn"]
+    tsn = both.per_video[both.per_video["recognizer"] == "tsn"]
     assert len(tsn) == 6 and 100 * tsn["correct"].mean() == pytest.approx(got)
 
 

@@ -1,4 +1,4 @@
-"""The recognisers' training settings: :class:`TrainConfig` (a ``params.yaml``-style mapping, its
+"""The recognizers' training settings: :class:`TrainConfig` (a ``params.yaml``-style mapping, its
 defaults and checks) and the TSN crop geometry it defaults to. No torch: ``arsr.study.schema`` checks the
 ``recognition`` group with it; :mod:`arsr.recognition.train` runs it (and re-exports it)."""
 from __future__ import annotations
@@ -20,9 +20,9 @@ def default_scale_size(input_size: int) -> int:
     return int(round(input_size * 256 / 224))
 
 
-#: The recognisers the study trains and scores with (TrainConfig ``model.type``, ``evaluate.recognizers``).
+#: The recognizers the study trains and scores with (TrainConfig ``model.type``, ``evaluate.recognizers``).
 RECOGNIZER_TYPES = ("tsn", "st_resnet")
-#: What a two-stream recogniser scores: each stream alone and their fusion (tables, caches, report).
+#: What a two-stream recognizer scores: each stream alone and their fusion (tables, caches, report).
 STREAMS = ("spatial", "temporal", "fusion")
 
 # Optimiser defaults: TSN's Caffe solvers (lr, clip) and tsn-pytorch's epochs/steps.

@@ -15,16 +15,12 @@ import pandas as pd
 
 from ..mapping import merged
 from ..paths import resolve
+from .layout import ABLATION_COLUMNS, ABLATION_PER_VIDEO_COLUMNS, ablation_cache
 from .variants import (ALIASES, KINDS, LABEL_COLUMNS, STREAM, VARIANTS, Variant, _variant,  # noqa: F401
                        alias_of, variant_name)
 
-__all__ = ["Variant", "VARIANTS", "ALIASES", "alias_of", "KINDS", "STREAM", "COLUMNS", "LABEL_COLUMNS", "variant_phases",
-           "PER_VIDEO_COLUMNS", "variant_name", "train_variant", "evaluate_variant", "ablation_rows", "ablation_metrics"]
-
-#: Columns of ``reports/ablation/<kind>_<variant>.csv``.
-COLUMNS = ["kind", "variant", *LABEL_COLUMNS, "seed", "stream", "top1", "top5", "psnr", "ssim"]
-#: Columns of ``reports/ablation/<kind>_<variant>_per_video.csv`` (TSN, the kind's stream).
-PER_VIDEO_COLUMNS = ["kind", "variant", "seed", "stream", "video_id", "label", "prediction", "correct"]
+__all__ = ["Variant", "VARIANTS", "ALIASES", "alias_of", "KINDS", "STREAM", "LABEL_COLUMNS", "variant_phases",
+           "variant_name", "train_variant", "evaluate_variant", "ablation_rows", "ablation_metrics"]
 
 
 def variant_phases(kind: str, variant: str, sr: Mapping, seed: int = 0, out_dir: str | Path | None = None,
@@ -80,8 +76,9 @@ def evaluate_variant(kind: str, variant: str, evaluate: Mapping, seeds: Sequence
     """Score a trained variant (SR seeds ``seeds``) with the one TSN stream of its kind (of
     ``recognizers_dir/seed<recognizer_seed>``; only that stream loaded, so only the frames it
     reads are super-resolved), on the test split (or the ``evaluate.max_videos`` subset); cache
-    in ``eval_dir/ablation_<kind>_<variant>/seed<k>``. Returns the tidy rows (``COLUMNS``);
-    ``.attrs["per_video"]`` holds one row per video and seed (``PER_VIDEO_COLUMNS``)."""
+    in ``eval_dir/ablation_<kind>_<variant>/seed<k>``. Returns the tidy rows
+    (``layout.ABLATION_COLUMNS``); ``.attrs["per_video"]`` holds one row per video and seed
+    (``layout.ABLATION_PER_VIDEO_COLUMNS``)."""
     from ..data.store import PreparedDataset
     from ..evaluate import evaluate as run_evaluation
     from ..workers import worker_count
@@ -94,7 +91,7 @@ def evaluate_variant(kind: str, variant: str, evaluate: Mapping, seeds: Sequence
     subset = balanced_subset(dataset, evaluate["max_videos"])
     rows = dataset.split("test")
     keys = rows["key"].tolist() if subset is None else rows.set_index("video_id").loc[subset, "key"].tolist()
-    cache = resolve(eval_dir) / f"ablation_{name}"
+    cache = resolve(eval_dir) / ablation_cache(kind, variant)
     stream = STREAM[kind]
     out, per_video = [], []
     recs = stage_recognizers(recognizers_dir, recognizer_seed, ("tsn",),
@@ -111,10 +108,10 @@ def evaluate_variant(kind: str, variant: str, evaluate: Mapping, seeds: Sequence
             out.append({"kind": kind, "variant": variant, **v.label, "seed": int(seed), "stream": stream,
                         "top1": row.top1, "top5": row.top5, "psnr": row.psnr, "ssim": row.ssim})
         videos = per_video_rows(result, seed)
-        videos = videos[videos["stream"] == stream].drop(columns=["method", "recogniser"])
+        videos = videos[videos["stream"] == stream].drop(columns=["method", "recognizer"])
         per_video.append(videos.assign(kind=kind, variant=variant))
-    rows = pd.DataFrame(out, columns=COLUMNS)
-    rows.attrs["per_video"] = pd.concat(per_video, ignore_index=True)[PER_VIDEO_COLUMNS]
+    rows = pd.DataFrame(out, columns=ABLATION_COLUMNS)
+    rows.attrs["per_video"] = pd.concat(per_video, ignore_index=True)[ABLATION_PER_VIDEO_COLUMNS]
     return rows
 
 
@@ -143,7 +140,7 @@ def ablation_metrics(rows: pd.DataFrame, train_metrics: Mapping) -> dict:
     if len(summary) != 1:
         raise ValueError(f"ablation rows hold {len(summary)} variants/streams; expected one")
     out = {k: _plain(v) for k, v in summary.iloc[0].to_dict().items()}
-    out["per_seed"] = [{k: _plain(v) for k, v in r.items()} for r in rows[COLUMNS].to_dict(orient="records")]
+    out["per_seed"] = [{k: _plain(v) for k, v in r.items()} for r in rows[ABLATION_COLUMNS].to_dict(orient="records")]
     out["training"] = {k: train_metrics[k] for k in ("preset", "arch", "arch_kwargs", "parameters", "phases",
                                                      "final_losses", "feature_network", "seconds_per_seed")}
     return out

@@ -1,15 +1,17 @@
 """Stages ``evaluate_reference`` / ``evaluate`` / ``evaluate_combined``: recognition accuracy of one
 SR method's video (``hr``, ``bicubic``, a trained method, or the paper's ``sosr+tosr``) on the test
-split, per seed, with the recognisers of that seed (``arsr.evaluate``).
+split, per seed, with the recognizers of that seed (``arsr.evaluate``).
 
     runs = evaluate_stage("sosr", evaluate, seeds, prepare, "data/interim", "data/models/recognizers",
                           "data/models/sr", "data/eval")
-    runs.table        # method, seed, recogniser, stream, top1, top5, n_videos, psnr, ssim
-    runs.per_class    # method, seed, recogniser, stream, class_name, accuracy
+    runs.table        # layout.TABLE_COLUMNS: method, seed, recognizer, stream, top1, top5, n_videos, psnr, ssim
+    runs.per_class    # layout.PER_CLASS_COLUMNS: method, seed, recognizer, stream, class_name, accuracy
+    runs.per_video    # layout.PER_VIDEO_COLUMNS
     runs.samples      # SR frames t, t+1 of the sample clips (seed ``seeds[0]``), or None
 
 The per-video score cache of seed k lives in ``eval_dir/<item>/seed<k>/`` (``item`` = the method
-with ``+`` replaced by ``_``), the sample frames in ``eval_dir/<item>/samples.npz``. SoSR+ToSR: the
+with ``+`` replaced by ``_``, :func:`arsr.study.layout.eval_item`), the sample frames in
+``eval_dir/<item>/samples.npz`` (:mod:`arsr.study.layout` names the files). SoSR+ToSR: the
 TSN row fuses the cached spatial scores of ``sosr`` with the cached temporal scores of ``tosr``
 (``arsr.evaluate.fuse_cached``); ST-ResNet, whose streams are coupled, runs on SoSR frames with
 flow from ToSR frames (``evaluate(..., temporal_method=...)``).
@@ -30,27 +32,15 @@ from ..params_file import ParamError
 from ..paths import resolve
 from ..recognition.config import RECOGNIZER_TYPES
 from ..workers import worker_count
+from .layout import (PER_CLASS_COLUMNS, PER_VIDEO_COLUMNS, REFERENCE_CACHE, TABLE_COLUMNS, eval_item, eval_stage,
+                     samples_npz)
 
-__all__ = ["SAMPLE_VIDEOS", "REFERENCE_METHODS", "COMBINED", "TABLE_COLUMNS", "PER_CLASS_COLUMNS",
-           "PER_VIDEO_COLUMNS", "EvalRuns", "eval_item", "per_video_rows", "sample_videos", "sample_frame", "balanced_subset", "prune_cache",
+__all__ = ["SAMPLE_VIDEOS", "REFERENCE_METHODS", "COMBINED", "EvalRuns", "per_video_rows", "sample_videos", "sample_frame", "balanced_subset", "prune_cache",
            "stage_recognizers", "sr_method", "evaluate_stage", "sample_frames", "save_samples",
            "load_samples", "seed_means", "eval_metrics", "plot_accuracy", "plot_samples"]
 
 #: Clips in the sample figures (the report's ``sample_videos`` default).
 SAMPLE_VIDEOS = 4
-TABLE_COLUMNS = ["method", "seed", "recogniser", "stream", "top1", "top5", "n_videos", "psnr", "ssim"]
-PER_CLASS_COLUMNS = ["method", "seed", "recogniser", "stream", "class_name", "accuracy"]
-#: Columns of ``reports/eval/<item>_per_video.csv``: one row per video, seed, recogniser, stream
-#: (``correct``: top-1 hit, 0/1), what the report's paired bootstrap intervals resample.
-PER_VIDEO_COLUMNS = ["method", "seed", "recogniser", "stream", "video_id", "label", "prediction", "correct"]
-#: Cache folder of the reference methods (hr, bicubic): no SR seed, evaluated once.
-REFERENCE_CACHE = "reference"
-
-
-def eval_item(method: str) -> str:
-    """The file-name form of a method (``sosr+tosr`` -> ``sosr_tosr``): names the stage's
-    outputs and its cache folder ``eval_dir/<item>``."""
-    return method.replace("+", "_")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -115,7 +105,7 @@ def prune_cache(folder: str | Path, keys: Sequence[str]) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# Recognisers and methods
+# Recognizers and methods
 
 
 def stage_recognizers(recognizers_dir: str | Path, seed: int, which: Sequence[str] = RECOGNIZER_TYPES,
@@ -133,7 +123,7 @@ def stage_recognizers(recognizers_dir: str | Path, seed: int, which: Sequence[st
         paths["st_resnet"] = root / "st_resnet"
     for name, path in paths.items():
         if not (path / "model.pt").is_file():
-            raise FileNotFoundError(f"{path / 'model.pt'} not found: recogniser {name} of seed {seed} is not "
+            raise FileNotFoundError(f"{path / 'model.pt'} not found: recognizer {name} of seed {seed} is not "
                                     "trained; run `dvc repro train_recognizers` (seeds must match)")
     return load_recognizers(**paths, device=device)
 
@@ -157,7 +147,7 @@ def sr_method(method: str, models_dir: str | Path, seed: int, scale: int = 4, de
 
 @dataclass
 class EvalRuns:
-    """What :func:`evaluate_stage` measured (tables tidy, one row per seed, recogniser, stream)."""
+    """What :func:`evaluate_stage` measured (tables tidy, one row per seed, recognizer, stream)."""
 
     method: str
     table: pd.DataFrame
@@ -189,7 +179,7 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
                    eval_dir: str | Path, *, recognizer_seed: int = 0, n_samples: int = SAMPLE_VIDEOS,
                    progress: bool = True, device=None) -> EvalRuns:
     """Evaluate ``method`` (``hr``, ``bicubic``, a method of ``sr.methods``, or ``sosr+tosr``) for
-    every SR seed of ``seeds`` with the recognisers ``evaluate.recognizers`` of
+    every SR seed of ``seeds`` with the recognizers ``evaluate.recognizers`` of
     ``recognizers_dir/seed<recognizer_seed>`` (one fixed instrument for every method and seed) on
     the test split (or its class-balanced ``evaluate.max_videos`` subset). The reference methods
     have no SR seed: they are evaluated once and their rows repeated for every seed, so that
@@ -239,7 +229,7 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
             per_class.append(classes)
             per_video.append(videos)
     if samples is not None:
-        save_samples(cache / "samples.npz", samples)
+        save_samples(resolve(eval_dir) / samples_npz(method), samples)
     table = pd.concat(tables, ignore_index=True)
     classes = pd.concat(per_class, ignore_index=True)
     videos = pd.concat(per_video, ignore_index=True)[PER_VIDEO_COLUMNS]
@@ -254,16 +244,18 @@ def _combined(recs, seed, dataset, evaluate, prepare, models_dir, eval_dir, keys
     parts = []
     if "tsn" in recs:
         for part in ("sosr", "tosr"):
-            folder = resolve(eval_dir) / part / f"seed{seed}" / "scores" / "tsn"
+            folder = resolve(eval_dir) / eval_item(part) / f"seed{seed}" / "scores" / "tsn"
             if not (folder / "settings.json").is_file():
                 raise FileNotFoundError(f"{folder} not found: the SoSR+ToSR row fuses the cached TSN scores "
-                                        f"of sosr and tosr; run `dvc repro evaluate@sosr evaluate@tosr` first")
+                                        f"of sosr and tosr; run `dvc repro {eval_stage('sosr')} "
+                                        f"{eval_stage('tosr')}` first")
         result = fuse_cached(eval_dir, spatial=f"sosr/seed{seed}", temporal=f"tosr/seed{seed}",
                              recognizer="tsn", weights=recs["tsn"].fusion_weights, name=COMBINED)
         got = {dataset.index.set_index("video_id").loc[v, "key"] for v in result.video_ids}
         if got != set(keys):
             raise ValueError(f"the cached sosr/tosr TSN scores of seed {seed} cover {len(got)} videos, this "
-                             f"evaluation {len(keys)}: re-run `dvc repro -f evaluate@sosr evaluate@tosr`")
+                             f"evaluation {len(keys)}: re-run `dvc repro -f {eval_stage('sosr')} "
+                             f"{eval_stage('tosr')}`")
         videos = per_video_rows(result, seed).assign(method=COMBINED)
         parts.append((*_tidy(result, COMBINED, seed, streams=("fusion",)), videos[videos["stream"] == "fusion"]))
     if "st_resnet" in recs:
@@ -314,9 +306,9 @@ def load_samples(path: str | Path) -> dict:
 
 
 def seed_means(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean and standard deviation over seeds of top1/top5 per (method, recogniser, stream);
+    """Mean and standard deviation over seeds of top1/top5 per (method, recognizer, stream);
     PSNR/SSIM means."""
-    g = table.groupby(["method", "recogniser", "stream"], sort=False)
+    g = table.groupby(["method", "recognizer", "stream"], sort=False)
     out = g.agg(top1=("top1", "mean"), top1_std=("top1", "std"), top5=("top5", "mean"),
                 n_videos=("n_videos", "first"), psnr=("psnr", "mean"), ssim=("ssim", "mean"),
                 seeds=("seed", "nunique"))
@@ -329,10 +321,10 @@ def _finite(x) -> float | None:
 
 def eval_metrics(runs: EvalRuns) -> dict:
     """``reports/metrics/eval/<item>.json`` (without provenance): top1 (%) seed means per
-    recogniser and stream, PSNR/SSIM (null where not finite: hr, sosr+tosr), videos, seconds."""
+    recognizer and stream, PSNR/SSIM (null where not finite: hr, sosr+tosr), videos, seconds."""
     means = seed_means(runs.table)
     out: dict = {"method": runs.method, "seeds": sorted(int(s) for s in runs.table["seed"].unique())}
-    for rec, part in means.groupby("recogniser", sort=False):
+    for rec, part in means.groupby("recognizer", sort=False):
         out[rec] = {row.stream: _finite(row.top1) for row in part.itertuples()}
         out[f"{rec}_top5"] = {row.stream: _finite(row.top5) for row in part.itertuples()}
     quality = runs.table.groupby("seed")[["psnr", "ssim"]].first().mean()
@@ -353,12 +345,12 @@ def eval_metrics(runs: EvalRuns) -> dict:
 
 
 def plot_accuracy(table: pd.DataFrame, title: str = ""):
-    """Top-1 accuracy per recogniser and stream (seed mean, error bar = std over seeds)."""
+    """Top-1 accuracy per recognizer and stream (seed mean, error bar = std over seeds)."""
     import matplotlib.pyplot as plt
 
     means = seed_means(table)
     fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(means), 3.2))
-    labels = [f"{r}\n{s}" for r, s in zip(means["recogniser"], means["stream"])]
+    labels = [f"{r}\n{s}" for r, s in zip(means["recognizer"], means["stream"])]
     err = means["top1_std"].fillna(0).to_numpy()
     bars = ax.bar(labels, means["top1"], yerr=err if err.any() else None, color="tab:blue", capsize=3)
     ax.bar_label(bars, fmt="%.1f", fontsize=8)

@@ -40,7 +40,7 @@ from ..methods import LABELS, ORDER
 from ..params_file import ParamError
 from ..recognition.config import RECOGNIZER_TYPES, STREAMS  # noqa: F401 (STREAMS re-exported: the report reads paper.STREAMS)
 
-__all__ = ["METHOD_ORDER", "METHOD_LABELS", "DATASETS", "DATASET_LABELS", "RECOGNISERS", "STREAMS",
+__all__ = ["METHOD_ORDER", "METHOD_LABELS", "DATASETS", "DATASET_LABELS", "RECOGNIZERS", "STREAMS",
            "accuracy", "accuracy_wide", "sosr_ablation", "tosr_ablation", "quality", "reference_dataset"]
 
 #: Rows of the paper's Table 4, in its order, by our method keys.
@@ -48,7 +48,7 @@ METHOD_ORDER = ORDER    # the registry's (arsr.methods), under the names this mo
 METHOD_LABELS = LABELS
 DATASETS = ("hmdb51", "ucf101")
 DATASET_LABELS = {"hmdb51": "HMDB51", "ucf101": "UCF101"}
-RECOGNISERS = RECOGNIZER_TYPES
+RECOGNIZERS = RECOGNIZER_TYPES
 
 _ = math.nan  # the paper's "/"
 
@@ -101,26 +101,26 @@ _QUALITY = {
 
 
 def accuracy() -> pd.DataFrame:
-    """The paper's Table 4, tidy: columns method, dataset, recogniser, stream, top1 (%; NaN = "/")."""
+    """The paper's Table 4, tidy: columns method, dataset, recognizer, stream, top1 (%; NaN = "/")."""
     rows = []
     for method, values in _TABLE4.items():
         it = iter(values)
         for dataset in DATASETS:
-            for recogniser in RECOGNISERS:
+            for recognizer in RECOGNIZERS:
                 for stream in STREAMS:
-                    rows.append({"method": method, "dataset": dataset, "recogniser": recogniser,
+                    rows.append({"method": method, "dataset": dataset, "recognizer": recognizer,
                                  "stream": stream, "top1": next(it)})
     return pd.DataFrame(rows)
 
 
 def accuracy_wide(dataset: str) -> pd.DataFrame:
     """The paper's Table 4 for one dataset: index = method keys (paper order), columns =
-    (recogniser, stream)."""
+    (recognizer, stream)."""
     _check_dataset(dataset)
     tidy = accuracy()
     tidy = tidy[tidy["dataset"] == dataset]
-    wide = tidy.pivot(index="method", columns=["recogniser", "stream"], values="top1")
-    cols = pd.MultiIndex.from_product([RECOGNISERS, STREAMS], names=["recogniser", "stream"])
+    wide = tidy.pivot(index="method", columns=["recognizer", "stream"], values="top1")
+    cols = pd.MultiIndex.from_product([RECOGNIZERS, STREAMS], names=["recognizer", "stream"])
     return wide.reindex(index=list(METHOD_ORDER), columns=cols)
 
 

@@ -43,7 +43,7 @@ def reuse_or_reset(folder: str | Path, settings: Mapping[str, Any]) -> bool:
 
 
 def file_digest(path: str | Path) -> str:
-    """sha256 of a file (e.g. the recogniser whose features a feature loss uses)."""
+    """sha256 of a file (e.g. the recognizer whose features a feature loss uses)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

@@ -19,16 +19,15 @@ import pandas as pd
 
 from ..data.store import PreparedDataset
 from ..paths import resolve
+from .layout import RECOGNIZER_PLOT_COLUMNS
 from .persist import reuse_or_reset
 from ..params_file import ParamError
 
-__all__ = ["RECOGNIZER_NAMES", "PLOT_COLUMNS", "RecognizerRuns", "device_for", "recognizer_dir",
+__all__ = ["RECOGNIZER_NAMES", "RecognizerRuns", "device_for", "recognizer_dir",
            "train_recognizers", "training_log", "plot_training_curves"]
 
-#: The study's recognisers, keys of the ``recognition`` params group.
+#: The study's recognizers, keys of the ``recognition`` params group.
 RECOGNIZER_NAMES = ("tsn_rgb", "tsn_flow", "st_resnet")
-#: Columns of ``reports/plots/recognizers.csv``.
-PLOT_COLUMNS = ["model", "seed", "iteration", "loss", "accuracy"]
 
 
 def device_for(setting: str | None):
@@ -45,7 +44,7 @@ def device_for(setting: str | None):
 
 
 def recognizer_dir(models_dir: str | Path, seed: int, name: str) -> Path:
-    """Where recogniser ``name`` of seed ``seed`` lives: ``models_dir/seed<k>/<name>``."""
+    """Where recognizer ``name`` of seed ``seed`` lives: ``models_dir/seed<k>/<name>``."""
     return resolve(models_dir) / f"seed{seed}" / name
 
 
@@ -62,10 +61,10 @@ def train_recognizers(recognition: Mapping, seeds: Sequence[int], interim_dir: s
                       models_dir: str | Path, *, names: Sequence[str] = RECOGNIZER_NAMES,
                       feature_dir: str | Path | None = None, feature_seed: int | None = None,
                       progress: bool = True) -> RecognizerRuns:
-    """Train (or resume, or find finished) each recogniser of ``names`` for each seed (the study:
+    """Train (or resume, or find finished) each recognizer of ``names`` for each seed (the study:
     ``[recognition.seed]``, one fixed instrument), and with ``feature_dir`` one more TSN spatial
     stream of ``feature_seed`` into ``feature_dir/seed<feature_seed>/tsn_rgb``: the network of
-    the SR feature loss, which must not be the recogniser that scores the methods.
+    the SR feature loss, which must not be the recognizer that scores the methods.
 
     recognition: the validated ``recognition`` params group (``device`` and one
         :class:`~arsr.recognition.train.TrainConfig` mapping per name; ``seed`` and
@@ -79,7 +78,7 @@ def train_recognizers(recognition: Mapping, seeds: Sequence[int], interim_dir: s
     unknown = [n for n in names if n not in recognition]
     if unknown:
         raise KeyError(f"params: recognition has no {', '.join(unknown)}; it needs one training "
-                       f"mapping per recogniser ({', '.join(RECOGNIZER_NAMES)})")
+                       f"mapping per recognizer ({', '.join(RECOGNIZER_NAMES)})")
     dataset = PreparedDataset(interim_dir)
     device = device_for(recognition.get("device"))
     t0 = time.perf_counter()
@@ -88,7 +87,7 @@ def train_recognizers(recognition: Mapping, seeds: Sequence[int], interim_dir: s
     if feature_dir is not None:
         if feature_seed is None or int(feature_seed) in {int(s) for s in seeds}:
             raise ParamError(f"train_recognizers: feature_seed = {feature_seed} must be given and differ "
-                             f"from the recognisers' seeds {list(seeds)}")
+                             f"from the recognizers' seeds {list(seeds)}")
         jobs.append((feature_dir, int(feature_seed), "tsn_rgb", "feature_tsn_rgb"))
         per_seed["feature_tsn_rgb"] = {}
     for folder, seed, name, key in jobs:
@@ -120,21 +119,21 @@ def train_recognizers(recognition: Mapping, seeds: Sequence[int], interim_dir: s
 
 def training_log(models_dir: str | Path, seeds: Sequence[int],
                  names: Sequence[str] = RECOGNIZER_NAMES) -> pd.DataFrame:
-    """Every ``log.csv`` under ``models_dir`` as one table: ``PLOT_COLUMNS`` plus epoch, lr and
+    """Every ``log.csv`` under ``models_dir`` as one table: ``RECOGNIZER_PLOT_COLUMNS`` plus epoch, lr and
     seconds. The accuracy is the training accuracy (a fraction) over the logged window."""
     parts = []
     for seed in seeds:
         for name in names:
             path = recognizer_dir(models_dir, seed, name) / "log.csv"
             if not path.is_file():
-                raise FileNotFoundError(f"{path} not found: train the recogniser first "
+                raise FileNotFoundError(f"{path} not found: train the recognizer first "
                                         "(arsr.study.recognizers.train_recognizers)")
             log = pd.read_csv(path)
             log.insert(0, "seed", int(seed))
             log.insert(0, "model", name)
             parts.append(log)
-    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=PLOT_COLUMNS)
-    return table[PLOT_COLUMNS + [c for c in table.columns if c not in PLOT_COLUMNS]]
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=RECOGNIZER_PLOT_COLUMNS)
+    return table[RECOGNIZER_PLOT_COLUMNS + [c for c in table.columns if c not in RECOGNIZER_PLOT_COLUMNS]]
 
 
 def plot_training_curves(log: pd.DataFrame):

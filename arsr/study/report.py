@@ -1,10 +1,11 @@
 """The study's report (``notebooks/60_report.ipynb`` -> ``reports/study.html``): loading every
 stage's results, the paper's tables recomputed from them, the figures and the headline metrics.
 
-Everything here is a plain function of files the earlier stages wrote (see ``dvc.yaml``)::
+Everything here is a plain function of files the earlier stages wrote (see ``dvc.yaml``); their
+names, columns and the stages that write them are :mod:`arsr.study.layout`'s::
 
-    reports/eval/<item>.csv            method, seed, recogniser, stream, top1, top5, n_videos, psnr, ssim
-    reports/eval/<item>_per_video.csv  method, seed, recogniser, stream, video_id, label, prediction, correct
+    reports/eval/<item>.csv            method, seed, recognizer, stream, top1, top5, n_videos, psnr, ssim
+    reports/eval/<item>_per_video.csv  method, seed, recognizer, stream, video_id, label, prediction, correct
     reports/ablation/<kind>_<v>.csv    kind, variant, structure, pixel, feature, adversarial, warp,
                                        seed, stream, top1, top5, psnr, ssim
     reports/ablation/<kind>_<v>_per_video.csv
@@ -46,38 +47,35 @@ import pandas as pd
 
 from .. import stats
 from ..io import write_json, write_text
+from ..methods import COMBINED, REFERENCE  # the paper's SoSR+ToSR row; the rows without SR
 from ..methods import IMAGE_SR, VIDEO_SR  # what the claims compare SoSR and ToSR with
 from ..params_file import ParamError
 from ..paths import resolve
-from . import paper
-from .ablations import ALIASES, KINDS, VARIANTS, alias_of
-from .ablations import COLUMNS as ABLATION_COLUMNS
-from .ablations import PER_VIDEO_COLUMNS as ABLATION_PER_VIDEO_COLUMNS
-from .evaluation import PER_VIDEO_COLUMNS
+from . import layout, paper
+from .layout import (ABLATION_COLUMNS, ABLATION_PER_VIDEO_COLUMNS, PER_VIDEO_COLUMNS, PSNR_ACCURACY_COLUMNS,
+                     RECOGNIZER_PLOT_COLUMNS, TABLE_COLUMNS, ablation_stage, eval_stage, sr_stage)
 from .paper import METHOD_LABELS, METHOD_ORDER
+from .variants import ALIASES, KINDS, STREAM as ABLATION_STREAM, VARIANTS, alias_of
 
 __all__ = [
-    "MissingInputError", "EVAL_COLUMNS", "ABLATION_COLUMNS", "ABLATION_STREAM", "COMBINED",
+    "MissingInputError", "ABLATION_STREAM", "COMBINED",
     "StudyResults", "load_study", "read_eval", "read_ablation", "read_metrics", "read_curves",
-    "read_samples", "flow_method_of", "eval_methods", "eval_item", "eval_stage",
+    "read_samples", "flow_method_of", "eval_methods",
     "seed_summary", "format_mean_std", "accuracy_table", "ablation_table", "quality_table", "colour_shifts",
     "table_html", "psnr_vs_accuracy", "spearman", "spearman_by_stream", "write_psnr_vs_accuracy",
     "psnr_accuracy_figure", "visual_comparison_figure", "wmse_weight_figure", "flow_comparison_figure",
     "sr_training_figure", "recognizer_training_figure", "stage_seconds", "provenance_summary",
-    "headline", "write_study_metrics", "PER_VIDEO_COLUMNS", "ABLATION_PER_VIDEO_COLUMNS", "read_per_video",
-    "ablation_sources", "read_ablation_per_video", "sr_stage", "trained_methods", "IMAGE_SR", "VIDEO_SR",
+    "headline", "write_study_metrics", "read_per_video",
+    "ablation_sources", "read_ablation_per_video", "trained_methods", "IMAGE_SR", "VIDEO_SR",
     "ABLATION_CLAIMS", "RHO_MARGIN", "CLAIM_COLUMNS", "correctness_table", "aligned_scores", "claims_table",
     "claims_display", "claims_prose", "dataset_summary", "accuracy_digits", "PAPER_PROTOCOL", "evaluation_settings",
     "recipe_deviations", "method_summary",
 ]
 
-EVAL_COLUMNS = ["method", "seed", "recogniser", "stream", "top1", "top5", "n_videos", "psnr", "ssim"]
-#: The stream each ablation is scored on (the paper's Tables 2 and 3: TSN on HMDB51).
-ABLATION_STREAM = {"sosr": "spatial", "tosr": "temporal"}
-ABLATION_RECOGNISER = "tsn"
-#: The paper's SoSR+ToSR row: SoSR frames for the spatial stream, ToSR's for the temporal one.
-COMBINED = "sosr+tosr"
-RECOGNISER_LABELS = {"tsn": "TSN", "st_resnet": "ST-ResNet"}
+#: The recognizer each ablation is scored by, on its kind's stream (``ABLATION_STREAM``; the
+#: paper's Tables 2 and 3: TSN on HMDB51).
+ABLATION_RECOGNIZER = "tsn"
+RECOGNIZER_LABELS = {"tsn": "TSN", "st_resnet": "ST-ResNet"}
 STREAM_LABELS = {"spatial": "Spatial", "temporal": "Temporal", "fusion": "Fusion"}
 DASH = "—"
 OURS = "ours"
@@ -92,33 +90,19 @@ class MissingInputError(FileNotFoundError):
 
 
 # ---------------------------------------------------------------------------------------------
-# Names: method keys, result files and the stages that write them
+# Names: method keys (result files and the stages that write them: arsr.study.layout)
 
 
 def eval_methods(sr_methods: Sequence[str]) -> list[str]:
     """The rows of the accuracy table, in the paper's order: bicubic, the SR methods, SoSR+ToSR
     (when both SoSR and ToSR are studied), HR."""
-    wanted = {"hr", "bicubic", *sr_methods}
+    wanted = {*REFERENCE, *sr_methods}
     if "sosr" in sr_methods and "tosr" in sr_methods:
         wanted.add(COMBINED)
     unknown = sorted(set(sr_methods) - set(METHOD_ORDER))
     if unknown:
         raise ParamError(f"unknown SR method(s) {unknown} in sr.methods; known: {', '.join(METHOD_ORDER)}")
     return [m for m in METHOD_ORDER if m in wanted]
-
-
-def eval_item(method: str) -> str:
-    """The file stem of a method's results (``sosr+tosr`` -> ``sosr_tosr``)."""
-    return method.replace("+", "_")
-
-
-def eval_stage(method: str) -> str:
-    """The dvc stage that evaluates ``method``."""
-    if method in ("hr", "bicubic"):
-        return f"evaluate_reference@{method}"
-    if method == COMBINED:
-        return "evaluate_combined"
-    return f"evaluate@{method}"
 
 
 def _require(path: Path, stage: str) -> Path:
@@ -128,8 +112,17 @@ def _require(path: Path, stage: str) -> Path:
     return path
 
 
+#: Columns renamed since a stage last wrote them: old name -> new name.
+RENAMED_COLUMNS = {"recogniser": "recognizer"}
+
+
 def _read_csv(path: Path, stage: str, columns: Sequence[str]) -> pd.DataFrame:
     df = pd.read_csv(_require(path, stage))
+    old = {c: RENAMED_COLUMNS[c] for c in df.columns if c in RENAMED_COLUMNS and RENAMED_COLUMNS[c] in columns}
+    if old:
+        raise ValueError(f"{path} has column(s) {', '.join(f'{o!r} (now {n!r})' for o, n in old.items())}: it "
+                         f"was written by an older version of the study; re-run the evaluate stages "
+                         f"(`dvc repro {stage}`, or `dvc repro` for the whole study)")
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise ValueError(f"{path} lacks column(s) {missing} (has {list(df.columns)}): it is stale or "
@@ -151,14 +144,14 @@ def _method_key(name: str) -> str:
 # Loading
 
 
-def _read_eval_tables(reports_dir, sr_methods: Sequence[str], suffix: str, columns: Sequence[str],
+def _read_eval_tables(reports_dir, sr_methods: Sequence[str], file_of, columns: Sequence[str],
                       check=None) -> pd.DataFrame:
-    """``reports/eval/<item><suffix>.csv`` of every evaluated method, concatenated, method names
-    normalised to our keys; each file must hold its own method only (``check``: a further
-    per-file check, ``(df, path, stage) -> df``)."""
+    """``file_of(method)`` (a ``layout`` name under ``reports_dir``) of every evaluated method,
+    concatenated, method names normalised to our keys; each file must hold its own method only
+    (``check``: a further per-file check, ``(df, path, stage) -> df``)."""
     out = []
     for method in eval_methods(sr_methods):
-        path = resolve(reports_dir) / "eval" / f"{eval_item(method)}{suffix}.csv"
+        path = resolve(reports_dir) / file_of(method)
         df = _read_csv(path, eval_stage(method), columns)
         df["method"] = df["method"].map(_method_key)
         if set(df["method"]) != {method}:
@@ -171,7 +164,7 @@ def _read_eval_tables(reports_dir, sr_methods: Sequence[str], suffix: str, colum
 def read_eval(reports_dir: str | os.PathLike, sr_methods: Sequence[str]) -> pd.DataFrame:
     """Every evaluation table (``reports/eval/<item>.csv``) of the study, concatenated; method
     names normalised to our keys (``hr``, ``bicubic``, ..., ``sosr+tosr``)."""
-    return _read_eval_tables(reports_dir, sr_methods, "", EVAL_COLUMNS)
+    return _read_eval_tables(reports_dir, sr_methods, layout.eval_csv, TABLE_COLUMNS)
 
 
 def _check_per_video(df: pd.DataFrame, path: Path, stage: str) -> pd.DataFrame:
@@ -186,8 +179,8 @@ def _check_per_video(df: pd.DataFrame, path: Path, stage: str) -> pd.DataFrame:
 
 def read_per_video(reports_dir: str | os.PathLike, sr_methods: Sequence[str]) -> pd.DataFrame:
     """Every per-video table (``reports/eval/<item>_per_video.csv``): one row per method, seed,
-    recogniser, stream and test video, ``correct`` = top-1 hit (0/1). Columns ``PER_VIDEO_COLUMNS``."""
-    return _read_eval_tables(reports_dir, sr_methods, "_per_video", PER_VIDEO_COLUMNS,
+    recognizer, stream and test video, ``correct`` = top-1 hit (0/1). Columns ``PER_VIDEO_COLUMNS``."""
+    return _read_eval_tables(reports_dir, sr_methods, layout.eval_per_video_csv, PER_VIDEO_COLUMNS,
                              _check_per_video)[PER_VIDEO_COLUMNS]
 
 
@@ -225,15 +218,15 @@ def read_ablation(reports_dir: str | os.PathLike, ablation: Mapping[str, Sequenc
     for kind, rows in ablation_sources(ablation, sr_methods).items():
         for variant, main in rows.items():
             if main is None:
-                path = resolve(reports_dir) / "ablation" / f"{kind}_{variant}.csv"
-                df = _read_csv(path, f"ablate_{kind}@{variant}", ABLATION_COLUMNS)
+                path = resolve(reports_dir) / layout.ablation_csv(kind, variant)
+                df = _read_csv(path, ablation_stage(kind, variant), ABLATION_COLUMNS)
                 df["kind"], df["variant"], df["alias"] = kind, variant, ""
             else:
-                path = resolve(reports_dir) / "eval" / f"{eval_item(main)}.csv"
-                ev = _read_csv(path, eval_stage(main), EVAL_COLUMNS)
-                ev = ev[(ev["recogniser"] == ABLATION_RECOGNISER) & (ev["stream"] == ABLATION_STREAM[kind])]
+                path = resolve(reports_dir) / layout.eval_csv(main)
+                ev = _read_csv(path, eval_stage(main), TABLE_COLUMNS)
+                ev = ev[(ev["recognizer"] == ABLATION_RECOGNIZER) & (ev["stream"] == ABLATION_STREAM[kind])]
                 if ev.empty:
-                    raise ValueError(f"{path} has no {ABLATION_RECOGNISER} / {ABLATION_STREAM[kind]} rows, which "
+                    raise ValueError(f"{path} has no {ABLATION_RECOGNIZER} / {ABLATION_STREAM[kind]} rows, which "
                                      f"the {kind} ablation's row {variant} (= {main}) reads: re-run "
                                      f"`dvc repro {eval_stage(main)}`")
                 df = ev.assign(kind=kind, variant=variant, alias=main, **_variant_label(kind, variant))
@@ -253,30 +246,24 @@ def read_ablation_per_video(reports_dir: str | os.PathLike, ablation: Mapping[st
         stream = ABLATION_STREAM[kind]
         for variant, main in rows.items():
             if main is None:
-                stage = f"ablate_{kind}@{variant}"
-                path = resolve(reports_dir) / "ablation" / f"{kind}_{variant}_per_video.csv"
+                stage = ablation_stage(kind, variant)
+                path = resolve(reports_dir) / layout.ablation_per_video_csv(kind, variant)
                 df = _read_csv(path, stage, ABLATION_PER_VIDEO_COLUMNS)
                 df["kind"], df["variant"] = kind, variant
             else:
                 stage = eval_stage(main)
-                path = resolve(reports_dir) / "eval" / f"{eval_item(main)}_per_video.csv"
+                path = resolve(reports_dir) / layout.eval_per_video_csv(main)
                 ev = _read_csv(path, stage, PER_VIDEO_COLUMNS)
-                df = ev[(ev["recogniser"] == ABLATION_RECOGNISER) & (ev["stream"] == stream)]
+                df = ev[(ev["recognizer"] == ABLATION_RECOGNIZER) & (ev["stream"] == stream)]
                 df = df.assign(kind=kind, variant=variant)
             df = df[df["stream"] == stream]
             if df.empty:
-                raise ValueError(f"{path} has no {ABLATION_RECOGNISER} / {stream} rows for the {kind} ablation's "
+                raise ValueError(f"{path} has no {ABLATION_RECOGNIZER} / {stream} rows for the {kind} ablation's "
                                  f"row {variant}: re-run `dvc repro {stage}`")
             out.append(_check_per_video(df.copy(), path, stage)[ABLATION_PER_VIDEO_COLUMNS])
     if not out:
         return pd.DataFrame(columns=ABLATION_PER_VIDEO_COLUMNS)
     return pd.concat(out, ignore_index=True)
-
-
-def sr_stage(method: str, sr: Mapping | None = None) -> str:
-    """The dvc stage that trains ``method``: ``finetune_sr@<m>`` for a method of ``sr.finetune``
-    (its first phase is another trained model), else ``train_sr@<m>``."""
-    return f"finetune_sr@{method}" if method in ((sr or {}).get("finetune") or {}) else f"train_sr@{method}"
 
 
 def trained_methods(sr_methods: Sequence[str], sr: Mapping | None = None) -> list[str]:
@@ -292,11 +279,11 @@ def metrics_files(sr_methods: Sequence[str], ablation: Mapping[str, Sequence[str
                   sr: Mapping | None = None) -> dict[str, str]:
     """stage -> its metrics file, relative to ``reports_dir``, for every stage before the report
     (ablation variants only where they ran: see :func:`ablation_sources`)."""
-    files = {"prepare": "metrics/prepare.json", "train_recognizers": "metrics/recognizers.json"}
-    files.update({sr_stage(m, sr): f"metrics/train_sr/{m}.json" for m in trained_methods(sr_methods, sr)})
-    files.update({eval_stage(m): f"metrics/eval/{eval_item(m)}.json" for m in eval_methods(sr_methods)})
+    files = {layout.PREPARE_STAGE: layout.PREPARE_METRICS, layout.RECOGNIZERS_STAGE: layout.RECOGNIZERS_METRICS}
+    files.update({sr_stage(m, sr): layout.sr_metrics_json(m) for m in trained_methods(sr_methods, sr)})
+    files.update({eval_stage(m): layout.eval_metrics_json(m) for m in eval_methods(sr_methods)})
     for kind, rows in ablation_sources(ablation, sr_methods).items():
-        files.update({f"ablate_{kind}@{v}": f"metrics/ablation/{kind}_{v}.json"
+        files.update({ablation_stage(kind, v): layout.ablation_metrics_json(kind, v)
                       for v, main in rows.items() if main is None})
     return files
 
@@ -316,12 +303,11 @@ def read_metrics(reports_dir: str | os.PathLike, sr_methods: Sequence[str],
 
 def read_curves(reports_dir: str | os.PathLike, sr_methods: Sequence[str],
                 sr: Mapping | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Training curves: (recognisers: model, seed, iteration, loss, accuracy;
+    """Training curves: (recognizers: model, seed, iteration, loss, accuracy;
     SR methods: method, seed, phase, iteration, step, loss, ...)."""
-    root = resolve(reports_dir) / "plots"
-    rec = _read_csv(root / "recognizers.csv", "train_recognizers",
-                    ["model", "seed", "iteration", "loss", "accuracy"])
-    curves = [_read_csv(root / "train_sr" / f"{m}.csv", sr_stage(m, sr),
+    root = resolve(reports_dir)
+    rec = _read_csv(root / layout.RECOGNIZERS_PLOT, layout.RECOGNIZERS_STAGE, RECOGNIZER_PLOT_COLUMNS)
+    curves = [_read_csv(root / layout.sr_plot_csv(m), sr_stage(m, sr),
                         ["method", "seed", "phase", "step", "loss"]) for m in sr_methods]
     return rec, pd.concat(curves, ignore_index=True)
 
@@ -331,7 +317,7 @@ def read_samples(eval_dir: str | os.PathLike, methods: Sequence[str]) -> dict[st
     sr (n, 2, H, W, 3) uint8 = frames t and t+1}. Every method must hold the same clips."""
     out, first = {}, None
     for method in methods:
-        path = _require(resolve(eval_dir) / eval_item(method) / "samples.npz", eval_stage(method))
+        path = _require(resolve(eval_dir) / layout.samples_npz(method), eval_stage(method))
         with np.load(path, allow_pickle=False) as npz:
             missing = {"video_ids", "frames", "sr"} - set(npz.files)
             if missing:
@@ -418,9 +404,9 @@ def _paper_label(dataset: str) -> str:
     return f"paper ({paper.DATASET_LABELS[dataset]})"
 
 
-def _recognisers(df: pd.DataFrame) -> list[str]:
-    present = set(df["recogniser"])
-    return [r for r in paper.RECOGNISERS if r in present] + sorted(present - set(paper.RECOGNISERS))
+def _recognizers(df: pd.DataFrame) -> list[str]:
+    present = set(df["recognizer"])
+    return [r for r in paper.RECOGNIZERS if r in present] + sorted(present - set(paper.RECOGNIZERS))
 
 
 def _notes(table: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
@@ -431,22 +417,22 @@ def _notes(table: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
 def accuracy_table(eval_df: pd.DataFrame, reference: str | None = None, *, metric: str = "top1",
                    digits: int = 2) -> pd.DataFrame:
     """The paper's Table 4 for our results: rows = methods (paper order, its names), columns =
-    (source, recogniser, stream) with source "ours" and, with ``reference`` ("ucf101" /
+    (source, recognizer, stream) with source "ours" and, with ``reference`` ("ucf101" /
     "hmdb51"), "paper (UCF101)" / "paper (HMDB51)". Cells are strings ("mean ± std" over seeds).
 
-    Every (method, recogniser, stream) must be in ``eval_df`` except the single streams of
+    Every (method, recognizer, stream) must be in ``eval_df`` except the single streams of
     SoSR+ToSR (shown "—", explained in ``attrs["notes"]``).
     """
-    summary = seed_summary(eval_df, ["method", "recogniser", "stream"], metric)
-    cells = {(r.method, r.recogniser, r.stream): format_mean_std(r.mean, r.std, r.n, digits)
+    summary = seed_summary(eval_df, ["method", "recognizer", "stream"], metric)
+    cells = {(r.method, r.recognizer, r.stream): format_mean_std(r.mean, r.std, r.n, digits)
              for r in summary.itertuples()}
     methods = [m for m in METHOD_ORDER if m in set(eval_df["method"])]
-    recognisers = _recognisers(eval_df)
+    recognizers = _recognizers(eval_df)
     ref = paper.accuracy_wide(reference) if reference else None
     rows, notes = [], []
     for method in methods:
         row = {}
-        for rec in recognisers:
+        for rec in recognizers:
             for stream in paper.STREAMS:
                 if method == COMBINED and stream != "fusion":
                     cell = DASH  # by definition, even if the evaluation wrote single-stream rows
@@ -455,20 +441,20 @@ def accuracy_table(eval_df: pd.DataFrame, reference: str | None = None, *, metri
                     cell = cells.get((method, rec, stream), DASH)
                 if cell == DASH and (method != COMBINED or stream == "fusion"):
                     raise ValueError(
-                        f"no {metric} for {method} / {rec} / {stream} in reports/eval/{eval_item(method)}.csv: "
+                        f"no {metric} for {method} / {rec} / {stream} in reports/{layout.eval_csv(method)}: "
                         f"re-run `dvc repro {eval_stage(method)}`")
-                row[(OURS, RECOGNISER_LABELS.get(rec, rec), STREAM_LABELS[stream])] = cell
+                row[(OURS, RECOGNIZER_LABELS.get(rec, rec), STREAM_LABELS[stream])] = cell
         if ref is not None:
-            for rec in paper.RECOGNISERS:
+            for rec in paper.RECOGNIZERS:
                 for stream in paper.STREAMS:
                     value = ref.loc[method, (rec, stream)]
                     if math.isnan(value):
                         notes.append(NOTE_COMBINED)
-                    row[(_paper_label(reference), RECOGNISER_LABELS[rec], STREAM_LABELS[stream])] = \
+                    row[(_paper_label(reference), RECOGNIZER_LABELS[rec], STREAM_LABELS[stream])] = \
                         format_mean_std(value, digits=2)
         rows.append(row)
     table = pd.DataFrame(rows, index=pd.Index([METHOD_LABELS[m] for m in methods], name="method"))
-    table.columns = pd.MultiIndex.from_tuples(table.columns, names=["source", "recogniser", "stream"])
+    table.columns = pd.MultiIndex.from_tuples(table.columns, names=["source", "recognizer", "stream"])
     return _notes(table, notes)
 
 
@@ -580,7 +566,7 @@ def quality_table(eval_df: pd.DataFrame, reference: str | None = None, *, digits
             r = s.loc[method]
             cell = format_mean_std(r["mean"], r["std"], int(r["n"]), dg)
             if cell == DASH:
-                raise ValueError(f"no {col} for {method} in reports/eval/{eval_item(method)}.csv: re-run "
+                raise ValueError(f"no {col} for {method} in reports/{layout.eval_csv(method)}: re-run "
                                  f"`dvc repro {eval_stage(method)}`")
             row[(OURS, col)] = cell
         if colour_shift is not None:
@@ -620,17 +606,17 @@ def table_html(table: pd.DataFrame, caption: str) -> str:
 
 
 def psnr_vs_accuracy(eval_df: pd.DataFrame) -> pd.DataFrame:
-    """One point per (method, recogniser, stream) with a finite PSNR (HR and SoSR+ToSR have none):
-    columns method, recogniser, stream, psnr, top1 (means over seeds)."""
+    """One point per (method, recognizer, stream) with a finite PSNR (HR and SoSR+ToSR have none):
+    columns method, recognizer, stream, psnr, top1 (means over seeds)."""
     df = eval_df[np.isfinite(eval_df["psnr"].astype(float))]
-    keys = ["method", "recogniser", "stream"]
+    keys = ["method", "recognizer", "stream"]
     top1 = seed_summary(df, keys, "top1").rename(columns={"mean": "top1"})
     psnr = seed_summary(df, keys, "psnr").rename(columns={"mean": "psnr"})
     out = top1[keys + ["top1"]].merge(psnr[keys + ["psnr"]], on=keys)
     order = {m: i for i, m in enumerate(METHOD_ORDER)}
-    out = out.sort_values(["recogniser", "stream", "method"],
+    out = out.sort_values(["recognizer", "stream", "method"],
                           key=lambda s: s.map(order) if s.name == "method" else s).reset_index(drop=True)
-    return out[["method", "recogniser", "stream", "psnr", "top1"]]
+    return out[PSNR_ACCURACY_COLUMNS]
 
 
 def spearman(x: Iterable[float], y: Iterable[float]) -> float:
@@ -647,55 +633,55 @@ def spearman(x: Iterable[float], y: Iterable[float]) -> float:
 
 
 def spearman_by_stream(points: pd.DataFrame) -> pd.DataFrame:
-    """Spearman's rho between PSNR and top-1 across methods, per (recogniser, stream), and over
-    all recognisers per stream (recogniser "all"): columns recogniser, stream, n, spearman."""
+    """Spearman's rho between PSNR and top-1 across methods, per (recognizer, stream), and over
+    all recognizers per stream (recognizer "all"): columns recognizer, stream, n, spearman."""
     rows = []
-    for rec in [*_recognisers(points), "all"]:
+    for rec in [*_recognizers(points), "all"]:
         for stream in paper.STREAMS:
-            part = points[(points["stream"] == stream) & ((points["recogniser"] == rec) | (rec == "all"))]
+            part = points[(points["stream"] == stream) & ((points["recognizer"] == rec) | (rec == "all"))]
             if part.empty:
                 continue
-            rows.append({"recogniser": rec, "stream": stream, "n": len(part),
+            rows.append({"recognizer": rec, "stream": stream, "n": len(part),
                          "spearman": spearman(part["psnr"], part["top1"])})
-    return pd.DataFrame(rows, columns=["recogniser", "stream", "n", "spearman"])
+    return pd.DataFrame(rows, columns=["recognizer", "stream", "n", "spearman"])
 
 
 def write_psnr_vs_accuracy(points: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """The scatter's data for ``dvc plots`` (columns method, recogniser, stream, psnr, top1)."""
+    """The scatter's data for ``dvc plots`` (columns method, recognizer, stream, psnr, top1)."""
     path = resolve(path)
-    write_text(path, points[["method", "recogniser", "stream", "psnr", "top1"]].to_csv(index=False, float_format="%.4f"))
+    write_text(path, points[PSNR_ACCURACY_COLUMNS].to_csv(index=False, float_format="%.4f"))
     return path
 
 
 def psnr_accuracy_figure(points: pd.DataFrame, correlations: pd.DataFrame):
-    """Top-1 vs PSNR, one panel per stream, one colour per method, one marker per recogniser;
-    Spearman's rho per recogniser in each panel's title."""
+    """Top-1 vs PSNR, one panel per stream, one colour per method, one marker per recognizer;
+    Spearman's rho per recognizer in each panel's title."""
     import matplotlib.pyplot as plt
 
     streams = [s for s in paper.STREAMS if s in set(points["stream"])]
-    recognisers = _recognisers(points)
+    recognizers = _recognizers(points)
     methods = [m for m in METHOD_ORDER if m in set(points["method"])]
     colours = dict(zip(methods, plt.get_cmap("tab10" if len(methods) <= 10 else "tab20").colors))
-    markers = dict(zip(recognisers, "os^Dv"))
+    markers = dict(zip(recognizers, "os^Dv"))
     fig, axes = plt.subplots(1, len(streams), figsize=(4.6 * len(streams), 4.0), squeeze=False)
     for ax, stream in zip(axes[0], streams):
         part = points[points["stream"] == stream]
         for r in part.itertuples():
-            ax.scatter(r.psnr, r.top1, color=colours[r.method], marker=markers[r.recogniser], s=46,
+            ax.scatter(r.psnr, r.top1, color=colours[r.method], marker=markers[r.recognizer], s=46,
                        edgecolor="k", linewidth=0.4)
         rhos = []
-        for rec in recognisers:
-            hit = correlations[(correlations["recogniser"] == rec) & (correlations["stream"] == stream)]
+        for rec in recognizers:
+            hit = correlations[(correlations["recognizer"] == rec) & (correlations["stream"] == stream)]
             if len(hit):
                 rho = hit["spearman"].iloc[0]
-                rhos.append(f"{RECOGNISER_LABELS.get(rec, rec)} ρ={'n/a' if math.isnan(rho) else f'{rho:+.2f}'}")
+                rhos.append(f"{RECOGNIZER_LABELS.get(rec, rec)} ρ={'n/a' if math.isnan(rho) else f'{rho:+.2f}'}")
         ax.set_title(f"{STREAM_LABELS[stream]} stream\n" + ", ".join(rhos), fontsize=9)
         ax.set_xlabel("PSNR on Y (dB)")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("top-1 accuracy (%)")
     handles = [plt.Line2D([], [], color=colours[m], marker="o", ls="", label=METHOD_LABELS[m]) for m in methods]
     handles += [plt.Line2D([], [], marker=markers[r], ls="", markerfacecolor="white", markeredgecolor="k",
-                           label=RECOGNISER_LABELS.get(r, r)) for r in recognisers]
+                           label=RECOGNIZER_LABELS.get(r, r)) for r in recognizers]
     fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
@@ -726,7 +712,7 @@ def correctness_table(rows: pd.DataFrame) -> pd.DataFrame:
     if rows.duplicated(["seed", "video_id"]).any():
         dup = rows[rows.duplicated(["seed", "video_id"], keep=False)].iloc[0]
         raise ValueError(f"per-video rows repeat seed {dup['seed']} / video {dup['video_id']}: each (seed, video) "
-                         "must appear once per method, recogniser and stream; re-run the stage that wrote them")
+                         "must appear once per method, recognizer and stream; re-run the stage that wrote them")
     return rows.pivot(index="seed", columns="video_id", values="correct").sort_index().sort_index(axis=1)
 
 
@@ -744,8 +730,8 @@ def aligned_scores(tables: Mapping[str, pd.DataFrame]) -> dict[str, np.ndarray]:
     return {k: a[:, keep] for k, a in arrays.items()}
 
 
-def _tables(per_video: pd.DataFrame, recogniser: str, stream: str) -> dict[str, pd.DataFrame]:
-    part = per_video[(per_video["recogniser"] == recogniser) & (per_video["stream"] == stream)]
+def _tables(per_video: pd.DataFrame, recognizer: str, stream: str) -> dict[str, pd.DataFrame]:
+    part = per_video[(per_video["recognizer"] == recognizer) & (per_video["stream"] == stream)]
     groups = dict(tuple(part.groupby("method", sort=False)))
     return {m: correctness_table(groups[m]) for m in METHOD_ORDER if m in groups}
 
@@ -820,7 +806,7 @@ def claims_table(per_video: pd.DataFrame, ablation_per_video: pd.DataFrame | Non
     """
     rows, notes = [], []
     fusion = _tables(per_video, "tsn", "fusion")
-    candidates = [m for m in fusion if m not in ("hr", "bicubic")]
+    candidates = [m for m in fusion if m not in REFERENCE]
     claim = "Super-resolution beats bicubic upscaling (TSN fusion)"
     if "bicubic" in fusion and candidates:
         scores = aligned_scores({m: fusion[m] for m in ["bicubic", *candidates]})
@@ -965,7 +951,7 @@ def _skipped_sentence(prepare: Mapping | None) -> str:
             "lists, the names are in the prepare report and `reports/metrics/prepare.json`.")
 
 
-def accuracy_digits(per_video: pd.DataFrame, keys: Sequence[str] = ("method", "recogniser", "stream"),
+def accuracy_digits(per_video: pd.DataFrame, keys: Sequence[str] = ("method", "recognizer", "stream"),
                     max_decimals: int = 2) -> int:
     """Decimals for a table of accuracies (%): the first significant digit of the median 95%
     half-width of one cell's accuracy over the test videos (:func:`arsr.stats.mean_half_width`,
@@ -1146,7 +1132,7 @@ def sr_training_figure(curves: pd.DataFrame):
 
 
 def recognizer_training_figure(curves: pd.DataFrame):
-    """Training loss and accuracy of the recognisers against the iteration."""
+    """Training loss and accuracy of the recognizers against the iteration."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
@@ -1163,13 +1149,13 @@ def recognizer_training_figure(curves: pd.DataFrame):
 
 
 def training_trends(sr_curves: pd.DataFrame | None, recognizer_curves: pd.DataFrame | None) -> pd.DataFrame:
-    """Has each training loss flattened? Per SR method and phase, and per recogniser: the change
+    """Has each training loss flattened? Per SR method and phase, and per recognizer: the change
     of the loss from the third to the last quarter of its logged steps (``arsr.stats.late_change``,
     %), mean and range over seeds, and ``trend`` of the mean ("flat" within 5%)."""
     from ..stats import late_change, trend
 
     rows = []
-    for curves, keys, kind in ((sr_curves, ["method", "phase"], "SR"), (recognizer_curves, ["model"], "recogniser")):
+    for curves, keys, kind in ((sr_curves, ["method", "phase"], "SR"), (recognizer_curves, ["model"], "recognizer")):
         if curves is None or not len(curves):
             continue
         for key, part in curves.groupby(keys, sort=False):
@@ -1256,12 +1242,12 @@ _CROPS = {"ten": "10 crops", "center": "the centre crop"}
 
 def evaluation_settings(eval_dir: str | os.PathLike, methods: Sequence[str]) -> dict[str, list]:
     """The settings the evaluations ran with, from their caches' ``settings.json``
-    (``data/eval/<item>/<run>/scores/<recogniser>/settings.json``: num_frames, crops,
+    (``data/eval/<item>/<run>/scores/<recognizer>/settings.json``: num_frames, crops,
     flow_method; ``.../quality/settings.json``: shave): key -> sorted distinct values over the
     methods' runs (more than one value = the methods were not evaluated alike). {} if none."""
     found: dict[str, set] = {}
     for method in methods:
-        folder = resolve(eval_dir) / eval_item(method)
+        folder = resolve(eval_dir) / layout.eval_item(method)
         for path in sorted(folder.glob("*/scores/*/settings.json")) + sorted(folder.glob("*/quality/settings.json")):
             try:
                 settings = json.loads(path.read_text()).get("settings") or {}
@@ -1419,7 +1405,7 @@ def method_summary(eval_df: pd.DataFrame) -> dict[str, dict]:
     (HR - bicubic) on TSN fusion (1 = as good as HR, 0 = no better than bicubic). None where a
     value does not exist (HR's PSNR, SoSR+ToSR's single streams, a std of one seed, a gap
     without bicubic and HR or with HR = bicubic)."""
-    tsn = eval_df[eval_df["recogniser"] == "tsn"]
+    tsn = eval_df[eval_df["recognizer"] == "tsn"]
     top1 = seed_summary(tsn, ["method", "stream"], "top1").set_index(["method", "stream"])
     psnr = seed_summary(eval_df, ["method"], "psnr").set_index("method")["mean"]
     ssim = seed_summary(eval_df, ["method"], "ssim").set_index("method")["mean"]
@@ -1445,18 +1431,18 @@ def headline(eval_df: pd.DataFrame, correlations: pd.DataFrame, provenance: Mapp
              claims: pd.DataFrame | None = None) -> dict:
     """The numbers ``reports/metrics/study.json`` keeps (``dvc metrics show``): TSN top-1 (means
     over seeds) of HR, bicubic, SoSR, ToSR and SoSR+ToSR per stream, Spearman's rho of PSNR vs
-    top-1 per recogniser and stream, the number of test videos and seeds, every method's
+    top-1 per recognizer and stream, the number of test videos and seeds, every method's
     summary (:func:`method_summary`), the claims' verdicts (:func:`claims_table`: name,
     difference, ci_low, ci_high, verdict; difference and interval in percentage points, or
     Spearman's rho for ``psnr_not_predictive_*``), total seconds."""
     keys = [m for m in ("hr", "bicubic", "sosr", "tosr", COMBINED) if m in set(eval_df["method"])]
-    tsn = eval_df[(eval_df["recogniser"] == "tsn") & eval_df["method"].isin(keys)]
+    tsn = eval_df[(eval_df["recognizer"] == "tsn") & eval_df["method"].isin(keys)]
     summary = seed_summary(tsn, ["method", "stream"], "top1")
     top1 = {stream: {r.method: _finite(r.mean) for r in summary[summary["stream"] == stream].itertuples()}
             for stream in paper.STREAMS}
     rho: dict[str, dict] = {}
     for r in correlations.itertuples():
-        rho.setdefault(r.recogniser, {})[r.stream] = _finite(r.spearman)
+        rho.setdefault(r.recognizer, {})[r.stream] = _finite(r.spearman)
     out = {"tsn_top1": top1, "spearman_psnr_top1": rho,
            "seeds": int(eval_df["seed"].nunique()),
            "test_videos": int(eval_df["n_videos"].max()),

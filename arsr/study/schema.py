@@ -150,7 +150,7 @@ def _cross_checks(params: dict) -> None:
     if rec is not None and rec["feature_seed"] == rec["seed"]:
         raise ParamError(
             f"params: recognition.feature_seed = {rec['feature_seed']} equals recognition.seed: the "
-            "network of the SR feature loss must not be the recogniser that scores the methods; "
+            "network of the SR feature loss must not be the recognizer that scores the methods; "
             "choose another seed")
     sr = params.get("sr")
     if sr is not None:

@@ -5,7 +5,7 @@ the feature loss measured by the network ``sr.feature_network`` names:
 * ``recognizer``: :class:`RecognizerFeatures`, the frozen backbone of the seed's TSN spatial
   stream up to a mid-level layer (ResNet ``layer3``, BN-Inception ``inception_4d``: stride 16,
   the depth of VGG19 conv5_4 that ESRGAN uses), fed with the TSN's own input normalisation. The
-  SR network is then pushed to keep what the recogniser looks at (inferred; the paper uses VGG19).
+  SR network is then pushed to keep what the recognizer looks at (inferred; the paper uses VGG19).
 * ``vgg19``: torchvision's ImageNet VGG19 (``sr.vgg_weights``) at each preset's layer (conv5_4).
 
     runs = train_sr_seeds("sosr", sr, seeds, "data/interim", "data/models/sr/sosr",
@@ -28,23 +28,20 @@ from torch import nn
 
 from ..mapping import merged
 from ..paths import resolve
+from .layout import SR_LOG_TERMS, SR_PLOT_COLUMNS, sr_stage
 from .persist import file_digest, reuse_or_reset
 from .recognizers import recognizer_dir
 
-__all__ = ["FEATURE_LAYERS", "LOG_TERMS", "PLOT_COLUMNS", "RecognizerFeatures", "SRRuns",
+__all__ = ["FEATURE_LAYERS", "RecognizerFeatures", "SRRuns",
            "recognizer_features", "method_overrides", "base_model_path", "uses_feature_loss", "feature_network_label",
            "train_sr_seeds", "sr_log", "load_sr_method", "plot_sr_curves"]
 
-#: Mid-level layer of each TSN backbone family used for the recogniser feature loss.
+#: Mid-level layer of each TSN backbone family used for the recognizer feature loss.
 FEATURE_LAYERS = {"resnet": "layer3", "bninception": "inception_4d"}
-#: Loss columns of a phase's log.csv (weighted generator terms, and the discriminator's loss).
-LOG_TERMS = ("pixel", "warp", "feature", "gan", "d_loss")
-#: Columns of ``reports/plots/train_sr/<method>.csv``.
-PLOT_COLUMNS = ["method", "seed", "phase", "iteration", "step", "loss", *LOG_TERMS]
 
 
 # ---------------------------------------------------------------------------------------------
-# The recogniser as feature network
+# The recognizer as feature network
 
 
 class RecognizerFeatures(nn.Module):
@@ -57,7 +54,7 @@ class RecognizerFeatures(nn.Module):
     ``x: (b, 3, H, W)`` RGB in [0, 1] -> ``(b, C, H/16, W/16)`` for the default layers (ResNet
     layer3: C = 4·width), after the TSN's own input normalisation (``TSN.normalize``). Every
     parameter has ``requires_grad=False`` and the module stays in eval mode (BatchNorm uses the
-    recogniser's running statistics), but gradients flow to ``x``.
+    recognizer's running statistics), but gradients flow to ``x``.
     """
 
     def __init__(self, tsn: nn.Module, layer: str | None = None):
@@ -88,7 +85,7 @@ class RecognizerFeatures(nn.Module):
         self.train(False)
 
     def train(self, mode: bool = True) -> "RecognizerFeatures":
-        """Stays in eval mode: the recogniser is a fixed measuring instrument."""
+        """Stays in eval mode: the recognizer is a fixed measuring instrument."""
         return super().train(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -162,7 +159,7 @@ def _require_base(path: Path, method: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(
             f"{path} not found: {method} starts from that trained model; run `dvc repro "
-            f"train_sr@{path.parent.parent.parent.name}` first")
+            f"{sr_stage(path.parent.parent.parent.name)}` first")
     return path
 
 
@@ -194,7 +191,7 @@ def feature_network_label(sr: Mapping, phases, extractor: nn.Module | None = Non
 @dataclass
 class SRRuns:
     """What :func:`train_sr_seeds` did: ``metrics`` (for ``reports/metrics/train_sr/<method>.json``,
-    without provenance) and ``log`` (tidy, ``PLOT_COLUMNS`` plus lr and seconds)."""
+    without provenance) and ``log`` (tidy, ``SR_PLOT_COLUMNS`` plus lr and seconds)."""
 
     metrics: dict
     log: pd.DataFrame
@@ -239,12 +236,12 @@ def train_sr_seeds(method: str, sr: Mapping, seeds: Sequence[int], interim_dir: 
                 raise ValueError("train_sr_seeds: sr.feature_network = 'recognizer' needs recognizers_dir "
                                  "and feature_seed (the feature network's TSN)")
             extractor = recognizer_features(recognizers_dir, feature_seed)
-            # features of a retrained recogniser make a different loss
+            # features of a retrained recognizer make a different loss
             feature_source = file_digest(recognizer_dir(recognizers_dir, feature_seed, "tsn_rgb") / "model.pt")
         use = extractor if uses_feature_loss(phases) and sr["feature_network"] == "recognizer" else None
         feature_net = feature_network_label(sr, phases, use)
         if use is not None:
-            feature_net += f" (seed {feature_seed}, trained apart from the scoring recogniser)"
+            feature_net += f" (seed {feature_seed}, trained apart from the scoring recognizer)"
         starts = sorted({str(p.config["init_from"]) for p in phases
                          if p.config["init_from"] and p.config["iterations"] == 0})
         for path in starts:
@@ -265,7 +262,7 @@ def train_sr_seeds(method: str, sr: Mapping, seeds: Sequence[int], interim_dir: 
         if part.empty:
             continue
         last = part.sort_values("iteration").groupby("seed").tail(1)
-        final[phase] = {c: float(last[c].mean()) for c in ["loss", *LOG_TERMS] if last[c].notna().any()}
+        final[phase] = {c: float(last[c].mean()) for c in ["loss", *SR_LOG_TERMS] if last[c].notna().any()}
     train_seconds = {s: float(log.loc[log["seed"] == int(s)].groupby("phase")["seconds"].max().sum())
                      for s in seconds}
     metrics = {
@@ -302,7 +299,7 @@ def _loss_summary(cfg: Mapping) -> dict:
 
 
 def sr_log(models_dir: str | Path, method: str, seeds: Sequence[int]) -> pd.DataFrame:
-    """The phases' ``log.csv`` files of ``models_dir/seed<k>`` as one table: ``PLOT_COLUMNS``
+    """The phases' ``log.csv`` files of ``models_dir/seed<k>`` as one table: ``SR_PLOT_COLUMNS``
     (``loss`` = the total generator loss; ``step`` counts iterations over the phases in order)
     plus lr and seconds. Phases without a log (``iterations: 0``) are skipped."""
     parts = []
@@ -321,12 +318,12 @@ def sr_log(models_dir: str | Path, method: str, seeds: Sequence[int]) -> pd.Data
                 log.insert(0, "method", method)
                 parts.append(log)
             offset += int(phase["config"]["iterations"])
-    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=PLOT_COLUMNS)
-    for col in PLOT_COLUMNS:
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=SR_PLOT_COLUMNS)
+    for col in SR_PLOT_COLUMNS:
         if col not in table:
             table[col] = math.nan
     extra = [c for c in ("lr", "seconds") if c in table]
-    return table[PLOT_COLUMNS + extra]
+    return table[SR_PLOT_COLUMNS + extra]
 
 
 def _read_method(folder: Path) -> dict:
@@ -355,7 +352,7 @@ def load_sr_method(models_dir: str | Path, method: str, seed: int, *, name: str 
     weights = folder / last["name"] / "model.pt"
     if not weights.is_file():
         raise FileNotFoundError(f"{weights} not found: the training of {method} (seed {seed}) has not "
-                                f"finished; run `dvc repro train_sr@{method}` (or the ablation stage)")
+                                f"finished; run `dvc repro {sr_stage(method)}` (or the ablation stage)")
     dev = default_device(device)
     model = load_generator(weights, last["config"], device=dev)
     return method_from_model(model, name or method, device=dev)
@@ -375,7 +372,7 @@ def plot_sr_curves(log: pd.DataFrame, title: str = ""):
     for seed, part in log.groupby("seed"):
         for phase, p in part.groupby("phase", sort=False):
             ax_total.plot(p["step"], p["loss"], label=f"{phase}" + (f" (seed {seed})" if many else ""))
-        for term in LOG_TERMS:
+        for term in SR_LOG_TERMS:
             if part[term].notna().any():
                 ax_terms.plot(part["step"], part[term], label=term + (f" (seed {seed})" if many else ""),
                               ls="--" if term == "d_loss" else "-")
