@@ -4,11 +4,15 @@
     python benchmarks/scale.py --quick              # 1 clip x 6 frames, bicubic, DIS only (tests)
     python benchmarks/scale.py --gpu-frames-per-s 400 --json scale.json
 
-It prepares the clips with today's store (``arsr.data.prepare``: hr.npy, lr.npy, flow.npy per
-video), times optical flow (OpenCV TV-L1, DIS, ``tvl1_torch``), SR and the evaluation
+It prepares the clips with today's store (``arsr.data.prepare``, store format 2: HR decoded on
+demand from the source video, lr.pack and flow.pack of PNGs per video), times random access to it
+(the loaders' reads), times optical flow (OpenCV TV-L1, DIS, ``tvl1_torch``), SR and the evaluation
 (``arsr.evaluate``) of each method, and prints two markdown tables:
 
-* **Measured**: bytes per frame of the store; frames/s of prepare; flow pairs/s; SR frames/s;
+* **Measured**: bytes per frame of the store (the source video counted for HR, from the real
+  UCF101 clip where present: the variants of it are written losslessly, far larger than XviD);
+  random (video, frame) reads/s of HR, LR, flow and of an SR training sample; frames/s of
+  prepare; flow pairs/s; SR frames/s;
   recogniser scoring and evaluation videos/s. Each rate has a ratio against a reference row
   measured in the same run (the house rule: speed claims are ratios, never absolute timings
   compared with a constant).
@@ -48,7 +52,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from clips import REFDATA, make_clips  # noqa: E402
+from clips import REFDATA, make_clips, reference_clip  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOW_METHODS = ("tvl1", "dis", "tvl1_torch")
@@ -302,18 +306,68 @@ class Costs:
     eval_rest: dict[str, float]        # s/video of the evaluation beyond SR, flow and scoring
 
 
-def measure_store(store, index, table: Table) -> dict[str, float]:
-    """Bytes of today's prepared store per frame (per file and the whole folder)."""
+STORE_FILES = ("hr.pack", "lr.pack", "flow.pack")
+
+
+def measure_store(store, index, records, table: Table) -> dict[str, float]:
+    """Bytes of today's prepared store per frame: per file, the source video HR is decoded from
+    (its bytes per frame, on the real clip where present), and all together."""
+    from arsr.data.video import probe_video
+
     sizes = [{p.name: p.stat().st_size for p in (store.root / "videos" / k).iterdir() if p.is_file()}
              for k in index["key"]]
     frames, pairs = int(index["n_frames"].sum()), int((index["n_frames"] - 1).sum())
-    per_file = {f: sum(s.get(f, 0) for s in sizes) for f in ("hr.npy", "lr.npy", "flow.npy")}
+    per_file = {f: sum(s.get(f, 0) for s in sizes) for f in STORE_FILES}
     other = sum(v for s in sizes for f, v in s.items() if f not in per_file)
+    # HR kept as the source: bytes of the source file per frame of it (of the real clip if any)
+    from_source = [(r, n) for r, n, k in zip(records, index["n_frames"], index["key"])
+                   if (store.root / "videos" / k / "hr.pack").exists() is False]
+    real = [(r, n) for r, n in from_source if reference_clip() and Path(r.path) == reference_clip()]
+    sample = real or from_source
+    source_per_frame = (sum(Path(r.path).stat().st_size / probe_video(r.path)["n_frames"] for r, _ in sample)
+                        / len(sample)) if sample else 0.0
+    source_frames = sum(int(n) for _, n in from_source)
+    table.add("store: source video (HR, decoded on demand)", source_per_frame * source_frames / frames,
+              "bytes/frame")
     for f, v in per_file.items():
-        table.add(f"store {f}", v / frames, "bytes/frame")
-    table.add("store total (folder)", (sum(per_file.values()) + other) / frames, "bytes/frame")
-    return {"hr.npy": per_file["hr.npy"] / frames, "lr.npy": per_file["lr.npy"] / frames,
-            "flow.npy": per_file["flow.npy"] / pairs, "other": other / len(index)}
+        table.add(f"store {f}", v / (pairs if f == "flow.pack" else frames), "bytes/frame")
+    total = source_per_frame * source_frames + sum(per_file.values()) + other
+    table.add("store total (folder + source)", total / frames, "bytes/frame")
+    return {"source": source_per_frame * source_frames / frames, "hr.pack": per_file["hr.pack"] / frames,
+            "lr.pack": per_file["lr.pack"] / frames, "flow.pack": per_file["flow.pack"] / pairs,
+            "other": other / len(index)}
+
+
+def measure_loader(store, index, records, table: Table, reads: int = 60, window: int = 5) -> None:
+    """Random (video, frame) reads/s of HR, LR and flow from the store (one thread), and of one
+    SR training sample: an LR window of ``window`` frames, the HR frame and its flow (what
+    ``arsr.train.patches`` reads). On the real XviD clip where present: HR is decoded from the
+    source, and the lossless FFV1 variants seek far slower (~14 against ~450 frames/s)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    rows = [row for (_, row), r in zip(index.iterrows(), records) if Path(r.path) == reference_clip()]
+    videos = [store.video(row) for row in rows or [row for _, row in index.iterrows()]]
+    picks = [(int(rng.integers(len(videos))), float(rng.random())) for _ in range(reads)]
+
+    def frame_of(v, u, n):
+        return int(u * n)
+    label = "loader: HR frame, random (video, frame)"
+    for name, get in (("HR frame", lambda v, t: v.hr[t]), ("LR frame", lambda v, t: v.lr[t]),
+                      ("flow field", lambda v, t: v.flow[t])):
+        with Timer() as t:
+            for k, u in picks:
+                v = videos[k]
+                get(v, frame_of(v, u, v.n_frames - 1))
+        table.add(f"loader: {name}, random (video, frame)", reads / t.seconds, "frames/s", label)
+    r = window // 2
+    with Timer() as t:
+        for k, u in picks:
+            v = videos[k]
+            f = frame_of(v, u, v.n_frames - 1)
+            v.lr[np.clip(np.arange(f - r, f + r + 1), 0, v.n_frames - 1)]
+            v.hr[f], v.flow[f]
+    table.add(f"loader: SR sample ({window} LR + HR + flow)", reads / t.seconds, "samples/s", label)
 
 
 def measure_flow(hr, args, table: Table, notes: list[str]) -> tuple[dict[str, float], dict]:
@@ -435,7 +489,8 @@ def extrapolate(costs: Costs, recognisers: dict, args, notes: list[str]) -> list
         frames = sum(per_split[s] * fpv[s] for s in per_split)
         pairs = frames - videos
         b = costs.unit_bytes
-        disk = (frames * (b["hr.npy"] + b["lr.npy"]) + pairs * b["flow.npy"] + videos * b["other"]) / GB
+        disk = (frames * (b["source"] + b["hr.pack"] + b["lr.pack"]) + pairs * b["flow.pack"]
+                + videos * b["other"]) / GB
         # prepare is linear in the length (the mean is exact); the evaluation's snippets saturate
         # with it, so it is taken at the mean test length
         length = int(round(fpv["test"]))
@@ -455,8 +510,9 @@ def extrapolate(costs: Costs, recognisers: dict, args, notes: list[str]) -> list
             rows.append(row)
     notes += [
         "evaluation work per test video at the mean length: " + "; ".join(work_at_mean),
-        f"store: {fmt(costs.unit_bytes['hr.npy'])} B per HR frame, {fmt(costs.unit_bytes['lr.npy'])} B per LR "
-        f"frame, {fmt(costs.unit_bytes['flow.npy'])} B per flow field, {fmt(costs.unit_bytes['other'])} B of "
+        f"store: {fmt(costs.unit_bytes['source'])} B of source video per HR frame (decoded on demand), "
+        f"{fmt(costs.unit_bytes['hr.pack'])} B of stored HR, {fmt(costs.unit_bytes['lr.pack'])} B per LR "
+        f"frame, {fmt(costs.unit_bytes['flow.pack'])} B per flow field, {fmt(costs.unit_bytes['other'])} B of "
         "meta per video; GB = 1e9 bytes",
         "eval CPU-h: the test split, one method (one row of the study's table, one SR seed)"]
     if args.gpu_frames_per_s:
@@ -492,7 +548,8 @@ def main(argv=None) -> int:
         with Timer() as t_prepare:
             index, _ = prepare_dataset(records, work / "store", settings, workers=1, progress=False)
         store = PreparedDataset(work / "store")
-        unit_bytes = measure_store(store, index, table)
+        unit_bytes = measure_store(store, index, records, table)
+        measure_loader(store, index, records, table)
         flow_rate, flows = measure_flow(np.asarray(store.video(index.iloc[0]).hr), args, table, notes)
         prepare_per_frame = measure_prepare(records, index, t_prepare.seconds, flow_rate, args, table)
         recognisers = build_recognisers(profile, num_classes=101)
