@@ -197,6 +197,27 @@ def compute_flow(prev: np.ndarray, next: np.ndarray, method: str = "dis",
     return np.asarray(flow, dtype=np.float32)
 
 
+FLOW_DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_flow_device(device: str) -> str:
+    """``prepare.flow_device`` -> a torch device name: "auto" is "cuda" when a GPU is visible,
+    else "cpu". Only ``tvl1_torch`` reads it (the OpenCV methods run on the CPU)."""
+    if device not in FLOW_DEVICES:
+        raise ValueError(f"flow device {device!r}: use one of {', '.join(FLOW_DEVICES)}")
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def flow_options(method: str, device: str = "cpu") -> dict[str, Any]:
+    """The :func:`compute_flow` options a study stage passes: ``{"device": ...}`` for
+    ``tvl1_torch`` (``device`` resolved by :func:`resolve_flow_device`), none for the others."""
+    return {"device": resolve_flow_device(device)} if method == "tvl1_torch" else {}
+
+
 def _tvl1_torch(prev: np.ndarray, next: np.ndarray, options: dict[str, Any]) -> np.ndarray:
     """:func:`arsr.ops.tvl1.tvl1_flow` on grey uint8 ``(n, h, w)`` batches -> ``(n, h, w, 2)`` float32."""
     _check_options("tvl1_torch", options, _TVL1_TORCH_OPTIONS)

@@ -38,7 +38,7 @@ def test_list_synthetic(tiny_records):
 
 def test_prepare_writes_hr_lr_flow(tiny_records, tmp_path):
     records, _ = tiny_records
-    settings = PrepareSettings(scale=4, flow_method="dis")
+    settings = PrepareSettings(scale=4, flow_method="dis", hr_frames="source")
     index, stats = prepare_dataset(records[:4], tmp_path, settings, workers=1, progress=False)
     assert stats["prepared"] == 4 and stats["reused"] == 0
     ds = PreparedDataset(tmp_path)
@@ -59,6 +59,25 @@ def test_prepare_writes_hr_lr_flow(tiny_records, tmp_path):
     # compact: HR is decoded from the source, not stored
     assert video.meta["hr"]["codec"] == "source" and not (video.folder / "hr.pack").exists()
     assert (index["n_frames"] == [ds.video(v).n_frames for v in index["video_id"]]).all()
+
+
+def test_stored_raw_frames_equal_the_compact_ones(tiny_records, tmp_path):
+    """hr_frames: stored with frame_codec: raw (the default profile's) reads the same HR, LR and
+    flow as the compact store (HR from the source, PNG packs), and has the same fingerprint only
+    when the settings agree."""
+    records, _ = tiny_records
+    compact = PrepareSettings(scale=4, flow_method="dis", hr_frames="source", frame_codec="png")
+    stored = PrepareSettings(scale=4, flow_method="dis", hr_frames="stored", frame_codec="raw")
+    assert compact.fingerprint() != stored.fingerprint()
+    assert stored.fingerprint() == PrepareSettings(scale=4, flow_method="dis", hr_frames="stored",
+                                                   frame_codec="raw", flow_device="cuda").fingerprint()
+    a_index, _ = prepare_dataset(records[:1], tmp_path / "a", compact, workers=1, progress=False)
+    prepare_dataset(records[:1], tmp_path / "b", stored, workers=1, progress=False)
+    vid = a_index.iloc[0]["video_id"]
+    a, b = PreparedDataset(tmp_path / "a").video(vid), PreparedDataset(tmp_path / "b").video(vid)
+    assert b.meta["hr"]["codec"] == "raw" and (b.folder / "hr.pack").is_file()
+    for part in ("hr", "lr", "flow"):
+        np.testing.assert_array_equal(np.asarray(getattr(b, part)), np.asarray(getattr(a, part)))
 
 
 def test_prepare_resumes_only_unfinished(tiny_records, tmp_path):

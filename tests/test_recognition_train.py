@@ -11,7 +11,7 @@ import torch
 
 from arsr.checkpoint import CheckpointError
 
-from arsr.data.store import INDEX_COLUMNS, PreparedDataset
+from arsr.data.store import INDEX_COLUMNS, PreparedDataset, write_video_folder
 from arsr.flow import quantize
 from arsr.ops import imresize
 from arsr.recognition import sampling
@@ -52,9 +52,7 @@ def write_toy_store(root: Path, train_per_class: int = 4, test_per_class: int = 
                     flow[t, y:y + side, x:x + side] = (dx * speed, dy * speed)
             lr = np.stack([imresize(f, 0.25) for f in hr])
             folder = root / "videos" / key
-            folder.mkdir(parents=True)
-            for name, arr in (("hr", hr), ("lr", lr), ("flow", flow)):
-                np.save(folder / f"{name}.npy", arr)
+            write_video_folder(folder, hr=hr, lr=lr, flow=flow)
             rows.append({"video_id": vid, "key": key, "class_name": cname, "label": label, "split": split,
                          "n_frames": frames, "height": size, "width": size, "lr_height": size // 4,
                          "lr_width": size // 4, "source": "toy"})

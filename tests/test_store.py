@@ -137,3 +137,27 @@ def test_stored_hr_and_old_format(tmp_path):
     (tmp_path / "old" / "meta.json").write_text(json.dumps({"fingerprint": "f"}))
     with pytest.raises(StoreFormatError, match="store format 1"):
         PreparedVideo(tmp_path / "old", "old", 0, "train").n_frames
+
+
+def test_raw_codec_reads_what_png_reads(tmp_path):
+    """The two frame codecs give the same arrays (HR and LR bit for bit, flow the same 1/64 px
+    steps); raw packs hold exactly the frames' bytes (HR T*H*W*3, flow T-1 * H*W*2 int16)."""
+    rng = np.random.default_rng(5)
+    hr = rng.integers(0, 256, (4, 16, 12, 3), dtype=np.uint8)
+    lr = np.stack([imresize(f, 0.25) for f in hr])
+    flow = rng.normal(0, 6, (3, 16, 12, 2)).astype(np.float32)
+    videos = {}
+    for codec in ("png", "raw"):
+        meta = write_video_folder(tmp_path / codec, hr=hr, lr=lr, flow=flow, codec=codec)
+        assert meta["hr"]["codec"] == codec
+        videos[codec] = PreparedVideo(tmp_path / codec, codec, 0, "train")
+    png, raw = videos["png"], videos["raw"]
+    np.testing.assert_array_equal(np.asarray(raw.hr), hr)
+    np.testing.assert_array_equal(np.asarray(raw.lr), lr)
+    np.testing.assert_array_equal(np.asarray(raw.flow), np.asarray(png.flow))
+    np.testing.assert_array_equal(np.asarray(raw.flow), flow_steps(flow) / 64.0)
+    np.testing.assert_array_equal(raw.hr[[3, 1], 2:5], hr[[3, 1], 2:5])
+    assert len(Pack(tmp_path / "raw" / "hr.pack").blob(0)) == 16 * 12 * 3
+    assert len(Pack(tmp_path / "raw" / "flow.pack").blob(2)) == 16 * 12 * 2 * 2
+    with pytest.raises(ValueError, match="frame codec 'jpeg'"):
+        write_video_folder(tmp_path / "bad", hr=hr, lr=lr, flow=flow, codec="jpeg")

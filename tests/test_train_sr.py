@@ -17,7 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from arsr.checkpoint import CheckpointError
-from arsr.data.store import PreparedDataset, video_key
+from arsr.data.store import PreparedDataset, video_key, write_video_folder
 from arsr.ops import imresize, warp
 from arsr.train.patches import PatchSampler, PatchSpec, augment, compose_flows
 from arsr.train.presets import METHODS, PRESETS, method_phases, train_method
@@ -45,14 +45,11 @@ def write_store(root: Path, videos: list[dict]) -> PreparedDataset:
     for v in videos:
         key = video_key(v["video_id"])
         folder = root / "videos" / key
-        folder.mkdir(parents=True)
         hr = v["hr"]
         lr = v.get("lr")
         if lr is None:
             lr = np.stack([imresize(f, 1 / SCALE) for f in hr])
-        np.save(folder / "hr.npy", hr)
-        np.save(folder / "lr.npy", lr)
-        np.save(folder / "flow.npy", v["flow"].astype(np.float16))
+        write_video_folder(folder, hr=hr, lr=lr, flow=v["flow"].astype(np.float16))
         t, h, w, _ = hr.shape
         rows.append({"video_id": v["video_id"], "key": key, "class_name": "" if v["split"] == "unlabelled" else "a",
                      "label": -1 if v["split"] == "unlabelled" else 0, "split": v["split"],

@@ -37,16 +37,30 @@ class PrepareSettings:
     flow_method: str = "dis"
     hr_size: tuple[int, int] | None = None  # (width, height); None = source size cropped to /scale
     max_frames: int | None = None
+    hr_frames: str = "stored"  # "stored" (a pack) | "source" (decoded from the source video on demand)
+    frame_codec: str = "png"   # how stored frames are encoded: "png" (compact) | "raw" (fastest to read)
+    flow_device: str = "cpu"   # where tvl1_torch runs; not part of the fingerprint (same flow)
 
     @classmethod
     def from_params(cls, prepare: dict) -> "PrepareSettings":
+        from ..flow import resolve_flow_device
+
         hr = prepare.get("hr_size")
         return cls(scale=prepare["scale"], flow_method=prepare["flow_method"],
-                   hr_size=tuple(hr) if hr else None, max_frames=prepare.get("max_frames"))
+                   hr_size=tuple(hr) if hr else None, max_frames=prepare.get("max_frames"),
+                   hr_frames=prepare.get("hr_frames", "stored"), frame_codec=prepare.get("frame_codec", "png"),
+                   flow_device=resolve_flow_device(prepare.get("flow_device", "cpu")))
 
     def fingerprint(self) -> str:
-        blob = json.dumps({**asdict(self), "format": FORMAT_VERSION}, sort_keys=True)
+        fields = {k: v for k, v in asdict(self).items() if k != "flow_device"}
+        blob = json.dumps({**fields, "format": FORMAT_VERSION}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def flow_options(self) -> dict:
+        """``compute_flows`` options: the device for ``tvl1_torch``, none for the others."""
+        from ..flow import flow_options
+
+        return flow_options(self.flow_method, self.flow_device)
 
 
 # --------------------------------------------------------------------------------------------
@@ -127,8 +141,8 @@ def _per_frame_resize(frames: np.ndarray, **kw) -> np.ndarray:
 def prepare_video(source: Path, folder: Path, settings: PrepareSettings) -> dict:
     """Read ``source``, write the video's store folder (:mod:`arsr.data.store`) atomically.
 
-    HR is decoded from ``source`` at read time when the working frames are a crop of it, else
-    stored. Returns the meta dict (the video's index columns are filled in by the caller).
+    HR is stored (``settings.hr_frames == "stored"``), or decoded from ``source`` at read time
+    when ``"source"`` and the working frames are a crop of it (else stored). Returns the meta dict (the video's index columns are filled in by the caller).
     """
     from ..flow import compute_flows
     from .video import VideoReadError, read_video
@@ -142,12 +156,13 @@ def prepare_video(source: Path, folder: Path, settings: PrepareSettings) -> dict
     crop = working_crop(frames.shape[1], frames.shape[2], settings)
     hr = working_size(frames, settings)
     lr = _per_frame_resize(hr, scale=1.0 / settings.scale)
-    flow = compute_flows(hr, settings.flow_method)
+    flow = compute_flows(hr, settings.flow_method, **settings.flow_options())
     meta = {"fingerprint": settings.fingerprint(), "settings": asdict(settings),
             "source": source_stamp(source),
             "flow_mean_magnitude": float(np.linalg.norm(flow.astype(np.float32), axis=-1).mean())}
     return write_video_folder(folder, hr=hr, lr=lr, flow=flow, meta=meta,
-                              source=source if crop is not None else None, crop=crop)
+                              source=source if crop is not None and settings.hr_frames == "source" else None,
+                              crop=crop, codec=settings.frame_codec)
 
 
 def _worker(job):

@@ -118,7 +118,7 @@ class Pack:
 
     def blob(self, i: int) -> bytes:
         start, stop = int(self.offsets[i]), int(self.offsets[i + 1])
-        fd = os.open(self.path, os.O_RDONLY)
+        fd = os.open(self.path, os.O_RDONLY)  # not kept open: a loader may hold thousands of videos
         try:
             return os.pread(fd, stop - start, start)
         finally:
@@ -140,6 +140,15 @@ def encode_rgb(frame: np.ndarray) -> bytes:
 def decode_rgb(blob: bytes) -> np.ndarray:
     bgr = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_UNCHANGED)
     return np.ascontiguousarray(bgr[..., ::-1])
+
+
+def raw_decoder(shape: tuple[int, ...], dtype) -> Callable[[bytes], np.ndarray]:
+    """Decoder of the ``raw`` codec: the frame's bytes as they are (C order), ``shape``/``dtype``."""
+    dtype = np.dtype(dtype)
+
+    def decode(blob: bytes) -> np.ndarray:
+        return np.frombuffer(bytearray(blob), dtype).reshape(shape)
+    return decode
 
 
 def flow_steps(flow: np.ndarray) -> np.ndarray:
@@ -175,6 +184,24 @@ def decode_flow(blob: bytes) -> np.ndarray:
     w = u.shape[1] // 2
     steps = np.stack([u[:, :w], u[:, w:]], axis=-1).astype(np.float32) - 32768.0
     return steps / np.float32(FLOW_STEPS_PER_PIXEL)
+
+
+def encode_flow_raw(flow: np.ndarray) -> bytes:
+    """(H, W, 2) flow in pixels -> the ``raw`` codec: int16 steps of 1/64 px, (H, W, 2) C order."""
+    return np.ascontiguousarray(flow_steps(flow), "<i2").tobytes()
+
+
+def raw_flow_decoder(shape: tuple[int, int]) -> Callable[[bytes], np.ndarray]:
+    """Decoder of :func:`encode_flow_raw` for (H, W) frames -> (H, W, 2) float32 pixels."""
+    def decode(blob: bytes) -> np.ndarray:
+        steps = np.frombuffer(blob, "<i2").reshape(*shape, 2)
+        return steps.astype(np.float32) / np.float32(FLOW_STEPS_PER_PIXEL)
+    return decode
+
+
+#: frame codecs of the packs: "png" (lossless PNG, ~1/3 the bytes of raw on real frames) and
+#: "raw" (the bytes as they are: decoding is a copy, for small frames read many times in training)
+CODECS = ("png", "raw")
 
 
 def frame_crc(frame: np.ndarray) -> int:
@@ -356,14 +383,16 @@ def source_reference(path: Path) -> str:
 
 def write_video_folder(folder: Path, *, hr: np.ndarray, lr: np.ndarray, flow: np.ndarray,
                        source: Path | None = None, crop: tuple[int, int, int, int] | None = None,
-                       meta: dict | None = None) -> dict:
+                       meta: dict | None = None, codec: str = "png") -> dict:
     """Write one prepared video (store format 2) into ``folder`` atomically; return its meta.
 
     hr: (T, H, W, 3) uint8, lr: (T, h, w, 3) uint8, flow: (T-1, H, W, 2) pixels. With ``source``
     and ``crop`` (top, left, height, width) the HR frames are ``crop`` of the decoded source
-    frames and are not stored (their CRC-32s are); without, they are stored as PNGs. ``meta``:
-    extra keys for meta.json.
+    frames and are not stored (their CRC-32s are); without, they are stored. ``codec``: how the
+    stored frames are encoded, "png" or "raw" (:data:`CODECS`). ``meta``: extra keys for meta.json.
     """
+    if codec not in CODECS:
+        raise ValueError(f"{folder}: frame codec {codec!r}; use one of {', '.join(CODECS)}")
     hr, lr = np.asarray(hr), np.asarray(lr)
     t, h, w, _ = hr.shape
     if hr.dtype != np.uint8 or lr.dtype != np.uint8 or lr.shape[0] != t or flow.shape != (t - 1, h, w, 2):
@@ -373,22 +402,26 @@ def write_video_folder(folder: Path, *, hr: np.ndarray, lr: np.ndarray, flow: np
         hr_meta = {"codec": "source", "source": source_reference(source), "crop": list(map(int, crop)),
                    "crc32": [frame_crc(f) for f in hr]}
     else:
-        hr_meta = {"codec": "png"}
+        hr_meta = {"codec": codec}
     info = {**(meta or {}), "format": STORE_FORMAT, "n_frames": int(t), "height": int(h), "width": int(w),
             "lr_height": int(lr.shape[1]), "lr_width": int(lr.shape[2]), "hr": hr_meta,
-            "flow": {"codec": "png16", "steps_per_pixel": FLOW_STEPS_PER_PIXEL, "tsn_bound": TSN_BOUND}}
+            "lr_codec": codec,
+            "flow": {"codec": "png16" if codec == "png" else "raw16", "steps_per_pixel": FLOW_STEPS_PER_PIXEL,
+                     "tsn_bound": TSN_BOUND}}
+    rgb = encode_rgb if codec == "png" else (lambda f: np.ascontiguousarray(f, np.uint8).tobytes())
+    flow_codec = encode_flow if codec == "png" else encode_flow_raw
     with atomic_dir(folder) as tmp:
         if source is None:
-            write_pack(tmp / "hr.pack", (encode_rgb(f) for f in hr))
-        write_pack(tmp / "lr.pack", (encode_rgb(f) for f in lr))
-        write_pack(tmp / "flow.pack", (encode_flow(f) for f in flow))
+            write_pack(tmp / "hr.pack", (rgb(f) for f in hr))
+        write_pack(tmp / "lr.pack", (rgb(f) for f in lr))
+        write_pack(tmp / "flow.pack", (flow_codec(f) for f in flow))
         (tmp / "meta.json").write_text(json.dumps(info, indent=1))
     return info
 
 
 def folder_files(meta: dict) -> tuple[str, ...]:
     """The files a complete folder of this meta holds."""
-    return ("meta.json", "lr.pack", "flow.pack", *(("hr.pack",) if meta["hr"]["codec"] == "png" else ()))
+    return ("meta.json", "lr.pack", "flow.pack", *(("hr.pack",) if meta["hr"]["codec"] != "source" else ()))
 
 
 # --------------------------------------------------------------------------------------------
@@ -438,22 +471,26 @@ class PreparedVideo:
         if m["hr"]["codec"] == "source":
             read = SourceFrames(resolve(m["hr"]["source"]), tuple(m["hr"]["crop"]), m["hr"]["crc32"], self.folder)
         else:
-            read = _pack_reader(self.folder / "hr.pack", decode_rgb)
+            decode = decode_rgb if m["hr"]["codec"] == "png" else raw_decoder(shape, np.uint8)
+            read = _pack_reader(self.folder / "hr.pack", decode)
         return FrameStack(m["n_frames"], shape, np.uint8, read, name)
 
     @cached_property
     def lr(self) -> FrameStack:
         """(T, H/s, W/s, 3) uint8 RGB."""
         m = self.meta
-        return FrameStack(m["n_frames"], (m["lr_height"], m["lr_width"], 3), np.uint8,
-                          _pack_reader(self.folder / "lr.pack", decode_rgb), f"{self.folder}/lr")
+        shape = (m["lr_height"], m["lr_width"], 3)
+        decode = decode_rgb if m.get("lr_codec", "png") == "png" else raw_decoder(shape, np.uint8)
+        return FrameStack(m["n_frames"], shape, np.uint8,
+                          _pack_reader(self.folder / "lr.pack", decode), f"{self.folder}/lr")
 
     @cached_property
     def flow(self) -> FrameStack:
         """(T-1, H, W, 2) float32, flow from frame t to t+1 in pixels, channel 0 = x, 1 = y."""
         m = self.meta
+        decode = decode_flow if m["flow"]["codec"] == "png16" else raw_flow_decoder((m["height"], m["width"]))
         return FrameStack(m["n_frames"] - 1, (m["height"], m["width"], 2), np.float32,
-                          _pack_reader(self.folder / "flow.pack", decode_flow), f"{self.folder}/flow")
+                          _pack_reader(self.folder / "flow.pack", decode), f"{self.folder}/flow")
 
     @property
     def n_frames(self) -> int:

@@ -81,6 +81,7 @@ def evaluate_variant(kind: str, variant: str, evaluate: Mapping, seeds: Sequence
     (``layout.ABLATION_PER_VIDEO_COLUMNS``)."""
     from ..data.store import PreparedDataset
     from ..evaluate import evaluate as run_evaluation
+    from ..flow import flow_options
     from ..workers import worker_count
     from .evaluation import balanced_subset, per_video_rows, prune_cache, stage_recognizers
     from .sr import load_sr_method
@@ -100,7 +101,9 @@ def evaluate_variant(kind: str, variant: str, evaluate: Mapping, seeds: Sequence
         prune_cache(cache / f"seed{seed}", keys)
         method = load_sr_method(models_dir, name, seed, device=device)
         result = run_evaluation(method, recs, dataset, name=f"seed{seed}", cache_dir=cache,
-                                flow_method=prepare["flow_method"], num_frames=evaluate["num_frames"],
+                                flow_method=prepare["flow_method"],
+                                flow_options=flow_options(prepare["flow_method"], prepare.get("flow_device", "cpu")),
+                                num_frames=evaluate["num_frames"],
                                 crops=evaluate["crops"], workers=worker_count(evaluate["workers"]),
                                 shave=evaluate["shave"], videos=subset, progress=progress)
         table = result.table[result.table["stream"] == stream]

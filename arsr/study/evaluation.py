@@ -185,6 +185,7 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
     have no SR seed: they are evaluated once and their rows repeated for every seed, so that
     tables join on the seed. See the module notes for files and caches."""
     from ..evaluate import evaluate as run_evaluation
+    from ..flow import flow_options
 
     t0 = time.perf_counter()
     dataset = PreparedDataset(interim_dir)
@@ -193,7 +194,9 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
     subset = balanced_subset(dataset, evaluate["max_videos"])
     rows = dataset.split("test")
     keys = rows["key"].tolist() if subset is None else rows.set_index("video_id").loc[subset, "key"].tolist()
-    options = dict(flow_method=prepare["flow_method"], num_frames=evaluate["num_frames"],
+    options = dict(flow_method=prepare["flow_method"],
+                   flow_options=flow_options(prepare["flow_method"], prepare.get("flow_device", "cpu")),
+                   num_frames=evaluate["num_frames"],
                    crops=evaluate["crops"], workers=worker_count(evaluate["workers"]),
                    shave=evaluate["shave"], videos=subset, progress=progress)
     recs = stage_recognizers(recognizers_dir, recognizer_seed, evaluate["recognizers"], device=device)

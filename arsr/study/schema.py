@@ -99,6 +99,9 @@ SCHEMA: dict[str, Any] = {
         "scale": choice(2, 3, 4),
         "hr_size": optional(list_of(integer(8), length=2)),
         "max_frames": optional(integer(2)),
+        "hr_frames": choice("stored", "source"),
+        "frame_codec": choice("png", "raw"),
+        "flow_device": choice("auto", "cpu", "cuda"),
     },
 }
 

@@ -286,8 +286,8 @@ class PatchSampler:
         p, lp = self.hr_patch, self.lr_patch
         if sample["hr"].shape[:2] != (p, p) or sample["lr"].shape[1:3] != (lp, lp) \
                 or sample["flow"].shape[:2] != (p, p):
-            raise ValueError(f"{video.folder}: hr.npy {video.hr.shape}, lr.npy {video.lr.shape} "
-                             f"or flow.npy {video.flow.shape} disagree with index.csv; "
+            raise ValueError(f"{video.folder}: HR {video.hr.shape}, LR {video.lr.shape} "
+                             f"or flow {video.flow.shape} disagree with index.csv; "
                              "re-run the prepare stage for this video")
 
     def collate(self, samples: Sequence[Mapping[str, np.ndarray]]) -> dict[str, torch.Tensor]:
