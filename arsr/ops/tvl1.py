@@ -147,6 +147,20 @@ def _divergence(px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
     return (px - F.pad(px[..., :, :-1], (1, 0))) + (py - F.pad(py[..., :-1, :], (0, 0, 1, 0)))
 
 
+def _hypot(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``torch.hypot(x, y)``, with gradient 0 (not 0/0 = NaN) where ``x = y = 0``.
+
+    A locally constant flow (a plateau left by the median filter, a textureless region) has a zero
+    forward gradient; unrolled for backpropagation (``arsr.losses.differentiable_flow``) hypot's
+    derivative ``x / hypot(x, y)`` would turn every gradient into NaN. Same values as
+    ``torch.hypot``; without autograd it is ``torch.hypot`` itself.
+    """
+    if not (x.requires_grad or y.requires_grad):
+        return torch.hypot(x, y)
+    zero = (x == 0) & (y == 0)
+    return torch.where(zero, 0.0, torch.hypot(torch.where(zero, 1.0, x), y))
+
+
 # ----------------------------------------------------------------------------------------------
 # Median filter
 
@@ -255,7 +269,7 @@ def _solve_level(i0: torch.Tensor, i1: torch.Tensor, u: torch.Tensor, *, tau: fl
                 u = _select(active, u_new, u, n_active)
                 ux, uy = _forward_gradient(u)
                 # p = (p + taut grad u) / (1 + taut |grad u|), per flow component
-                norm = 1.0 + taut * torch.hypot(ux, uy)
+                norm = 1.0 + taut * _hypot(ux, uy)
                 px = _select(active, (px + taut * ux) / norm, px, n_active)
                 py = _select(active, (py + taut * uy) / norm, py, n_active)
                 active = active & (error > stop_below)

@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
         "motion_candidates": 100,
         "fixed_batch": False,     # every iteration reuses batch 1 (overfitting checks)
         "prefetch": 2,            # batches built ahead in background threads
+        "clip": 0,                # frames per sample as a clip t..t+clip-1 (rdsr); 0 = one frame,
+                                  # or the temporal teacher's new_length + 1 when task.temporal_weight > 0
     },
     "optimizer": {"lr": 1e-4, "betas": [0.9, 0.99], "weight_decay": 0.0},
     "scheduler": {"milestones": [], "gamma": 0.5},
@@ -51,6 +53,16 @@ DEFAULTS: dict[str, Any] = {
             "disc": {"num_feat": 64}},  # VGGStyleDiscriminator keywords (input_size = hr_patch)
     "warp": {"weight": 0.0, "alpha": 1.0, "beta": 0.8, "gamma": 0.1, "norm": "l2",
              "delta": 0.01, "gap": 1},
+    "task": {                     # rdsr: distillation from frozen recognisers (arsr.losses task losses)
+        "spatial_weight": 0.0,    # RGB TSN stream on each SR / HR frame
+        "temporal_weight": 0.0,   # flow TSN stream on the differentiable flow of SR / HR clips
+        "spatial_teacher": None,  # recogniser folder (recognizer.json + model.pt) of a TSN rgb stream
+        "temporal_teacher": None,  # ... of a TSN flow stream
+        "temperature": 1.0,       # distillation temperature T (KL x T^2)
+        "feature_weight": 0.0,    # + this x MSE between the teacher's pooled features
+        "flow": {"nscales": 3, "warps": 2, "outer_iterations": 1, "inner_iterations": 10,
+                 "median_filtering": 1},  # unrolled TV-L1 (arsr.losses.DIFF_FLOW)
+    },
     "grad_clip": None,            # max gradient norm (G and D), None = off
     "init_from": None,            # weight file of a previous phase (strict key/shape check)
     "log_every": 100,             # log.csv rows: iteration 1, every log_every, the last
@@ -126,7 +138,7 @@ def resolve_config(config: Mapping) -> dict:
           "data.hr_patch", d["hr_patch"], f"a positive multiple of scale = {cfg['scale']}")
     for key in ("batch_size", "motion_candidates"):
         _need(_is_int(d[key]) and d[key] >= 1, f"data.{key}", d[key], "an integer >= 1")
-    for key in ("motion_top_k", "prefetch"):
+    for key in ("motion_top_k", "prefetch", "clip"):
         _need(_is_int(d[key]) and d[key] >= 0, f"data.{key}", d[key], "an integer >= 0")
     opt = cfg["optimizer"]
     _need(_is_num(opt["lr"]) and opt["lr"] > 0, "optimizer.lr", opt["lr"], "a positive number")
@@ -149,15 +161,45 @@ def resolve_config(config: Mapping) -> dict:
     warp = cfg["warp"]
     _need(warp["norm"] in WARP_NORMS, "warp.norm", warp["norm"], "one of " + ", ".join(WARP_NORMS))
     _need(_is_int(warp["gap"]) and warp["gap"] >= 1, "warp.gap", warp["gap"], "an integer >= 1")
+    task = cfg["task"]
     for key, value in (("pixel.weight", pix["weight"]), ("feature.weight", feat["weight"]),
-                       ("gan.weight", gan["weight"]), ("warp.weight", warp["weight"])):
+                       ("gan.weight", gan["weight"]), ("warp.weight", warp["weight"]),
+                       ("task.spatial_weight", task["spatial_weight"]),
+                       ("task.temporal_weight", task["temporal_weight"]),
+                       ("task.feature_weight", task["feature_weight"])):
         _need(_is_num(value) and value >= 0, key, value, "a number >= 0")
+    _check_task(cfg)
     _need(cfg["grad_clip"] is None or (_is_num(cfg["grad_clip"]) and cfg["grad_clip"] > 0),
           "grad_clip", cfg["grad_clip"], "null or a positive number")
     if not any(_terms(cfg).values()):
         raise ConfigError("config: every loss term is off; set pixel.type/pixel.weight, "
-                          "feature.weight, gan.type/gan.weight or warp.weight")
+                          "feature.weight, gan.type/gan.weight, warp.weight or "
+                          "task.spatial_weight/task.temporal_weight")
     return cfg
+
+
+def _check_task(cfg: Mapping) -> None:
+    """rdsr's keys: a clip batch cannot carry the warp loss's pairs or per-frame WMSE flows."""
+    task, d = cfg["task"], cfg["data"]
+    _need(_is_num(task["temperature"]) and task["temperature"] > 0, "task.temperature",
+          task["temperature"], "a positive number")
+    for key in ("spatial_teacher", "temporal_teacher"):
+        _need(task[key] is None or isinstance(task[key], str), f"task.{key}", task[key],
+              "null or the folder of a trained recogniser (recognizer.json + model.pt)")
+    fl = task["flow"]
+    for key in ("nscales", "warps", "outer_iterations", "inner_iterations"):
+        _need(_is_int(fl[key]) and fl[key] >= 1, f"task.flow.{key}", fl[key], "an integer >= 1")
+    _need(_is_int(fl["median_filtering"]) and (fl["median_filtering"] <= 1 or fl["median_filtering"] % 2),
+          "task.flow.median_filtering", fl["median_filtering"], "an odd integer, or 1 for none")
+    _need(d["clip"] != 1, "data.clip", d["clip"], "0 (one frame) or at least 2 frames")
+    clips = d["clip"] > 0 or task["temporal_weight"] > 0
+    if clips and cfg["warp"]["weight"] > 0:
+        raise ConfigError("config: warp.weight > 0 needs frame pairs, task.temporal_weight > 0 / "
+                          "data.clip clips of frames; use one of the two")
+    if clips and cfg["pixel"]["type"] == "wmse":
+        raise ConfigError("config: pixel.type = 'wmse' weighs frame t by its flow, but clips "
+                          "(task.temporal_weight > 0 or data.clip) train on every clip frame; "
+                          "choose another pixel.type")
 
 
 def _terms(cfg: Mapping) -> dict[str, bool]:
@@ -167,6 +209,8 @@ def _terms(cfg: Mapping) -> dict[str, bool]:
         "warp": cfg["warp"]["weight"] > 0,
         "feature": cfg["feature"]["weight"] > 0,
         "gan": cfg["gan"]["type"] != "none" and cfg["gan"]["weight"] > 0,
+        "spatial": cfg["task"]["spatial_weight"] > 0,
+        "temporal": cfg["task"]["temporal_weight"] > 0,
     }
 
 

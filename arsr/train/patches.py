@@ -15,7 +15,9 @@ One sample is a centre frame ``t`` of a video and an LR-aligned position: the HR
 
 and, when a frame ``gap`` is set (ToSR's warp loss, paper Eq. 3), the same for frame
 ``t + gap`` (``lr_next``, ``hr_next``) plus ``flow_pair``, the HR flow ``t -> t+gap`` composed
-from the stored consecutive flows. With ``motion_top_k`` the position is one of the ``k``
+from the stored consecutive flows. With a ``clip`` of ``k`` frames (recognition-driven SR's
+temporal task term, :func:`arsr.losses.temporal_task_loss`) it also carries ``lr_clip`` (the LR
+window of each of frames ``t .. t+k-1``) and ``hr_clip`` (those HR frames). With ``motion_top_k`` the position is one of the ``k``
 highest-motion of ``motion_candidates`` random positions in the frame (the paper keeps the top
 crops per frame by motion). Flips and transposition (the 8 rotations/reflections) apply to every
 array of a sample alike and turn the flow vectors with the image.
@@ -37,7 +39,7 @@ from ..data.store import PreparedDataset, PreparedVideo
 
 __all__ = ["PatchSpec", "PatchSampler", "augment", "compose_flows", "batch_rng"]
 
-IMAGE_KEYS = ("lr", "hr", "lr_next", "hr_next")
+IMAGE_KEYS = ("lr", "hr", "lr_next", "hr_next", "lr_clip", "hr_clip")
 FLOW_KEYS = ("flow", "flow_pair")
 
 
@@ -139,6 +141,7 @@ class PatchSampler:
         batch_size: samples per batch (per rank).
         num_frames: LR frames per sample (1 = image model; odd for video models).
         gap: frame distance of the second sample for the warp loss; ``None`` = no second sample.
+        clip: frames ``t .. t+clip-1`` per sample as ``lr_clip``/``hr_clip``; ``None`` = none.
         augment: random flips and transposition.
         motion_top_k: keep only the ``k`` highest-motion (mean HR flow magnitude of frame t -> t+1)
             of ``motion_candidates`` random positions per frame, and pick one of them; 0 = off.
@@ -152,7 +155,7 @@ class PatchSampler:
 
     def __init__(self, dataset: PreparedDataset, *, splits: Sequence[str] = ("unlabelled",),
                  hr_patch: int = 128, scale: int = 4, batch_size: int = 16, num_frames: int = 1,
-                 gap: int | None = None, augment: bool = True, motion_top_k: int = 0,
+                 gap: int | None = None, clip: int | None = None, augment: bool = True, motion_top_k: int = 0,
                  motion_candidates: int = 100, seed: int = 0, rank: int = 0,
                  video_cache: int = 64):
         if hr_patch % scale:
@@ -161,6 +164,8 @@ class PatchSampler:
             raise ValueError(f"num_frames = {num_frames}: a window needs an odd number of frames")
         if gap is not None and gap < 1:
             raise ValueError(f"warp.gap = {gap} must be at least 1")
+        if clip is not None and clip < 2:
+            raise ValueError(f"data.clip = {clip}: a clip needs at least 2 frames")
         if motion_top_k and motion_top_k > motion_candidates:
             raise ValueError(f"data.motion_top_k = {motion_top_k} exceeds data.motion_candidates "
                              f"= {motion_candidates}; raise the candidates or lower k")
@@ -174,6 +179,7 @@ class PatchSampler:
         self.batch_size = batch_size
         self.num_frames = num_frames
         self.gap = gap
+        self.clip = clip
         self.augment = augment
         self.motion_top_k = motion_top_k
         self.motion_candidates = motion_candidates
@@ -187,7 +193,7 @@ class PatchSampler:
                              "set data.splits to splits that the prepared data has "
                              f"(it has: {sorted(set(dataset.index['split']))})")
         self.rows = pd.concat(rows, ignore_index=True)
-        need = max(1, gap or 1)
+        need = max(1, gap or 1, (clip or 1) - 1)
         counts = []
         for _, row in self.rows.iterrows():
             self._check_video(row)
@@ -279,6 +285,12 @@ class PatchSampler:
                 sample["flow_pair"] = sample["flow"]
             else:
                 sample["flow_pair"] = compose_flows(video.flow[spec.t:t2], y, x, p, p)
+        if self.clip is not None:
+            frames = range(spec.t, spec.t + self.clip)
+            windows = np.stack([self._window(video, t, spec.y, spec.x) for t in frames])
+            # (clip, h, w, 3) for image models, (clip, num_frames, h, w, 3) for video models
+            sample["lr_clip"] = windows[:, 0] if self.num_frames == 1 else windows
+            sample["hr_clip"] = np.asarray(video.hr[spec.t:spec.t + self.clip, y:y + p, x:x + p])
         self._check_shapes(sample, video)
         return augment(sample, spec.hflip, spec.vflip, spec.transpose)
 
@@ -292,7 +304,8 @@ class PatchSampler:
 
     def collate(self, samples: Sequence[Mapping[str, np.ndarray]]) -> dict[str, torch.Tensor]:
         """Stack samples into float tensors: images in [0, 1], ``lr (b, c, h, w)`` for one frame
-        or ``(b, t, c, h, w)`` for a window, ``hr (b, c, H, W)``, flows ``(b, 2, H, W)``."""
+        or ``(b, t, c, h, w)`` for a window, ``hr (b, c, H, W)``, flows ``(b, 2, H, W)``; a clip
+        of k frames: ``lr_clip (b, k, [t,] c, h, w)``, ``hr_clip (b, k, c, H, W)``."""
         out = {}
         for key in samples[0]:
             a = np.stack([smp[key] for smp in samples])  # contiguous copy

@@ -23,6 +23,27 @@ tosr   duf          Huber (as duf16)                          as duf16
 rrdb_psnr psnr      L1 (RRDBNet; esrgan's psnr phase alone)    as esrgan psnr
 ====== ============ ========================================= ===================================
 
+Beyond the paper (``BEYOND_PAPER``, not a row of the paper's Table 2, so not in ``PRESETS``;
+``method_phases`` and ``train_method`` know it):
+
+====== ============ ========================================= ===================================
+rdsr   psnr         L1 (as esrgan psnr; the shared rrdb_psnr) as esrgan psnr
+       task         L1 1 + spatial distillation 0.1 +         1e-4, 150k, [75k] x0.5; batch 4
+                    temporal distillation 0.1 (T = 1)         clips of 6 frames; top-10 motion
+====== ============ ========================================= ===================================
+
+rdsr (recognition-driven SR) is an image architecture (ESRGAN/SoSR's RRDBNet, from the same PSNR
+model), so one network serves both streams: its frames feed the RGB stream and their flow the flow
+stream. Its task phase distils two frozen recognisers (``task.spatial_teacher``: a TSN RGB stream,
+``task.temporal_teacher``: a TSN flow stream; folders of ``arsr.recognition``, trained with other
+seeds than the recognisers that score the methods, set by the study) into the SR network: KL of
+their class scores on SR vs HR input (arsr.losses.spatial_task_loss, temporal_task_loss; the
+temporal one through unrolled TV-L1 flow of consecutive SR frames). No GAN, no VGG: the
+recognisers are the feature networks. Its samples are clips of 6 consecutive frames (flow
+stream's 5 fields + 1), every clip frame a training frame, so a batch of 4 clips is 24 frames
+(SoSR: 16); weights and length are untuned starting values. ``RDSR_ABLATION`` holds the
+ablation's overrides (pixel only / + spatial / + temporal, all on the same clips).
+
 ``BASES``: ESRGAN and SoSR take their PSNR phase from one trained ``rrdb_psnr`` model and ToSR
 its first phase from a trained ``duf16``, as the papers do; ``base_overrides`` wires that.
 
@@ -50,7 +71,7 @@ from ..mapping import merged
 from ..params import check_keys
 from .config import ConfigError, resolve_config
 
-__all__ = ["PRESETS", "METHODS", "BASES", "base_overrides", "Phase", "method_phases", "train_phases", "train_method",
+__all__ = ["PRESETS", "METHODS", "BEYOND_PAPER", "RECIPES", "RDSR_ABLATION", "BASES", "base_overrides", "Phase", "method_phases", "train_phases", "train_method",
            "VGG19_WEIGHTS"]
 
 #: Where the study keeps torchvision's ImageNet VGG19 (vgg19-dcbb9e9d.pth) for feature losses.
@@ -136,6 +157,31 @@ PRESETS: dict[str, list[Phase]] = {
 }
 METHODS = tuple(PRESETS)
 
+# Recognition-driven SR (beyond the paper): RRDBNet from the shared PSNR model, L1 + task terms.
+_RDSR_CLIP = 6  # the flow stream's new_length (5, TSN) + 1 frames
+_RDSR_TASK = _cfg(
+    arch="rrdbnet", iterations=150_000, pixel={"type": "l1", "weight": 1.0},
+    task={"spatial_weight": 0.1, "temporal_weight": 0.1, "temperature": 1.0, "feature_weight": 0.0},
+    optimizer={"lr": 1e-4, "betas": _ESRGAN_ADAM},
+    scheduler={"milestones": [75_000], "gamma": 0.5},
+    data={"batch_size": 4, "motion_top_k": 10, "motion_candidates": 100})
+
+#: Methods beyond the paper: recipes like ``PRESETS``' but no row of its Table 2.
+BEYOND_PAPER: dict[str, list[Phase]] = {
+    "rdsr": [Phase("psnr", _ESRGAN_PSNR), Phase("task", _RDSR_TASK)],
+}
+#: Every recipe ``method_phases`` knows.
+RECIPES: dict[str, list[Phase]] = {**PRESETS, **BEYOND_PAPER}
+
+#: rdsr's ablation: overrides of its task phase (pixel only / + spatial / + temporal = rdsr), each
+#: on clips of the same length so that every variant sees the same frames per iteration.
+RDSR_ABLATION: dict[str, dict] = {
+    "pixel": {"phases": {"task": {"task": {"spatial_weight": 0.0, "temporal_weight": 0.0},
+                                  "data": {"clip": _RDSR_CLIP}}}},
+    "spatial": {"phases": {"task": {"task": {"temporal_weight": 0.0}, "data": {"clip": _RDSR_CLIP}}}},
+    "temporal": {},
+}
+
 #: Methods whose first phase is another trained model, as in the papers (ESRGAN and SoSR start
 #: from one PSNR-oriented RRDBNet; ToSR from a trained VSR-DUF-16): method -> (base, its phase
 #: that the base's final model replaces). The study trains the base once and copies it in
@@ -144,6 +190,7 @@ BASES: dict[str, tuple[str, str]] = {
     "esrgan": ("rrdb_psnr", "psnr"),
     "sosr": ("rrdb_psnr", "psnr"),
     "tosr": ("duf16", "duf"),
+    "rdsr": ("rrdb_psnr", "psnr"),
 }
 
 
@@ -167,11 +214,11 @@ def method_phases(method: str, overrides: Mapping | None = None,
     ``out_dir/<previous phase>/model.pt``. Unknown methods, phases or config keys raise an
     error naming them and the allowed ones.
     """
-    if method not in PRESETS:
-        raise ValueError(f"unknown SR method {method!r}; choose one of {', '.join(METHODS)}")
+    if method not in RECIPES:
+        raise ValueError(f"unknown SR method {method!r}; choose one of {', '.join(RECIPES)}")
     overrides = copy.deepcopy(dict(overrides or {}))
     per_phase = overrides.pop("phases", None) or {}
-    names = [p.name for p in PRESETS[method]]
+    names = [p.name for p in RECIPES[method]]
     if not isinstance(per_phase, Mapping):
         raise ConfigError(f"overrides: phases must map phase names ({', '.join(names)}) to overrides")
     check_keys(per_phase, names, f"overrides of method {method!r}", what="phase", allowed_as="its phases")
@@ -179,7 +226,7 @@ def method_phases(method: str, overrides: Mapping | None = None,
         raise ConfigError("overrides: init_from would apply to every phase; set it for one phase "
                           f"as phases.<name>.init_from (phases of {method}: {', '.join(names)})")
     phases = []
-    for i, phase in enumerate(PRESETS[method]):
+    for i, phase in enumerate(RECIPES[method]):
         cfg = merged(merged(phase.config, overrides), per_phase.get(phase.name) or {})
         if i > 0 and out_dir is not None and cfg.get("init_from") is None:
             cfg["init_from"] = str(Path(out_dir) / names[i - 1] / "model.pt")

@@ -10,6 +10,17 @@ are on::
     feature  weight · L1(f(SR), f(HR)), f frozen (VGG19 conv5_4, or any module passed in)
     gan      weight · {vanilla (SRGAN) | ragan (ESRGAN)} adversarial loss, D updated every step
     warp     weight · ToSR's loss on frames t, t+gap (paper Eq. 3; alpha, beta, gamma, norm)
+    spatial  task.spatial_weight · distillation from a frozen RGB TSN stream, SR vs HR frames
+    temporal task.temporal_weight · distillation from a frozen flow TSN stream fed the
+             differentiable (unrolled TV-L1) flow of consecutive SR vs HR frames (rdsr; see
+             arsr.losses)
+
+The task terms' teachers are recogniser folders (``task.spatial_teacher``,
+``task.temporal_teacher``: recognizer.json + model.pt of ``arsr.recognition``), loaded frozen (eval
+mode, no gradients) or passed in as ``teachers=``. With the temporal term (or ``data.clip``) a
+sample is a clip of consecutive frames t..t+k-1 (k = the flow stream's ``new_length`` + 1): every
+clip frame goes through the generator, and every term but the temporal one averages over all of
+them.
 
 Adam (ESRGAN's betas 0.9, 0.99 by default) with a multi-step learning rate (a pure function of
 the iteration, so a resumed run follows it exactly), optional gradient-norm clipping, bf16
@@ -116,9 +127,29 @@ def _build_feature_extractor(cfg: Mapping) -> nn.Module:
 
 
 def _freeze(module: nn.Module) -> nn.Module:
+    # eval() first: TSN.train(False) re-enables its first BatchNorm's parameters (partial BN)
+    module.eval()
     for p in module.parameters():
         p.requires_grad_(False)
-    return module.eval()
+    return module
+
+
+def _load_teacher(cfg: Mapping, stream: str, device: torch.device) -> tuple[nn.Module, dict]:
+    """The TSN stream of ``task.<stream>_teacher`` and its recognizer.json."""
+    from ..recognition.inference import load_recognizer
+    key = f"{stream}_teacher"
+    path = cfg["task"][key]
+    modality = "rgb" if stream == "spatial" else "flow"
+    if path is None:
+        raise ConfigError(f"config: task.{stream}_weight = {cfg['task'][stream + '_weight']} needs "
+                          f"task.{key}: the folder of a trained TSN {modality} stream (recognizer.json "
+                          "+ model.pt), trained with another seed than the recogniser that scores the "
+                          "methods; or pass teachers= to train_sr")
+    rec = load_recognizer(path, device)
+    if rec.kind != "tsn" or getattr(rec.model, "modality", None) != modality:
+        raise ConfigError(f"config: task.{key} = {path!r} holds a {rec.kind} "
+                          f"{getattr(rec.model, 'modality', '')} model, not a TSN {modality} stream")
+    return rec.model, rec.info
 
 
 def _set_requires_grad(module: nn.Module, flag: bool) -> None:
@@ -186,6 +217,7 @@ class TrainResult:
 # Training
 
 def train_sr(config: Mapping, out_dir: str | Path, *, feature_extractor: nn.Module | None = None,
+             teachers: Mapping[str, nn.Module] | None = None,
              dataset: PreparedDataset | str | Path | None = None, progress: bool = True,
              device: str | torch.device | None = None, stop_after: int | None = None) -> TrainResult:
     """Train (or resume, or find finished) one phase into ``out_dir``.
@@ -196,6 +228,9 @@ def train_sr(config: Mapping, out_dir: str | Path, *, feature_extractor: nn.Modu
             from the study root).
         feature_extractor: frozen module ``(b, 3, H, W) -> features`` for the feature loss;
             default built from ``config.feature`` (VGG19).
+        teachers: ``{"spatial": TSN rgb, "temporal": TSN flow}`` for the task terms (frozen
+            here); default loaded from ``config.task``'s folders. The flow bound of a temporal
+            teacher passed in is its ``flow_bound`` attribute, else 20.
         dataset: the prepared store (or its folder); default ``config.data.root``.
         progress: tqdm bar on rank 0.
         device: default CUDA when available, else CPU.
@@ -248,8 +283,9 @@ def train_sr(config: Mapping, out_dir: str | Path, *, feature_extractor: nn.Modu
     if terms["feature"]:
         extractor = feature_extractor if feature_extractor is not None else _build_feature_extractor(cfg)
         extractor = _freeze(channels_last_convs(extractor.to(dev)))
+    task = _task_teachers(cfg, teachers, dev)
 
-    sampler = _make_sampler(cfg, dataset, gen, dist)
+    sampler = _make_sampler(cfg, dataset, gen, dist, task["clip"])
     opt_g, opt_d = _make_optimizers(cfg, gen, disc, ckpt)
 
     if dist.distributed:
@@ -261,11 +297,11 @@ def train_sr(config: Mapping, out_dir: str | Path, *, feature_extractor: nn.Modu
     use_amp = bool(cfg["amp"]) and dev.type == "cuda" and torch.cuda.is_bf16_supported()
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    step = _Step(cfg, gen, disc, opt_g, opt_d, extractor, use_amp)
+    step = _Step(cfg, gen, disc, opt_g, opt_d, extractor, use_amp, task)
 
     log = None
     if dist.is_main:
-        columns = ["iteration"] + [k for k in ("pixel", "warp", "feature", "gan") if terms[k]] \
+        columns = ["iteration"] + [k for k in LOSS_TERMS if terms[k]] \
             + ["total"] + (["d_loss"] if disc is not None else []) + ["lr", "seconds"]
         log = _Log(log_path, columns, start)
 
@@ -312,7 +348,42 @@ def train_sr(config: Mapping, out_dir: str | Path, *, feature_extractor: nn.Modu
     return _finish(cfg, gen, disc, opt_g, opt_d, ckpt, start, it, elapsed, out_dir, dist, values)
 
 
-def _make_sampler(cfg: Mapping, dataset, gen: nn.Module, dist: distributed.DistInfo) -> PatchSampler:
+#: The generator's loss terms, in log.csv's column order.
+LOSS_TERMS = ("pixel", "warp", "feature", "gan", "spatial", "temporal")
+
+
+def _task_teachers(cfg: Mapping, teachers: Mapping[str, nn.Module] | None, dev: torch.device) -> dict:
+    """The frozen teachers of the task terms that are on, the temporal one's flow bound, and
+    the clip length of a sample (``None``: single frames)."""
+    terms, given = _terms(cfg), dict(teachers or {})
+    out: dict[str, Any] = {}
+    bad = sorted(set(given) - {"spatial", "temporal"})
+    if bad:
+        raise ValueError(f"train_sr: teachers has unknown key(s) {bad}; use 'spatial' and 'temporal'")
+    for stream in ("spatial", "temporal"):
+        if not terms[stream]:
+            continue
+        if stream in given:
+            model, bound = given[stream], float(getattr(given[stream], "flow_bound", 20.0))
+        else:
+            model, info = _load_teacher(cfg, stream, dev)
+            bound = float(info.get("flow_bound", 20.0))
+        out[stream] = _freeze(model.to(dev))
+        if stream == "temporal":
+            out["flow_bound"] = bound
+    clip = cfg["data"]["clip"] or None
+    if "temporal" in out:
+        need = int(getattr(out["temporal"], "new_length", 1)) + 1
+        if clip is not None and clip != need:
+            raise ConfigError(f"config: data.clip = {clip} but the temporal teacher stacks {need - 1} "
+                              f"flow fields (clips of {need} frames); set data.clip to 0 or {need}")
+        clip = need
+    out["clip"] = clip
+    return out
+
+
+def _make_sampler(cfg: Mapping, dataset, gen: nn.Module, dist: distributed.DistInfo,
+                  clip: int | None = None) -> PatchSampler:
     """The patch sampler of a config for this rank (its share of the global batch)."""
     if dataset is None or isinstance(dataset, (str, Path)):
         dataset = PreparedDataset(dataset if dataset is not None else cfg["data"]["root"])
@@ -324,7 +395,7 @@ def _make_sampler(cfg: Mapping, dataset, gen: nn.Module, dist: distributed.DistI
         dataset, splits=d["splits"], hr_patch=d["hr_patch"], scale=cfg["scale"],
         batch_size=d["batch_size"] // dist.world_size,
         num_frames=int(getattr(gen, "num_frames", 1)) if is_video_arch(cfg["arch"]) else 1,
-        gap=cfg["warp"]["gap"] if _terms(cfg)["warp"] else None, augment=d["augment"],
+        gap=cfg["warp"]["gap"] if _terms(cfg)["warp"] else None, clip=clip, augment=d["augment"],
         motion_top_k=d["motion_top_k"], motion_candidates=d["motion_candidates"],
         seed=cfg["seed"], rank=dist.rank)
 
@@ -393,9 +464,10 @@ def _finish(cfg, gen, disc, opt_g, opt_d, ckpt, start, reached, elapsed, out_dir
 class _Step:
     """One generator update (and one discriminator update when a GAN term is on)."""
 
-    def __init__(self, cfg, gen, disc, opt_g, opt_d, extractor, use_amp):
+    def __init__(self, cfg, gen, disc, opt_g, opt_d, extractor, use_amp, task=None):
         self.cfg, self.gen, self.disc = cfg, gen, disc
         self.opt_g, self.opt_d, self.extractor = opt_g, opt_d, extractor
+        self.task = task or {}
         self.terms = _terms(cfg)
         self.autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp \
             else contextlib.nullcontext
@@ -416,9 +488,14 @@ class _Step:
 
     def __call__(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """batch: ``lr (b, c, h, w)`` or ``(b, t, c, h, w)``, ``hr (b, c, H, W)``, ``flow
-        (b, 2, H, W)`` (and ``lr_next``, ``hr_next``, ``flow_pair`` for the warp loss), on the
-        device. Returns the detached weighted terms, ``total`` and ``d_loss`` (0-dim tensors)."""
+        (b, 2, H, W)`` (and ``lr_next``, ``hr_next``, ``flow_pair`` for the warp loss;
+        ``lr_clip (b, k, [t,] c, h, w)``, ``hr_clip (b, k, c, H, W)`` for clips), on the device.
+        Returns the detached weighted terms, ``total`` and ``d_loss`` (0-dim tensors)."""
         cfg, terms = self.cfg, self.terms
+        clip_shape = None
+        if "lr_clip" in batch:  # every clip frame is a training frame; hr = their HR frames
+            clip_shape = batch["hr_clip"].shape
+            batch = {"lr": batch["lr_clip"].flatten(0, 1), "hr": batch["hr_clip"].flatten(0, 1)}
         out: dict[str, torch.Tensor] = {}
         self.gen.train()
         plain_disc = distributed.unwrap(self.disc) if self.disc is not None else None
@@ -437,6 +514,15 @@ class _Step:
         # pixel and warp terms in float32: bf16 would round warp sampling positions to ~1 px
         if terms["pixel"]:
             out["pixel"] = cfg["pixel"]["weight"] * self.pixel(sr, batch)
+        # task terms in float32 too: TV-L1's bicubic sampling positions, small KL values
+        task = cfg["task"]
+        if terms["spatial"]:
+            out["spatial"] = task["spatial_weight"] * losses.spatial_task_loss(
+                self.task["spatial"], sr, batch["hr"], task["temperature"], task["feature_weight"])
+        if terms["temporal"]:
+            out["temporal"] = task["temporal_weight"] * losses.temporal_task_loss(
+                self.task["temporal"], sr.reshape(clip_shape), batch["hr"].reshape(clip_shape),
+                self.task["flow_bound"], task["temperature"], task["feature_weight"], task["flow"])
         if terms["warp"]:
             w = cfg["warp"]
             out["warp"] = w["weight"] * losses.warp_loss(
