@@ -328,9 +328,14 @@ def _forward_loss(model: nn.Module, batch: dict, cfg: TrainConfig, device: torch
 
 def train_recognizer(config: Mapping[str, Any] | TrainConfig, dataset: PreparedDataset | str | os.PathLike,
                      out_dir: str | os.PathLike, *, progress: bool = True,
-                     device: str | torch.device | None = None, stop_after: int | None = None) -> TrainResult:
+                     device: str | torch.device | None = None, stop_after: int | None = None,
+                     init_weights: str | os.PathLike | None = None) -> TrainResult:
     """Train (or resume, or just return) the recogniser that ``config`` describes on ``dataset``'s
     training split; write ``model.pt``, ``recognizer.json``, ``last.pt`` and ``log.csv`` in ``out_dir``.
+
+    ``init_weights``: a ``model.pt`` of a recogniser of the same architecture and classes to start
+    from instead of the initialisation (fine-tuning); loaded strictly. A resumed run continues
+    from ``last.pt`` as always (the caller keeps the folder only for the same starting weights).
 
     ``stop_after``: stop once the run reaches this iteration (a checkpoint is written; a later
     call resumes). A finished run is not repeated: the call returns its result. Under ``torchrun``
@@ -347,6 +352,8 @@ def train_recognizer(config: Mapping[str, Any] | TrainConfig, dataset: PreparedD
 
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model, num_classes, cfg.num_segments).to(device)
+    if init_weights is not None:
+        model.load_state_dict(torch.load(resolve(init_weights), map_location=device, weights_only=True))
     if not info.distributed:
         # channels-last convs (faster on one process). Not under DDP: the 1x1 convs' gradients come
         # out channels-last while DDP's buckets keep the default strides (a stride-mismatch warning

@@ -15,6 +15,11 @@ with ``+`` replaced by ``_``, :func:`arsr.study.layout.eval_item`), the sample f
 TSN row fuses the cached spatial scores of ``sosr`` with the cached temporal scores of ``tosr``
 (``arsr.evaluate.fuse_cached``); ST-ResNet, whose streams are coupled, runs on SoSR frames with
 flow from ToSR frames (``evaluate(..., temporal_method=...)``).
+
+The LR baselines (``layout.LR_BASELINES``: ``tsn_retrained_lr``, ``tsn_finetuned_lr``) are scored
+exactly as the ``bicubic`` row (its frames, flow computed on them, no SR seed) but by their own
+TSN, ``recognizers_dir/<baseline>/seed<k>/`` (``arsr.study.recognizers.train_lr_baselines``); TSN
+only, no sample frames.
 """
 from __future__ import annotations
 
@@ -32,8 +37,8 @@ from ..params_file import ParamError
 from ..paths import resolve
 from ..recognition.config import RECOGNIZER_TYPES
 from ..workers import worker_count
-from .layout import (PER_CLASS_COLUMNS, PER_VIDEO_COLUMNS, REFERENCE_CACHE, TABLE_COLUMNS, eval_item, eval_stage,
-                     samples_npz)
+from .layout import (LR_BASELINES, PER_CLASS_COLUMNS, PER_VIDEO_COLUMNS, REFERENCE_CACHE, TABLE_COLUMNS, eval_item,
+                     eval_stage, samples_npz)
 
 __all__ = ["SAMPLE_VIDEOS", "REFERENCE_METHODS", "COMBINED", "EvalRuns", "per_video_rows", "sample_videos", "sample_frame", "balanced_subset", "prune_cache",
            "stage_recognizers", "sr_method", "evaluate_stage", "sample_frames", "save_samples",
@@ -178,7 +183,8 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
                    interim_dir: str | Path, recognizers_dir: str | Path, models_dir: str | Path,
                    eval_dir: str | Path, *, recognizer_seed: int = 0, n_samples: int = SAMPLE_VIDEOS,
                    progress: bool = True, device=None) -> EvalRuns:
-    """Evaluate ``method`` (``hr``, ``bicubic``, a method of ``sr.methods``, or ``sosr+tosr``) for
+    """Evaluate ``method`` (``hr``, ``bicubic``, a method of ``sr.methods``, ``sosr+tosr``, or an LR
+    baseline of ``layout.LR_BASELINES``: see the module notes) for
     every SR seed of ``seeds`` with the recognizers ``evaluate.recognizers`` of
     ``recognizers_dir/seed<recognizer_seed>`` (one fixed instrument for every method and seed) on
     the test split (or its class-balanced ``evaluate.max_videos`` subset). The reference methods
@@ -199,12 +205,18 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
                    num_frames=evaluate["num_frames"],
                    crops=evaluate["crops"], workers=worker_count(evaluate["workers"]),
                    shave=evaluate["shave"], videos=subset, progress=progress)
-    recs = stage_recognizers(recognizers_dir, recognizer_seed, evaluate["recognizers"], device=device)
+    lr_baseline = method in LR_BASELINES
+    if lr_baseline:
+        recs = stage_recognizers(resolve(recognizers_dir) / method, recognizer_seed, ("tsn",), device=device)
+        n_samples = 0  # the bicubic row's frames
+    else:
+        recs = stage_recognizers(recognizers_dir, recognizer_seed, evaluate["recognizers"], device=device)
     tables, per_class, per_video, shifts = [], [], [], {}
     samples = None
-    if method in REFERENCE_METHODS:
+    once = method in REFERENCE_METHODS or lr_baseline  # no SR seed: evaluated once, rows repeated per seed
+    if once:
         prune_cache(cache / REFERENCE_CACHE, keys)
-        sr = sr_method(method, models_dir, seeds[0], prepare["scale"], device=device)
+        sr = sr_method("bicubic" if lr_baseline else method, models_dir, seeds[0], prepare["scale"], device=device)
         result = run_evaluation(sr, recs, dataset, name=REFERENCE_CACHE, cache_dir=cache, **options)
         for seed in seeds:
             table, classes = _tidy(result, method, seed)
@@ -215,7 +227,7 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
                 shifts[int(seed)] = [float(v) for v in result.channel_shift]
         if n_samples:
             samples = sample_frames(sr, dataset, n_samples)
-    for seed in seeds if method not in REFERENCE_METHODS else ():
+    for seed in seeds if not once else ():
         prune_cache(cache / f"seed{seed}", keys)
         if method == COMBINED:
             parts = _combined(recs, seed, dataset, evaluate, prepare, models_dir, eval_dir, keys, options, device)

@@ -12,7 +12,8 @@ from typing import Any
 
 from ..mapping import merged
 from ..methods import SR_BASE_MODELS, SR_METHODS, SR_TRAINABLE  # noqa: F401 (the registry's, re-exported)
-from ..params import ParamError, _fail, check_keys, choice, free_dict, integer, list_of, optional, path, string
+from ..params import (ParamError, _fail, check_keys, choice, free_dict, integer, list_of, number, optional, path,
+                      string)
 from ..paths import resolve
 from ..recognition.config import RECOGNIZER_TYPES
 
@@ -66,6 +67,11 @@ SCHEMA: dict[str, Any] = {
         "tsn_rgb": free_dict(),
         "tsn_flow": free_dict(),
         "st_resnet": free_dict(),
+    },
+    "recognition_lr": {
+        "finetune_epochs": integer(1),
+        "finetune_lr": number(0.0, open_min=True),
+        "workers": integer(0),
     },
     "sr": _sr_group,
     "evaluate": {

@@ -1,0 +1,140 @@
+"""The retrain-on-LR baseline (beyond the paper): the derived LR training store, fine-tuning from
+the HR weights, the stage's training and its evaluation rows on a toy store."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from arsr.data.degraded import bicubic_upscale, derive_lr_store
+from arsr.data.store import PreparedDataset
+from arsr.flow import compute_flows, quantize
+from arsr.recognition.train import train_recognizer
+from arsr.sr_methods import bicubic_method
+from arsr.study import layout
+from arsr.study.lr_baselines import lr_baseline_configs, train_lr_baselines
+
+from test_recognition_train import tiny_config, write_toy_store  # tests/ is on sys.path under pytest
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory) -> PreparedDataset:
+    return write_toy_store(tmp_path_factory.mktemp("toy_store"), train_per_class=2, frames=8)
+
+
+@pytest.fixture(scope="module")
+def derived(toy, tmp_path_factory):
+    out = tmp_path_factory.mktemp("lr_store")
+    stats = derive_lr_store(toy.root, out, scale=4, flow_method="dis", workers=1, progress=False)
+    return PreparedDataset(out), stats
+
+
+# ---------------------------------------------------------------------------------------------
+# The derived store
+
+
+def test_derived_hr_is_the_bicubic_rows_frames_and_flow_is_computed_from_them(toy, derived):
+    lr_store, stats = derived
+    assert list(lr_store.index["split"].unique()) == ["train"]
+    assert stats["videos"] == len(toy.split("train")) == len(lr_store) and stats["derived"] == stats["videos"]
+    bicubic = bicubic_method(4, device="cpu")
+    for vid in lr_store.index["video_id"]:
+        source, video = toy.video(vid), lr_store.video(vid)
+        n = source.n_frames
+        want = bicubic.frames(source, list(range(n)))  # what the bicubic evaluation row sees
+        np.testing.assert_array_equal(np.asarray(video.hr), want)
+        np.testing.assert_array_equal(np.asarray(video.lr), np.asarray(source.lr))
+        flow = compute_flows(want, "dis")
+        # stored in 1/64 px steps kept in TSN's 8-bit bins (arsr.data.store): what TSN reads is the
+        # computed flow's, bit for bit, and the pixels are within a step of it
+        np.testing.assert_array_equal(quantize(np.asarray(video.flow), 20), quantize(flow, 20))
+        np.testing.assert_allclose(np.asarray(video.flow), flow, atol=1 / 64 + 1e-3)
+        assert not np.allclose(np.asarray(video.flow), np.asarray(source.flow), atol=0.05)  # not the HR flow
+    assert lr_store.class_names == toy.class_names
+
+
+def test_bicubic_upscale_shape_and_range():
+    lr = np.random.default_rng(0).integers(0, 256, (2, 6, 5, 3), dtype=np.uint8)
+    up = bicubic_upscale(lr, 4)
+    assert up.shape == (2, 24, 20, 3) and up.dtype == np.uint8
+
+
+def test_derived_store_resumes_and_keeps_the_cost(toy, derived, tmp_path):
+    lr_store, stats = derived
+    again = derive_lr_store(toy.root, lr_store.root, scale=4, flow_method="dis", workers=1, progress=False)
+    assert again["derived"] == 0 and again["reused"] == stats["videos"]
+    assert again["derive_seconds"] == pytest.approx(stats["derive_seconds"], abs=1e-3) and stats["derive_seconds"] > 0
+    other = derive_lr_store(toy.root, lr_store.root, scale=4, flow_method="farneback", workers=1, progress=False)
+    assert other["derived"] == stats["videos"]  # another flow method: every video derived again
+
+
+# ---------------------------------------------------------------------------------------------
+# Fine-tuning starts from the HR weights
+
+
+def _parameters(path) -> dict[str, torch.Tensor]:
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return {k: v for k, v in state.items() if not any(s in k for s in ("running_", "num_batches"))}
+
+
+def test_finetuning_starts_from_the_hr_weights(toy, derived, tmp_path):
+    lr_store, _ = derived
+    hr = train_recognizer(tiny_config("rgb", epochs=1, lr_steps=[]), toy, tmp_path / "hr", progress=False, device="cpu")
+    # lr 0: no step moves a parameter, so the result shows the weights training started from
+    still = tiny_config("rgb", epochs=1, lr=0.0, lr_steps=[], seed=5)
+    tuned = train_recognizer(still, lr_store, tmp_path / "tuned", progress=False, device="cpu",
+                             init_weights=hr.model_path)
+    scratch = train_recognizer(still, lr_store, tmp_path / "scratch", progress=False, device="cpu")
+    start, after, fresh = _parameters(hr.model_path), _parameters(tuned.model_path), _parameters(scratch.model_path)
+    assert start.keys() == after.keys()
+    for k in start:
+        torch.testing.assert_close(after[k], start[k], rtol=0, atol=0, msg=k)
+    assert any(not torch.equal(fresh[k], start[k]) for k in start)
+
+
+# ---------------------------------------------------------------------------------------------
+# The stage
+
+
+def _recognition() -> dict:
+    cfg = {k: v for k, v in tiny_config("rgb", epochs=1, lr_steps=[]).items() if k != "seed"}
+    flow = {**cfg, "model": {**cfg["model"], "modality": "flow"}}
+    return {"device": "cpu", "seed": 0, "feature_seed": 1, "tsn_rgb": cfg, "tsn_flow": flow, "st_resnet": {}}
+
+
+def test_configs_keep_the_recipe_and_shorten_the_finetuning():
+    rec, rec_lr = _recognition(), {"finetune_epochs": 2, "finetune_lr": 1e-3, "workers": 1}
+    retrained = lr_baseline_configs(rec, rec_lr, "tsn_retrained_lr", "tsn_flow")
+    assert retrained == {**rec["tsn_flow"], "seed": 0}
+    tuned = lr_baseline_configs(rec, rec_lr, "tsn_finetuned_lr", "tsn_rgb")
+    assert (tuned["epochs"], tuned["lr"], tuned["lr_steps"]) == (2, 1e-3, [])
+    with pytest.raises(ValueError, match="unknown LR baseline"):
+        lr_baseline_configs(rec, rec_lr, "tsn_on_hr", "tsn_rgb")
+
+
+def test_stage_trains_both_baselines_and_reports_their_cost(toy, tmp_path):
+    rec = _recognition()
+    rec_lr = {"finetune_epochs": 1, "finetune_lr": 1e-3, "workers": 1}
+    prepare = {"scale": 4, "flow_method": "farneback", "flow_device": "cpu"}
+    with pytest.raises(FileNotFoundError, match="train_recognizers"):
+        train_lr_baselines(rec, rec_lr, prepare, toy.root, tmp_path / "lr", tmp_path / "none", tmp_path / "m",
+                           progress=False)
+    hr_dir = tmp_path / "hr"
+    for name in layout.LR_RECOGNIZER_NAMES:
+        train_recognizer({**rec[name], "seed": 0}, toy, hr_dir / "seed0" / name, progress=False, device="cpu")
+    runs = train_lr_baselines(rec, rec_lr, prepare, toy.root, tmp_path / "lr", hr_dir, tmp_path / "m",
+                              progress=False)
+    for baseline in layout.LR_BASELINES:
+        m = runs.metrics[baseline]
+        for name in layout.LR_RECOGNIZER_NAMES:
+            assert (tmp_path / "m" / baseline / "seed0" / name / "model.pt").is_file()
+            assert m[name]["seconds"] > 0
+        assert m["train_seconds"] == pytest.approx(sum(m[n]["seconds"] for n in layout.LR_RECOGNIZER_NAMES))
+        assert m["cost_seconds"] == pytest.approx(m["train_seconds"] + runs.metrics["derive"]["derive_seconds"])
+    assert runs.metrics["tsn_finetuned_lr"]["tsn_rgb"]["init"] == "HR TSN"
+    assert runs.metrics["tsn_retrained_lr"]["tsn_rgb"]["init"] == "scratch"
+    settings = json.loads((tmp_path / "m/tsn_finetuned_lr/seed0/tsn_rgb/settings.json").read_text())
+    assert settings["init"]["path"].endswith("tsn_rgb/model.pt") and len(settings["init"]["sha256"]) == 16
+    assert set(runs.log["model"]) == {f"{b}/{n}" for b in layout.LR_BASELINES for n in layout.LR_RECOGNIZER_NAMES}
