@@ -3,10 +3,13 @@ the HR weights, the stage's training and its evaluation rows on a toy store."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
+import yaml
 
 from arsr.data.degraded import bicubic_upscale, derive_lr_store
 from arsr.data.store import PreparedDataset
@@ -14,7 +17,10 @@ from arsr.flow import compute_flows, quantize
 from arsr.recognition.train import train_recognizer
 from arsr.sr_methods import bicubic_method
 from arsr.study import layout
+from arsr.study.evaluation import evaluate_stage
 from arsr.study.lr_baselines import lr_baseline_configs, train_lr_baselines
+
+ROOT = Path(__file__).resolve().parents[1]
 
 from test_recognition_train import tiny_config, write_toy_store  # tests/ is on sys.path under pytest
 
@@ -138,3 +144,32 @@ def test_stage_trains_both_baselines_and_reports_their_cost(toy, tmp_path):
     settings = json.loads((tmp_path / "m/tsn_finetuned_lr/seed0/tsn_rgb/settings.json").read_text())
     assert settings["init"]["path"].endswith("tsn_rgb/model.pt") and len(settings["init"]["sha256"]) == 16
     assert set(runs.log["model"]) == {f"{b}/{n}" for b in layout.LR_BASELINES for n in layout.LR_RECOGNIZER_NAMES}
+    # scored exactly as the bicubic row, by the baseline's own TSN: the same numbers as the bicubic
+    # method evaluated with those recognizers; no SR seed (rows repeat), TSN only, no samples
+    evaluate = {"recognizers": ["tsn", "st_resnet"], "num_frames": 2, "crops": "center", "shave": 2, "workers": 1,
+                "max_videos": None}
+    runs = evaluate_stage("tsn_retrained_lr", evaluate, [0, 1], prepare, toy.root, tmp_path / "m",
+                          tmp_path / "sr", tmp_path / "eval", progress=False, device="cpu")
+    assert set(runs.table["recognizer"]) == {"tsn"} and set(runs.table["method"]) == {"tsn_retrained_lr"}
+    assert runs.samples is None and (tmp_path / "eval/tsn_retrained_lr" / layout.REFERENCE_CACHE).is_dir()
+    by_seed = runs.table.set_index(["seed", "stream"])["top1"]
+    assert (by_seed.loc[0] == by_seed.loc[1]).all()
+    assert set(runs.per_video["method"]) == {"tsn_retrained_lr"} and len(runs.per_video) == 2 * 3 * len(toy.split("test"))
+    bicubic = evaluate_stage("bicubic", {**evaluate, "recognizers": ["tsn"]}, [0, 1], prepare, toy.root,
+                             tmp_path / "m/tsn_retrained_lr", tmp_path / "sr", tmp_path / "eval_bicubic",
+                             n_samples=0, progress=False, device="cpu")
+    pd.testing.assert_frame_equal(runs.per_video.drop(columns="method"), bicubic.per_video.drop(columns="method"))
+    pd.testing.assert_frame_equal(runs.table.drop(columns="method"), bicubic.table.drop(columns="method"))
+
+
+def test_dvc_stages_follow_the_layout():
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    assert stages["evaluate_lr_baseline"]["matrix"]["baseline"] == list(layout.LR_BASELINES)
+    train = stages[layout.LR_RECOGNIZERS_STAGE]
+    assert "-p recognizers_dir=data/models/recognizers_lr" in stages["evaluate_lr_baseline"]["cmd"]
+    assert "-p models_dir=data/models/recognizers_lr" in train["cmd"]
+    assert {"reports/metrics/" + layout.LR_RECOGNIZERS_METRICS.removeprefix("metrics/")} == \
+        {next(iter(m)) for m in train["metrics"]}
+    assert "reports/" + layout.LR_RECOGNIZERS_METRICS in stages["report"]["deps"]
+    for baseline in layout.LR_BASELINES:
+        assert layout.eval_stage(baseline) == f"evaluate_lr_baseline@{baseline}"
