@@ -33,6 +33,13 @@ TRAINED = [*METHODS, "rrdb_psnr"]
 N_VIDEOS = 30
 ROWS = ["Bicubic", "VDSR", "RCAN", "SRGAN", "ESRGAN", "SoSR", "SPMC", "VSR-DUF-16", "VSR-DUF-52", "ToSR",
         "SoSR+ToSR", "HR"]
+#: The LR-trained TSN rows (beyond the paper), after Bicubic in the accuracy table.
+LR_ROWS = ["TSN retrained on LR", "TSN fine-tuned on LR"]
+#: Their fake TSN top-1 per stream (no SR seed: the same for every seed).
+LR_ACC = {"tsn_retrained_lr": {"spatial": 44.0, "temporal": 47.0, "fusion": 55.0},
+          "tsn_finetuned_lr": {"spatial": 46.0, "temporal": 49.0, "fusion": 57.0}}
+#: Their fake training costs (reports/metrics/recognizers_lr.json).
+LR_COST = {"tsn_retrained_lr": 300.0, "tsn_finetuned_lr": 40.0}
 PROV = {"git_commit": "abc123", "params_hash": "p0", "device": "cpu (2 cores)", "python": "3.11",
         "torch": "2.13", "time_utc": "2026-01-01T00:00:00+00:00"}
 
@@ -78,8 +85,32 @@ def _train_metrics(method: str) -> dict:
             "parameters": 1234, "phases": phases, "feature_network": feature}
 
 
+def write_lr_baselines(root: Path, seeds=(0, 1), baselines=layout.LR_BASELINES) -> None:
+    """reports/ as train_recognizers_lr and evaluate_lr_baseline@<b> leave them (TSN rows only)."""
+    reports = root / "reports"
+    for baseline in baselines:
+        rows, videos = [], []
+        for seed in seeds:
+            for stream, top1 in LR_ACC[baseline].items():
+                rows.append({"method": baseline, "seed": seed, "recognizer": "tsn", "stream": stream, "top1": top1,
+                             "top5": 99.0, "n_videos": N_VIDEOS, "psnr": _psnr("bicubic"), "ssim": 0.5})
+                videos += per_video_rows({"method": baseline, "seed": seed, "recognizer": "tsn", "stream": stream},
+                                         top1)
+        pd.DataFrame(rows).to_csv(reports / layout.eval_csv(baseline), index=False)
+        pd.DataFrame(videos)[layout.PER_VIDEO_COLUMNS].to_csv(reports / layout.eval_per_video_csv(baseline), index=False)
+        (reports / layout.eval_metrics_json(baseline)).write_text(json.dumps({"seconds": 2.0, "provenance": PROV}))
+    stream = {"seconds": 1.0, "epochs": 1, "lr": 0.01, "init": "scratch", "train_accuracy": 0.5, "train_loss": 1.0,
+              "iterations": 2}
+    lr_metrics = {"derive": {"videos": 4, "derived": 4, "reused": 0, "derive_seconds": 10.0}, "seconds": 20.0,
+                  "provenance": PROV}
+    for baseline in baselines:
+        lr_metrics[baseline] = {"tsn_rgb": stream, "tsn_flow": stream, "train_seconds": LR_COST[baseline] - 10.0,
+                                "cost_seconds": LR_COST[baseline]}
+    (reports / layout.LR_RECOGNIZERS_METRICS).write_text(json.dumps(lr_metrics))
+
+
 def write_fake_study(root: Path, methods=METHODS, seeds=(0, 1), ablation=ABLATION, frames=(48, 64),
-                     n_samples=2) -> Path:
+                     n_samples=2, lr_baselines=layout.LR_BASELINES) -> Path:
     """reports/ and data/ as the stages before the report leave them."""
     reports, rng = root / "reports", np.random.default_rng(0)
     (reports / "eval").mkdir(parents=True)
@@ -134,6 +165,7 @@ def write_fake_study(root: Path, methods=METHODS, seeds=(0, 1), ablation=ABLATIO
     (reports / "metrics/prepare.json").write_text(json.dumps({"seconds": {"prepare_s": 1.0, "total_s": 1.5},
                                                               "provenance": PROV}))
     (reports / "metrics/recognizers.json").write_text(json.dumps({"seconds": 10.0, "provenance": PROV}))
+    write_lr_baselines(root, seeds, lr_baselines)
     (reports / "metrics/train_sr").mkdir()
     (reports / "plots/train_sr").mkdir(parents=True)
     for method in [*methods, "rrdb_psnr"]:
@@ -944,7 +976,8 @@ def test_paper_profile_validates_once_its_files_exist(tmp_path):
     (tmp_path / "UCF101").mkdir()
     prof["data"]["root"] = str(tmp_path / "UCF101")
     params = validate(prof, list(SCHEMA))
-    assert params["data"]["dataset"] == "ucf101" and params["prepare"]["flow_method"] == "tvl1"
+    # TV-L1 (the paper's flow), by the torch implementation that runs on the GPU (commit c43b5ec)
+    assert params["data"]["dataset"] == "ucf101" and params["prepare"]["flow_method"] == "tvl1_torch"
     assert params["evaluate"]["num_frames"] == 25 and params["evaluate"]["crops"] == "ten"
     assert params["evaluate"]["shave"] == 8
     # the paper's VGG19 feature loss validates once its weight file is there too

@@ -52,8 +52,9 @@ from ..methods import IMAGE_SR, VIDEO_SR  # what the claims compare SoSR and ToS
 from ..params_file import ParamError
 from ..paths import resolve
 from . import layout, paper
-from .layout import (ABLATION_COLUMNS, ABLATION_PER_VIDEO_COLUMNS, PER_VIDEO_COLUMNS, PSNR_ACCURACY_COLUMNS,
-                     RECOGNIZER_PLOT_COLUMNS, TABLE_COLUMNS, ablation_stage, eval_stage, sr_stage)
+from .layout import (ABLATION_COLUMNS, ABLATION_PER_VIDEO_COLUMNS, LR_BASELINE_LABELS, LR_BASELINES, PER_VIDEO_COLUMNS,
+                     PSNR_ACCURACY_COLUMNS, RECOGNIZER_PLOT_COLUMNS, TABLE_COLUMNS, ablation_stage, eval_stage,
+                     sr_stage)
 from .paper import METHOD_LABELS, METHOD_ORDER
 from .variants import ALIASES, KINDS, STREAM as ABLATION_STREAM, VARIANTS, alias_of
 
@@ -69,7 +70,8 @@ __all__ = [
     "ablation_sources", "read_ablation_per_video", "trained_methods", "IMAGE_SR", "VIDEO_SR",
     "ABLATION_CLAIMS", "RHO_MARGIN", "CLAIM_COLUMNS", "correctness_table", "aligned_scores", "claims_table",
     "claims_display", "claims_prose", "dataset_summary", "accuracy_digits", "PAPER_PROTOCOL", "evaluation_settings",
-    "recipe_deviations", "method_summary",
+    "recipe_deviations", "method_summary", "ROW_ORDER", "ROW_LABELS", "read_lr_baselines", "training_costs",
+    "cost_table", "cost_prose",
 ]
 
 #: The recognizer each ablation is scored by, on its kind's stream (``ABLATION_STREAM``; the
@@ -83,6 +85,14 @@ OURS = "ours"
 NOTE_COMBINED = (f"{DASH} in the SoSR+ToSR row: it is the fusion of SoSR's spatial stream and ToSR's "
                  "temporal stream, so it has no single-stream accuracy of its own (the paper's \"/\").")
 NOTE_NOT_REPORTED = f"{DASH} in a paper column: the paper does not report that number."
+NOTE_LR_TSN_ONLY = (f"{DASH} in the ST-ResNet columns of the rows \"TSN retrained on LR\" and \"TSN fine-tuned on "
+                    "LR\" (beyond the paper): only TSN was trained on LR video, ST-ResNet was not.")
+NOTE_LR_NOT_IN_PAPER = (f"{DASH} in a paper column of the LR-trained TSN rows: the paper has no such baseline.")
+
+#: The accuracy table's rows: the paper's, with the LR-trained TSN baselines (beyond the paper,
+#: ``layout.LR_BASELINES``) after Bicubic, whose frames they read.
+ROW_ORDER: tuple[str, ...] = tuple(r for m in METHOD_ORDER for r in ((m, *LR_BASELINES) if m == "bicubic" else (m,)))
+ROW_LABELS: dict[str, str] = {**METHOD_LABELS, **LR_BASELINE_LABELS}
 
 
 class MissingInputError(FileNotFoundError):
@@ -184,6 +194,29 @@ def read_per_video(reports_dir: str | os.PathLike, sr_methods: Sequence[str]) ->
                              _check_per_video)[PER_VIDEO_COLUMNS]
 
 
+def read_lr_baselines(reports_dir: str | os.PathLike, baselines: Sequence[str] = LR_BASELINES
+                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The LR baselines' evaluation tables and per-video rows (``reports/eval/<baseline>.csv`` and
+    ``_per_video.csv``, written by ``evaluate_lr_baseline@<baseline>``), each file holding its
+    own baseline only."""
+    tables, videos = [], []
+    for baseline in baselines:
+        if baseline not in LR_BASELINES:
+            raise ValueError(f"unknown LR baseline {baseline!r}; known: {', '.join(LR_BASELINES)}")
+        stage = eval_stage(baseline)
+        for file_of, columns, out in ((layout.eval_csv, TABLE_COLUMNS, tables),
+                                      (layout.eval_per_video_csv, PER_VIDEO_COLUMNS, videos)):
+            path = resolve(reports_dir) / file_of(baseline)
+            df = _read_csv(path, stage, columns)
+            if set(df["method"]) != {baseline}:
+                raise ValueError(f"{path} holds method(s) {sorted(set(df['method']))}, expected {baseline!r}: "
+                                 f"re-run `dvc repro {stage}`")
+            out.append(_check_per_video(df, path, stage)[columns] if columns is PER_VIDEO_COLUMNS else df[columns])
+    if not tables:
+        return pd.DataFrame(columns=TABLE_COLUMNS), pd.DataFrame(columns=PER_VIDEO_COLUMNS)
+    return pd.concat(tables, ignore_index=True), pd.concat(videos, ignore_index=True)
+
+
 def ablation_sources(ablation: Mapping[str, Sequence[str]], sr_methods: Sequence[str] | None = None
                      ) -> dict[str, dict[str, str | None]]:
     """Where each row of the ablation grids comes from: kind -> {variant: source}, variants in
@@ -276,10 +309,14 @@ def trained_methods(sr_methods: Sequence[str], sr: Mapping | None = None) -> lis
 
 
 def metrics_files(sr_methods: Sequence[str], ablation: Mapping[str, Sequence[str]],
-                  sr: Mapping | None = None) -> dict[str, str]:
+                  sr: Mapping | None = None, lr_baselines: Sequence[str] = ()) -> dict[str, str]:
     """stage -> its metrics file, relative to ``reports_dir``, for every stage before the report
-    (ablation variants only where they ran: see :func:`ablation_sources`)."""
+    (ablation variants only where they ran: see :func:`ablation_sources`; the LR baselines'
+    training and evaluation stages with ``lr_baselines``)."""
     files = {layout.PREPARE_STAGE: layout.PREPARE_METRICS, layout.RECOGNIZERS_STAGE: layout.RECOGNIZERS_METRICS}
+    if lr_baselines:
+        files[layout.LR_RECOGNIZERS_STAGE] = layout.LR_RECOGNIZERS_METRICS
+        files.update({eval_stage(b): layout.eval_metrics_json(b) for b in lr_baselines})
     files.update({sr_stage(m, sr): layout.sr_metrics_json(m) for m in trained_methods(sr_methods, sr)})
     files.update({eval_stage(m): layout.eval_metrics_json(m) for m in eval_methods(sr_methods)})
     for kind, rows in ablation_sources(ablation, sr_methods).items():
@@ -289,10 +326,11 @@ def metrics_files(sr_methods: Sequence[str], ablation: Mapping[str, Sequence[str
 
 
 def read_metrics(reports_dir: str | os.PathLike, sr_methods: Sequence[str],
-                 ablation: Mapping[str, Sequence[str]], sr: Mapping | None = None) -> dict[str, dict]:
+                 ablation: Mapping[str, Sequence[str]], sr: Mapping | None = None,
+                 lr_baselines: Sequence[str] = ()) -> dict[str, dict]:
     """stage -> the metrics JSON it wrote (each with ``seconds`` and ``provenance``)."""
     out = {}
-    for stage, rel in metrics_files(sr_methods, ablation, sr).items():
+    for stage, rel in metrics_files(sr_methods, ablation, sr, lr_baselines).items():
         path = _require(resolve(reports_dir) / rel, stage)
         try:
             out[stage] = json.loads(path.read_text())
@@ -361,17 +399,23 @@ class StudyResults:
     per_video: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PER_VIDEO_COLUMNS))
     ablation_per_video: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=ABLATION_PER_VIDEO_COLUMNS))
+    lr_eval: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TABLE_COLUMNS))
+    lr_per_video: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PER_VIDEO_COLUMNS))
 
 
 def load_study(reports_dir: str | os.PathLike, sr_methods: Sequence[str],
-               ablation: Mapping[str, Sequence[str]], sr: Mapping | None = None) -> StudyResults:
+               ablation: Mapping[str, Sequence[str]], sr: Mapping | None = None,
+               lr_baselines: Sequence[str] = ()) -> StudyResults:
     """Read all results of the study (raises :class:`MissingInputError` on the first missing file).
-    ``sr``: the ``sr`` params group, for the names of the training stages (``train``/``finetune``)."""
+    ``sr``: the ``sr`` params group, for the names of the training stages (``train``/``finetune``);
+    ``lr_baselines``: the LR-trained TSN baselines to read (``layout.LR_BASELINES``; kept apart
+    from ``eval``, so that PSNR and the paper's comparisons see the paper's rows only)."""
     rec, curves = read_curves(reports_dir, sr_methods, sr)
+    lr_eval, lr_per_video = read_lr_baselines(reports_dir, lr_baselines)
     return StudyResults(read_eval(reports_dir, sr_methods), read_ablation(reports_dir, ablation, sr_methods),
-                        read_metrics(reports_dir, sr_methods, ablation, sr), rec, curves, eval_methods(sr_methods),
-                        read_per_video(reports_dir, sr_methods),
-                        read_ablation_per_video(reports_dir, ablation, sr_methods))
+                        read_metrics(reports_dir, sr_methods, ablation, sr, lr_baselines), rec, curves,
+                        eval_methods(sr_methods), read_per_video(reports_dir, sr_methods),
+                        read_ablation_per_video(reports_dir, ablation, sr_methods), lr_eval, lr_per_video)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -421,12 +465,13 @@ def accuracy_table(eval_df: pd.DataFrame, reference: str | None = None, *, metri
     "hmdb51"), "paper (UCF101)" / "paper (HMDB51)". Cells are strings ("mean ± std" over seeds).
 
     Every (method, recognizer, stream) must be in ``eval_df`` except the single streams of
-    SoSR+ToSR (shown "—", explained in ``attrs["notes"]``).
+    SoSR+ToSR and the LR baselines' ST-ResNet cells (shown "—", explained in ``attrs["notes"]``).
+    The LR baselines (``layout.LR_BASELINES``, rows of ``eval_df`` when given) follow Bicubic.
     """
     summary = seed_summary(eval_df, ["method", "recognizer", "stream"], metric)
     cells = {(r.method, r.recognizer, r.stream): format_mean_std(r.mean, r.std, r.n, digits)
              for r in summary.itertuples()}
-    methods = [m for m in METHOD_ORDER if m in set(eval_df["method"])]
+    methods = [m for m in ROW_ORDER if m in set(eval_df["method"])]
     recognizers = _recognizers(eval_df)
     ref = paper.accuracy_wide(reference) if reference else None
     rows, notes = [], []
@@ -437,6 +482,11 @@ def accuracy_table(eval_df: pd.DataFrame, reference: str | None = None, *, metri
                 if method == COMBINED and stream != "fusion":
                     cell = DASH  # by definition, even if the evaluation wrote single-stream rows
                     notes.append(NOTE_COMBINED)
+                elif method in LR_BASELINES and rec != "tsn":
+                    cell = DASH
+                    notes.append(NOTE_LR_TSN_ONLY)
+                    row[(OURS, RECOGNIZER_LABELS.get(rec, rec), STREAM_LABELS[stream])] = cell
+                    continue
                 else:
                     cell = cells.get((method, rec, stream), DASH)
                 if cell == DASH and (method != COMBINED or stream == "fusion"):
@@ -447,13 +497,17 @@ def accuracy_table(eval_df: pd.DataFrame, reference: str | None = None, *, metri
         if ref is not None:
             for rec in paper.RECOGNIZERS:
                 for stream in paper.STREAMS:
+                    if method not in ref.index:
+                        notes.append(NOTE_LR_NOT_IN_PAPER)
+                        row[(_paper_label(reference), RECOGNIZER_LABELS[rec], STREAM_LABELS[stream])] = DASH
+                        continue
                     value = ref.loc[method, (rec, stream)]
                     if math.isnan(value):
                         notes.append(NOTE_COMBINED)
                     row[(_paper_label(reference), RECOGNIZER_LABELS[rec], STREAM_LABELS[stream])] = \
                         format_mean_std(value, digits=2)
         rows.append(row)
-    table = pd.DataFrame(rows, index=pd.Index([METHOD_LABELS[m] for m in methods], name="method"))
+    table = pd.DataFrame(rows, index=pd.Index([ROW_LABELS[m] for m in methods], name="method"))
     table.columns = pd.MultiIndex.from_tuples(table.columns, names=["source", "recognizer", "stream"])
     return _notes(table, notes)
 
@@ -733,7 +787,7 @@ def aligned_scores(tables: Mapping[str, pd.DataFrame]) -> dict[str, np.ndarray]:
 def _tables(per_video: pd.DataFrame, recognizer: str, stream: str) -> dict[str, pd.DataFrame]:
     part = per_video[(per_video["recognizer"] == recognizer) & (per_video["stream"] == stream)]
     groups = dict(tuple(part.groupby("method", sort=False)))
-    return {m: correctness_table(groups[m]) for m in METHOD_ORDER if m in groups}
+    return {m: correctness_table(groups[m]) for m in ROW_ORDER if m in groups}
 
 
 def _ablation_tables(ablation_per_video: pd.DataFrame, kind: str) -> dict[str, pd.DataFrame]:
@@ -748,7 +802,7 @@ _EXTRA_LABELS = {"rrdb_psnr": "RRDBNet-PSNR (ESRGAN's and SoSR's first phase)"}
 
 
 def _label(method: str) -> str:
-    return METHOD_LABELS.get(method, _EXTRA_LABELS.get(method, method))
+    return ROW_LABELS.get(method, _EXTRA_LABELS.get(method, method))
 
 
 def _claim_row(name: str, claim: str, comparison: str, result, verdict_: str, unit: str = "pp") -> dict:
@@ -782,8 +836,8 @@ def _best_of_claim(name: str, claim: str, target: str, others: Sequence[str], ta
 
 
 def claims_table(per_video: pd.DataFrame, ablation_per_video: pd.DataFrame | None = None,
-                 eval_df: pd.DataFrame | None = None, *, n_resamples: int = stats.N_RESAMPLES, seed: int = 0,
-                 rho_margin: float = RHO_MARGIN) -> pd.DataFrame:
+                 eval_df: pd.DataFrame | None = None, *, lr_per_video: pd.DataFrame | None = None,
+                 n_resamples: int = stats.N_RESAMPLES, seed: int = 0, rho_margin: float = RHO_MARGIN) -> pd.DataFrame:
     """The paper's claims, each decided by a 95% paired bootstrap interval over test videos
     (:mod:`arsr.stats`; seeds averaged per video, videos resampled, the same videos for both
     sides; each claim's interval at 95%, no correction across claims):
@@ -797,7 +851,11 @@ def claims_table(per_video: pd.DataFrame, ablation_per_video: pd.DataFrame | Non
     * ``ABLATION_CLAIMS``: one loss term on vs off, the ablations' rows (TSN, the kind's stream);
     * ``psnr_not_predictive_<stream>``: Spearman's rho of PSNR and TSN top-1 across the methods
       with a PSNR (resampled videos, :func:`arsr.stats.spearman_bootstrap`); "holds" if its
-      interval is not above 0 and ends below ``rho_margin``, "reversed" if above 0.
+      interval is not above 0 and ends below ``rho_margin``, "reversed" if above 0;
+    * ``best_sr_beats_<baseline>`` (beyond the paper, with ``lr_per_video``: the LR baselines'
+      per-video rows): the best SR row by TSN fusion (SoSR+ToSR included; scored by the HR-trained
+      TSN) vs the TSN trained on LR video, on the bicubic frames -- chosen on the same videos, so
+      its difference is optimistic.
 
     per_video: :func:`read_per_video`; ablation_per_video: :func:`read_ablation_per_video`;
     eval_df: :func:`read_eval` (PSNR per method). Columns ``CLAIM_COLUMNS`` (difference in pp, or
@@ -818,6 +876,19 @@ def claims_table(per_video: pd.DataFrame, ablation_per_video: pd.DataFrame | Non
                                r, stats.verdict(r.ci_low, r.ci_high)))
     else:
         notes.append(f"Left out \"{claim}\": no TSN fusion results for bicubic or any SR method.")
+    lr_fusion = _tables(lr_per_video, "tsn", "fusion") if lr_per_video is not None and len(lr_per_video) else {}
+    for baseline in [b for b in LR_BASELINES if b in lr_fusion]:
+        claim = f"The best super-resolution beats {_label(baseline)} (TSN fusion)"
+        if not candidates:
+            notes.append(f"Left out \"{claim}\": no TSN fusion results of any SR method.")
+            continue
+        scores = aligned_scores({baseline: lr_fusion[baseline], **{m: fusion[m] for m in candidates}})
+        best = stats.best_of({m: scores[m] for m in candidates})
+        r = stats.paired_bootstrap(scores[best], scores[baseline], n_resamples=n_resamples, rng=seed)
+        rows.append(_claim_row(f"best_sr_beats_{baseline}", claim,
+                               f"{_label(best)} (HR-trained TSN), the best of {len(candidates)} SR rows by mean, vs "
+                               f"{_label(baseline)} on the bicubic frames (chosen on these videos: the difference "
+                               "is optimistic)", r, stats.verdict(r.ci_low, r.ci_high)))
     spatial, temporal = _tables(per_video, "tsn", "spatial"), _tables(per_video, "tsn", "temporal")
     for row in (
         _best_of_claim("sosr_beats_image_sr", "SoSR beats the other image SR (TSN spatial)", "sosr", IMAGE_SR,
@@ -1415,7 +1486,7 @@ def method_summary(eval_df: pd.DataFrame) -> dict[str, dict]:
 
     hr, bicubic = cell("hr", "fusion", "mean"), cell("bicubic", "fusion", "mean")
     out = {}
-    for method in [m for m in METHOD_ORDER if m in set(eval_df["method"])]:
+    for method in [m for m in ROW_ORDER if m in set(eval_df["method"])]:
         fusion = cell(method, "fusion", "mean")
         gap = None
         if fusion is not None and hr is not None and bicubic is not None and hr != bicubic:
@@ -1427,14 +1498,131 @@ def method_summary(eval_df: pd.DataFrame) -> dict[str, dict]:
     return out
 
 
+# ---------------------------------------------------------------------------------------------
+# Beyond the paper: is SR cheaper than retraining the recognizer on LR video?
+
+
+def _per_seed_seconds(m: Mapping) -> float:
+    """An SR stage's training seconds per seed: the mean of ``train_seconds_per_seed`` (its
+    phases' logged seconds), else the stage's ``seconds`` over its seeds."""
+    per_seed = m.get("train_seconds_per_seed")
+    if isinstance(per_seed, Mapping) and per_seed:
+        return float(np.mean([float(v) for v in per_seed.values()]))
+    seconds = m.get("seconds")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        return math.nan
+    return float(seconds) / max(len(m.get("seeds") or [1]), 1)
+
+
+def training_costs(metrics: Mapping[str, Mapping], sr_methods: Sequence[str], sr: Mapping | None = None,
+                   lr_baselines: Sequence[str] = LR_BASELINES) -> pd.DataFrame:
+    """What each row costs to train, in wall seconds on its stage's device: ``row``, ``trained``,
+    ``seconds``, ``device``. Bicubic: nothing. An SR method: its training per seed (mean over
+    seeds), plus its base model's for a method of ``sr.finetune`` (ESRGAN and SoSR each count the
+    shared RRDBNet-PSNR, ToSR counts VSR-DUF-16). An LR baseline (``metrics`` of
+    ``train_recognizers_lr``): deriving the LR store plus training both TSN streams; the
+    fine-tuned one leaves out the HR TSN it starts from, which the study trains anyway. HR is not
+    a row. Training only: at test time an SR method also super-resolves every
+    frame, the LR-trained TSN reads the bicubic frames. SoSR+ToSR: SoSR's and ToSR's costs added."""
+    finetune = (sr or {}).get("finetune") or {}
+    rows = [{"row": "bicubic", "trained": "nothing", "seconds": 0.0, "device": ""}]
+    for method in [m for m in METHOD_ORDER if m in sr_methods]:
+        stage = sr_stage(method, sr)
+        if stage not in metrics:
+            raise MissingInputError(f"no metrics of stage {stage}: run `dvc repro {stage}`")
+        m = metrics[stage]
+        seconds, trained = _per_seed_seconds(m), "SR network"
+        base = finetune.get(method)
+        if base is not None:
+            base_stage = sr_stage(base, sr)
+            if base_stage not in metrics:
+                raise MissingInputError(f"no metrics of stage {base_stage}: run `dvc repro {base_stage}`")
+            seconds += _per_seed_seconds(metrics[base_stage])
+            trained = f"SR network, from {_label(base)} (its training included)"
+        rows.append({"row": method, "trained": trained, "seconds": seconds,
+                     "device": (m.get("provenance") or {}).get("device", "?")})
+    parts = {r["row"]: r for r in rows}
+    if "sosr" in parts and "tosr" in parts:
+        rows.append({"row": COMBINED, "trained": "SoSR and ToSR (their trainings added)",
+                     "seconds": parts["sosr"]["seconds"] + parts["tosr"]["seconds"],
+                     "device": parts["sosr"]["device"]})
+    if lr_baselines:
+        stage = layout.LR_RECOGNIZERS_STAGE
+        if stage not in metrics:
+            raise MissingInputError(f"no metrics of stage {stage}: run `dvc repro {stage}`")
+        m = metrics[stage]
+        for baseline in lr_baselines:
+            entry = m.get(baseline)
+            if not isinstance(entry, Mapping) or "cost_seconds" not in entry:
+                raise ValueError(f"reports/{layout.LR_RECOGNIZERS_METRICS} has no cost_seconds for {baseline}: "
+                                 f"re-run `dvc repro {stage}`")
+            epochs = " + ".join(str(entry[n]["epochs"]) for n in layout.LR_RECOGNIZER_NAMES if n in entry)
+            how = ("HR TSN fine-tuned" if baseline == "tsn_finetuned_lr" else "TSN rgb + flow from scratch")
+            rows.append({"row": baseline, "trained": f"{how} ({epochs} epochs) on the derived LR store",
+                         "seconds": float(entry["cost_seconds"]),
+                         "device": (m.get("provenance") or {}).get("device", "?")})
+    return pd.DataFrame(rows, columns=["row", "trained", "seconds", "device"])
+
+
+def cost_table(costs: pd.DataFrame, eval_df: pd.DataFrame, *, digits: int = 2) -> pd.DataFrame:
+    """Training cost beside TSN fusion top-1 (mean ± std over SR seeds), one row per row of
+    ``costs`` (:func:`training_costs`), in the accuracy table's order. ``eval_df``: the paper's
+    rows and the LR baselines' together."""
+    tsn = eval_df[(eval_df["recognizer"] == "tsn") & (eval_df["stream"] == "fusion")]
+    top1 = seed_summary(tsn, ["method"], "top1").set_index("method")
+    order = {m: i for i, m in enumerate(ROW_ORDER)}
+    rows = []
+    for r in sorted(costs.itertuples(), key=lambda r: order.get(r.row, len(order))):
+        acc = top1.loc[r.row] if r.row in top1.index else None
+        rows.append({"trained": r.trained,
+                     "training seconds": "0" if r.seconds == 0 else f"{r.seconds:,.0f}",
+                     "device": r.device or DASH,
+                     "TSN fusion top-1 (%)": DASH if acc is None else format_mean_std(acc["mean"], acc["std"],
+                                                                                      int(acc["n"]), digits)})
+    table = pd.DataFrame(rows, index=pd.Index([ROW_LABELS.get(r, r) for r in
+                                               sorted(costs["row"], key=lambda m: order.get(m, len(order)))],
+                                              name="row"))
+    return _notes(table, ["Training seconds: wall seconds of one training on the device shown (SR: mean over "
+                          "seeds); measured once, no interval. Test-time cost is not counted: SR super-resolves "
+                          "every test frame, the LR-trained TSN reads the bicubic frames."])
+
+
+def cost_prose(costs: pd.DataFrame, claims: pd.DataFrame) -> str:
+    """What the cost table and the ``best_sr_beats_<baseline>`` claims say, together: accuracy as
+    the claim's interval decides, cost as measured (one run, no interval)."""
+    seconds = dict(zip(costs["row"], costs["seconds"]))
+    parts = []
+    for r in claims[claims["name"].str.startswith("best_sr_beats_")].itertuples():
+        baseline = r.name.removeprefix("best_sr_beats_")
+        best = next((m for m in ROW_ORDER if r.comparison.startswith(f"{_label(m)} (HR-trained TSN)")), None)
+        d = _claim_decimals(r)
+        diff = f"{_signed(r.difference, d)} points, 95% CI {_signed(r.ci_low, d)} to {_signed(r.ci_high, d)}"
+        if r.verdict == "holds":
+            accuracy = f"the best SR row is more accurate than {_label(baseline)} ({diff})"
+        elif r.verdict == "reversed":
+            accuracy = f"{_label(baseline)} is more accurate than the best SR row ({diff})"
+        else:
+            accuracy = f"the interval cannot tell the best SR row and {_label(baseline)} apart ({diff})"
+        cost = f"{_label(baseline)} cost {seconds.get(baseline, math.nan):,.0f} s to train"
+        if best is not None and best in seconds:
+            cost += f", {_label(best)} {seconds[best]:,.0f} s"
+        parts.append(f"Against {_label(baseline)}: {accuracy}; {cost}.")
+    if not parts:
+        return "No LR-trained baseline was compared (its results are missing)."
+    return " ".join(parts)
+
+
 def headline(eval_df: pd.DataFrame, correlations: pd.DataFrame, provenance: Mapping | None = None,
-             claims: pd.DataFrame | None = None) -> dict:
+             claims: pd.DataFrame | None = None, lr_eval: pd.DataFrame | None = None,
+             costs: pd.DataFrame | None = None) -> dict:
     """The numbers ``reports/metrics/study.json`` keeps (``dvc metrics show``): TSN top-1 (means
     over seeds) of HR, bicubic, SoSR, ToSR and SoSR+ToSR per stream, Spearman's rho of PSNR vs
     top-1 per recognizer and stream, the number of test videos and seeds, every method's
     summary (:func:`method_summary`), the claims' verdicts (:func:`claims_table`: name,
     difference, ci_low, ci_high, verdict; difference and interval in percentage points, or
-    Spearman's rho for ``psnr_not_predictive_*``), total seconds."""
+    Spearman's rho for ``psnr_not_predictive_*``), total seconds. With ``lr_eval`` the LR
+    baselines get ``methods`` entries too; with ``costs`` (:func:`training_costs`) each row of it
+    its ``training_seconds``."""
     keys = [m for m in ("hr", "bicubic", "sosr", "tosr", COMBINED) if m in set(eval_df["method"])]
     tsn = eval_df[(eval_df["recognizer"] == "tsn") & eval_df["method"].isin(keys)]
     summary = seed_summary(tsn, ["method", "stream"], "top1")
@@ -1446,7 +1634,12 @@ def headline(eval_df: pd.DataFrame, correlations: pd.DataFrame, provenance: Mapp
     out = {"tsn_top1": top1, "spearman_psnr_top1": rho,
            "seeds": int(eval_df["seed"].nunique()),
            "test_videos": int(eval_df["n_videos"].max()),
-           "methods": method_summary(eval_df)}
+           "methods": method_summary(eval_df if lr_eval is None or lr_eval.empty
+                                     else pd.concat([eval_df, lr_eval], ignore_index=True))}
+    if costs is not None:
+        for r in costs.itertuples():
+            if r.row in out["methods"]:
+                out["methods"][r.row]["training_seconds"] = _finite(r.seconds)
     if claims is not None:
         out["claims"] = [{"name": r.name, "difference": _finite(r.difference), "ci_low": _finite(r.ci_low),
                           "ci_high": _finite(r.ci_high), "verdict": r.verdict} for r in claims.itertuples()]
