@@ -14,7 +14,8 @@ from typing import Any, Mapping
 from ..params import ParamError, check_keys
 
 __all__ = ["ConfigError", "DEFAULTS", "PIXEL_TYPES", "GAN_TYPES", "FEATURE_NETWORKS", "RANDOM_VGG",
-           "TRAINABLE_ARCHS", "WARP_NORMS", "resolve_config", "model_signature", "lr_at", "read_config_file"]
+           "TRAINABLE_ARCHS", "WARP_NORMS", "LOSS_TERMS", "resolve_config", "model_signature", "lr_at",
+           "read_config_file"]
 
 PIXEL_TYPES = ("mse", "l1", "charbonnier", "huber", "wmse", "none")
 GAN_TYPES = ("none", "vanilla", "ragan")
@@ -176,6 +177,10 @@ def resolve_config(config: Mapping) -> dict:
                           "feature.weight, gan.type/gan.weight, warp.weight or "
                           "task.spatial_weight/task.temporal_weight")
     return cfg
+
+
+#: The generator's loss terms (keys of ``_terms``), in the order of log.csv's columns.
+LOSS_TERMS = ("pixel", "warp", "feature", "gan", "spatial", "temporal")
 
 
 def _check_task(cfg: Mapping) -> None:

@@ -17,10 +17,11 @@ and, when a frame ``gap`` is set (ToSR's warp loss, paper Eq. 3), the same for f
 ``t + gap`` (``lr_next``, ``hr_next``) plus ``flow_pair``, the HR flow ``t -> t+gap`` composed
 from the stored consecutive flows. With a ``clip`` of ``k`` frames (recognition-driven SR's
 temporal task term, :func:`arsr.losses.temporal_task_loss`) it also carries ``lr_clip`` (the LR
-window of each of frames ``t .. t+k-1``) and ``hr_clip`` (those HR frames). With ``motion_top_k`` the position is one of the ``k``
-highest-motion of ``motion_candidates`` random positions in the frame (the paper keeps the top
-crops per frame by motion). Flips and transposition (the 8 rotations/reflections) apply to every
-array of a sample alike and turn the flow vectors with the image.
+window of each of frames ``t .. t+k-1``) and ``hr_clip`` (those HR frames). With
+``motion_top_k`` the position is one of the ``k`` highest-motion of ``motion_candidates`` random
+positions in the frame (the paper keeps the top crops per frame by motion). Flips and
+transposition (the 8 rotations/reflections) apply to every array of a sample alike and turn the
+flow vectors with the image.
 """
 from __future__ import annotations
 

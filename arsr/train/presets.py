@@ -71,7 +71,8 @@ from ..mapping import merged
 from ..params import check_keys
 from .config import ConfigError, resolve_config
 
-__all__ = ["PRESETS", "METHODS", "BEYOND_PAPER", "RECIPES", "RDSR_ABLATION", "BASES", "base_overrides", "Phase", "method_phases", "train_phases", "train_method",
+__all__ = ["PRESETS", "METHODS", "BEYOND_PAPER", "RECIPES", "RDSR_ABLATION", "BASES", "base_overrides",
+           "Phase", "method_phases", "train_phases", "train_method",
            "VGG19_WEIGHTS"]
 
 #: Where the study keeps torchvision's ImageNet VGG19 (vgg19-dcbb9e9d.pth) for feature losses.

@@ -78,8 +78,9 @@ from ..ops.layout import channels_last_convs
 from ..paths import resolve
 from . import distributed
 # the config's keys, defaults and checks: arsr.train.config's, importable from here as before
-from .config import (DEFAULTS, FEATURE_NETWORKS, GAN_TYPES, PIXEL_TYPES, RANDOM_VGG,  # noqa: F401
-                     ConfigError, _terms, lr_at, model_signature, read_config_file, resolve_config)
+from .config import (DEFAULTS, FEATURE_NETWORKS, GAN_TYPES, LOSS_TERMS, PIXEL_TYPES,  # noqa: F401
+                     RANDOM_VGG, ConfigError, _terms, lr_at, model_signature, read_config_file,
+                     resolve_config)
 from .patches import PatchSampler
 
 __all__ = ["DEFAULTS", "PIXEL_TYPES", "GAN_TYPES", "TrainResult", "resolve_config", "train_sr",
@@ -346,10 +347,6 @@ def train_sr(config: Mapping, out_dir: str | Path, *, feature_extractor: nn.Modu
             close()
     elapsed = elapsed0 + time.perf_counter() - t0
     return _finish(cfg, gen, disc, opt_g, opt_d, ckpt, start, it, elapsed, out_dir, dist, values)
-
-
-#: The generator's loss terms, in log.csv's column order.
-LOSS_TERMS = ("pixel", "warp", "feature", "gan", "spatial", "temporal")
 
 
 def _task_teachers(cfg: Mapping, teachers: Mapping[str, nn.Module] | None, dev: torch.device) -> dict:
