@@ -338,6 +338,59 @@ def test_load_study(fake):
     assert (hr[hr["seed"] == 0]["correct"].to_numpy() == hr[hr["seed"] == 1]["correct"].to_numpy()).all()
     assert report.flow_method_of(fake / "data/interim") == "farneback"
     assert report.eval_methods(["vdsr"]) == ["bicubic", "vdsr", "hr"]
+    assert study.lr_eval.empty and study.lr_per_video.empty  # not asked for
+
+
+def test_load_study_reads_the_lr_baselines_apart(fake):
+    study = report.load_study(fake / "reports", METHODS, ABLATION, lr_baselines=layout.LR_BASELINES)
+    assert set(study.eval["method"]) == set(paper.METHOD_ORDER)  # PSNR and the paper's claims: its rows only
+    assert set(study.lr_eval["method"]) == set(layout.LR_BASELINES) and set(study.lr_eval["recognizer"]) == {"tsn"}
+    assert len(study.lr_per_video) == 2 * 2 * 3 * N_VIDEOS
+    assert {"train_recognizers_lr", "evaluate_lr_baseline@tsn_retrained_lr"} <= set(study.metrics)
+    (fake / "reports" / layout.eval_per_video_csv("tsn_finetuned_lr")).unlink()
+    with pytest.raises(report.MissingInputError, match=r"dvc repro evaluate_lr_baseline@tsn_finetuned_lr"):
+        report.load_study(fake / "reports", METHODS, ABLATION, lr_baselines=layout.LR_BASELINES)
+
+
+def test_accuracy_table_and_costs_with_the_lr_baselines(fake):
+    sr = {"methods": METHODS, "train": ["vdsr", "rcan", "srgan", "spmc", "duf16", "duf52", "rrdb_psnr"],
+          "finetune": {"esrgan": "rrdb_psnr", "sosr": "rrdb_psnr", "tosr": "duf16"}}
+    study = report.load_study(fake / "reports", METHODS, ABLATION, sr, lr_baselines=layout.LR_BASELINES)
+    both = pd.concat([study.eval, study.lr_eval], ignore_index=True)
+    table = report.accuracy_table(both)
+    assert list(table.index) == ["Bicubic", *LR_ROWS, *ROWS[1:]]
+    assert table.loc["TSN retrained on LR", ("ours", "TSN", "Fusion")] == "55.00 ± 0.00"  # as bicubic: no SR seed
+    assert all(table.loc[row, ("ours", "ST-ResNet", s)] == "—" for row in LR_ROWS for s in ("Spatial", "Temporal", "Fusion"))
+    assert report.NOTE_LR_TSN_ONLY in table.attrs["notes"]
+    with_paper = report.accuracy_table(both, "ucf101")
+    assert (with_paper.loc[LR_ROWS, "paper (UCF101)"] == "—").all().all()
+    assert report.NOTE_LR_NOT_IN_PAPER in with_paper.attrs["notes"]
+    costs = report.training_costs(study.metrics, METHODS, sr)
+    seconds = dict(zip(costs["row"], costs["seconds"]))
+    assert seconds["bicubic"] == 0 and seconds["tsn_retrained_lr"] == LR_COST["tsn_retrained_lr"]
+    assert seconds["vdsr"] == 5.0 and seconds["sosr"] == 10.0  # sosr: its own 5 s + rrdb_psnr's 5 s (fake files)
+    assert seconds["sosr+tosr"] == seconds["sosr"] + seconds["tosr"]
+    shown = report.cost_table(costs, both)
+    assert list(shown.index[:3]) == ["Bicubic", *LR_ROWS] and shown.index[-1] == "SoSR+ToSR"
+    assert shown.loc["TSN fine-tuned on LR", "training seconds"] == "40"
+    assert shown.loc["TSN fine-tuned on LR", "TSN fusion top-1 (%)"] == "57.00 ± 0.00"
+    assert shown.loc["Bicubic", "device"] == "—" and shown.loc["VDSR", "device"] == PROV["device"]
+    claims = report.claims_table(study.per_video, study.ablation_per_video, study.eval,
+                                 lr_per_video=study.lr_per_video, n_resamples=300)
+    lr_claims = claims[claims["name"].str.startswith("best_sr_beats_")]
+    assert list(lr_claims["name"]) == [f"best_sr_beats_{b}" for b in layout.LR_BASELINES]
+    assert lr_claims.iloc[0]["comparison"].startswith("SoSR+ToSR (HR-trained TSN), the best of 10 SR rows")
+    prose = report.cost_prose(costs, claims)
+    assert "TSN retrained on LR cost 300 s to train, SoSR+ToSR 20 s" in prose
+    rho = report.spearman_by_stream(report.psnr_vs_accuracy(study.eval))
+    head = report.headline(study.eval, rho, None, claims, lr_eval=study.lr_eval, costs=costs)
+    assert list(head["methods"])[:3] == ["bicubic", *layout.LR_BASELINES]
+    entry = head["methods"]["tsn_retrained_lr"]
+    assert entry["tsn_top1"]["fusion"] == 55.0 and entry["training_seconds"] == 300.0 and entry["psnr"] is not None
+    bic, hr = _acc("bicubic", "tsn", "fusion", 0), _acc("hr", "tsn", "fusion", 0)
+    assert entry["gap_closed"] == pytest.approx((55.0 - bic) / (hr - bic), abs=1e-4)
+    assert head["methods"]["vdsr"]["training_seconds"] == 5.0 and "training_seconds" not in head["methods"]["hr"]
+    assert set(head["tsn_top1"]["fusion"]) == {"hr", "bicubic", "sosr", "tosr", "sosr+tosr"}  # unchanged
 
 
 # ---------------------------------------------------------------------------------------------
@@ -666,6 +719,42 @@ def test_claims_table_verdicts():
     pd.testing.assert_frame_equal(claims, again)
 
 
+def _hand_made(method: str, hits: list[int], seeds=(0,)) -> list[dict]:
+    return [{"method": method, "seed": s, "recognizer": "tsn", "stream": "fusion", "video_id": f"v{i}", "label": 0,
+             "prediction": 0 if h else 1, "correct": h} for s in seeds for i, h in enumerate(hits)]
+
+
+def test_best_sr_vs_the_lr_trained_tsn_known_difference():
+    """10 videos: the best SR row (VDSR, 8 hits; RCAN 6) against TSN retrained on LR (5 hits, of
+    which video 9 is one VDSR misses): +30 points; the interval excludes 0 only with enough videos."""
+    vdsr = [1, 1, 1, 1, 1, 1, 1, 1, 0, 0]
+    rcan = [1, 1, 1, 1, 1, 1, 0, 0, 0, 0]
+    lr = [1, 1, 1, 1, 0, 0, 0, 0, 0, 1]
+    per_video = pd.DataFrame(_hand_made("vdsr", vdsr, (0, 1)) + _hand_made("rcan", rcan, (0, 1))
+                             + _hand_made("bicubic", lr, (0, 1)))[layout.PER_VIDEO_COLUMNS]
+    lr_rows = pd.DataFrame(_hand_made("tsn_retrained_lr", lr, (0, 1)))[layout.PER_VIDEO_COLUMNS]
+    claims = report.claims_table(per_video, lr_per_video=lr_rows, n_resamples=2000).set_index("name")
+    row = claims.loc["best_sr_beats_tsn_retrained_lr"]
+    assert row["difference"] == pytest.approx(30.0) and row["n_videos"] == 10 and row["n_seeds"] == 2
+    assert row["ci_low"] <= row["difference"] <= row["ci_high"]
+    assert row["comparison"].startswith("VDSR (HR-trained TSN), the best of 2 SR rows by mean, vs TSN retrained on LR")
+    # the same pattern on 20 x as many videos: the interval excludes 0 -> holds; swapped -> reversed
+    many = lambda m, h: _hand_made(m, h * 20)  # noqa: E731
+    sr_rows = pd.DataFrame(many("vdsr", vdsr) + many("bicubic", lr))[layout.PER_VIDEO_COLUMNS]
+    holds = report.claims_table(sr_rows, lr_per_video=pd.DataFrame(many("tsn_retrained_lr", lr))[
+        layout.PER_VIDEO_COLUMNS], n_resamples=2000).set_index("name").loc["best_sr_beats_tsn_retrained_lr"]
+    assert holds["difference"] == pytest.approx(30.0) and holds["ci_low"] > 0 and holds["verdict"] == "holds"
+    worse = pd.DataFrame(many("vdsr", lr) + many("bicubic", lr))[layout.PER_VIDEO_COLUMNS]
+    rev = report.claims_table(worse, lr_per_video=pd.DataFrame(many("tsn_finetuned_lr", vdsr))[
+        layout.PER_VIDEO_COLUMNS], n_resamples=2000).set_index("name").loc["best_sr_beats_tsn_finetuned_lr"]
+    assert rev["difference"] == pytest.approx(-30.0) and rev["verdict"] == "reversed"
+    costs = pd.DataFrame([{"row": "vdsr", "trained": "", "seconds": 12.0, "device": "cpu"},
+                          {"row": "tsn_finetuned_lr", "trained": "", "seconds": 99.0, "device": "cpu"}])
+    prose = report.cost_prose(costs, pd.DataFrame([{**rev, "name": "best_sr_beats_tsn_finetuned_lr"}]))
+    assert prose.startswith("Against TSN fine-tuned on LR: TSN fine-tuned on LR is more accurate than the best SR row")
+    assert "TSN fine-tuned on LR cost 99 s to train, VDSR 12 s" in prose
+
+
 def test_claims_intersection_union_and_positive_psnr():
     per_video, eval_df = _scenario()
     # SoSR clearly above ESRGAN (the best other) but tied with a second rival: not "beats all"
@@ -838,9 +927,19 @@ def check_study_html(text: str, *, methods=METHODS, ablation=GRID) -> None:
                 continue
             assert re.fullmatch(r"\[[+−]?\d+(\.\d+)?, [+−]?\d+(\.\d+)?\]", row[-2][0]), row
     assert "claims tested" in text
-    acc = find_table(tables, ROWS)
+    assert any(row and row[0][0].startswith("The best super-resolution beats TSN retrained on LR") for row in claims)
+    costs = find_table(tables, ["Bicubic", *LR_ROWS, "VDSR"], without=("HR",))
+    for row in costs:
+        if row and row[0][0] in ("Bicubic", *LR_ROWS):
+            values = [c for c, tag in row[1:] if tag == "td"]
+            assert re.fullmatch(r"[\d,]+", values[1]) and re.fullmatch(NUMBER, values[3]), row
+    acc = find_table(tables, ROWS + LR_ROWS)
     for row in acc:
         label = row[0][0]
+        if label in LR_ROWS:  # TSN only: numbers for TSN, — for ST-ResNet
+            values = [c for c, tag in row[1:] if tag == "td"]
+            assert all(re.fullmatch(NUMBER, v) for v in values[:3]) and values[3:6] == ["—"] * 3, row
+            continue
         if label not in ROWS:
             continue
         values = [c for c, tag in row[1:] if tag == "td"]
