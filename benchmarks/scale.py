@@ -543,8 +543,9 @@ def main(argv=None) -> int:
     table, notes = Table(), []
     try:
         records, source = make_clips(args.clips, args.frames, work / "clips", splits=("test",))
+        # the paper profile's compact store (HR from the source, PNG packs), whatever --profile says
         settings = PrepareSettings(scale=int(profile["prepare"]["scale"]), flow_method=args.flow,
-                                   max_frames=args.frames)
+                                   max_frames=args.frames, hr_frames="source", frame_codec="png")
         with Timer() as t_prepare:
             index, _ = prepare_dataset(records, work / "store", settings, workers=1, progress=False)
         store = PreparedDataset(work / "store")

@@ -21,15 +21,8 @@ from arsr.train.patches import PatchSampler
 from arsr.train.presets import BASES, PRESETS, RDSR_ABLATION, RECIPES, method_phases, train_method
 from arsr.train.sr_trainer import _freeze, train_sr
 
-from test_train_sr import TINY_ARCH, shift_video, tiny, write_store  # tests/ is on sys.path under pytest
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# tests/ is on sys.path under pytest; one_thread is test_train_sr's autouse fixture, used here too
+from test_train_sr import TINY_ARCH, one_thread, shift_video, tiny, write_store  # noqa: F401
 
 
 def tiny_tsn(modality: str, new_length: int | None = None, seed: int = 0) -> TSN:

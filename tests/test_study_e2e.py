@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from arsr.study.layout import LR_BASELINES, LR_RECOGNIZERS_STAGE, lr_baseline_stage
 from arsr.study.variants import ALIASES
 from test_report import check_study_html  # tests/ is on sys.path under pytest
 
@@ -103,7 +104,8 @@ def test_study_runs_end_to_end(study):
                 *(f"train_sr@{m}" for m in sr["train"]), *(f"finetune_sr@{m}" for m in sr["finetune"]),
                 *(f"evaluate@{m}" for m in sr["methods"]),
                 "evaluate_reference@hr", "evaluate_reference@bicubic",
-                *(f"ablate_sosr@{v}" for v in ablation["sosr"]), *(f"ablate_tosr@{v}" for v in ablation["tosr"])}
+                *(f"ablate_sosr@{v}" for v in ablation["sosr"]), *(f"ablate_tosr@{v}" for v in ablation["tosr"]),
+                LR_RECOGNIZERS_STAGE, *(lr_baseline_stage(b) for b in LR_BASELINES)}
     assert ran == expected, f"stages run: {sorted(ran)}"
     text = (repo / "reports/study.html").read_text()
     # the ablation tables: the variants the profile ran and the main-study rows they read
