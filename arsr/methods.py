@@ -1,17 +1,20 @@
-"""The study's methods, in one place: each row of the paper's Table 2 with its label and kind.
+"""The study's methods, in one place: each row of the paper's Table 2 with its label and kind,
+and the rows the study adds beyond the paper.
 
 Plain data, no torch: params validation, the training presets (``arsr.train.presets``), the
 evaluation, the report and the paper's numbers (``arsr.study.paper``) all read it, so adding an
 SR method starts here. Kinds: ``reference`` (bicubic, HR: no training), ``image`` (single-image
 SR, frame by frame), ``video`` (several LR frames per output frame), ``combined`` (SoSR frames
-for the spatial stream, ToSR's for the temporal one). Order = the paper's row order.
+for the spatial stream, ToSR's for the temporal one). Order = the paper's row order, with the
+rows beyond the paper (``paper=False``: no published numbers, no part in the paper's claims)
+before HR.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Method", "METHODS", "ORDER", "LABELS", "SR_METHODS", "IMAGE_SR", "VIDEO_SR", "SR_BASE_MODELS",
-           "SR_TRAINABLE", "REFERENCE", "COMBINED"]
+__all__ = ["Method", "METHODS", "ORDER", "PAPER_ORDER", "LABELS", "SR_METHODS", "PAPER_SR_METHODS", "BEYOND_PAPER",
+           "IMAGE_SR", "VIDEO_SR", "SR_BASE_MODELS", "SR_TRAINABLE", "REFERENCE", "COMBINED"]
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,7 @@ class Method:
     name: str    # key in params.yaml, file names and tables
     label: str   # the paper's row name
     kind: str    # reference | image | video | combined
+    paper: bool = True  # a row of the paper's Table 2 (False: beyond the paper, no published numbers)
 
 
 METHODS: tuple[Method, ...] = (
@@ -33,22 +37,32 @@ METHODS: tuple[Method, ...] = (
     Method("duf52", "VSR-DUF-52", "video"),
     Method("tosr", "ToSR", "video"),
     Method("sosr+tosr", "SoSR+ToSR", "combined"),
+    # recognition-driven SR: RRDBNet trained through frozen TSN streams; one network for both streams
+    Method("rdsr", "RDSR (beyond the paper)", "image", paper=False),
     Method("hr", "HR", "reference"),
 )
 
-#: Every row, in the paper's order.
+#: Every row, in the paper's order (the rows beyond the paper before HR).
 ORDER: tuple[str, ...] = tuple(m.name for m in METHODS)
+#: The rows of the paper's Table 2, in its order.
+PAPER_ORDER: tuple[str, ...] = tuple(m.name for m in METHODS if m.paper)
+#: The SR rows beyond the paper: trained and scored like the others, never in the paper's comparisons.
+BEYOND_PAPER: tuple[str, ...] = tuple(m.name for m in METHODS if not m.paper)
 LABELS: dict[str, str] = {m.name: m.label for m in METHODS}
 #: The rows without SR (no training, no seed).
 REFERENCE: tuple[str, ...] = tuple(m.name for m in METHODS if m.kind == "reference")
 #: The combined row (two SR methods, one per stream).
 COMBINED: str = next(m.name for m in METHODS if m.kind == "combined")
-#: The SR methods proposed by the paper (SoSR, ToSR) are compared with the other methods of their kind.
-IMAGE_SR: tuple[str, ...] = tuple(m.name for m in METHODS if m.kind == "image" and m.name != "sosr")
-VIDEO_SR: tuple[str, ...] = tuple(m.name for m in METHODS if m.kind == "video" and m.name != "tosr")
-#: The nine SR methods of Table 2 (what ``sr.methods`` may list), in the study's order.
-SR_METHODS: tuple[str, ...] = ("vdsr", "rcan", "srgan", "esrgan", "spmc", "duf16", "duf52", "sosr", "tosr")
+#: The SR methods proposed by the paper (SoSR, ToSR) are compared with the other methods of their
+#: kind in its Table 2 (the rows beyond the paper take no part).
+IMAGE_SR: tuple[str, ...] = tuple(m.name for m in METHODS if m.paper and m.kind == "image" and m.name != "sosr")
+VIDEO_SR: tuple[str, ...] = tuple(m.name for m in METHODS if m.paper and m.kind == "video" and m.name != "tosr")
+#: The nine SR methods of the paper's Table 2, in the study's order.
+PAPER_SR_METHODS: tuple[str, ...] = ("vdsr", "rcan", "srgan", "esrgan", "spmc", "duf16", "duf52", "sosr", "tosr")
+#: Every SR method the study can train and score (what ``sr.methods`` may list): the paper's nine,
+#: then those beyond the paper.
+SR_METHODS: tuple[str, ...] = PAPER_SR_METHODS + BEYOND_PAPER
 #: Models trained only to start other methods from (the shared PSNR-oriented RRDBNet of ESRGAN/SoSR).
 SR_BASE_MODELS: tuple[str, ...] = ("rrdb_psnr",)
-#: Every SR training the study knows: the paper's methods and the shared starting models.
+#: Every SR training the study knows: its methods (the paper's and beyond) and the shared starting models.
 SR_TRAINABLE: tuple[str, ...] = SR_METHODS + SR_BASE_MODELS

@@ -36,16 +36,17 @@ import math
 
 import pandas as pd
 
-from ..methods import LABELS, ORDER
+from ..methods import LABELS, PAPER_ORDER
 from ..params_file import ParamError
 from ..recognition.config import RECOGNIZER_TYPES, STREAMS  # noqa: F401 (STREAMS re-exported: the report reads paper.STREAMS)
 
 __all__ = ["METHOD_ORDER", "METHOD_LABELS", "DATASETS", "DATASET_LABELS", "RECOGNIZERS", "STREAMS",
            "accuracy", "accuracy_wide", "sosr_ablation", "tosr_ablation", "quality", "reference_dataset"]
 
-#: Rows of the paper's Table 4, in its order, by our method keys.
-METHOD_ORDER = ORDER    # the registry's (arsr.methods), under the names this module has exported
-METHOD_LABELS = LABELS
+#: Rows of the paper's Table 4, in its order, by our method keys (the registry's rows of the paper,
+#: ``arsr.methods.PAPER_ORDER``: the study's rows beyond the paper have no numbers here).
+METHOD_ORDER = PAPER_ORDER
+METHOD_LABELS = {m: LABELS[m] for m in PAPER_ORDER}
 DATASETS = ("hmdb51", "ucf101")
 DATASET_LABELS = {"hmdb51": "HMDB51", "ucf101": "UCF101"}
 RECOGNIZERS = RECOGNIZER_TYPES
