@@ -7,7 +7,7 @@ of caches and sample frames relative to ``eval_dir`` (``data/eval``)::
     eval/<item>.csv                      TABLE_COLUMNS               eval_csv(method)
     eval/<item>_per_class.csv            PER_CLASS_COLUMNS           eval_per_class_csv(method)
     eval/<item>_per_video.csv            PER_VIDEO_COLUMNS           eval_per_video_csv(method)
-    ablation/<kind>_<v>.csv              ABLATION_COLUMNS            ablation_csv(kind, variant)
+    ablation/<kind>_<v>.csv              ABLATION_COLUMNS            ablation_csv(kind, variant)  (kind: sosr, tosr, rdsr)
     ablation/<kind>_<v>_per_video.csv    ABLATION_PER_VIDEO_COLUMNS  ablation_per_video_csv(kind, variant)
     plots/recognizers.csv                RECOGNIZER_PLOT_COLUMNS     RECOGNIZERS_PLOT
     plots/train_sr/<m>.csv               SR_PLOT_COLUMNS             sr_plot_csv(method)
@@ -28,6 +28,7 @@ from typing import Mapping, Sequence
 from ..evaluate_columns import PREDICTION_COLUMNS
 from ..evaluate_columns import TABLE_COLUMNS as _RESULT_COLUMNS
 from ..methods import COMBINED, REFERENCE
+from ..train.config import LOSS_TERMS
 from .variants import LABEL_COLUMNS, variant_name
 
 __all__ = [
@@ -66,8 +67,9 @@ ABLATION_COLUMNS = ["kind", "variant", *LABEL_COLUMNS, "seed", "stream", "top1",
 ABLATION_PER_VIDEO_COLUMNS = ["kind", "variant", *(c for c in PER_VIDEO_COLUMNS if c not in ("method", "recognizer"))]
 #: ``plots/recognizers.csv``: the recognizers' training curves.
 RECOGNIZER_PLOT_COLUMNS = ["model", "seed", "iteration", "loss", "accuracy"]
-#: Loss columns of an SR phase's log.csv (weighted generator terms, and the discriminator's loss).
-SR_LOG_TERMS = ("pixel", "warp", "feature", "gan", "d_loss")
+#: Loss columns of an SR phase's log.csv (weighted generator terms, rdsr's task terms among them, and
+#: the discriminator's loss).
+SR_LOG_TERMS = (*LOSS_TERMS, "d_loss")
 #: ``plots/train_sr/<method>.csv``: the SR training curves.
 SR_PLOT_COLUMNS = ["method", "seed", "phase", "iteration", "step", "loss", *SR_LOG_TERMS]
 #: ``plots/psnr_vs_accuracy.csv``: seed means per method, recognizer and stream.

@@ -23,11 +23,15 @@ from .layout import RECOGNIZER_PLOT_COLUMNS
 from .persist import reuse_or_reset
 from ..params_file import ParamError
 
-__all__ = ["RECOGNIZER_NAMES", "RecognizerRuns", "device_for", "recognizer_dir",
+__all__ = ["RECOGNIZER_NAMES", "FEATURE_NAMES", "RecognizerRuns", "device_for", "recognizer_dir",
            "train_recognizers", "training_log", "plot_training_curves"]
 
 #: The study's recognizers, keys of the ``recognition`` params group.
 RECOGNIZER_NAMES = ("tsn_rgb", "tsn_flow", "st_resnet")
+#: The TSN streams trained a second time with ``recognition.feature_seed``, into the feature
+#: network's folder: the network of the SR feature loss (tsn_rgb) and rdsr's two teachers (tsn_rgb,
+#: tsn_flow). They never score a method.
+FEATURE_NAMES = ("tsn_rgb", "tsn_flow")
 
 
 def device_for(setting: str | None):
@@ -62,15 +66,16 @@ def train_recognizers(recognition: Mapping, seeds: Sequence[int], interim_dir: s
                       feature_dir: str | Path | None = None, feature_seed: int | None = None,
                       progress: bool = True) -> RecognizerRuns:
     """Train (or resume, or find finished) each recognizer of ``names`` for each seed (the study:
-    ``[recognition.seed]``, one fixed instrument), and with ``feature_dir`` one more TSN spatial
-    stream of ``feature_seed`` into ``feature_dir/seed<feature_seed>/tsn_rgb``: the network of
-    the SR feature loss, which must not be the recognizer that scores the methods.
+    ``[recognition.seed]``, one fixed instrument), and with ``feature_dir`` the TSN streams
+    ``FEATURE_NAMES`` once more with ``feature_seed``, into ``feature_dir/seed<feature_seed>/<name>``:
+    the network of the SR feature loss (tsn_rgb) and rdsr's teachers (tsn_rgb, tsn_flow), which
+    must not be the recognizers that score the methods.
 
     recognition: the validated ``recognition`` params group (``device`` and one
         :class:`~arsr.recognition.train.TrainConfig` mapping per name; ``seed`` and
         ``feature_seed`` keys are ignored here).
     Returns the per-model summary (last logged training accuracy, a fraction, and training
-    seconds, both averaged over seeds; epochs; ``feature_tsn_rgb`` for the feature network)
+    seconds, both averaged over seeds; epochs; ``feature_<name>`` for the feature networks)
     and the tidy log.
     """
     from ..recognition.train import train_recognizer
@@ -88,8 +93,9 @@ def train_recognizers(recognition: Mapping, seeds: Sequence[int], interim_dir: s
         if feature_seed is None or int(feature_seed) in {int(s) for s in seeds}:
             raise ParamError(f"train_recognizers: feature_seed = {feature_seed} must be given and differ "
                              f"from the recognizers' seeds {list(seeds)}")
-        jobs.append((feature_dir, int(feature_seed), "tsn_rgb", "feature_tsn_rgb"))
-        per_seed["feature_tsn_rgb"] = {}
+        for name in FEATURE_NAMES:
+            jobs.append((feature_dir, int(feature_seed), name, f"feature_{name}"))
+            per_seed[f"feature_{name}"] = {}
     for folder, seed, name, key in jobs:
         config = {**recognition[name], "seed": int(seed)}
         reuse_or_reset(recognizer_dir(folder, seed, name), {"name": name, "config": config})
@@ -112,8 +118,8 @@ def train_recognizers(recognition: Mapping, seeds: Sequence[int], interim_dir: s
     metrics["seconds"] = time.perf_counter() - t0
     log = training_log(models_dir, seeds, names)
     if feature_dir is not None:
-        feature_log = training_log(feature_dir, [int(feature_seed)], ["tsn_rgb"])
-        log = pd.concat([log, feature_log.assign(model="feature_tsn_rgb")], ignore_index=True)
+        feature_log = training_log(feature_dir, [int(feature_seed)], FEATURE_NAMES)
+        log = pd.concat([log, feature_log.assign(model="feature_" + feature_log["model"])], ignore_index=True)
     return RecognizerRuns(metrics, log)
 
 

@@ -8,6 +8,11 @@ the feature loss measured by the network ``sr.feature_network`` names:
   SR network is then pushed to keep what the recognizer looks at (inferred; the paper uses VGG19).
 * ``vgg19``: torchvision's ImageNet VGG19 (``sr.vgg_weights``) at each preset's layer (conv5_4).
 
+rdsr's task terms (beyond the paper) distil two frozen TSN streams: its teachers are the TSN rgb
+and flow streams of ``recognition.feature_seed`` in the feature network's folder
+(``feature_dir/seed<k>/tsn_rgb``, ``.../tsn_flow``, :func:`with_teachers`), never the recognizers
+of ``recognition.seed`` that score the methods.
+
     runs = train_sr_seeds("sosr", sr, seeds, "data/interim", "data/models/sr/sosr",
                           recognizers_dir="data/models/recognizers")
     method = load_sr_method("data/models/sr", "sosr", seed=0)    # for arsr.evaluate
@@ -32,12 +37,15 @@ from .layout import SR_LOG_TERMS, SR_PLOT_COLUMNS, sr_stage
 from .persist import file_digest, reuse_or_reset
 from .recognizers import recognizer_dir
 
-__all__ = ["FEATURE_LAYERS", "RecognizerFeatures", "SRRuns",
+__all__ = ["FEATURE_LAYERS", "TEACHER_STREAMS", "RecognizerFeatures", "SRRuns",
            "recognizer_features", "method_overrides", "base_model_path", "uses_feature_loss", "feature_network_label",
-           "train_sr_seeds", "sr_log", "load_sr_method", "plot_sr_curves"]
+           "uses_task_loss", "teacher_dirs", "with_teachers", "train_sr_seeds", "sr_log", "load_sr_method",
+           "plot_sr_curves"]
 
 #: Mid-level layer of each TSN backbone family used for the recognizer feature loss.
 FEATURE_LAYERS = {"resnet": "layer3", "bninception": "inception_4d"}
+#: rdsr's task terms and the TSN stream each distils (``task.<term>_teacher``).
+TEACHER_STREAMS = {"spatial": "tsn_rgb", "temporal": "tsn_flow"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,6 +192,58 @@ def feature_network_label(sr: Mapping, phases, extractor: nn.Module | None = Non
     return "recognizer: the seed's TSN spatial stream, frozen"
 
 
+def uses_task_loss(phases) -> dict[str, bool]:
+    """Which task terms (rdsr's spatial / temporal distillation) any of the resolved ``phases`` has on."""
+    return {term: any(p.config["task"][f"{term}_weight"] > 0 for p in phases) for term in TEACHER_STREAMS}
+
+
+def teacher_dirs(recognizers_dir: str | Path, seed: int) -> dict[str, str]:
+    """The teacher folder of each task term: ``recognizers_dir/seed<k>/<tsn_rgb|tsn_flow>``, kept
+    relative when ``recognizers_dir`` is (the configs record it; ``arsr.paths.resolve`` reads it
+    from the repository root), so a moved checkout resumes its training."""
+    return {term: str(Path(recognizers_dir) / f"seed{int(seed)}" / name) for term, name in TEACHER_STREAMS.items()}
+
+
+def with_teachers(phases, recognizers_dir: str | Path | None, feature_seed: int | None) -> list:
+    """``phases`` with ``task.<term>_teacher`` set to :func:`teacher_dirs` for each task term that
+    is on and has no teacher yet (one given in ``sr.<method>`` stays). The study passes the feature
+    network's folder and ``recognition.feature_seed``: TSN streams trained apart from the
+    recognizers that score the methods."""
+    from ..train.presets import Phase
+
+    on = uses_task_loss(phases)
+    if not any(on.values()):
+        return list(phases)
+    if any(p.config["task"][f"{t}_teacher"] is None for p in phases for t in on
+           if p.config["task"][f"{t}_weight"] > 0) and (recognizers_dir is None or feature_seed is None):
+        raise ValueError("train_sr_seeds: the task terms (rdsr) need recognizers_dir and feature_seed (their "
+                         "teachers' folder and seed: the feature network's, recognition.feature_seed)")
+    out = []
+    for p in phases:
+        cfg = copy.deepcopy(p.config)
+        for term in on:
+            if cfg["task"][f"{term}_weight"] > 0 and cfg["task"][f"{term}_teacher"] is None:
+                cfg["task"][f"{term}_teacher"] = teacher_dirs(recognizers_dir, feature_seed)[term]
+        out.append(Phase(p.name, cfg))
+    return out
+
+
+def _teacher_sources(phases) -> dict[str, str]:
+    """term -> digest of its teacher's weights: a retrained teacher makes a different loss."""
+    out = {}
+    for p in phases:
+        for term in TEACHER_STREAMS:
+            folder = p.config["task"][f"{term}_teacher"]
+            if p.config["task"][f"{term}_weight"] > 0 and folder is not None and term not in out:
+                weights = resolve(folder) / "model.pt"
+                if not weights.is_file():
+                    raise FileNotFoundError(
+                        f"{weights} not found: rdsr's {term} task term distils the TSN {TEACHER_STREAMS[term]} "
+                        f"stream there (recognition.feature_seed); run `dvc repro train_recognizers` first")
+                out[term] = file_digest(weights)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # Training
 
@@ -210,7 +270,9 @@ def train_sr_seeds(method: str, sr: Mapping, seeds: Sequence[int], interim_dir: 
     ``models_dir``'s parent); ``label`` names the run in ``method.json`` and the log (default
     ``method``). When a phase has a feature loss and ``feature_network: recognizer``, the
     feature network is the spatial TSN ``recognizers_dir/seed<feature_seed>/tsn_rgb`` (the study
-    passes a TSN trained with ``recognition.feature_seed``, not the one that scores the methods).
+    passes a TSN trained with ``recognition.feature_seed``, not the one that scores the methods);
+    task terms (rdsr) without a teacher distil ``recognizers_dir/seed<feature_seed>/<tsn_rgb|tsn_flow>``
+    (:func:`with_teachers`).
     """
     from ..archs import count_parameters
     from ..data.store import PreparedDataset
@@ -229,7 +291,7 @@ def train_sr_seeds(method: str, sr: Mapping, seeds: Sequence[int], interim_dir: 
     seconds, feature_net, first_phases, extractor, feature_source = {}, None, None, None, None
     for seed in seeds:
         out = models_dir / f"seed{seed}"
-        phases = phases_for(int(seed), out)
+        phases = with_teachers(phases_for(int(seed), out), recognizers_dir, feature_seed)
         first_phases = first_phases or phases
         if uses_feature_loss(phases) and sr["feature_network"] == "recognizer" and extractor is None:
             if recognizers_dir is None or feature_seed is None:
@@ -246,10 +308,14 @@ def train_sr_seeds(method: str, sr: Mapping, seeds: Sequence[int], interim_dir: 
                          if p.config["init_from"] and p.config["iterations"] == 0})
         for path in starts:
             _require_base(resolve(path), label)
-        reuse_or_reset(out, {"method": label, "phases": [[p.name, p.config] for p in phases],
-                             "feature_network": feature_net,
-                             "feature_source": feature_source if use is not None else None,
-                             "bases": [file_digest(resolve(p)) for p in starts]})
+        settings = {"method": label, "phases": [[p.name, p.config] for p in phases],
+                    "feature_network": feature_net,
+                    "feature_source": feature_source if use is not None else None,
+                    "bases": [file_digest(resolve(p)) for p in starts]}
+        teachers = _teacher_sources(phases)
+        if teachers:  # only where there are: the other methods' trained models stay valid
+            settings["teacher_sources"] = teachers
+        reuse_or_reset(out, settings)
         t = time.perf_counter()
         train_phases(phases, out, method=label, feature_extractor=use, dataset=dataset,
                      progress=progress, device=device)
@@ -275,6 +341,9 @@ def train_sr_seeds(method: str, sr: Mapping, seeds: Sequence[int], interim_dir: 
                     "losses": _loss_summary(p.config)} for p in first_phases],
         "final_losses": final,
         "feature_network": feature_net,
+        # rdsr: the TSN streams its task terms distil (trained with recognition.feature_seed)
+        "task_teachers": {t: p.config["task"][f"{t}_teacher"] for t in TEACHER_STREAMS for p in first_phases[-1:]
+                          if p.config["task"][f"{t}_weight"] > 0} or None,
         "seeds": [int(s) for s in seeds],
         "train_seconds_per_seed": train_seconds,
         "seconds_per_seed": seconds,
@@ -295,6 +364,10 @@ def _loss_summary(cfg: Mapping) -> dict:
         out["feature"] = f"{cfg['feature']['weight']:g}·L1 features"
     if cfg["gan"]["type"] != "none" and cfg["gan"]["weight"] > 0:
         out["gan"] = f"{cfg['gan']['weight']:g}·{cfg['gan']['type']}"
+    task = cfg["task"]
+    for term, stream in (("spatial", "rgb"), ("temporal", "flow")):
+        if task[f"{term}_weight"] > 0:
+            out[term] = f"{task[f'{term}_weight']:g}·KL(TSN {stream}, T={task['temperature']:g})"
     return out
 
 
