@@ -1,6 +1,7 @@
 """Stages ``ablate_sosr`` / ``ablate_tosr``: the paper's ablations (poster Tables 3 and 4, paper
 Tables 2 and 3), each variant trained per seed and scored by ONE TSN stream (spatial for SoSR's,
-temporal for ToSR's), as the paper scores them.
+temporal for ToSR's), as the paper scores them. Stage ``ablate_rdsr`` (beyond the paper): rdsr's
+task terms, scored by TSN's fusion (rdsr's frames feed both streams).
 
 The variants (presets, sizes, loss overrides, and which are rows of the main study) are
 :mod:`arsr.study.variants`' table; this module trains and scores them.
@@ -29,7 +30,7 @@ def variant_phases(kind: str, variant: str, sr: Mapping, seed: int = 0, out_dir:
     ``out_dir`` each later phase starts from ``out_dir/<previous phase>/model.pt``; with
     ``sr_models_dir`` a variant with a ``base`` copies ``sr_models_dir/<base>/seed<k>``'s final
     model in as its first phase instead of training it again."""
-    from ..train.presets import PRESETS, Phase, base_overrides, method_phases
+    from ..train.presets import PRESETS, RECIPES, Phase, base_overrides, method_phases
     from ..train.config import resolve_config
     from .sr import method_overrides
 
@@ -38,7 +39,7 @@ def variant_phases(kind: str, variant: str, sr: Mapping, seed: int = 0, out_dir:
     phases = trained
     if v.base is not None and sr_models_dir is not None:
         base_file = resolve(sr_models_dir) / v.base / f"seed{seed}" / PRESETS[v.base][-1].name / "model.pt"
-        extra = merged(v.overrides, base_overrides(v.preset, base_file, phase=PRESETS[v.preset][0].name))
+        extra = merged(v.overrides, base_overrides(v.preset, base_file, phase=RECIPES[v.preset][0].name))
         phases = method_phases(v.preset, method_overrides(sr, v.sizes, seed, extra=extra), out_dir)
     if v.finetune is not None:
         finetune = v.finetune() if callable(v.finetune) else v.finetune
@@ -55,7 +56,8 @@ def train_variant(kind: str, variant: str, sr: Mapping, seeds: Sequence[int], in
                   progress: bool = True, device=None):
     """Train a variant per seed into ``models_dir/<kind>_<variant>/seed<k>`` (its ``base``, if
     any, copied from ``sr_models_dir``); returns :class:`arsr.study.sr.SRRuns` (metrics and
-    tidy log). ``recognizers_dir``/``feature_seed``: the feature network (see ``train_sr_seeds``)."""
+    tidy log). ``recognizers_dir``/``feature_seed``: the feature network and rdsr's teachers (see
+    ``train_sr_seeds``)."""
     from .sr import train_sr_seeds
 
     v = _variant(kind, variant)
@@ -75,7 +77,7 @@ def evaluate_variant(kind: str, variant: str, evaluate: Mapping, seeds: Sequence
                      device=None) -> pd.DataFrame:
     """Score a trained variant (SR seeds ``seeds``) with the one TSN stream of its kind (of
     ``recognizers_dir/seed<recognizer_seed>``; only that stream loaded, so only the frames it
-    reads are super-resolved), on the test split (or the ``evaluate.max_videos`` subset); cache
+    reads are super-resolved; rdsr's: both streams and their fusion), on the test split (or the ``evaluate.max_videos`` subset); cache
     in ``eval_dir/ablation_<kind>_<variant>/seed<k>``. Returns the tidy rows
     (``layout.ABLATION_COLUMNS``); ``.attrs["per_video"]`` holds one row per video and seed
     (``layout.ABLATION_PER_VIDEO_COLUMNS``)."""
@@ -95,8 +97,8 @@ def evaluate_variant(kind: str, variant: str, evaluate: Mapping, seeds: Sequence
     cache = resolve(eval_dir) / ablation_cache(kind, variant)
     stream = STREAM[kind]
     out, per_video = [], []
-    recs = stage_recognizers(recognizers_dir, recognizer_seed, ("tsn",),
-                             tsn_streams=("rgb",) if kind == "sosr" else ("flow",), device=device)
+    streams = {"spatial": ("rgb",), "temporal": ("flow",), "fusion": ("rgb", "flow")}[stream]
+    recs = stage_recognizers(recognizers_dir, recognizer_seed, ("tsn",), tsn_streams=streams, device=device)
     for seed in seeds:
         prune_cache(cache / f"seed{seed}", keys)
         method = load_sr_method(models_dir, name, seed, device=device)

@@ -85,6 +85,7 @@ SCHEMA: dict[str, Any] = {
     "ablation": {
         "sosr": list_of(string()),
         "tosr": list_of(string()),
+        "rdsr": list_of(string()),
     },
     "report": {
         "paper_reference": choice("auto", "on", "off"),
@@ -186,8 +187,8 @@ def _cross_checks(params: dict) -> None:
                 "file there, or set sr.feature_network: recognizer")
     abl = params.get("ablation")
     if abl is not None:
-        from .variants import ALIASES, VARIANTS  # the grid, not its training
-        for kind in ("sosr", "tosr"):
+        from .variants import ALIASES, KINDS, VARIANTS  # the grid, not its training
+        for kind in KINDS:
             bad = [v for v in abl[kind] if v not in VARIANTS[kind]]
             if bad:
                 raise ParamError(f"params: ablation.{kind} has unknown variant(s) {bad}; "

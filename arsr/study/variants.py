@@ -1,6 +1,6 @@
-"""The paper's ablation grids (poster Tables 3 and 4): what each variant of stages ``ablate_sosr`` /
-``ablate_tosr`` trains, and which are rows of the main study. Plain data, no torch: ``arsr.study.schema``
-checks ``ablation.sosr`` / ``ablation.tosr`` against it; :mod:`arsr.study.ablations` trains and
+"""The paper's ablation grids (poster Tables 3 and 4), and rdsr's beyond the paper: what each variant
+of stages ``ablate_sosr`` / ``ablate_tosr`` / ``ablate_rdsr`` trains, and which are rows of the main
+study. Plain data, no torch: ``arsr.study.schema`` checks ``ablation.<kind>`` against it; :mod:`arsr.study.ablations` trains and
 scores the variants (and re-exports these names).
 
 A variant is a preset of ``arsr.train.presets`` with the study's sizes (``sr.common`` merged with
@@ -30,6 +30,18 @@ duf16_warp              VSR-DUF-16   yes      (= ToSR: DUF-16, then the warp pha
 The ESRGAN-structure SoSR variants change only SoSR's second phase (same data: top-10 motion
 crops), so each differs from SoSR in one loss term; the VDSR variants keep VDSR's data (random
 crops) and change only the loss. The feature loss is measured by ``sr.feature_network``.
+
+Beyond the paper, rdsr's ablation (``arsr.train.presets.RDSR_ABLATION``), scored by TSN's
+**fusion** (rdsr's frames feed both streams), each variant RRDBNet from the study's trained
+``rrdb_psnr`` and a task phase on the same clips of 6 frames with L1:
+
+======================= ============ ==========================================================
+rdsr variant            structure    task terms (distillation from the feature_seed TSN streams)
+======================= ============ ==========================================================
+pixel                   ESRGAN       -         (L1 only)
+spatial                 ESRGAN       spatial (TSN rgb)
+temporal                ESRGAN       spatial + temporal (TSN flow on differentiable flow) (= rdsr)
+======================= ============ ==========================================================
 """
 from __future__ import annotations
 
@@ -41,10 +53,10 @@ from ..mapping import merged
 
 __all__ = ["Variant", "VARIANTS", "ALIASES", "alias_of", "KINDS", "STREAM", "LABEL_COLUMNS", "variant_name"]
 
-KINDS = ("sosr", "tosr")
-#: The TSN stream that scores each kind of ablation.
-STREAM = {"sosr": "spatial", "tosr": "temporal"}
-LABEL_COLUMNS = ["structure", "pixel", "feature", "adversarial", "warp"]
+KINDS = ("sosr", "tosr", "rdsr")
+#: The TSN stream that scores each kind of ablation (rdsr: its frames feed both streams).
+STREAM = {"sosr": "spatial", "tosr": "temporal", "rdsr": "fusion"}
+LABEL_COLUMNS = ["structure", "pixel", "feature", "adversarial", "warp", "spatial_task", "temporal_task"]
 
 
 @dataclass(frozen=True)
@@ -53,7 +65,7 @@ class Variant:
     with ``overrides`` merged into every phase (``phases: {name: ...}`` for one phase), and, when
     ``finetune`` is given, one more phase named ``finetune_name`` that starts from the preset's
     last model with ``finetune`` merged into that model's config. ``label``: the table's columns
-    (structure, pixel, feature, adversarial, warp)."""
+    (``LABEL_COLUMNS``)."""
 
     preset: str
     sizes: str
@@ -65,9 +77,16 @@ class Variant:
 
 
 def _label(structure: str, pixel: str, feature: bool = False, adversarial: bool = False,
-           warp: bool = False) -> dict:
+           warp: bool = False, spatial_task: bool = False, temporal_task: bool = False) -> dict:
     return {"structure": structure, "pixel": pixel, "feature": feature, "adversarial": adversarial,
-            "warp": warp}
+            "warp": warp, "spatial_task": spatial_task, "temporal_task": temporal_task}
+
+
+def _rdsr_ablation(variant: str) -> dict:
+    """rdsr's task-phase overrides of one ablation row (``arsr.train.presets.RDSR_ABLATION``)."""
+    from ..train.presets import RDSR_ABLATION
+
+    return copy.deepcopy(RDSR_ABLATION[variant])
 
 
 _WMSE = {"pixel": {"type": "wmse", "weight": 1.0, "normalize": False, "floor": 0.0}}
@@ -105,6 +124,12 @@ VARIANTS: dict[str, dict[str, Variant]] = {
         "duf16": Variant("duf16", "duf16", _label("VSR-DUF-16", "Huber")),
         "duf16_warp": Variant("tosr", "tosr", _label("VSR-DUF-16", "MSE", warp=True)),
     },
+    "rdsr": {
+        "pixel": Variant("rdsr", "rdsr", _label("ESRGAN", "L1"), overrides=_rdsr_ablation("pixel"), base="rrdb_psnr"),
+        "spatial": Variant("rdsr", "rdsr", _label("ESRGAN", "L1", spatial_task=True),
+                           overrides=_rdsr_ablation("spatial"), base="rrdb_psnr"),
+        "temporal": Variant("rdsr", "rdsr", _label("ESRGAN", "L1", spatial_task=True, temporal_task=True)),
+    },
 }
 
 
@@ -113,6 +138,7 @@ VARIANTS: dict[str, dict[str, Variant]] = {
 ALIASES: dict[str, dict[str, str]] = {
     "sosr": {"vdsr_mse": "vdsr", "esrgan_wmse_feat_adv": "sosr"},
     "tosr": {"vdsr": "vdsr", "duf16": "duf16", "duf16_warp": "tosr"},
+    "rdsr": {"temporal": "rdsr"},
 }
 
 
