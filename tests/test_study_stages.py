@@ -3,6 +3,8 @@ training and loading per seed, the evaluation stage (incl. SoSR+ToSR) and its vi
 The notebooks themselves run in the end-to-end test (dvc on the tiny profile)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +14,7 @@ from arsr.archs import count_parameters
 from arsr.study.schema import validate
 from arsr.recognition import TSN
 from arsr.sr_methods import ImageMethod, VideoMethod
-from arsr.study.ablations import (STREAM, VARIANTS, ablation_metrics, evaluate_variant, train_variant,
+from arsr.study.ablations import (LABEL_COLUMNS, STREAM, VARIANTS, ablation_metrics, evaluate_variant, train_variant,
                                   variant_phases)
 from arsr.study.evaluation import (balanced_subset, eval_metrics, evaluate_stage, load_samples, prune_cache,
                                    sample_frame, sample_videos)
@@ -20,7 +22,8 @@ from arsr.study.layout import (ABLATION_COLUMNS as COLUMNS, ABLATION_PER_VIDEO_C
                                PER_CLASS_COLUMNS, PER_VIDEO_COLUMNS, RECOGNIZER_PLOT_COLUMNS as REC_COLUMNS,
                                SR_PLOT_COLUMNS as SR_COLUMNS, TABLE_COLUMNS, eval_item)
 from arsr.study.recognizers import train_recognizers
-from arsr.study.sr import RecognizerFeatures, load_sr_method, method_overrides, recognizer_features, train_sr_seeds
+from arsr.study.sr import (RecognizerFeatures, load_sr_method, method_overrides, recognizer_features, train_sr_seeds,
+                           with_teachers)
 from arsr.train.presets import BASES, method_phases
 
 from test_recognition_train import write_toy_store
@@ -84,7 +87,7 @@ def test_every_variant_resolves_to_trainer_phases(study_sr, tmp_path):
                 assert after.config["init_from"] == str(tmp_path / before.name / "model.pt")
             sizes = (study_sr.get(BASES[v.sizes][0]) if v.sizes in BASES else study_sr[v.sizes])["arch_kwargs"]
             assert all(phases[-1].config["arch_kwargs"][k] == val for k, val in sizes.items()), (kind, name)
-            assert set(v.label) == {"structure", "pixel", "feature", "adversarial", "warp"}
+            assert set(v.label) == set(LABEL_COLUMNS)
 
 
 def test_variants_with_a_base_copy_the_studys_trained_model_and_train_the_rest(study_sr, tmp_path):
@@ -198,14 +201,15 @@ def test_recognizer_features_come_from_the_seeds_spatial_tsn(study):
 
 def test_train_recognizers_summary_and_log(study):
     metrics, log = study["runs"].metrics, study["runs"].log
-    assert set(metrics) == {"tsn_rgb", "tsn_flow", "st_resnet", "feature_tsn_rgb", "seconds"}
+    assert set(metrics) == {"tsn_rgb", "tsn_flow", "st_resnet", "feature_tsn_rgb", "feature_tsn_flow", "seconds"}
     assert 0 <= metrics["tsn_rgb"]["train_accuracy"] <= 1 and metrics["st_resnet"]["epochs"] == 1
     assert list(log.columns[:5]) == REC_COLUMNS
-    assert set(log["model"]) == {"tsn_rgb", "tsn_flow", "st_resnet", "feature_tsn_rgb"}
-    # the feature network is another model than the scoring TSN (another seed, another file)
-    a = torch.load(study["recognizers"] / "seed0" / "tsn_rgb" / "model.pt", weights_only=True)
-    b = torch.load(study["feature_net"] / "seed1" / "tsn_rgb" / "model.pt", weights_only=True)
-    assert any(not torch.equal(a[k], b[k]) for k in a if a[k].is_floating_point())
+    assert set(log["model"]) == {"tsn_rgb", "tsn_flow", "st_resnet", "feature_tsn_rgb", "feature_tsn_flow"}
+    # the feature network and rdsr's teachers are other models than the scoring TSN (another seed, another file)
+    for name in ("tsn_rgb", "tsn_flow"):
+        a = torch.load(study["recognizers"] / "seed0" / name / "model.pt", weights_only=True)
+        b = torch.load(study["feature_net"] / "seed1" / name / "model.pt", weights_only=True)
+        assert any(not torch.equal(a[k], b[k]) for k in a if a[k].is_floating_point()), name
     with pytest.raises(ValueError, match="differ"):
         train_recognizers(TINY_RECOGNITION, [0], study["store"].root, study["recognizers"],
                           feature_dir=study["feature_net"], feature_seed=0, progress=False)
@@ -415,3 +419,97 @@ def test_vgg19_feature_network_reaches_the_trainer(study, sosr_tosr):
     import json
     cfg = json.loads((study["root"] / "models_vgg" / "sosr" / "seed0" / "sosr" / "config.json").read_text())
     assert cfg["feature"]["vgg_weights"] == "random" and cfg["feature"]["weight"] == 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# rdsr (beyond the paper): its teachers and its ablation
+
+
+def _stage_folder(stage: str, key: str) -> str:
+    """The folder ``-p key=...`` that dvc.yaml's stage passes to its notebook."""
+    import re
+
+    import yaml
+
+    dvc = yaml.safe_load((Path(__file__).resolve().parents[1] / "dvc.yaml").read_text())["stages"][stage]
+    cmd = (dvc.get("do") or dvc)["cmd"]
+    return re.search(rf"-p {key}=(\S+)", cmd).group(1)
+
+
+def test_rdsr_teachers_are_not_the_recognizers_that_score_it(default_params):
+    """The evaluator's TSN folders (evaluate@: recognizers_dir, recognition.seed) and rdsr's teacher
+    folders (finetune_sr@rdsr and ablate_rdsr: feature_dir, recognition.feature_seed), resolved from
+    the default params and dvc.yaml, are other folders."""
+    from arsr.paths import resolve
+    from arsr.study.recognizers import recognizer_dir  # where stage_recognizers loads the scoring TSN from
+
+    params = validate(default_params, ["sr", "recognition", "ablation"])
+    sr, rec = params["sr"], params["recognition"]
+    assert "rdsr" in sr["methods"] and sr["finetune"]["rdsr"] == "rrdb_psnr"
+    scoring = {resolve(recognizer_dir(_stage_folder("evaluate", "recognizers_dir"), rec["seed"], name))
+               for name in ("tsn_rgb", "tsn_flow")}
+    for stage in ("finetune_sr", "ablate_rdsr"):
+        feature_dir = _stage_folder(stage, "feature_dir")
+        phases = with_teachers(method_phases("rdsr", method_overrides(sr, "rdsr", 0)), feature_dir, rec["feature_seed"])
+        task = phases[-1].config["task"]
+        assert task["spatial_weight"] > 0 and task["temporal_weight"] > 0
+        teachers = {resolve(task["spatial_teacher"]), resolve(task["temporal_teacher"])}
+        assert teachers == {resolve(recognizer_dir(feature_dir, rec["feature_seed"], n)) for n in ("tsn_rgb", "tsn_flow")}
+        assert not teachers & scoring, (teachers, scoring)
+        assert resolve(task["spatial_teacher"]).name == "tsn_rgb" and resolve(task["temporal_teacher"]).name == "tsn_flow"
+    # the ablation's spatial variant distils the same spatial teacher, its pixel variant none
+    spatial = with_teachers(variant_phases("rdsr", "spatial", sr), _stage_folder("ablate_rdsr", "feature_dir"),
+                            rec["feature_seed"])[-1].config["task"]
+    assert resolve(spatial["spatial_teacher"]) in teachers and spatial["temporal_teacher"] is None
+    pixel = with_teachers(variant_phases("rdsr", "pixel", sr), "x", 1)[-1].config["task"]
+    assert pixel["spatial_teacher"] is None and pixel["temporal_teacher"] is None
+    assert params["ablation"]["rdsr"] == ["pixel", "spatial"]
+    # the schema refuses the one seed for both (rdsr would distil the evaluator)
+    same = {**default_params, "recognition": {**default_params["recognition"], "feature_seed": rec["seed"]}}
+    with pytest.raises(ValueError, match="feature_seed"):
+        validate(same, ["recognition"])
+
+
+def test_rdsr_variants_change_only_the_task_terms(study_sr):
+    rdsr = method_phases("rdsr", method_overrides(study_sr, "rdsr", 0))[-1].config
+    assert rdsr["iterations"] == 100 and rdsr["data"]["batch_size"] == 2
+    for name, v in VARIANTS["rdsr"].items():
+        phases = variant_phases("rdsr", name, study_sr, sr_models_dir="data/models/sr")
+        assert [p.name for p in phases] == ["psnr", "task"]
+        cfg = phases[-1].config
+        assert (cfg["task"]["spatial_weight"] > 0) == v.label["spatial_task"]
+        assert (cfg["task"]["temporal_weight"] > 0) == v.label["temporal_task"]
+        assert {k: cfg[k] for k in ("pixel", "optimizer", "iterations")} == {k: rdsr[k] for k in ("pixel", "optimizer",
+                                                                                                   "iterations")}
+        assert cfg["data"]["batch_size"] == 2 and cfg["data"]["clip"] in (0, 6)  # 0: the flow teacher's 5 + 1
+        if v.base:
+            assert phases[0].config["iterations"] == 0 and phases[0].config["init_from"].endswith(
+                "rrdb_psnr/seed0/psnr/model.pt")
+
+
+def test_rdsr_trains_against_the_feature_seed_teachers_and_its_ablation_scores_fusion(study, sosr_tosr):
+    sr = {**TINY_SR, "rdsr": {"data": {"hr_patch": 32}}, "finetune": {**TINY_SR["finetune"], "rdsr": "rrdb_psnr"}}
+    models = sosr_tosr["models"]
+    with pytest.raises(ValueError, match="feature_seed"):
+        train_sr_seeds("rdsr", sr, [0], study["store"].root, models / "rdsr_none", progress=False)
+    runs = train_sr_seeds("rdsr", sr, [0], study["store"].root, models / "rdsr",
+                          recognizers_dir=study["feature_net"], feature_seed=1, progress=False)
+    teachers = {"spatial": str(study["feature_net"] / "seed1" / "tsn_rgb"),
+                "temporal": str(study["feature_net"] / "seed1" / "tsn_flow")}
+    assert runs.metrics["task_teachers"] == teachers
+    assert runs.metrics["phases"][0]["iterations"] == 0  # the psnr phase: a copy of the trained rrdb_psnr
+    task = runs.log[runs.log["phase"] == "task"]
+    assert len(task) == 2 and task[["pixel", "spatial", "temporal"]].notna().all().all()
+    assert (task[["spatial", "temporal"]] > 0).all().all()
+    assert set(runs.metrics["final_losses"]["task"]) >= {"loss", "pixel", "spatial", "temporal"}
+    assert isinstance(load_sr_method(models, "rdsr", 0, device="cpu"), ImageMethod)
+    # the ablation's pixel row: no teacher, same clips; scored by both TSN streams, their fusion kept
+    abl = train_variant("rdsr", "pixel", sr, [0], study["store"].root, study["root"] / "ablation",
+                        recognizers_dir=study["feature_net"], feature_seed=1, sr_models_dir=models, progress=False)
+    assert abl.metrics["task_teachers"] is None and abl.metrics["spatial_task"] is False
+    rows = evaluate_variant("rdsr", "pixel", EVALUATE, [0], PREPARE, study["store"].root, study["recognizers"],
+                            study["root"] / "ablation", study["root"] / "eval", progress=False)
+    assert list(rows.columns) == COLUMNS and len(rows) == 1 and rows.loc[0, "stream"] == STREAM["rdsr"] == "fusion"
+    videos = rows.attrs["per_video"]
+    assert set(videos["stream"]) == {"fusion"} and len(videos) == 6
+    assert 100 * videos["correct"].mean() == pytest.approx(rows.loc[0, "top1"])
