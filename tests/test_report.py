@@ -18,21 +18,29 @@ import pytest
 import yaml
 
 from arsr.data.store import write_video_folder
+from arsr.methods import ORDER
 from arsr.study import layout, paper, report
-from arsr.study.ablations import ALIASES, VARIANTS
+from arsr.study.ablations import ALIASES, KINDS, VARIANTS
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The paper's SR methods (its Table 2).
 METHODS = ["vdsr", "rcan", "srgan", "esrgan", "spmc", "duf16", "duf52", "sosr", "tosr"]
-#: The ablation runs of params.yaml: the grids' variants that are not a main method (ALIASES).
+#: The study's sr.methods: the paper's and rdsr (beyond the paper).
+STUDY_METHODS = [*METHODS, "rdsr"]
+#: The paper's ablation runs of params.yaml: the grids' variants that are not a main method (ALIASES).
 ABLATION = {"sosr": ["vdsr_wmse", "vdsr_wmse_feat", "esrgan_wmse_feat", "esrgan_mse_feat_adv"],
             "tosr": ["vdsr_warp"]}
-#: The paper's full grids, as the report's ablation tables show them.
-GRID = {kind: list(VARIANTS[kind]) for kind in ("sosr", "tosr")}
+#: params.yaml's ablation group: with rdsr's (beyond the paper; its temporal row is the RDSR row).
+STUDY_ABLATION = {**ABLATION, "rdsr": ["pixel", "spatial"]}
+#: The full grids, as the report's ablation tables show them (the paper's two and rdsr's).
+GRID = {kind: list(VARIANTS[kind]) for kind in KINDS}
 #: The SR models the study trains (sr.train + sr.finetune).
 TRAINED = [*METHODS, "rrdb_psnr"]
 N_VIDEOS = 30
 ROWS = ["Bicubic", "VDSR", "RCAN", "SRGAN", "ESRGAN", "SoSR", "SPMC", "VSR-DUF-16", "VSR-DUF-52", "ToSR",
         "SoSR+ToSR", "HR"]
+#: The row beyond the paper, before HR in the accuracy table.
+RDSR_ROW = "RDSR (beyond the paper)"
 #: The LR-trained TSN rows (beyond the paper), after Bicubic in the accuracy table.
 LR_ROWS = ["TSN retrained on LR", "TSN fine-tuned on LR"]
 #: Their fake TSN top-1 per stream (no SR seed: the same for every seed).
@@ -49,13 +57,13 @@ PROV = {"git_commit": "abc123", "params_hash": "p0", "device": "cpu (2 cores)", 
 
 
 def _acc(method: str, rec: str, stream: str, seed: int) -> float:
-    base = {m: 40.0 + 2 * i for i, m in enumerate(paper.METHOD_ORDER)}[method]
+    base = {m: 40.0 + 2 * i for i, m in enumerate(ORDER)}[method]
     return base + {"spatial": 0.0, "temporal": 5.0, "fusion": 10.0}[stream] + (1.0 if rec == "st_resnet" else 0.0) \
         + (2.0 * seed)  # seeds 0 and 1 differ by 2 -> std sqrt(2)
 
 
 def _psnr(method: str) -> float:
-    return {"hr": math.inf, "sosr+tosr": math.nan}.get(method, 20.0 + paper.METHOD_ORDER.index(method) % 5)
+    return {"hr": math.inf, "sosr+tosr": math.nan}.get(method, 20.0 + ORDER.index(method) % 5)
 
 
 def _per_video(top1: float, n: int = N_VIDEOS) -> np.ndarray:
@@ -74,11 +82,11 @@ def per_video_rows(keys: dict, top1: float, n: int = N_VIDEOS) -> list[dict]:
 
 def _train_metrics(method: str) -> dict:
     """A train_sr metrics file as the SR stages write it (phases, sizes, feature network)."""
-    from arsr.train.presets import PRESETS
+    from arsr.train.presets import RECIPES as PRESETS  # the paper's recipes and rdsr's
 
     arch = PRESETS[method][-1].config["arch"]
     kwargs = {"vdsr": {"num_feat": 8, "num_conv": 3}, "spmc": {"num_feat": 4, "global_residual": True}}.get(method, {})
-    phases = [{"name": p.name, "iterations": 0 if method in ("esrgan", "sosr", "tosr") and i == 0 else 20}
+    phases = [{"name": p.name, "iterations": 0 if method in ("esrgan", "sosr", "tosr", "rdsr") and i == 0 else 20}
               for i, p in enumerate(PRESETS[method])]
     feature = "recognizer: the seed's TSN spatial stream, frozen" if method in ("srgan", "esrgan", "sosr") else None
     return {"seconds": 5.0, "provenance": PROV, "method": method, "arch": arch, "arch_kwargs": kwargs,
@@ -109,7 +117,7 @@ def write_lr_baselines(root: Path, seeds=(0, 1), baselines=layout.LR_BASELINES) 
     (reports / layout.LR_RECOGNIZERS_METRICS).write_text(json.dumps(lr_metrics))
 
 
-def write_fake_study(root: Path, methods=METHODS, seeds=(0, 1), ablation=ABLATION, frames=(48, 64),
+def write_fake_study(root: Path, methods=STUDY_METHODS, seeds=(0, 1), ablation=STUDY_ABLATION, frames=(48, 64),
                      n_samples=2, lr_baselines=layout.LR_BASELINES) -> Path:
     """reports/ and data/ as the stages before the report leave them."""
     reports, rng = root / "reports", np.random.default_rng(0)
@@ -151,7 +159,9 @@ def write_fake_study(root: Path, methods=METHODS, seeds=(0, 1), ablation=ABLATIO
             for seed in seeds:
                 rows.append({"kind": kind, "variant": variant, "structure": variant.split("_")[0],
                              "pixel": "wmse" if "wmse" in variant else "mse", "feature": "feat" in variant,
-                             "adversarial": "adv" in variant, "warp": "warp" in variant, "seed": seed,
+                             "adversarial": "adv" in variant, "warp": "warp" in variant,
+                             **{c: VARIANTS[kind][variant].label[c] for c in ("spatial_task", "temporal_task")},
+                             "seed": seed,
                              "stream": stream, "top1": 30.0 + i + seed, "top5": 90.0, "psnr": 25.0,
                              "ssim": 0.6})
                 videos += per_video_rows({"kind": kind, "variant": variant, "seed": seed, "stream": stream},
@@ -654,6 +664,72 @@ TEMPORAL = {"bicubic": 38, "vdsr": 40, "rcan": 41, "srgan": 39, "esrgan": 39, "s
             "duf52": 65, "tosr": 50, "hr": 70}
 
 
+def test_rdsr_row_claim_cost_and_ablation_beyond_the_paper(fake):
+    """RDSR is a row of the accuracy table before HR (— and a note in the paper's columns), its own
+    claim against SoSR+ToSR, a row of the cost table (with its RRDBNet-PSNR base), and an ablation
+    table (TSN fusion; its temporal row = the RDSR row); it takes no part in the paper's claims."""
+    sr = {"methods": STUDY_METHODS, "train": ["vdsr", "rcan", "srgan", "spmc", "duf16", "duf52", "rrdb_psnr"],
+          "finetune": {"esrgan": "rrdb_psnr", "sosr": "rrdb_psnr", "tosr": "duf16", "rdsr": "rrdb_psnr"}}
+    study = report.load_study(fake / "reports", STUDY_METHODS, STUDY_ABLATION, sr, lr_baselines=layout.LR_BASELINES)
+    assert "finetune_sr@rdsr" in study.metrics and "ablate_rdsr@pixel" in study.metrics
+    table = report.accuracy_table(study.eval, "ucf101")
+    assert list(table.index) == [*ROWS[:-1], RDSR_ROW, "HR"]
+    fusion = _acc("rdsr", "tsn", "fusion", 0)
+    assert table.loc[RDSR_ROW, ("ours", "TSN", "Fusion")] == f"{fusion + 1:.2f} ± {math.sqrt(2):.2f}"
+    assert (table.loc[RDSR_ROW, "paper (UCF101)"] == "—").all()
+    assert report.NOTE_BEYOND in table.attrs["notes"] and report.NOTE_LR_NOT_IN_PAPER not in table.attrs["notes"]
+    assert RDSR_ROW in report.quality_table(study.eval, "ucf101").index
+    claims = report.claims_table(study.per_video, study.ablation_per_video, study.eval, n_resamples=300)
+    named = claims.set_index("name")
+    rdsr = named.loc["rdsr_beats_sosr_tosr"]
+    assert rdsr["verdict"] in ("holds", "reversed", "inconclusive") and rdsr["difference"] > 0
+    for name in ("sr_beats_bicubic", "sosr_beats_image_sr", "tosr_beats_video_sr", "sosr_tosr_best_fusion"):
+        assert "RDSR" not in named.loc[name, "comparison"], name  # the paper's claims: its rows only
+    assert named.loc["sr_beats_bicubic", "comparison"].startswith("SoSR+ToSR, the best of 10 SR rows")
+    for name in ("rdsr_spatial_task_helps", "rdsr_temporal_task_helps"):
+        assert named.loc[name, "verdict"] in ("holds", "reversed", "inconclusive"), name
+    assert named.loc["rdsr_temporal_task_helps", "comparison"] == "temporal (= RDSR (beyond the paper)) vs spatial"
+    abl = report.ablation_table(study.ablation, "rdsr", reference=True)
+    assert list(abl.index) == ["pixel", "spatial", "temporal"]
+    assert list(abl[("", "Spatial task")]) == ["-", "✓", "✓"] and list(abl[("", "Temporal task")]) == ["-", "-", "✓"]
+    assert abl.loc["temporal", ("", "Run")] == f"= {RDSR_ROW} row" and abl.loc["pixel", ("", "Run")] == "ablation"
+    assert ("ours", "top-1 fusion (%)") in abl.columns and not any(c[0].startswith("paper") for c in abl.columns)
+    costs = report.training_costs(study.metrics, STUDY_METHODS, sr)
+    seconds = dict(zip(costs["row"], costs["seconds"]))
+    assert seconds["rdsr"] == 10.0 and seconds["sosr+tosr"] == 20.0  # its own 5 s + rrdb_psnr's 5 s (fake files)
+    shown = report.cost_table(costs, study.eval)
+    assert list(shown.index[-2:]) == ["SoSR+ToSR", RDSR_ROW]
+    assert "RRDBNet-PSNR" in shown.loc[RDSR_ROW, "trained"] and "teachers not counted" in shown.loc[RDSR_ROW, "trained"]
+    prose = report.cost_prose(costs, claims)
+    assert "RDSR cost 10 s to train with its RRDBNet-PSNR base, SoSR+ToSR 20 s with both bases (50% of it)" in prose
+    head = report.headline(study.eval, report.spearman_by_stream(report.psnr_vs_accuracy(study.eval)), None, claims,
+                           costs=costs)
+    assert head["tsn_top1"]["fusion"]["rdsr"] == fusion + 1 and head["methods"]["rdsr"]["training_seconds"] == 10.0
+    assert "rdsr_beats_sosr_tosr" in {c["name"] for c in head["claims"]}
+
+
+def test_rdsr_claim_holds_reverses_and_is_left_out_without_its_row():
+    def per_video(rdsr: float, combined: float, n: int = 200) -> pd.DataFrame:
+        rows = []
+        for seed in (0, 1):
+            for method, acc in (("rdsr", rdsr), ("sosr+tosr", combined)):
+                rows += per_video_rows({"method": method, "seed": seed, "recognizer": "tsn", "stream": "fusion"},
+                                       acc, n)
+        return pd.DataFrame(rows)[layout.PER_VIDEO_COLUMNS]
+
+    def claim(df):
+        return report.claims_table(df, n_resamples=500).set_index("name").loc["rdsr_beats_sosr_tosr"]
+
+    up = claim(per_video(80.0, 60.0))
+    assert up["verdict"] == "holds" and up["difference"] == pytest.approx(20.0) and up["ci_low"] > 0
+    assert claim(per_video(60.0, 80.0))["verdict"] == "reversed"
+    assert claim(per_video(70.0, 70.0))["verdict"] == "inconclusive"
+    alone = per_video(80.0, 60.0)
+    left = report.claims_table(alone[alone["method"] != "rdsr"], n_resamples=100)
+    assert "rdsr_beats_sosr_tosr" not in set(left["name"])
+    assert any("RDSR beats SoSR+ToSR" in n and "RDSR (beyond the paper)" in n for n in left.attrs["notes"])
+
+
 def _scenario(methods=tuple(paper.METHOD_ORDER), n=200, seeds=(0, 1)):
     """Per-video TSN results with chosen accuracies (nested hits: sharp paired comparisons)."""
     rows = []
@@ -910,10 +986,11 @@ def find_table(tables, first_cells: list[str], without: tuple[str, ...] = ()):
 NUMBER = r"\d+(\.\d+)?( ± \d+(\.\d+)?)?"
 
 
-def check_study_html(text: str, *, methods=METHODS, ablation=GRID) -> None:
+def check_study_html(text: str, *, methods=STUDY_METHODS, ablation=GRID) -> None:
     """study.html holds the claims table (a verdict in every row), the accuracy, ablation (the
-    paper's full grids) and quality tables with every row and a number in every cell (— only
-    where SoSR+ToSR has no single-stream accuracy)."""
+    paper's full grids and rdsr's) and quality tables with every row and a number in every cell (—
+    only where SoSR+ToSR has no single-stream accuracy); with rdsr in ``methods``, its row (numbers
+    for ours), its claim against SoSR+ToSR and its cost."""
     tables = html_tables(text)
     claims = find_table(tables, ["Super-resolution beats bicubic upscaling (TSN fusion)",
                                  "SoSR beats the other image SR (TSN spatial)",
@@ -928,19 +1005,23 @@ def check_study_html(text: str, *, methods=METHODS, ablation=GRID) -> None:
             assert re.fullmatch(r"\[[+−]?\d+(\.\d+)?, [+−]?\d+(\.\d+)?\]", row[-2][0]), row
     assert "claims tested" in text
     assert any(row and row[0][0].startswith("The best super-resolution beats TSN retrained on LR") for row in claims)
-    costs = find_table(tables, ["Bicubic", *LR_ROWS, "VDSR"], without=("HR",))
+    beyond = [RDSR_ROW] if "rdsr" in methods else []
+    if beyond:
+        rdsr = [row for row in claims if row and row[0][0] == "RDSR beats SoSR+ToSR (TSN fusion; beyond the paper)"]
+        assert len(rdsr) == 1 and rdsr[0][-1][0] in ("holds", "reversed", "inconclusive"), rdsr
+    costs = find_table(tables, ["Bicubic", *LR_ROWS, "VDSR", *beyond], without=("HR",))
     for row in costs:
-        if row and row[0][0] in ("Bicubic", *LR_ROWS):
+        if row and row[0][0] in ("Bicubic", *LR_ROWS, *beyond):
             values = [c for c, tag in row[1:] if tag == "td"]
             assert re.fullmatch(r"[\d,]+", values[1]) and re.fullmatch(NUMBER, values[3]), row
-    acc = find_table(tables, ROWS + LR_ROWS)
+    acc = find_table(tables, ROWS + LR_ROWS + beyond)
     for row in acc:
         label = row[0][0]
         if label in LR_ROWS:  # TSN only: numbers for TSN, — for ST-ResNet
             values = [c for c, tag in row[1:] if tag == "td"]
             assert all(re.fullmatch(NUMBER, v) for v in values[:3]) and values[3:6] == ["—"] * 3, row
             continue
-        if label not in ROWS:
+        if label not in ROWS + beyond:
             continue
         values = [c for c, tag in row[1:] if tag == "td"]
         assert len(values) >= 6, row
@@ -958,9 +1039,9 @@ def check_study_html(text: str, *, methods=METHODS, ablation=GRID) -> None:
             if row[0][0] in variants:
                 numbers = [c for c, _ in row if re.fullmatch(NUMBER, c)]
                 assert all(c for c, _ in row) and len(numbers) >= 3, row  # ours: top-1, PSNR, SSIM
-    quality = find_table(tables, [paper.METHOD_LABELS[m] for m in methods], without=("HR", "SoSR+ToSR"))
+    quality = find_table(tables, [report.ROW_LABELS[m] for m in methods], without=("HR", "SoSR+ToSR"))
     for row in quality:
-        if row[0][0] in ROWS:
+        if row[0][0] in ROWS + beyond:
             ours = [c for c, tag in row[1:] if tag == "td"][:2]  # PSNR, SSIM
             assert len(ours) == 2 and all(re.fullmatch(r"\d+\.\d+( ± \d+\.\d+)?", c) for c in ours), row
 
@@ -1059,9 +1140,11 @@ def test_tiny_profile_validates():
     tiny = _profile("tiny")
     validate(tiny, list(SCHEMA))
     assert tiny["evaluate"]["num_frames"] == 2 and tiny["data"]["synthetic"]["width"] == 64
-    assert tiny["sr"]["methods"] == METHODS
-    # one variant per structure of each grid (the fake study of these tests holds the whole grid)
-    assert tiny["ablation"] == {"sosr": ["vdsr_wmse", "esrgan_mse_feat_adv"], "tosr": ["vdsr_warp"]}
+    assert tiny["sr"]["methods"] == STUDY_METHODS and tiny["sr"]["finetune"]["rdsr"] == "rrdb_psnr"
+    # one variant per structure of each grid (the fake study of these tests holds the whole grid); rdsr's
+    # two own rows, so that both of its ablation claims compute
+    assert tiny["ablation"] == {"sosr": ["vdsr_wmse", "esrgan_mse_feat_adv"], "tosr": ["vdsr_warp"],
+                                "rdsr": ["pixel", "spatial"]}
 
 
 def test_paper_profile_validates_once_its_files_exist(tmp_path):
@@ -1087,6 +1170,8 @@ def test_paper_profile_validates_once_its_files_exist(tmp_path):
     assert prof["recognition"]["st_resnet"]["model"]["depth"] == 50
     assert all(prof["recognition"][s]["input_size"] == 224 for s in ("tsn_rgb", "tsn_flow", "st_resnet"))
     assert "iterations" not in prof["sr"]["common"]
+    # rdsr (beyond the paper, untuned) is left out of the paper profile, its ablation too
+    assert "rdsr" not in prof["sr"]["methods"] and "rdsr" not in prof["sr"]["finetune"] and prof["ablation"]["rdsr"] == []
     for method in METHODS:  # the presets' published schedules and sizes, untouched
         # methods with a base (esrgan, sosr: rrdb_psnr; tosr: duf16) take that model's sizes
         assert prof["sr"][method] == ({} if method in BASES else {"arch_kwargs": {}})

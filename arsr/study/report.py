@@ -49,13 +49,13 @@ from .. import stats
 from ..io import write_json, write_text
 from ..methods import COMBINED, REFERENCE  # the paper's SoSR+ToSR row; the rows without SR
 from ..methods import IMAGE_SR, VIDEO_SR  # what the claims compare SoSR and ToSR with
+from ..methods import BEYOND_PAPER, LABELS, ORDER, PAPER_ORDER  # every row (the paper's and beyond), the paper's
 from ..params_file import ParamError
 from ..paths import resolve
 from . import layout, paper
 from .layout import (ABLATION_COLUMNS, ABLATION_PER_VIDEO_COLUMNS, LR_BASELINE_LABELS, LR_BASELINES, PER_VIDEO_COLUMNS,
                      PSNR_ACCURACY_COLUMNS, RECOGNIZER_PLOT_COLUMNS, TABLE_COLUMNS, ablation_stage, eval_stage,
                      sr_stage)
-from .paper import METHOD_LABELS, METHOD_ORDER
 from .variants import ALIASES, KINDS, STREAM as ABLATION_STREAM, VARIANTS, alias_of
 
 __all__ = [
@@ -88,11 +88,15 @@ NOTE_NOT_REPORTED = f"{DASH} in a paper column: the paper does not report that n
 NOTE_LR_TSN_ONLY = (f"{DASH} in the ST-ResNet columns of the rows \"TSN retrained on LR\" and \"TSN fine-tuned on "
                     "LR\" (beyond the paper): only TSN was trained on LR video, ST-ResNet was not.")
 NOTE_LR_NOT_IN_PAPER = (f"{DASH} in a paper column of the LR-trained TSN rows: the paper has no such baseline.")
+NOTE_BEYOND = (f"RDSR (beyond the paper): recognition-driven SR, RRDBNet from the shared RRDBNet-PSNR model trained "
+               "through frozen TSN rgb and flow streams of another seed (recognition.feature_seed) than the "
+               "recognizers that score every row; its frames feed both streams. The paper has no such method: "
+               f"{DASH} in its paper columns.")
 
 #: The accuracy table's rows: the paper's, with the LR-trained TSN baselines (beyond the paper,
 #: ``layout.LR_BASELINES``) after Bicubic, whose frames they read.
-ROW_ORDER: tuple[str, ...] = tuple(r for m in METHOD_ORDER for r in ((m, *LR_BASELINES) if m == "bicubic" else (m,)))
-ROW_LABELS: dict[str, str] = {**METHOD_LABELS, **LR_BASELINE_LABELS}
+ROW_ORDER: tuple[str, ...] = tuple(r for m in ORDER for r in ((m, *LR_BASELINES) if m == "bicubic" else (m,)))
+ROW_LABELS: dict[str, str] = {**LABELS, **LR_BASELINE_LABELS}
 
 
 class MissingInputError(FileNotFoundError):
@@ -109,10 +113,10 @@ def eval_methods(sr_methods: Sequence[str]) -> list[str]:
     wanted = {*REFERENCE, *sr_methods}
     if "sosr" in sr_methods and "tosr" in sr_methods:
         wanted.add(COMBINED)
-    unknown = sorted(set(sr_methods) - set(METHOD_ORDER))
+    unknown = sorted(set(sr_methods) - set(ORDER))
     if unknown:
-        raise ParamError(f"unknown SR method(s) {unknown} in sr.methods; known: {', '.join(METHOD_ORDER)}")
-    return [m for m in METHOD_ORDER if m in wanted]
+        raise ParamError(f"unknown SR method(s) {unknown} in sr.methods; known: {', '.join(ORDER)}")
+    return [m for m in ORDER if m in wanted]
 
 
 def _require(path: Path, stage: str) -> Path:
@@ -142,12 +146,12 @@ def _read_csv(path: Path, stage: str, columns: Sequence[str]) -> pd.DataFrame:
     return df
 
 
-_KEY_OF_LABEL = {label.lower(): key for key, label in METHOD_LABELS.items()}
+_KEY_OF_LABEL = {label.lower(): key for key, label in LABELS.items()}
 
 
 def _method_key(name: str) -> str:
     name = str(name).strip()
-    return name.lower() if name.lower() in METHOD_LABELS else _KEY_OF_LABEL.get(name.lower(), name)
+    return name.lower() if name.lower() in LABELS else _KEY_OF_LABEL.get(name.lower(), name)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -466,7 +470,9 @@ def accuracy_table(eval_df: pd.DataFrame, reference: str | None = None, *, metri
 
     Every (method, recognizer, stream) must be in ``eval_df`` except the single streams of
     SoSR+ToSR and the LR baselines' ST-ResNet cells (shown "—", explained in ``attrs["notes"]``).
-    The LR baselines (``layout.LR_BASELINES``, rows of ``eval_df`` when given) follow Bicubic.
+    The LR baselines (``layout.LR_BASELINES``, rows of ``eval_df`` when given) follow Bicubic;
+    the rows beyond the paper (``arsr.methods.BEYOND_PAPER``: RDSR) come before HR, "—" in the
+    paper's columns.
     """
     summary = seed_summary(eval_df, ["method", "recognizer", "stream"], metric)
     cells = {(r.method, r.recognizer, r.stream): format_mean_std(r.mean, r.std, r.n, digits)
@@ -498,7 +504,7 @@ def accuracy_table(eval_df: pd.DataFrame, reference: str | None = None, *, metri
             for rec in paper.RECOGNIZERS:
                 for stream in paper.STREAMS:
                     if method not in ref.index:
-                        notes.append(NOTE_LR_NOT_IN_PAPER)
+                        notes.append(NOTE_BEYOND if method in BEYOND_PAPER else NOTE_LR_NOT_IN_PAPER)
                         row[(_paper_label(reference), RECOGNIZER_LABELS[rec], STREAM_LABELS[stream])] = DASH
                         continue
                     value = ref.loc[method, (rec, stream)]
@@ -506,6 +512,8 @@ def accuracy_table(eval_df: pd.DataFrame, reference: str | None = None, *, metri
                         notes.append(NOTE_COMBINED)
                     row[(_paper_label(reference), RECOGNIZER_LABELS[rec], STREAM_LABELS[stream])] = \
                         format_mean_std(value, digits=2)
+        if method in BEYOND_PAPER:
+            notes.append(NOTE_BEYOND)
         rows.append(row)
     table = pd.DataFrame(rows, index=pd.Index([ROW_LABELS[m] for m in methods], name="method"))
     table.columns = pd.MultiIndex.from_tuples(table.columns, names=["source", "recognizer", "stream"])
@@ -519,25 +527,27 @@ def _check(flag) -> str:
 
 
 def _structure(name) -> str:
-    return METHOD_LABELS.get(_method_key(name), str(name))
+    return LABELS.get(_method_key(name), str(name))
 
 
 def ablation_table(ablation_df: pd.DataFrame, kind: str, reference: bool = False, *, digits: int = 2) -> pd.DataFrame:
     """The paper's SoSR (``kind="sosr"``, Table 2) or ToSR (``"tosr"``, Table 3) ablation for our
-    variants: label columns (structure and losses), "Run" ("= <Method> row" for a variant that is
+    variants, or rdsr's (``"rdsr"``, beyond the paper: its task terms, scored by TSN fusion): label
+    columns (structure and losses), "Run" ("= <Method> row" for a variant that is
     a main method of the accuracy table, read from its evaluation; "ablation" for its own run),
-    then ours: top-1 of TSN's spatial (SoSR) or temporal (ToSR) stream, PSNR, SSIM; with
-    ``reference``, the paper's top-1 (HMDB51). Rows in the order of ``ablation_df`` (the paper's,
+    then ours: top-1 of TSN's spatial (SoSR), temporal (ToSR) stream or fusion (rdsr), PSNR, SSIM;
+    with ``reference``, the paper's top-1 (HMDB51; none for rdsr). Rows in the order of ``ablation_df`` (the paper's,
     from :func:`read_ablation`); variants of the paper's grid without results are named in the
     notes. Columns: (group, name)."""
     if kind not in ABLATION_STREAM:
-        raise ValueError(f"ablation kind {kind!r}: use 'sosr' or 'tosr'")
+        raise ValueError(f"ablation kind {kind!r}: use one of {', '.join(KINDS)}")
     stream = ABLATION_STREAM[kind]
     df = ablation_df[ablation_df["kind"] == kind]
     if df.empty:
         raise ValueError(f"no {kind} ablation results: list variants in params ablation.{kind} and run "
                          f"`dvc repro ablate_{kind}`")
     acc = f"top-1 {stream} (%)"
+    reference = reference and kind in ("sosr", "tosr")  # rdsr's is beyond the paper
     ref = (paper.sosr_ablation() if kind == "sosr" else paper.tosr_ablation()).set_index("variant")
     rows, notes = [], []
     for variant in dict.fromkeys(df["variant"]):
@@ -553,10 +563,13 @@ def ablation_table(ablation_df: pd.DataFrame, kind: str, reference: bool = False
             row[("", "MSE/WMSE")] = pixel.upper() if pixel.islower() else pixel
             row[("", "Feature")] = _check(first["feature"])
             row[("", "Adversarial")] = _check(first["adversarial"])
-        else:
+        elif kind == "tosr":
             row[("", "Warp loss")] = _check(first["warp"])
+        else:
+            row[("", "Spatial task")] = _check(first["spatial_task"])
+            row[("", "Temporal task")] = _check(first["temporal_task"])
         main = first["alias"] if "alias" in part.columns and isinstance(first["alias"], str) else ""
-        row[("", "Run")] = f"= {METHOD_LABELS.get(main, main)} row" if main else "ablation"
+        row[("", "Run")] = f"= {LABELS.get(main, main)} row" if main else "ablation"
         if main:
             notes.append(f"\"= X row\": the variant is the main method X of the accuracy table (same model and "
                          "settings), so its numbers are X's TSN results, not a second training.")
@@ -603,7 +616,7 @@ def quality_table(eval_df: pd.DataFrame, reference: str | None = None, *, digits
     ``colour_shift`` (method -> grey levels, :func:`colour_shifts`), a column of it: does a
     method keep the colours (the study asks <= 1 grey level)?"""
     df = eval_df[~eval_df["method"].isin(["hr", COMBINED])]
-    methods = [m for m in METHOD_ORDER if m in set(df["method"])]
+    methods = [m for m in ORDER if m in set(df["method"])]
     psnr = seed_summary(df, ["method"], "psnr").set_index("method")
     ssim = seed_summary(df, ["method"], "ssim").set_index("method")
     ref = paper.quality() if reference else None
@@ -629,11 +642,13 @@ def quality_table(eval_df: pd.DataFrame, reference: str | None = None, *, digits
         if ref is not None:
             for col, key, dg in (("PSNR (dB)", "psnr", 2), ("SSIM", "ssim", 4)):
                 value = ref.loc[method, key] if method in ref.index else math.nan
-                if math.isnan(value):
+                if method in BEYOND_PAPER:
+                    notes.append(NOTE_BEYOND)
+                elif math.isnan(value):
                     notes.append(NOTE_NOT_REPORTED + " (its Table 5 lists RCAN, ESRGAN, SoSR, VSR-DUF-52 and ToSR)")
                 row[(_paper_label(reference), col)] = format_mean_std(value, digits=dg)
         rows.append(row)
-    table = pd.DataFrame(rows, index=pd.Index([METHOD_LABELS[m] for m in methods], name="method"))
+    table = pd.DataFrame(rows, index=pd.Index([LABELS[m] for m in methods], name="method"))
     table.columns = pd.MultiIndex.from_tuples(table.columns, names=["source", "column"])
     return _notes(table, notes)
 
@@ -667,7 +682,7 @@ def psnr_vs_accuracy(eval_df: pd.DataFrame) -> pd.DataFrame:
     top1 = seed_summary(df, keys, "top1").rename(columns={"mean": "top1"})
     psnr = seed_summary(df, keys, "psnr").rename(columns={"mean": "psnr"})
     out = top1[keys + ["top1"]].merge(psnr[keys + ["psnr"]], on=keys)
-    order = {m: i for i, m in enumerate(METHOD_ORDER)}
+    order = {m: i for i, m in enumerate(ORDER)}
     out = out.sort_values(["recognizer", "stream", "method"],
                           key=lambda s: s.map(order) if s.name == "method" else s).reset_index(drop=True)
     return out[PSNR_ACCURACY_COLUMNS]
@@ -714,7 +729,7 @@ def psnr_accuracy_figure(points: pd.DataFrame, correlations: pd.DataFrame):
 
     streams = [s for s in paper.STREAMS if s in set(points["stream"])]
     recognizers = _recognizers(points)
-    methods = [m for m in METHOD_ORDER if m in set(points["method"])]
+    methods = [m for m in ORDER if m in set(points["method"])]
     colours = dict(zip(methods, plt.get_cmap("tab10" if len(methods) <= 10 else "tab20").colors))
     markers = dict(zip(recognizers, "os^Dv"))
     fig, axes = plt.subplots(1, len(streams), figsize=(4.6 * len(streams), 4.0), squeeze=False)
@@ -733,7 +748,7 @@ def psnr_accuracy_figure(points: pd.DataFrame, correlations: pd.DataFrame):
         ax.set_xlabel("PSNR on Y (dB)")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("top-1 accuracy (%)")
-    handles = [plt.Line2D([], [], color=colours[m], marker="o", ls="", label=METHOD_LABELS[m]) for m in methods]
+    handles = [plt.Line2D([], [], color=colours[m], marker="o", ls="", label=LABELS[m]) for m in methods]
     handles += [plt.Line2D([], [], marker=markers[r], ls="", markerfacecolor="white", markeredgecolor="k",
                            label=RECOGNIZER_LABELS.get(r, r)) for r in recognizers]
     fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
@@ -752,6 +767,11 @@ ABLATION_CLAIMS = (
      "WMSE beats MSE, ESRGAN structure with feature and adversarial losses (TSN spatial)"),
     ("warp_helps_vdsr", "tosr", "vdsr_warp", "vdsr", "The warp loss helps VDSR (TSN temporal)"),
     ("warp_helps_duf16", "tosr", "duf16_warp", "duf16", "The warp loss helps VSR-DUF-16 (TSN temporal)"),
+    # beyond the paper: rdsr's task terms, one at a time (temporal = rdsr itself)
+    ("rdsr_spatial_task_helps", "rdsr", "spatial", "pixel",
+     "RDSR: the spatial task term helps (TSN fusion; beyond the paper)"),
+    ("rdsr_temporal_task_helps", "rdsr", "temporal", "spatial",
+     "RDSR: the temporal task term helps (TSN fusion; beyond the paper)"),
 )
 #: "PSNR does not predict accuracy" holds when Spearman's rho's interval is not above 0 and ends
 #: below this (a strong positive rank association ruled out); see ``arsr.stats.association_verdict``.
@@ -798,7 +818,7 @@ def _ablation_tables(ablation_per_video: pd.DataFrame, kind: str) -> dict[str, p
 
 
 #: Trained models that are not rows of the accuracy table.
-_EXTRA_LABELS = {"rrdb_psnr": "RRDBNet-PSNR (ESRGAN's and SoSR's first phase)"}
+_EXTRA_LABELS = {"rrdb_psnr": "RRDBNet-PSNR (ESRGAN's, SoSR's and RDSR's first phase)"}
 
 
 def _label(method: str) -> str:
@@ -855,7 +875,12 @@ def claims_table(per_video: pd.DataFrame, ablation_per_video: pd.DataFrame | Non
     * ``best_sr_beats_<baseline>`` (beyond the paper, with ``lr_per_video``: the LR baselines'
       per-video rows): the best SR row by TSN fusion (SoSR+ToSR included; scored by the HR-trained
       TSN) vs the TSN trained on LR video, on the bicubic frames -- chosen on the same videos, so
-      its difference is optimistic.
+      its difference is optimistic;
+    * ``rdsr_beats_sosr_tosr`` (beyond the paper): RDSR vs SoSR+ToSR, TSN fusion (the issue's goal:
+      +2 points or more, its interval excluding 0); rdsr's ablation rows are in ``ABLATION_CLAIMS``.
+
+    The rows beyond the paper (``arsr.methods.BEYOND_PAPER``) take no part in the paper's claims
+    (the SR rows of ``sr_beats_bicubic`` and ``best_sr_beats_<baseline>`` are the paper's too).
 
     per_video: :func:`read_per_video`; ablation_per_video: :func:`read_ablation_per_video`;
     eval_df: :func:`read_eval` (PSNR per method). Columns ``CLAIM_COLUMNS`` (difference in pp, or
@@ -864,7 +889,7 @@ def claims_table(per_video: pd.DataFrame, ablation_per_video: pd.DataFrame | Non
     """
     rows, notes = [], []
     fusion = _tables(per_video, "tsn", "fusion")
-    candidates = [m for m in fusion if m not in REFERENCE]
+    candidates = [m for m in fusion if m not in REFERENCE and m in PAPER_ORDER]
     claim = "Super-resolution beats bicubic upscaling (TSN fusion)"
     if "bicubic" in fusion and candidates:
         scores = aligned_scores({m: fusion[m] for m in ["bicubic", *candidates]})
@@ -896,11 +921,22 @@ def claims_table(per_video: pd.DataFrame, ablation_per_video: pd.DataFrame | Non
         _best_of_claim("tosr_beats_video_sr", "ToSR beats the other video SR (TSN temporal)", "tosr", VIDEO_SR,
                        temporal, "other video SR", n_resamples, seed, notes),
         _best_of_claim("sosr_tosr_best_fusion", "SoSR+ToSR is the best row short of HR (TSN fusion)", COMBINED,
-                       [m for m in METHOD_ORDER if m not in ("hr", COMBINED)], fusion, "other row",
+                       [m for m in PAPER_ORDER if m not in ("hr", COMBINED)], fusion, "other row",
                        n_resamples, seed, notes),
     ):
         if row is not None:
             rows.append(row)
+    claim = "RDSR beats SoSR+ToSR (TSN fusion; beyond the paper)"
+    if "rdsr" in fusion and COMBINED in fusion:
+        scores = aligned_scores({"rdsr": fusion["rdsr"], COMBINED: fusion[COMBINED]})
+        r = stats.paired_bootstrap(scores["rdsr"], scores[COMBINED], n_resamples=n_resamples, rng=seed)
+        rows.append(_claim_row("rdsr_beats_sosr_tosr", claim,
+                               "RDSR (one network, its frames for both streams) vs SoSR+ToSR (SoSR's frames for the "
+                               "spatial stream, ToSR's for the temporal); the issue's goal: +2 points or more",
+                               r, stats.verdict(r.ci_low, r.ci_high)))
+    else:
+        lacking = " / ".join(_label(m) for m in ("rdsr", COMBINED) if m not in fusion)
+        notes.append(f"Left out \"{claim}\": no TSN fusion results for {lacking} (not in sr.methods).")
     abl = ablation_per_video if ablation_per_video is not None else pd.DataFrame(columns=ABLATION_PER_VIDEO_COLUMNS)
     for name, kind, with_term, without, claim in ABLATION_CLAIMS:
         tables = _ablation_tables(abl, kind)
@@ -1007,7 +1043,7 @@ def dataset_summary(dataset: str, test_videos: int, split_videos: int | None, se
     shown = f"paper ({paper.DATASET_LABELS[reference]})" if reference else "not shown"
     return (f"Dataset **{dataset}**: **{test_videos} test videos**{of}, **{len(seeds)} SR "
             f"seed{'s' if len(seeds) != 1 else ''}** {seeds} (a cell is the mean over seeds, *mean ± std* "
-            f"with several); methods: {', '.join(METHOD_LABELS.get(m, m) for m in methods)}; the paper's "
+            f"with several); methods: {', '.join(LABELS.get(m, m) for m in methods)}; the paper's "
             f"numbers: **{shown}**." + _skipped_sentence(prepare))
 
 
@@ -1075,7 +1111,7 @@ def visual_comparison_figure(samples: Mapping[str, Mapping[str, np.ndarray]], me
 
     methods = list(methods or samples)
     cols = [m for m in ("hr", "bicubic") if m in methods] + \
-           [m for m in METHOD_ORDER if m in methods and m not in ("hr", "bicubic", COMBINED)]
+           [m for m in ORDER if m in methods and m not in ("hr", "bicubic", COMBINED)]
     hr = samples["hr"]
     n = min(n_videos, len(hr["video_ids"]))
     h, w = hr["sr"].shape[2:4]
@@ -1096,7 +1132,7 @@ def visual_comparison_figure(samples: Mapping[str, Mapping[str, np.ndarray]], me
             ax.imshow(samples[method]["sr"][i, 0, y:y + size[0], x:x + size[1]], interpolation="nearest")
             _no_ticks(ax)
             if i == 0:
-                ax.set_title(METHOD_LABELS.get(method, method), fontsize=8)
+                ax.set_title(LABELS.get(method, method), fontsize=8)
             if j == 0:
                 ax.set_ylabel(f"{str(vid).split('/')[-1][:18]}\nframe {t}", fontsize=6)
     fig.tight_layout(pad=0.3)
@@ -1160,7 +1196,7 @@ def flow_comparison_figure(samples: Mapping[str, Mapping[str, np.ndarray]], flow
             ax = axes[i][j]
             ax.imshow(flow_to_rgb(flows[m], max_mag=scale))
             _no_ticks(ax)
-            label = METHOD_LABELS.get(m, m)
+            label = LABELS.get(m, m)
             ax.set_title(f"{label}: reference" if m == "hr" else f"{label}: EPE {epe:.2f} px", fontsize=8)
             if j == 0:
                 ax.set_ylabel(f"{str(hr['video_ids'][i]).split('/')[-1][:18]}\nframe {int(hr['frames'][i])}",
@@ -1179,7 +1215,7 @@ def sr_training_figure(curves: pd.DataFrame):
     (phase, seed), one panel per method."""
     import matplotlib.pyplot as plt
 
-    methods = [m for m in METHOD_ORDER if m in set(curves["method"])]
+    methods = [m for m in ORDER if m in set(curves["method"])]
     ncol = min(3, max(1, len(methods)))
     nrow = math.ceil(len(methods) / ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 2.6 * nrow), squeeze=False)
@@ -1190,7 +1226,7 @@ def sr_training_figure(curves: pd.DataFrame):
         loss = part["loss"].dropna()
         if len(loss) and (loss > 0).all() and loss.max() > 20 * loss.min():  # log only for wide ranges
             ax.set_yscale("log")
-        ax.set_title(METHOD_LABELS[method], fontsize=9)
+        ax.set_title(LABELS[method], fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6)
@@ -1235,7 +1271,7 @@ def training_trends(sr_curves: pd.DataFrame | None, recognizer_curves: pd.DataFr
                        for _, line in part.groupby("seed")]
             finite = [c for c in changes if math.isfinite(c)]
             mean = float(np.mean(finite)) if finite else math.nan
-            name = METHOD_LABELS.get(key[0], key[0]) if kind == "SR" else key[0]
+            name = LABELS.get(key[0], key[0]) if kind == "SR" else key[0]
             rows.append({"kind": kind, "model": name, "phase": key[1] if len(key) > 1 else "",
                          "change_pct": 100 * mean,
                          "seed_range_pct": (f"{100 * min(finite):+.1f} .. {100 * max(finite):+.1f}"
@@ -1523,10 +1559,13 @@ def training_costs(metrics: Mapping[str, Mapping], sr_methods: Sequence[str], sr
     ``train_recognizers_lr``): deriving the LR store plus training both TSN streams; the
     fine-tuned one leaves out the HR TSN it starts from, which the study trains anyway. HR is not
     a row. Training only: at test time an SR method also super-resolves every
-    frame, the LR-trained TSN reads the bicubic frames. SoSR+ToSR: SoSR's and ToSR's costs added."""
+    frame, the LR-trained TSN reads the bicubic frames. SoSR+ToSR: SoSR's and ToSR's costs added.
+    RDSR (beyond the paper): its training with RRDBNet-PSNR's; its frozen teachers (TSN streams of
+    ``recognition.feature_seed``, trained by ``train_recognizers`` so that it is not scored by what
+    it learnt from) are not counted, as SoSR's feature network is not; their seconds are named."""
     finetune = (sr or {}).get("finetune") or {}
     rows = [{"row": "bicubic", "trained": "nothing", "seconds": 0.0, "device": ""}]
-    for method in [m for m in METHOD_ORDER if m in sr_methods]:
+    for method in [m for m in ORDER if m in sr_methods]:
         stage = sr_stage(method, sr)
         if stage not in metrics:
             raise MissingInputError(f"no metrics of stage {stage}: run `dvc repro {stage}`")
@@ -1539,6 +1578,13 @@ def training_costs(metrics: Mapping[str, Mapping], sr_methods: Sequence[str], sr
                 raise MissingInputError(f"no metrics of stage {base_stage}: run `dvc repro {base_stage}`")
             seconds += _per_seed_seconds(metrics[base_stage])
             trained = f"SR network, from {_label(base)} (its training included)"
+        if method in BEYOND_PAPER:
+            rec = metrics.get(layout.RECOGNIZERS_STAGE) or {}
+            teachers = [f"{name.removeprefix('feature_')} {float(rec[name]['seconds']):,.0f} s"
+                        for name in ("feature_tsn_rgb", "feature_tsn_flow")
+                        if isinstance(rec.get(name), Mapping) and "seconds" in rec[name]]
+            trained += ("; its frozen TSN teachers not counted"
+                        + (f" ({', '.join(teachers)}; the rgb one is SoSR's feature network too)" if teachers else ""))
         rows.append({"row": method, "trained": trained, "seconds": seconds,
                      "device": (m.get("provenance") or {}).get("device", "?")})
     parts = {r["row"]: r for r in rows}
@@ -1588,10 +1634,25 @@ def cost_table(costs: pd.DataFrame, eval_df: pd.DataFrame, *, digits: int = 2) -
 
 
 def cost_prose(costs: pd.DataFrame, claims: pd.DataFrame) -> str:
-    """What the cost table and the ``best_sr_beats_<baseline>`` claims say, together: accuracy as
-    the claim's interval decides, cost as measured (one run, no interval)."""
+    """What the cost table and the ``best_sr_beats_<baseline>`` and ``rdsr_beats_sosr_tosr`` claims
+    say, together: accuracy as the claim's interval decides, cost as measured (one run, no interval)."""
     seconds = dict(zip(costs["row"], costs["seconds"]))
     parts = []
+    for r in claims[claims["name"] == "rdsr_beats_sosr_tosr"].itertuples():
+        d = _claim_decimals(r)
+        diff = f"{_signed(r.difference, d)} points, 95% CI {_signed(r.ci_low, d)} to {_signed(r.ci_high, d)}"
+        if r.verdict == "holds":
+            accuracy = f"RDSR is more accurate than SoSR+ToSR ({diff})"
+        elif r.verdict == "reversed":
+            accuracy = f"SoSR+ToSR is more accurate than RDSR ({diff})"
+        else:
+            accuracy = f"the interval cannot tell RDSR and SoSR+ToSR apart ({diff})"
+        goal = "meets" if r.verdict == "holds" and r.difference >= 2 else "misses"
+        mine, theirs = seconds.get("rdsr", math.nan), seconds.get(COMBINED, math.nan)
+        ratio = f" ({mine / theirs:.0%} of it)" if math.isfinite(mine) and math.isfinite(theirs) and theirs > 0 else ""
+        parts.append(f"RDSR (beyond the paper): {accuracy}, so it {goal} the goal of +2 points with an interval "
+                     f"excluding 0; RDSR cost {mine:,.0f} s to train with its RRDBNet-PSNR base, SoSR+ToSR "
+                     f"{theirs:,.0f} s with both bases{ratio}.")
     for r in claims[claims["name"].str.startswith("best_sr_beats_")].itertuples():
         baseline = r.name.removeprefix("best_sr_beats_")
         best = next((m for m in ROW_ORDER if r.comparison.startswith(f"{_label(m)} (HR-trained TSN)")), None)
@@ -1608,7 +1669,7 @@ def cost_prose(costs: pd.DataFrame, claims: pd.DataFrame) -> str:
             cost += f", {_label(best)} {seconds[best]:,.0f} s"
         parts.append(f"Against {_label(baseline)}: {accuracy}; {cost}.")
     if not parts:
-        return "No LR-trained baseline was compared (its results are missing)."
+        return "No LR-trained baseline and no RDSR row was compared (their results are missing)."
     return " ".join(parts)
 
 
@@ -1616,14 +1677,14 @@ def headline(eval_df: pd.DataFrame, correlations: pd.DataFrame, provenance: Mapp
              claims: pd.DataFrame | None = None, lr_eval: pd.DataFrame | None = None,
              costs: pd.DataFrame | None = None) -> dict:
     """The numbers ``reports/metrics/study.json`` keeps (``dvc metrics show``): TSN top-1 (means
-    over seeds) of HR, bicubic, SoSR, ToSR and SoSR+ToSR per stream, Spearman's rho of PSNR vs
+    over seeds) of HR, bicubic, SoSR, ToSR, SoSR+ToSR and the rows beyond the paper (RDSR) per stream, Spearman's rho of PSNR vs
     top-1 per recognizer and stream, the number of test videos and seeds, every method's
     summary (:func:`method_summary`), the claims' verdicts (:func:`claims_table`: name,
     difference, ci_low, ci_high, verdict; difference and interval in percentage points, or
     Spearman's rho for ``psnr_not_predictive_*``), total seconds. With ``lr_eval`` the LR
     baselines get ``methods`` entries too; with ``costs`` (:func:`training_costs`) each row of it
     its ``training_seconds``."""
-    keys = [m for m in ("hr", "bicubic", "sosr", "tosr", COMBINED) if m in set(eval_df["method"])]
+    keys = [m for m in ("hr", "bicubic", "sosr", "tosr", COMBINED, *BEYOND_PAPER) if m in set(eval_df["method"])]
     tsn = eval_df[(eval_df["recognizer"] == "tsn") & eval_df["method"].isin(keys)]
     summary = seed_summary(tsn, ["method", "stream"], "top1")
     top1 = {stream: {r.method: _finite(r.mean) for r in summary[summary["stream"] == stream].itertuples()}
