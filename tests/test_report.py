@@ -1095,7 +1095,10 @@ def test_report_notebook_on_fake_results(tmp_path, default_params):
     assert {c["verdict"] for c in head["claims"]} <= {"holds", "reversed", "inconclusive"} and head["claims"]
     assert head["tsn_top1"]["fusion"]["hr"] == pytest.approx(_acc("hr", "tsn", "fusion", 0))
     assert head["provenance"]["dataset"] == "synthetic"
-    assert len(pd.read_csv(study / "reports/plots/psnr_vs_accuracy.csv")) == 60
+    # bicubic and the 10 SR rows (rdsr among them) x 2 recognizers x 3 streams
+    assert len(pd.read_csv(study / "reports/plots/psnr_vs_accuracy.csv")) == 66
+    assert "RDSR ablation (beyond the paper)" in text and f"= {RDSR_ROW} row" in text
+    assert "RDSR cost" in text and "teachers not counted" in text
     figures = {p.name for p in (study / "reports/figures/study").glob("*.png")}
     assert {"psnr_vs_accuracy.png", "visual_comparison.png", "wmse_weights.png", "flow_comparison.png",
             "sr_training.png", "recognizer_training.png"} <= figures

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from arsr.study.layout import LR_BASELINES, LR_RECOGNIZERS_STAGE, lr_baseline_stage
-from arsr.study.variants import ALIASES
+from arsr.study.variants import ALIASES, KINDS
 from test_report import check_study_html  # tests/ is on sys.path under pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,19 +104,28 @@ def test_study_runs_end_to_end(study):
                 *(f"train_sr@{m}" for m in sr["train"]), *(f"finetune_sr@{m}" for m in sr["finetune"]),
                 *(f"evaluate@{m}" for m in sr["methods"]),
                 "evaluate_reference@hr", "evaluate_reference@bicubic",
-                *(f"ablate_sosr@{v}" for v in ablation["sosr"]), *(f"ablate_tosr@{v}" for v in ablation["tosr"]),
+                *(f"ablate_{kind}@{v}" for kind in KINDS for v in ablation[kind]),
                 LR_RECOGNIZERS_STAGE, *(lr_baseline_stage(b) for b in LR_BASELINES)}
+    # rdsr (beyond the paper): trained from rrdb_psnr, evaluated, its ablation's own rows
+    assert {"finetune_sr@rdsr", "evaluate@rdsr", "ablate_rdsr@pixel", "ablate_rdsr@spatial"} <= expected
     assert ran == expected, f"stages run: {sorted(ran)}"
     text = (repo / "reports/study.html").read_text()
     # the ablation tables: the variants the profile ran and the main-study rows they read
-    check_study_html(text, ablation={kind: [*ablation[kind], *ALIASES[kind]] for kind in ("sosr", "tosr")})
+    check_study_html(text, methods=sr["methods"],
+                     ablation={kind: [*ablation[kind], *ALIASES[kind]] for kind in KINDS})
     for needle in ("Spearman", "data:image/png", "Provenance", "Seconds per stage"):
         assert needle in text, f"{needle!r} missing from study.html"
     head = json.loads((repo / "reports/metrics/study.json").read_text())
-    assert set(head["tsn_top1"]["fusion"]) == {"hr", "bicubic", "sosr", "tosr", "sosr+tosr"}
+    assert set(head["tsn_top1"]["fusion"]) == {"hr", "bicubic", "sosr", "tosr", "sosr+tosr", "rdsr"}
+    assert "rdsr_beats_sosr_tosr" in {c["name"] for c in head["claims"]}
+    # rdsr's teachers: the TSN streams of recognition.feature_seed, beside (not among) the scoring ones
+    teachers = json.loads((repo / "reports/metrics/train_sr/rdsr.json").read_text())["task_teachers"]
+    assert teachers == {"spatial": f"data/models/feature_net/seed{TINY['recognition']['feature_seed']}/tsn_rgb",
+                        "temporal": f"data/models/feature_net/seed{TINY['recognition']['feature_seed']}/tsn_flow"}
     assert head["total_seconds"] > 0 and head["provenance"]["dataset"] == "synthetic"
     points = (repo / "reports/plots/psnr_vs_accuracy.csv").read_text().splitlines()
-    assert points[0] == "method,recognizer,stream,psnr,top1" and len(points) == 1 + 10 * 2 * 3
+    # bicubic and the 10 SR rows (rdsr among them) x 2 recognizers x 3 streams
+    assert points[0] == "method,recognizer,stream,psnr,top1" and len(points) == 1 + 11 * 2 * 3
     for name in ("psnr_vs_accuracy", "visual_comparison", "wmse_weights", "flow_comparison", "sr_training",
                  "recognizer_training"):
         assert (repo / f"reports/figures/study/{name}.png").stat().st_size > 5_000, name
@@ -159,6 +168,6 @@ def test_dvc_deps_follow_the_code(study):
         metrics.write_text(original)
     evaluating = {f"evaluate@{m}" for m in TINY["sr"]["methods"]} | {
         "evaluate_reference@hr", "evaluate_reference@bicubic", "evaluate_combined",
-        *(f"ablate_sosr@{v}" for v in TINY["ablation"]["sosr"]), *(f"ablate_tosr@{v}" for v in TINY["ablation"]["tosr"])}
+        *(f"ablate_{kind}@{v}" for kind in KINDS for v in TINY["ablation"][kind])}
     assert evaluating <= status, sorted(evaluating - status)
     assert not {s for s in status if s.startswith(("train_", "finetune_", "prepare"))}, sorted(status)
