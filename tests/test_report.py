@@ -701,7 +701,7 @@ def test_rdsr_row_claim_cost_and_ablation_beyond_the_paper(fake):
     assert list(shown.index[-2:]) == ["SoSR+ToSR", RDSR_ROW]
     assert "RRDBNet-PSNR" in shown.loc[RDSR_ROW, "trained"] and "teachers not counted" in shown.loc[RDSR_ROW, "trained"]
     prose = report.cost_prose(costs, claims)
-    assert "RDSR cost 10 s to train with its RRDBNet-PSNR base, SoSR+ToSR 20 s with both bases (50% of it)" in prose
+    assert "RDSR cost 10 s to train with its RRDBNet-PSNR base, SoSR+ToSR 20 s with both bases (RDSR: 50% of SoSR+ToSR's)" in prose
     head = report.headline(study.eval, report.spearman_by_stream(report.psnr_vs_accuracy(study.eval)), None, claims,
                            costs=costs)
     assert head["tsn_top1"]["fusion"]["rdsr"] == fusion + 1 and head["methods"]["rdsr"]["training_seconds"] == 10.0
