@@ -72,6 +72,7 @@ from .paths import resolve
 from .recognition.inference import STREAMS, SnippetPlan, STResNetRecognizer, TwoStreamTSN, load_recognizers
 from .recognition.sampling import needed_frames, uniform_offsets
 from .recognition.tsn import fuse_scores
+from .shards import Shard, rank_ordered
 from .sr_methods import SRMethod
 from .workers import process_pool, worker_count
 
@@ -274,7 +275,8 @@ def evaluate(method: SRMethod, recognizers: Mapping[str, Any], test_set: Prepare
              temporal_method: SRMethod | None = None, flow_method: str = "dis",
              flow_options: Mapping[str, Any] | None = None, num_frames: int = 25, crops: str = "center",
              workers: int | None = None, psnr: bool = True, shave: int = 4, split: str = "test",
-             videos: Sequence[str] | None = None, progress: bool = True) -> EvaluationResult:
+             videos: Sequence[str] | None = None, progress: bool = True,
+             shard: Shard | None = None) -> EvaluationResult | None:
     """Recognition accuracy (and PSNR/SSIM) of ``method``'s SR video; see the module notes.
 
     method: an ``arsr.sr_methods`` method (``hr_method()``, ``bicubic_method(4)``, ...).
@@ -289,6 +291,10 @@ def evaluate(method: SRMethod, recognizers: Mapping[str, Any], test_set: Prepare
     workers: processes for flow and PSNR/SSIM (:mod:`arsr.workers`: 0 or None = one per core, 1 = this
         process).
     psnr: measure PSNR/SSIM (Y, ``shave`` border pixels) on the ``num_frames`` spread frames.
+    shard: this process's :class:`arsr.shards.Shard` under torchrun: it evaluates only its slice of
+        the videos (``rows[rank::world]``) into the cache (required), rank 0 opening the cache
+        folders first; the result covers that slice (None for a rank without videos). The whole
+        result is a later call without ``shard``, which finds every video cached.
     Returns an ``EvaluationResult`` (``.table`` is the tidy table).
     """
     if not isinstance(test_set, PreparedDataset):
@@ -301,24 +307,32 @@ def evaluate(method: SRMethod, recognizers: Mapping[str, Any], test_set: Prepare
     if "/" in name or name in ("", ".", ".."):
         raise ValueError(f"name {name!r} cannot be a cache folder name: choose another")
     rows = _rows(test_set, split, videos)
+    if shard is not None and shard.world > 1:
+        if cache_dir is None:
+            raise ValueError("evaluate(shard=...) writes its slice to the cache for the merge: give cache_dir")
+        rows = shard.take(rows)
     flow_options = dict(flow_options or {})
     root = resolve(cache_dir) / name if cache_dir is not None else None
-    base = {"format": FORMAT_VERSION, "method": method.fingerprint(), "num_frames": num_frames}
-    score_dirs = {
-        rec_name: _Folder(root / "scores" / rec_name if root else None, {
-            **base, "temporal_method": temporal_method.fingerprint() if temporal_method else None,
-            "flow_method": flow_method, "flow_options": flow_options, "crops": crops,
-            # the cache's key keeps its first spelling: renaming it would make every cache stale
-            "recogniser": rec.fingerprint(), "kind": rec.kind, "coupled": rec.coupled,
-            "streams": list(rec.streams), "class_names": test_set.class_names})
-        for rec_name, rec in recognizers.items()}
-    quality_dir = _Folder(root / "quality" if root else None,
-                          {**base, "shave": shave, "fields": "psnr,ssim,channel_shift"}) if psnr else None
+    with rank_ordered(shard):  # a stale folder is removed once, by rank 0, before the others write
+        base = {"format": FORMAT_VERSION, "method": method.fingerprint(), "num_frames": num_frames}
+        score_dirs = {
+            rec_name: _Folder(root / "scores" / rec_name if root else None, {
+                **base, "temporal_method": temporal_method.fingerprint() if temporal_method else None,
+                "flow_method": flow_method, "flow_options": flow_options, "crops": crops,
+                # the cache's key keeps its first spelling: renaming it would make every cache stale
+                "recogniser": rec.fingerprint(), "kind": rec.kind, "coupled": rec.coupled,
+                "streams": list(rec.streams), "class_names": test_set.class_names})
+            for rec_name, rec in recognizers.items()}
+        quality_dir = _Folder(root / "quality" if root else None,
+                              {**base, "shave": shave, "fields": "psnr,ssim,channel_shift"}) if psnr else None
 
+    if rows.empty:  # a rank with no videos (more ranks than videos)
+        return None
     memory_scores: dict[str, dict[str, tuple[int, dict]]] = {r: {} for r in recognizers}
     memory_quality: dict[str, dict] = {}
     runner = _Runner(workers)
-    bar = tqdm(total=len(rows), unit="video", desc=f"evaluate {name}", disable=not progress, mininterval=1.0)
+    where = f" [rank {shard.rank}/{shard.world}]" if shard is not None and shard.world > 1 else ""
+    bar = tqdm(total=len(rows), unit="video", desc=f"evaluate {name}{where}", disable=not progress, mininterval=1.0)
 
     def finish(p: _Pending) -> None:
         key = p.row["key"]

@@ -103,8 +103,14 @@ def _estimator(method: str, options: dict[str, Any]):
         cache = _local.cache = {}
         _local.pid = os.getpid()
     key = (method, tuple(sorted(options.items())))
-    obj = cache.get(key)
-    if obj is not None:
+    entry = cache.get(key)
+    if entry is not None:
+        obj, finest = entry
+        if method == "dis":
+            # like TV-L1's scales below, DIS lowers its stored finest scale for good after one
+            # small image (medium: 1 -> 0 after a 32x32 pair), which changed every later flow of
+            # this cached object by up to 0.4 px: restore it before every call
+            obj.setFinestScale(finest)
         return obj
     if method == "tvl1":
         obj = cv2.optflow.DualTVL1OpticalFlow_create()
@@ -124,7 +130,7 @@ def _estimator(method: str, options: dict[str, Any]):
             getattr(obj, _DIS_SETTERS[name])(value)
     else:  # pragma: no cover - guarded by compute_flow
         raise AssertionError(method)
-    cache[key] = obj
+    cache[key] = (obj, obj.getFinestScale() if method == "dis" else None)
     return obj
 
 

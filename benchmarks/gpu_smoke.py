@@ -238,7 +238,8 @@ def flow(args) -> None:
 
 
 def ddp(args) -> None:
-    """(c) SR (an image and a video model) and TSN training under torchrun, every process."""
+    """(c) SR (an image and a video model) and TSN training under torchrun, every process; the
+    bicubic row's evaluation sharded over them (equal to step (a)'s single-process run)."""
     import torch.distributed as dist
 
     from arsr.recognition.train import train_recognizer
@@ -275,6 +276,29 @@ def ddp(args) -> None:
             finite({"loss": loss}, "DDP TSN rgb")
             say(f"DDP TSN rgb: {result.iteration} iterations, global batch {2 * info.world_size}, "
                 f"{time.perf_counter() - t:.1f} s, loss {loss:.3f}")
+        # the evaluation sharded over the processes (arsr.study.sharded), merged on rank 0, vs step (a)'s
+        from arsr.shards import Shard
+        from arsr.study.evaluation import evaluate_stage
+        from arsr.study.sharded import evaluate_sharded
+
+        models = args.work / "models"
+        dirs = {"interim": store, "recognizers": models / "recognizers", "models": models / "sr",
+                "eval": out / "eval"}
+        t = time.perf_counter()
+        runs = evaluate_sharded("bicubic", params, dirs, Shard(info.rank, info.world_size), device=info.device,
+                                progress=False)
+        if info.is_main:
+            seconds = time.perf_counter() - t
+            single = evaluate_stage("bicubic", params["evaluate"], params["seeds"], params["prepare"], store,
+                                    dirs["recognizers"], dirs["models"], args.work / "eval",
+                                    recognizer_seed=params["recognition"]["seed"], n_samples=0, progress=False,
+                                    device=info.device)
+            a, b = (r.per_video.sort_values(["recognizer", "stream", "video_id"])["prediction"].to_numpy()
+                    for r in (runs, single))
+            if not (a == b).all():
+                fail(f"sharded evaluation: {(a != b).sum()} per-video predictions differ from one process")
+            say(f"sharded evaluate bicubic: {int(runs.table['n_videos'].max())} videos over {info.world_size} "
+                f"process(es) in {seconds:.1f} s, predictions equal to step (a)'s single process")
     finally:
         distributed.cleanup()
 

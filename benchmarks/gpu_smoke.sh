@@ -10,7 +10,8 @@
 #       with tvl1_torch on CUDA;
 #   (b) tvl1_torch throughput on CUDA vs every CPU core on 320x240 pairs, and the median
 #       end-point difference between them (and against OpenCV's TV-L1);
-#   (c) DDP: SR and TSN training under torchrun, one process per visible GPU.
+#   (c) DDP: SR and TSN training under torchrun, one process per visible GPU, and the evaluation
+#       sharded over those processes (arsr.study.sharded), equal to the single-process run.
 # Each step prints what it measured (lines starting "gpu_smoke:"). The Python side is
 # benchmarks/gpu_smoke.py. GPU_SMOKE_WORK=DIR keeps the working files there (default: a
 # temporary folder, removed at the end).

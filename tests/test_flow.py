@@ -144,3 +144,16 @@ def test_tvl1_keeps_its_scales_after_a_small_image(pair):
     compute_flow(small, small, "tvl1", warps=1, inner_iterations=5, outer_iterations=2)
     after = compute_flow(prev, nxt, "tvl1", warps=1, inner_iterations=5, outer_iterations=2)
     np.testing.assert_array_equal(before, after)
+
+
+@pytest.mark.parametrize("options", [{}, {"preset": "fast"}, {"finest_scale": 2}])
+def test_dis_keeps_its_finest_scale_after_a_small_image(pair, options):
+    """OpenCV's DIS lowers its stored finest scale for good after a small image (medium: 1 -> 0
+    after a 32x32 pair; found when a sharded prepare gave other flow than the single process that
+    had scored 32x32 clips before); the cached estimator must give the same flow before and after."""
+    prev, nxt = pair
+    before = compute_flow(prev, nxt, "dis", **options)
+    small = np.ascontiguousarray(prev[:32, :32])
+    compute_flow(small, small, "dis", **options)
+    after = compute_flow(prev, nxt, "dis", **options)
+    np.testing.assert_array_equal(before, after)

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from ..io import atomic_dir, write_json, write_text
 from ..paths import resolve
+from ..shards import Shard, rank_ordered
 from ..workers import process_pool
 from .store import INDEX_COLUMNS, STORE_FORMAT, folder_files, read_meta, video_key, write_video_folder
 
@@ -186,30 +187,41 @@ def source_stamp(path: str | Path) -> list[int]:
 
 
 def prepare_dataset(records, out_dir: str | Path, settings: PrepareSettings, *, workers: int = 0,
-                    on_bad_video: str = "error", progress: bool = True):
+                    on_bad_video: str = "error", progress: bool = True, shard: Shard | None = None):
     """Prepare every record into ``out_dir``; return ``(index, stats)``.
 
     ``workers``: processes (:mod:`arsr.workers`: 0 = one per core, 1 = this process). ``stats``
     counts videos ``prepared`` now, ``reused`` from an earlier run, ``skipped`` as unreadable (only
     with ``on_bad_video="skip"``; with ``"error"`` the first unreadable video stops the run, after
     the videos already finished are safely on disk).
+
+    ``shard`` (a rank of a torchrun launch, :mod:`arsr.study.sharded`): prepare only this rank's
+    slice of ``records`` (``records[rank::world]``; rank 0 first removes a killed run's leftovers
+    and stale folders) and return ``(None, stats)`` of the slice, writing no index; the index is
+    a later call without ``shard``, which finds every video prepared and reuses it.
     """
     out_dir = resolve(out_dir)
     videos_dir = out_dir / "videos"
-    videos_dir.mkdir(parents=True, exist_ok=True)
-    for leftover in videos_dir.glob(".*.tmp"):  # folders of a killed run
-        shutil.rmtree(leftover, ignore_errors=True)
     keys = [video_key(r.video_id) for r in records]
     if len(set(keys)) != len(keys):
         dup = sorted({k for k in keys if keys.count(k) > 1})[:5]
         raise ValueError(f"video ids collide after making folder names: {dup}")
-    for stale in set(p.name for p in videos_dir.iterdir() if p.is_dir()) - set(keys):
-        shutil.rmtree(videos_dir / stale)
+    sharded = shard is not None and shard.world > 1
+    with rank_ordered(shard if sharded else None):
+        if not sharded or shard.is_main:
+            videos_dir.mkdir(parents=True, exist_ok=True)
+            for leftover in videos_dir.glob(".*.tmp"):  # folders of a killed run
+                shutil.rmtree(leftover, ignore_errors=True)
+            for stale in set(p.name for p in videos_dir.iterdir() if p.is_dir()) - set(keys):
+                shutil.rmtree(videos_dir / stale)
+    mine = list(zip(records, keys))
+    if sharded:
+        mine = shard.take(mine)
 
     fingerprint = settings.fingerprint()
     metas: dict[str, dict] = {}
     todo = []
-    for record, key in zip(records, keys):
+    for record, key in mine:
         meta = read_meta(videos_dir / key)
         if meta and meta.get("fingerprint") == fingerprint and \
                 meta.get("source") == source_stamp(record.path) and \
@@ -219,7 +231,8 @@ def prepare_dataset(records, out_dir: str | Path, settings: PrepareSettings, *, 
             todo.append((record, key))
     reused = len(metas)
     errors: dict[str, str] = {}
-    bar = tqdm(total=len(todo), desc="prepare videos", unit="video", disable=not progress,
+    where = f" [rank {shard.rank}/{shard.world}]" if sharded else ""
+    bar = tqdm(total=len(todo), desc=f"prepare videos{where}", unit="video", disable=not progress,
                mininterval=1.0)
     jobs = [(r.path, videos_dir / key, settings) for r, key in todo]
     try:
@@ -239,6 +252,9 @@ def prepare_dataset(records, out_dir: str | Path, settings: PrepareSettings, *, 
                     raise
     finally:
         bar.close()
+    if sharded:
+        return None, {"videos": len(mine), "prepared": len(todo) - len(errors), "reused": reused,
+                      "skipped_unreadable": len(errors), "unreadable": errors, "fingerprint": fingerprint}
 
     rows = []
     for record, key in zip(records, keys):

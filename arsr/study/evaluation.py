@@ -36,6 +36,7 @@ from ..methods import COMBINED, REFERENCE as REFERENCE_METHODS  # the rows witho
 from ..params_file import ParamError
 from ..paths import resolve
 from ..recognition.config import RECOGNIZER_TYPES
+from ..shards import Shard
 from ..workers import worker_count
 from .layout import (LR_BASELINES, PER_CLASS_COLUMNS, PER_VIDEO_COLUMNS, REFERENCE_CACHE, TABLE_COLUMNS, eval_item,
                      eval_stage, samples_npz)
@@ -182,14 +183,18 @@ def _tidy(result, method: str, seed: int, streams: Sequence[str] | None = None) 
 def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare: Mapping,
                    interim_dir: str | Path, recognizers_dir: str | Path, models_dir: str | Path,
                    eval_dir: str | Path, *, recognizer_seed: int = 0, n_samples: int = SAMPLE_VIDEOS,
-                   progress: bool = True, device=None) -> EvalRuns:
+                   progress: bool = True, device=None, shard: Shard | None = None) -> EvalRuns | None:
     """Evaluate ``method`` (``hr``, ``bicubic``, a method of ``sr.methods``, ``sosr+tosr``, or an LR
     baseline of ``layout.LR_BASELINES``: see the module notes) for
     every SR seed of ``seeds`` with the recognizers ``evaluate.recognizers`` of
     ``recognizers_dir/seed<recognizer_seed>`` (one fixed instrument for every method and seed) on
     the test split (or its class-balanced ``evaluate.max_videos`` subset). The reference methods
     have no SR seed: they are evaluated once and their rows repeated for every seed, so that
-    tables join on the seed. See the module notes for files and caches."""
+    tables join on the seed. See the module notes for files and caches.
+
+    ``shard`` (a rank of a torchrun launch, :mod:`arsr.study.sharded`): evaluate only this rank's
+    slice of the videos into the per-video caches and return None; the stage's result is a later
+    call without ``shard`` (the notebook's), which finds every video cached and only merges."""
     from ..evaluate import evaluate as run_evaluation
     from ..flow import flow_options
 
@@ -200,11 +205,15 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
     subset = balanced_subset(dataset, evaluate["max_videos"])
     rows = dataset.split("test")
     keys = rows["key"].tolist() if subset is None else rows.set_index("video_id").loc[subset, "key"].tolist()
+    sharded = shard is not None and shard.world > 1
+    if sharded:
+        n_samples = 0  # the merge draws them
     options = dict(flow_method=prepare["flow_method"],
                    flow_options=flow_options(prepare["flow_method"], prepare.get("flow_device", "cpu")),
                    num_frames=evaluate["num_frames"],
                    crops=evaluate["crops"], workers=worker_count(evaluate["workers"]),
-                   shave=evaluate["shave"], videos=subset, progress=progress)
+                   shave=evaluate["shave"], videos=subset, progress=progress,
+                   **({"shard": shard} if sharded else {}))
     lr_baseline = method in LR_BASELINES
     if lr_baseline:
         recs = stage_recognizers(resolve(recognizers_dir) / method, recognizer_seed, ("tsn",), device=device)
@@ -214,11 +223,13 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
     tables, per_class, per_video, shifts = [], [], [], {}
     samples = None
     once = method in REFERENCE_METHODS or lr_baseline  # no SR seed: evaluated once, rows repeated per seed
+    prune = not sharded or shard.is_main  # files of videos no longer evaluated: removed once
     if once:
-        prune_cache(cache / REFERENCE_CACHE, keys)
+        if prune:
+            prune_cache(cache / REFERENCE_CACHE, keys)
         sr = sr_method("bicubic" if lr_baseline else method, models_dir, seeds[0], prepare["scale"], device=device)
         result = run_evaluation(sr, recs, dataset, name=REFERENCE_CACHE, cache_dir=cache, **options)
-        for seed in seeds:
+        for seed in seeds if not sharded else ():
             table, classes = _tidy(result, method, seed)
             tables.append(table)
             per_class.append(classes)
@@ -228,21 +239,26 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
         if n_samples:
             samples = sample_frames(sr, dataset, n_samples)
     for seed in seeds if not once else ():
-        prune_cache(cache / f"seed{seed}", keys)
+        if prune:
+            prune_cache(cache / f"seed{seed}", keys)
         if method == COMBINED:
             parts = _combined(recs, seed, dataset, evaluate, prepare, models_dir, eval_dir, keys, options, device)
         else:
             sr = sr_method(method, models_dir, seed, prepare["scale"], device=device)
             result = run_evaluation(sr, recs, dataset, name=f"seed{seed}", cache_dir=cache, **options)
+            if sharded:
+                continue
             parts = [(*_tidy(result, method, seed), per_video_rows(result, seed).assign(method=method))]
             if result.channel_shift is not None:
                 shifts[int(seed)] = [float(v) for v in result.channel_shift]
             if samples is None and n_samples:
                 samples = sample_frames(sr, dataset, n_samples)
-        for table, classes, videos in parts:
+        for table, classes, videos in parts if not sharded else ():
             tables.append(table)
             per_class.append(classes)
             per_video.append(videos)
+    if sharded:
+        return None
     if samples is not None:
         save_samples(resolve(eval_dir) / samples_npz(method), samples)
     table = pd.concat(tables, ignore_index=True)
@@ -257,7 +273,8 @@ def _combined(recs, seed, dataset, evaluate, prepare, models_dir, eval_dir, keys
     from ..evaluate import evaluate as run_evaluation, fuse_cached
 
     parts = []
-    if "tsn" in recs:
+    sharded = "shard" in options  # a rank's slice: only ST-ResNet has frames to score; the merge fuses TSN
+    if "tsn" in recs and not sharded:
         for part in ("sosr", "tosr"):
             folder = resolve(eval_dir) / eval_item(part) / f"seed{seed}" / "scores" / "tsn"
             if not (folder / "settings.json").is_file():
@@ -279,6 +296,8 @@ def _combined(recs, seed, dataset, evaluate, prepare, models_dir, eval_dir, keys
         result = run_evaluation(sosr, {"st_resnet": recs["st_resnet"]}, dataset, name=f"seed{seed}",
                                 cache_dir=resolve(eval_dir) / eval_item(COMBINED), temporal_method=tosr,
                                 psnr=False, **options)
+        if sharded:
+            return parts
         videos = per_video_rows(result, seed).assign(method=COMBINED)
         parts.append((*_tidy(result, COMBINED, seed, streams=("fusion",)), videos[videos["stream"] == "fusion"]))
     return parts

@@ -1,0 +1,87 @@
+"""Work split over the processes of a ``torchrun`` launch: each rank takes a disjoint slice.
+
+``torchrun --nproc_per_node=N [--nnodes=M ...]`` starts ``N x M`` processes and sets ``RANK``
+and ``WORLD_SIZE`` in each; :func:`from_env` reads them (rank 0 of 1 without torchrun). A
+:class:`Shard` takes every ``world``-th item starting at ``rank`` of a list whose order every rank
+computes the same way (the store's index, the dataset listing), so the slices are disjoint,
+cover the list, and do not depend on what is already on disk: a killed run restarted with
+another process count redoes only the items not yet written (the stages cache per video).
+
+Set-up that must happen once (removing a stale cache folder, generating the synthetic set) runs
+on rank 0 before the others start: :func:`rank_ordered`. Ranks wait for each other with
+``torch.distributed`` (the process group torchrun's processes join, see
+``arsr.train.distributed.setup``).
+"""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator, Sequence, TypeVar
+
+__all__ = ["Shard", "from_env", "barrier", "rank_ordered"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Rank ``rank`` of ``world`` processes."""
+
+    rank: int = 0
+    world: int = 1
+
+    def __post_init__(self):
+        if not (isinstance(self.world, int) and self.world >= 1 and isinstance(self.rank, int)
+                and 0 <= self.rank < self.world):
+            raise ValueError(f"shard rank {self.rank!r} of {self.world!r}: need 0 <= rank < world, world >= 1")
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def take(self, items: Sequence[T]):
+        """This rank's items: ``items[rank::world]`` (a DataFrame's rows by position)."""
+        if hasattr(items, "iloc"):
+            return items.iloc[self.rank::self.world].reset_index(drop=True)
+        return list(items)[self.rank::self.world]
+
+
+def from_env() -> Shard:
+    """The shard of this process from ``RANK`` / ``WORLD_SIZE`` (torchrun's); 0 of 1 without them."""
+    values = {}
+    for name, default in (("RANK", 0), ("WORLD_SIZE", 1)):
+        raw = os.environ.get(name)
+        try:
+            values[name] = default if raw in (None, "") else int(raw)
+        except ValueError:
+            raise ValueError(f"environment variable {name}={raw!r} is not an integer "
+                             "(torchrun sets it; unset it for a single-process run)") from None
+    return Shard(values["RANK"], values["WORLD_SIZE"])
+
+
+def barrier(shard: Shard | None = None) -> None:
+    """Wait for every rank. A no-op for one process; several need torch.distributed's process
+    group (``arsr.train.distributed.setup`` under torchrun)."""
+    if shard is None or shard.world == 1:
+        return
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        raise RuntimeError(f"rank {shard.rank} of {shard.world}: no torch.distributed process group; launch "
+                           "with torchrun and call arsr.train.distributed.setup() first")
+    dist.barrier()
+
+
+@contextmanager
+def rank_ordered(shard: Shard | None) -> Iterator[None]:
+    """Rank 0 runs the block first; the other ranks run it once rank 0 has finished it (every
+    rank passes one barrier). One process: just the block."""
+    if shard is None or shard.world == 1:
+        yield
+        return
+    if not shard.is_main:
+        barrier(shard)
+    yield
+    if shard.is_main:
+        barrier(shard)
