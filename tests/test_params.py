@@ -125,6 +125,10 @@ def test_unknown_sr_method_overrides_and_missing_vgg_weights(params, tmp_path):
     ("sr.train", ["vdsr", "rcan", "srgan", "spmc", "duf16", "duf52"], "rrdb_psnr is not in sr.train"),
     ("sr.train", ["vdsr", "rcan", "srgan", "spmc", "duf16", "duf52", "rrdb_psnr", "sosr"], "in both"),
     ("sr.methods", ["vdsr", "sosr"], None),  # a subset of the trained methods is fine
+    ("recognition.feature_streams", ["rgb"], r"lacks ['flow'].*rdsr's teachers"),  # rdsr is in sr.methods
+    ("recognition.feature_streams", ["flow"], r"lacks ['rgb']"),
+    ("recognition.feature_streams", [], "recognition.feature_streams"),
+    ("recognition.feature_streams", ["depth"], "recognition.feature_streams"),
 ])
 def test_study_plan_cross_checks(params, key, value, needle):
     """Seeds of the instrument vs the feature network, ablation rows that are main methods, and the
@@ -134,8 +138,14 @@ def test_study_plan_cross_checks(params, key, value, needle):
     if needle is None:
         validate(bad, groups)
         return
-    with pytest.raises(ParamError, match=needle.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ParamError, match=needle.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
         validate(bad, groups)
+
+
+def test_feature_streams_follow_the_methods(params):
+    """Without rdsr the flow teacher is not needed (the paper profile trains the rgb one only)."""
+    no_rdsr = _with(_with(params, "sr.methods", ["vdsr", "sosr"]), "recognition.feature_streams", ["rgb"])
+    assert validate(no_rdsr, ["recognition", "sr"])["recognition"]["feature_streams"] == ["rgb"]
 
 
 def test_finetuned_methods_take_their_base_sizes(params):

@@ -64,16 +64,17 @@ class RecognizerRuns:
 def train_recognizers(recognition: Mapping, seeds: Sequence[int], interim_dir: str | Path,
                       models_dir: str | Path, *, names: Sequence[str] = RECOGNIZER_NAMES,
                       feature_dir: str | Path | None = None, feature_seed: int | None = None,
-                      progress: bool = True) -> RecognizerRuns:
+                      feature_names: Sequence[str] = FEATURE_NAMES, progress: bool = True) -> RecognizerRuns:
     """Train (or resume, or find finished) each recognizer of ``names`` for each seed (the study:
     ``[recognition.seed]``, one fixed instrument), and with ``feature_dir`` the TSN streams
-    ``FEATURE_NAMES`` once more with ``feature_seed``, into ``feature_dir/seed<feature_seed>/<name>``:
-    the network of the SR feature loss (tsn_rgb) and rdsr's teachers (tsn_rgb, tsn_flow), which
-    must not be the recognizers that score the methods.
+    ``feature_names`` (default ``FEATURE_NAMES``; the study: ``recognition.feature_streams``) once
+    more with ``feature_seed``, into ``feature_dir/seed<feature_seed>/<name>``: the network of the
+    SR feature loss (tsn_rgb) and rdsr's teachers (tsn_rgb, tsn_flow), which must not be the
+    recognizers that score the methods.
 
     recognition: the validated ``recognition`` params group (``device`` and one
         :class:`~arsr.recognition.train.TrainConfig` mapping per name; ``seed`` and
-        ``feature_seed`` keys are ignored here).
+        ``feature_seed``, ``feature_streams`` keys are ignored here).
     Returns the per-model summary (last logged training accuracy, a fraction, and training
     seconds, both averaged over seeds; epochs; ``feature_<name>`` for the feature networks)
     and the tidy log.
@@ -93,7 +94,10 @@ def train_recognizers(recognition: Mapping, seeds: Sequence[int], interim_dir: s
         if feature_seed is None or int(feature_seed) in {int(s) for s in seeds}:
             raise ParamError(f"train_recognizers: feature_seed = {feature_seed} must be given and differ "
                              f"from the recognizers' seeds {list(seeds)}")
-        for name in FEATURE_NAMES:
+        unknown = sorted(set(feature_names) - set(FEATURE_NAMES))
+        if unknown:
+            raise ParamError(f"train_recognizers: feature_names {unknown}: choose from {', '.join(FEATURE_NAMES)}")
+        for name in feature_names:
             jobs.append((feature_dir, int(feature_seed), name, f"feature_{name}"))
             per_seed[f"feature_{name}"] = {}
     for folder, seed, name, key in jobs:
@@ -118,7 +122,7 @@ def train_recognizers(recognition: Mapping, seeds: Sequence[int], interim_dir: s
     metrics["seconds"] = time.perf_counter() - t0
     log = training_log(models_dir, seeds, names)
     if feature_dir is not None:
-        feature_log = training_log(feature_dir, [int(feature_seed)], FEATURE_NAMES)
+        feature_log = training_log(feature_dir, [int(feature_seed)], list(feature_names))
         log = pd.concat([log, feature_log.assign(model="feature_" + feature_log["model"])], ignore_index=True)
     return RecognizerRuns(metrics, log)
 

@@ -64,6 +64,7 @@ SCHEMA: dict[str, Any] = {
         "device": choice("auto", "cpu", "cuda"),
         "seed": integer(0),
         "feature_seed": integer(0),
+        "feature_streams": list_of(choice("rgb", "flow"), min_length=1),
         "tsn_rgb": free_dict(),
         "tsn_flow": free_dict(),
         "st_resnet": free_dict(),
@@ -163,6 +164,16 @@ def _cross_checks(params: dict) -> None:
             "network of the SR feature loss must not be the recognizer that scores the methods; "
             "choose another seed")
     sr = params.get("sr")
+    if rec is not None and sr is not None:
+        streams = set(rec["feature_streams"])
+        need = {"flow", "rgb"} if "rdsr" in sr["methods"] else set()
+        if sr["feature_network"] == "recognizer":
+            need.add("rgb")
+        if need - streams:
+            raise ParamError(
+                f"params: recognition.feature_streams = {rec['feature_streams']} lacks "
+                f"{sorted(need - streams)}: the SR feature loss (sr.feature_network: recognizer) needs rgb, "
+                "rdsr's teachers (rdsr in sr.methods) rgb and flow; add them")
     if sr is not None:
         _check_sr_plan(sr)
         from ..train.config import ConfigError
