@@ -66,7 +66,7 @@ from tqdm import tqdm
 from .data.store import PreparedDataset
 from .evaluate_columns import PER_CLASS_COLUMNS, PREDICTION_COLUMNS, TABLE_COLUMNS
 from .flow import compute_flow, quantize
-from .io import atomic_path, write_json
+from .io import atomic_path, disk_full, is_disk_full, tree_bytes, write_json
 from .metrics import channel_shift, psnr_y, ssim_y
 from .paths import resolve
 from .recognition.inference import STREAMS, SnippetPlan, STResNetRecognizer, TwoStreamTSN, load_recognizers
@@ -396,6 +396,12 @@ def evaluate(method: SRMethod, recognizers: Mapping[str, Any], test_set: Prepare
         if pending is not None:
             previous, pending = pending, None
             finish(previous)
+    except OSError as err:
+        if not is_disk_full(err) or root is None:
+            raise
+        cached = len(list((root / "quality").glob("*.json"))) if quality_dir is not None else \
+            len(list(next(iter(score_dirs.values())).path.glob("*.npz")))
+        raise disk_full(root, len(rows) - bar.n, tree_bytes(root) / cached if cached else None) from err
     finally:
         if pending is not None:  # an error while super-resolving the next video: keep this one
             try:

@@ -77,3 +77,55 @@ def _jsonable(x: Any) -> Any:
     if isinstance(x, Path):
         return str(x)
     raise TypeError(f"not JSON-serialisable: {type(x).__name__}")
+
+
+# ---------------------------------------------------------------------------------------------
+# A full disk
+
+
+class DiskFullError(OSError):
+    """No space left while a stage wrote its per-video outputs; the finished ones are kept."""
+
+
+def is_disk_full(err: BaseException) -> bool:
+    """An ``OSError`` for a full disk or an exhausted quota (ENOSPC, EDQUOT)."""
+    import errno
+
+    return isinstance(err, OSError) and err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+
+
+def tree_bytes(folder: str | os.PathLike) -> int:
+    """Bytes of the files under ``folder`` (0 if it does not exist)."""
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"  # pragma: no cover
+
+
+def disk_full(folder: str | os.PathLike, left: int, per_item: float | None, what: str = "videos") -> DiskFullError:
+    """The error for a full disk under ``folder`` with ``left`` items still to write, each about
+    ``per_item`` bytes (measured on the finished ones; None when none finished): names the folder,
+    the bytes needed and the free space, and says that finished items are kept."""
+    folder = Path(folder)
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    need = (f"about {human_bytes(left * per_item)} more for the {left} {what} left "
+            f"(~{human_bytes(per_item)} each, measured on the finished ones)" if per_item
+            else f"more than the {human_bytes(free)} free for the {left} {what} left (none finished to measure)")
+    return DiskFullError(
+        f"disk full while writing under {folder}: {need}; {human_bytes(free)} free there. The finished {what} "
+        "are kept: free space (or move the folder to a larger disk) and re-run; only the rest is written")

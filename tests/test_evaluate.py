@@ -204,3 +204,31 @@ def test_old_keyword_spellings_are_refused_with_the_new_one(tmp_path):
         evaluate(bicubic_method(4, device="cpu"), recognisers={}, test_set=tmp_path)
     with pytest.raises(TypeError, match=r"fuse_cached\(\): the keyword 'recogniser' is now 'recognizer'"):
         fuse_cached(tmp_path, spatial="hr", temporal="bicubic", recogniser="tsn")
+
+
+def test_disk_full_names_the_cache_and_a_rerun_continues(toy, recognizers, tmp_path, monkeypatch):
+    import errno
+
+    import arsr.evaluate as ev
+    from arsr.io import DiskFullError
+
+    bic = bicubic_method(4, device="cpu")
+    one = {"tsn": recognizers["tsn"]}
+    real, calls = ev._save_scores, []
+
+    def full_on_second(path, *args):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, *args)
+
+    monkeypatch.setattr(ev, "_save_scores", full_on_second)
+    with pytest.raises(DiskFullError) as info:
+        run(bic, one, toy, tmp_path)
+    message = str(info.value)
+    assert f"disk full while writing under {tmp_path / 'bicubic'}" in message and "kept" in message
+    assert "videos left" in message
+    monkeypatch.setattr(ev, "_save_scores", real)
+    resumed = Recording(bic)
+    result = run(resumed, one, toy, tmp_path)
+    assert len(resumed.calls) == 2 and result.table["n_videos"].iloc[0] == 3  # the finished video was kept

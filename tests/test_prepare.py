@@ -191,3 +191,65 @@ def test_old_store_is_refused(tiny_records, tmp_path):
     (folder / "meta.json").write_text('{"fingerprint": "x", "n_frames": 6}')
     with pytest.raises(StoreFormatError, match=r"store format 1.*dvc repro prepare"):
         PreparedDataset(tmp_path)
+
+
+def test_disk_full_names_the_folder_and_the_bytes_and_keeps_finished_videos(tiny_records, tmp_path, monkeypatch):
+    import errno
+
+    import arsr.data.prepare as prep
+    from arsr.io import DiskFullError
+
+    records, _ = tiny_records
+    real, calls = prep.write_video_folder, []
+
+    def full_after_two(folder, **kw):
+        calls.append(folder)
+        if len(calls) > 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(folder, **kw)
+
+    monkeypatch.setattr(prep, "write_video_folder", full_after_two)
+    settings = PrepareSettings(scale=4, flow_method="dis")
+    with pytest.raises(DiskFullError) as info:
+        prepare_dataset(records[:5], tmp_path, settings, workers=1, progress=False)
+    message = str(info.value)
+    assert f"disk full while writing under {tmp_path / 'videos'}" in message
+    assert "more for the 3 videos left" in message and "free there" in message and "kept" in message
+    assert not (tmp_path / "index.csv").exists() and not list((tmp_path / "videos").glob(".*.tmp"))
+    monkeypatch.setattr(prep, "write_video_folder", real)
+    _, stats = prepare_dataset(records[:5], tmp_path, settings, workers=1, progress=False)
+    assert (stats["prepared"], stats["reused"]) == (3, 2)
+
+
+@pytest.mark.parametrize("codec", ["raw", "png"])
+def test_a_damaged_pack_is_named_and_its_video_redone(tiny_records, tmp_path, codec):
+    from arsr.data.store import StoreFormatError
+
+    records, _ = tiny_records
+    settings = PrepareSettings(scale=4, flow_method="dis", frame_codec=codec)
+    index, _ = prepare_dataset(records[:2], tmp_path, settings, workers=1, progress=False)
+    good = PreparedDataset(tmp_path).video(index.iloc[0]["video_id"]).lr[:]
+    folder = tmp_path / "videos" / index.iloc[0]["key"]
+    # a damaged frame inside an intact pack: named when read
+    pack = folder / "lr.pack"
+    data = bytearray(pack.read_bytes())
+    if codec == "png":
+        data[20:60] = bytes(40)  # inside the first frame's PNG: it no longer decodes
+        pack.write_bytes(bytes(data))
+        with pytest.raises(StoreFormatError, match=rf"{pack}: frame 0 is corrupt.*re-run prepare"):
+            PreparedDataset(tmp_path).video(index.iloc[0]["video_id"]).lr[0]
+    # a truncated pack: named when read, and redone by the next prepare
+    pack.write_bytes(bytes(data[:-3]))
+    with pytest.raises(StoreFormatError, match=str(pack)):
+        PreparedDataset(tmp_path).video(index.iloc[0]["video_id"]).lr[0]
+    _, stats = prepare_dataset(records[:2], tmp_path, settings, workers=1, progress=False)
+    assert (stats["prepared"], stats["reused"]) == (1, 1)
+    np.testing.assert_array_equal(PreparedDataset(tmp_path).video(index.iloc[0]["video_id"]).lr[:], good)
+    # frame offsets that do not add up (a damaged trailer) are found by the next prepare too
+    flow = folder / "flow.pack"
+    blob = bytearray(flow.read_bytes())
+    offsets_at = len(blob) - 16 - 8 * len(good)  # the n + 1 offsets of the T - 1 flow frames
+    blob[offsets_at + 8:offsets_at + 16] = (10 ** 9).to_bytes(8, "little")
+    flow.write_bytes(bytes(blob))
+    _, stats = prepare_dataset(records[:2], tmp_path, settings, workers=1, progress=False)
+    assert (stats["prepared"], stats["reused"]) == (1, 1)

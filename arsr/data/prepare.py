@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ..io import atomic_dir, write_json, write_text
+from ..io import atomic_dir, disk_full, is_disk_full, tree_bytes, write_json, write_text
 from ..paths import resolve
 from ..shards import Shard, rank_ordered
 from ..workers import process_pool
-from .store import INDEX_COLUMNS, STORE_FORMAT, folder_files, read_meta, video_key, write_video_folder
+from .store import INDEX_COLUMNS, STORE_FORMAT, read_meta, verify_folder, video_key, write_video_folder
 
 log = logging.getLogger(__name__)
 
@@ -224,11 +224,13 @@ def prepare_dataset(records, out_dir: str | Path, settings: PrepareSettings, *, 
     for record, key in mine:
         meta = read_meta(videos_dir / key)
         if meta and meta.get("fingerprint") == fingerprint and \
-                meta.get("source") == source_stamp(record.path) and \
-                all((videos_dir / key / f).is_file() for f in folder_files(meta)):
-            metas[key] = meta
-        else:
-            todo.append((record, key))
+                meta.get("source") == source_stamp(record.path):
+            problem = verify_folder(videos_dir / key, meta)
+            if problem is None:
+                metas[key] = meta
+                continue
+            log.warning("redoing %s: %s", record.video_id, problem)
+        todo.append((record, key))
     reused = len(metas)
     errors: dict[str, str] = {}
     where = f" [rank {shard.rank}/{shard.world}]" if sharded else ""
@@ -250,6 +252,12 @@ def prepare_dataset(records, out_dir: str | Path, settings: PrepareSettings, *, 
                     for f in futures:
                         f.cancel()
                     raise
+    except OSError as err:
+        if not is_disk_full(err):
+            raise
+        done = [videos_dir / k for k in list(metas)[-20:]]  # the latest finished folders (this run's first)
+        per_video = sum(tree_bytes(f) for f in done) / len(done) if done else None
+        raise disk_full(videos_dir, len(mine) - len(metas) - len(errors), per_video) from err
     finally:
         bar.close()
     if sharded:

@@ -112,6 +112,11 @@ class Pack:
                 raise StoreFormatError(f"{self.path}: not a pack file (bad trailer); re-run prepare")
             f.seek(size - 16 - 8 * (n + 1))
             self.offsets = np.frombuffer(f.read(8 * (n + 1)), "<i8")
+        data_end = size - 16 - 8 * (n + 1)
+        if self.offsets[0] != 0 or self.offsets[-1] != data_end or (np.diff(self.offsets) < 0).any():
+            raise StoreFormatError(f"{self.path}: corrupt pack (its frame offsets do not match its "
+                                   f"{size} bytes); delete {self.path.parent} and re-run prepare, which redoes "
+                                   "that video")
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -139,6 +144,8 @@ def encode_rgb(frame: np.ndarray) -> bytes:
 
 def decode_rgb(blob: bytes) -> np.ndarray:
     bgr = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_UNCHANGED)
+    if bgr is None:
+        raise ValueError(f"{len(blob)} bytes that OpenCV cannot decode as a PNG")
     return np.ascontiguousarray(bgr[..., ::-1])
 
 
@@ -181,6 +188,8 @@ def encode_flow(flow: np.ndarray) -> bytes:
 def decode_flow(blob: bytes) -> np.ndarray:
     """Bytes of :func:`encode_flow` -> (H, W, 2) float32 pixels."""
     u = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_UNCHANGED)
+    if u is None:
+        raise ValueError(f"{len(blob)} bytes that OpenCV cannot decode as a PNG")
     w = u.shape[1] // 2
     steps = np.stack([u[:, :w], u[:, w:]], axis=-1).astype(np.float32) - 32768.0
     return steps / np.float32(FLOW_STEPS_PER_PIXEL)
@@ -275,10 +284,18 @@ class FrameStack:
 def _pack_reader(pack_path: Path, decode: Callable[[bytes], np.ndarray]):
     pack: list[Pack] = []
 
+    def one(i: int) -> np.ndarray:
+        try:
+            frame = decode(pack[0].blob(i))
+        except (ValueError, TypeError, cv2.error) as err:  # a blob that is not the frame it should be
+            raise StoreFormatError(f"{pack_path}: frame {i} is corrupt ({type(err).__name__}: {err}); delete "
+                                   f"{pack_path.parent} and re-run prepare, which redoes that video") from None
+        return frame
+
     def read(indices: np.ndarray) -> np.ndarray:
         if not pack:
             pack.append(Pack(pack_path))
-        return np.stack([decode(pack[0].blob(int(i))) for i in indices])
+        return np.stack([one(int(i)) for i in indices])
     return read
 
 
@@ -426,6 +443,28 @@ def folder_files(meta: dict) -> tuple[str, ...]:
 
 # --------------------------------------------------------------------------------------------
 # Reading
+
+def verify_folder(folder: Path, meta: dict) -> str | None:
+    """What is wrong with a prepared folder whose ``meta`` matched (None: nothing found): a missing
+    file, or a pack whose trailer or offsets are damaged or whose frame count is not the meta's.
+    Reads each pack's trailer and offsets only (prepare checks every reused folder so, cheaply); a
+    damaged frame inside an intact pack is found when it is read (a :class:`StoreFormatError`
+    naming the file)."""
+    n = int(meta.get("n_frames", -1))
+    expected = {"lr.pack": n, "flow.pack": n - 1, "hr.pack": n}
+    for name in folder_files(meta):
+        path = Path(folder) / name
+        if not path.is_file():
+            return f"{path} is missing"
+        if name in expected:
+            try:
+                count = len(Pack(path))
+            except (StoreFormatError, OSError) as err:
+                return str(err)
+            if count != expected[name]:
+                return f"{path} holds {count} frames, its meta.json says {expected[name]}"
+    return None
+
 
 def video_key(video_id: str) -> str:
     """A file-system-safe folder name for a video id ("Class/v_x_g01_c01" -> "Class__v_x_g01_c01")."""
