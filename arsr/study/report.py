@@ -1633,20 +1633,24 @@ def cost_table(costs: pd.DataFrame, eval_df: pd.DataFrame, *, digits: int = 2) -
                           "every test frame, the LR-trained TSN reads the bicubic frames."])
 
 
+def _accuracy_phrase(claim, first: str, second: str) -> str:
+    """What a claim "``first`` beats ``second``" says, with its difference and interval."""
+    d = _claim_decimals(claim)
+    diff = f"{_signed(claim.difference, d)} points, 95% CI {_signed(claim.ci_low, d)} to {_signed(claim.ci_high, d)}"
+    if claim.verdict == "holds":
+        return f"{first} is more accurate than {second} ({diff})"
+    if claim.verdict == "reversed":
+        return f"{second} is more accurate than {first} ({diff})"
+    return f"the interval cannot tell {first} and {second} apart ({diff})"
+
+
 def cost_prose(costs: pd.DataFrame, claims: pd.DataFrame) -> str:
     """What the cost table and the ``best_sr_beats_<baseline>`` and ``rdsr_beats_sosr_tosr`` claims
     say, together: accuracy as the claim's interval decides, cost as measured (one run, no interval)."""
     seconds = dict(zip(costs["row"], costs["seconds"]))
     parts = []
     for r in claims[claims["name"] == "rdsr_beats_sosr_tosr"].itertuples():
-        d = _claim_decimals(r)
-        diff = f"{_signed(r.difference, d)} points, 95% CI {_signed(r.ci_low, d)} to {_signed(r.ci_high, d)}"
-        if r.verdict == "holds":
-            accuracy = f"RDSR is more accurate than SoSR+ToSR ({diff})"
-        elif r.verdict == "reversed":
-            accuracy = f"SoSR+ToSR is more accurate than RDSR ({diff})"
-        else:
-            accuracy = f"the interval cannot tell RDSR and SoSR+ToSR apart ({diff})"
+        accuracy = _accuracy_phrase(r, "RDSR", "SoSR+ToSR")
         goal = "meets" if r.verdict == "holds" and r.difference >= 2 else "misses"
         mine, theirs = seconds.get("rdsr", math.nan), seconds.get(COMBINED, math.nan)
         ratio = f" (RDSR: {mine / theirs:.0%} of SoSR+ToSR's)" if math.isfinite(mine) and math.isfinite(theirs) and theirs > 0 else ""
@@ -1656,14 +1660,7 @@ def cost_prose(costs: pd.DataFrame, claims: pd.DataFrame) -> str:
     for r in claims[claims["name"].str.startswith("best_sr_beats_")].itertuples():
         baseline = r.name.removeprefix("best_sr_beats_")
         best = next((m for m in ROW_ORDER if r.comparison.startswith(f"{_label(m)} (HR-trained TSN)")), None)
-        d = _claim_decimals(r)
-        diff = f"{_signed(r.difference, d)} points, 95% CI {_signed(r.ci_low, d)} to {_signed(r.ci_high, d)}"
-        if r.verdict == "holds":
-            accuracy = f"the best SR row is more accurate than {_label(baseline)} ({diff})"
-        elif r.verdict == "reversed":
-            accuracy = f"{_label(baseline)} is more accurate than the best SR row ({diff})"
-        else:
-            accuracy = f"the interval cannot tell the best SR row and {_label(baseline)} apart ({diff})"
+        accuracy = _accuracy_phrase(r, "the best SR row", _label(baseline))
         cost = f"{_label(baseline)} cost {seconds.get(baseline, math.nan):,.0f} s to train"
         if best is not None and best in seconds:
             cost += f", {_label(best)} {seconds[best]:,.0f} s"
