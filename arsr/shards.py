@@ -1,9 +1,9 @@
 """Work split over the processes of a ``torchrun`` launch: each rank takes a disjoint slice.
 
 ``torchrun --nproc_per_node=N [--nnodes=M ...]`` starts ``N x M`` processes and sets ``RANK``
-and ``WORLD_SIZE`` in each; :func:`from_env` reads them (rank 0 of 1 without torchrun). A
-:class:`Shard` takes every ``world``-th item starting at ``rank`` of a list whose order every rank
-computes the same way (the store's index, the dataset listing), so the slices are disjoint,
+and ``WORLD_SIZE`` in each (``arsr.train.distributed.setup`` reads them: ``Shard(info.rank,
+info.world_size)``). A :class:`Shard` takes every ``world``-th item starting at ``rank`` of a
+list whose order every rank computes the same way (the store's index, the dataset listing), so the slices are disjoint,
 cover the list, and do not depend on what is already on disk: a killed run restarted with
 another process count redoes only the items not yet written (the stages cache per video).
 
@@ -14,12 +14,11 @@ on rank 0 before the others start: :func:`rank_ordered`. Ranks wait for each oth
 """
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Sequence, TypeVar
 
-__all__ = ["Shard", "from_env", "barrier", "rank_ordered"]
+__all__ = ["Shard", "barrier", "rank_ordered"]
 
 T = TypeVar("T")
 
@@ -45,19 +44,6 @@ class Shard:
         if hasattr(items, "iloc"):
             return items.iloc[self.rank::self.world].reset_index(drop=True)
         return list(items)[self.rank::self.world]
-
-
-def from_env() -> Shard:
-    """The shard of this process from ``RANK`` / ``WORLD_SIZE`` (torchrun's); 0 of 1 without them."""
-    values = {}
-    for name, default in (("RANK", 0), ("WORLD_SIZE", 1)):
-        raw = os.environ.get(name)
-        try:
-            values[name] = default if raw in (None, "") else int(raw)
-        except ValueError:
-            raise ValueError(f"environment variable {name}={raw!r} is not an integer "
-                             "(torchrun sets it; unset it for a single-process run)") from None
-    return Shard(values["RANK"], values["WORLD_SIZE"])
 
 
 def barrier(shard: Shard | None = None) -> None:

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from arsr.data.prepare import PrepareSettings, list_dataset, prepare_dataset
-from arsr.shards import Shard, barrier, from_env, rank_ordered
+from arsr.shards import Shard, barrier, rank_ordered
 from arsr.study.evaluation import evaluate_stage
 from arsr.study.layout import eval_item
 from arsr.study.recognizers import train_recognizers
@@ -43,16 +43,7 @@ def test_slices_are_disjoint_cover_and_keep_order():
     assert Shard(4, 5).take([1, 2]) == []  # more ranks than items: nothing, not an error
 
 
-def test_shard_from_the_environment_and_bad_values(monkeypatch):
-    monkeypatch.delenv("RANK", raising=False)
-    monkeypatch.delenv("WORLD_SIZE", raising=False)
-    assert from_env() == Shard(0, 1)
-    monkeypatch.setenv("RANK", "2")
-    monkeypatch.setenv("WORLD_SIZE", "4")
-    assert from_env() == Shard(2, 4)
-    monkeypatch.setenv("WORLD_SIZE", "four")
-    with pytest.raises(ValueError, match="WORLD_SIZE='four'.*torchrun"):
-        from_env()
+def test_bad_shards_are_refused():
     for rank, world in ((2, 2), (-1, 2), (0, 0)):
         with pytest.raises(ValueError, match="0 <= rank < world"):
             Shard(rank, world)
