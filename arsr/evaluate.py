@@ -72,7 +72,7 @@ from .paths import resolve
 from .recognition.inference import STREAMS, SnippetPlan, STResNetRecognizer, TwoStreamTSN, load_recognizers
 from .recognition.sampling import needed_frames, uniform_offsets
 from .recognition.tsn import fuse_scores
-from .shards import Shard, rank_ordered
+from .shards import Shard, is_split, progress_label, rank_ordered
 from .sr_methods import SRMethod
 from .workers import process_pool, worker_count
 
@@ -307,7 +307,7 @@ def evaluate(method: SRMethod, recognizers: Mapping[str, Any], test_set: Prepare
     if "/" in name or name in ("", ".", ".."):
         raise ValueError(f"name {name!r} cannot be a cache folder name: choose another")
     rows = _rows(test_set, split, videos)
-    if shard is not None and shard.world > 1:
+    if is_split(shard):
         if cache_dir is None:
             raise ValueError("evaluate(shard=...) writes its slice to the cache for the merge: give cache_dir")
         rows = shard.take(rows)
@@ -331,8 +331,7 @@ def evaluate(method: SRMethod, recognizers: Mapping[str, Any], test_set: Prepare
     memory_scores: dict[str, dict[str, tuple[int, dict]]] = {r: {} for r in recognizers}
     memory_quality: dict[str, dict] = {}
     runner = _Runner(workers)
-    where = f" [rank {shard.rank}/{shard.world}]" if shard is not None and shard.world > 1 else ""
-    bar = tqdm(total=len(rows), unit="video", desc=f"evaluate {name}{where}", disable=not progress, mininterval=1.0)
+    bar = tqdm(total=len(rows), unit="video", desc=f"evaluate {name}{progress_label(shard)}", disable=not progress, mininterval=1.0)
 
     def finish(p: _Pending) -> None:
         key = p.row["key"]

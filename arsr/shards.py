@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Sequence, TypeVar
 
-__all__ = ["Shard", "barrier", "rank_ordered"]
+__all__ = ["Shard", "is_split", "progress_label", "barrier", "rank_ordered"]
 
 T = TypeVar("T")
 
@@ -46,10 +46,20 @@ class Shard:
         return list(items)[self.rank::self.world]
 
 
+def is_split(shard: Shard | None) -> bool:
+    """Whether ``shard`` splits the work (a rank of several); None or one process: it does not."""
+    return shard is not None and shard.world > 1
+
+
+def progress_label(shard: Shard | None) -> str:
+    """A progress bar's suffix naming the rank (``" [rank 1/4]"``), empty for one process."""
+    return f" [rank {shard.rank}/{shard.world}]" if is_split(shard) else ""
+
+
 def barrier(shard: Shard | None = None) -> None:
     """Wait for every rank. A no-op for one process; several need torch.distributed's process
     group (``arsr.train.distributed.setup`` under torchrun)."""
-    if shard is None or shard.world == 1:
+    if not is_split(shard):
         return
     import torch.distributed as dist
 
@@ -63,7 +73,7 @@ def barrier(shard: Shard | None = None) -> None:
 def rank_ordered(shard: Shard | None) -> Iterator[None]:
     """Rank 0 runs the block first; the other ranks run it once rank 0 has finished it (every
     rank passes one barrier). One process: just the block."""
-    if shard is None or shard.world == 1:
+    if not is_split(shard):
         yield
         return
     if not shard.is_main:

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from arsr.data.prepare import PrepareSettings, list_dataset, prepare_dataset
-from arsr.shards import Shard, barrier, rank_ordered
+from arsr.shards import Shard, barrier, is_split, progress_label, rank_ordered
 from arsr.study.evaluation import evaluate_stage
 from arsr.study.layout import eval_item
 from arsr.study.recognizers import train_recognizers
@@ -50,6 +50,8 @@ def test_bad_shards_are_refused():
 
 
 def test_one_process_needs_no_process_group_and_several_do():
+    assert not is_split(None) and not is_split(Shard(0, 1)) and is_split(Shard(1, 2))
+    assert progress_label(Shard(0, 1)) == "" and progress_label(Shard(1, 4)) == " [rank 1/4]"
     barrier(Shard(0, 1))
     with rank_ordered(None):
         pass

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from ..io import atomic_dir, disk_full, is_disk_full, tree_bytes, write_json, write_text
 from ..paths import resolve
-from ..shards import Shard, rank_ordered
+from ..shards import Shard, is_split, progress_label, rank_ordered
 from ..workers import process_pool
 from .store import INDEX_COLUMNS, STORE_FORMAT, read_meta, verify_folder, video_key, write_video_folder
 
@@ -206,7 +206,7 @@ def prepare_dataset(records, out_dir: str | Path, settings: PrepareSettings, *, 
     if len(set(keys)) != len(keys):
         dup = sorted({k for k in keys if keys.count(k) > 1})[:5]
         raise ValueError(f"video ids collide after making folder names: {dup}")
-    sharded = shard is not None and shard.world > 1
+    sharded = is_split(shard)
     with rank_ordered(shard if sharded else None):
         if not sharded or shard.is_main:
             videos_dir.mkdir(parents=True, exist_ok=True)
@@ -233,8 +233,7 @@ def prepare_dataset(records, out_dir: str | Path, settings: PrepareSettings, *, 
         todo.append((record, key))
     reused = len(metas)
     errors: dict[str, str] = {}
-    where = f" [rank {shard.rank}/{shard.world}]" if sharded else ""
-    bar = tqdm(total=len(todo), desc=f"prepare videos{where}", unit="video", disable=not progress,
+    bar = tqdm(total=len(todo), desc=f"prepare videos{progress_label(shard)}", unit="video", disable=not progress,
                mininterval=1.0)
     jobs = [(r.path, videos_dir / key, settings) for r, key in todo]
     try:

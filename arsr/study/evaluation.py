@@ -36,7 +36,7 @@ from ..methods import COMBINED, REFERENCE as REFERENCE_METHODS  # the rows witho
 from ..params_file import ParamError
 from ..paths import resolve
 from ..recognition.config import RECOGNIZER_TYPES
-from ..shards import Shard
+from ..shards import Shard, is_split
 from ..workers import worker_count
 from .layout import (LR_BASELINES, PER_CLASS_COLUMNS, PER_VIDEO_COLUMNS, REFERENCE_CACHE, TABLE_COLUMNS, eval_item,
                      eval_stage, samples_npz)
@@ -205,7 +205,7 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
     subset = balanced_subset(dataset, evaluate["max_videos"])
     rows = dataset.split("test")
     keys = rows["key"].tolist() if subset is None else rows.set_index("video_id").loc[subset, "key"].tolist()
-    sharded = shard is not None and shard.world > 1
+    sharded = is_split(shard)
     if sharded:
         n_samples = 0  # the merge draws them
     options = dict(flow_method=prepare["flow_method"],
