@@ -365,9 +365,9 @@ def _loss_summary(cfg: Mapping) -> dict:
     if cfg["gan"]["type"] != "none" and cfg["gan"]["weight"] > 0:
         out["gan"] = f"{cfg['gan']['weight']:g}·{cfg['gan']['type']}"
     task = cfg["task"]
-    for term, stream in (("spatial", "rgb"), ("temporal", "flow")):
+    for term, teacher in TEACHER_STREAMS.items():
         if task[f"{term}_weight"] > 0:
-            out[term] = f"{task[f'{term}_weight']:g}·KL(TSN {stream}, T={task['temperature']:g})"
+            out[term] = f"{task[f'{term}_weight']:g}·KL({teacher.replace('tsn_', 'TSN ')}, T={task['temperature']:g})"
     return out
 
 
