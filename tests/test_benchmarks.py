@@ -103,3 +103,67 @@ def test_gpu_smoke_refuses_without_cuda():
     assert run.stdout == ""
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and "CUDA is not available" in lines[0] and "nothing was tested" in lines[0]
+
+
+def _study_speed():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("study_speed", ROOT / "benchmarks" / "study_speed.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _executed_notebook(path: Path, start: str, seconds: float) -> None:
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"cells": [], "metadata": {"papermill": {"start_time": start, "duration": seconds}}}))
+
+
+def test_study_speed_stage_table(tmp_path):
+    """benchmarks/study_speed.py: papermill seconds per notebook in the order they ran (failed
+    copies left out), ratios head/ref, a total over the stages both sides ran."""
+    s = _study_speed()
+    ref, head = tmp_path / "ref", tmp_path / "head"
+    _executed_notebook(ref / "reports/20_train.ipynb", "2026-12-01T07:00:00Z", 40.0)
+    _executed_notebook(ref / "reports/10_prepare.ipynb", "2026-12-01T06:00:00Z", 100.0)
+    _executed_notebook(ref / "reports/10_prepare.failed.ipynb", "2026-12-01T05:00:00Z", 1.0)
+    _executed_notebook(head / "reports/10_prepare.ipynb", "2026-12-01T08:00:00Z", 80.0)
+    _executed_notebook(head / "reports/20_train.ipynb", "2026-12-01T08:10:00Z", 50.0)
+    _executed_notebook(head / "reports/30_new.ipynb", "2026-12-01T08:20:00Z", 7.0)
+    r, h = s.notebook_seconds(ref), s.notebook_seconds(head)
+    assert list(r) == ["reports/10_prepare.ipynb", "reports/20_train.ipynb"]
+    rows = s.stage_table(r, h)
+    assert rows[0] == ("reports/10_prepare.ipynb", 100.0, 80.0, 0.8)
+    assert rows[1] == ("reports/20_train.ipynb", 40.0, 50.0, 1.25)
+    assert rows[2] == ("reports/30_new.ipynb", None, 7.0, None)
+    assert rows[3] == ("total (stages both ran)", 140.0, 130.0, 130.0 / 140.0)
+    assert "| reports/30_new.ipynb | — | 7.0 | — |" in s.markdown(rows)
+
+
+def test_study_speed_results_and_sets(tmp_path):
+    """Results compare values, not timings, provenance or renamed CSV headers; --set edits one
+    side's params and refuses a key the commit does not have."""
+    import json
+
+    s = _study_speed()
+    for side, (top1, secs, header) in {"ref": (70.0, 5.0, "recogniser"), "head": (71.0, 4.0, "recognizer")}.items():
+        (tmp_path / side / "reports/eval").mkdir(parents=True)
+        (tmp_path / side / "reports/metrics").mkdir(parents=True)
+        (tmp_path / side / "reports/eval/vdsr.csv").write_text(f"method,{header},top1\nvdsr,tsn,{top1}\nvdsr,st,60\n")
+        (tmp_path / side / "reports/metrics/x.json").write_text(json.dumps(
+            {"psnr": 34.5, "seconds": secs, "per_seed": {"0": {"train_seconds": secs}}, "provenance": {"git": side}}))
+    diff = s.compare_results(s.result_files(tmp_path / "ref"), s.result_files(tmp_path / "head"))
+    assert diff["reports/metrics/x.json"] == ([], 1)
+    assert diff["reports/eval/vdsr.csv"] == (["row 1 col 2"], 6)
+    assert s.parse_set("head:recognition.feature_streams=[rgb]") == (("head",), ["recognition", "feature_streams"], ["rgb"])
+    assert s.parse_set("sr.common.iterations=5") == (("ref", "head"), ["sr", "common", "iterations"], 5)
+    with pytest.raises(SystemExit, match="ref or head"):
+        s.parse_set("both:a=1")
+    params = tmp_path / "params.yaml"
+    params.write_text("sr:\n  common: {iterations: 200}\n")
+    s.apply_sets(params, [(["sr", "common", "iterations"], 5)])
+    assert "iterations: 5" in params.read_text()
+    with pytest.raises(SystemExit, match="no key 'sr.common.nope'"):
+        s.apply_sets(params, [(["sr", "common", "nope"], 1)])
