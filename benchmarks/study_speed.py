@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -143,9 +144,13 @@ def apply_sets(params_path: Path, edits: list[tuple[list[str], object]]) -> None
 
 
 def _run(cmd: list[str], cwd: Path, log: Path) -> float:
+    """Run ``cmd`` in ``cwd`` with that clone's venv first on PATH (as ``make study`` does: DVC's
+    stage commands say ``python``); seconds, or exit naming the log on failure."""
+    env = dict(os.environ, PATH=os.pathsep.join([str(cwd / ".venv" / "bin"), os.environ.get("PATH", "")]))
+    env.pop("VIRTUAL_ENV", None)
     start = time.perf_counter()
     with log.open("w") as out:
-        code = subprocess.call(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        code = subprocess.call(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env)
     if code:
         raise SystemExit(f"{' '.join(cmd)} in {cwd} failed with status {code}; its output is in {log}")
     return time.perf_counter() - start
