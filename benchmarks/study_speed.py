@@ -90,8 +90,8 @@ def leaves(obj, prefix: str = "") -> dict[str, object]:
 
 def result_files(root: Path) -> dict[str, dict[str, object]]:
     """What a run computed, comparable across commits, as {file: {place: value}}: evaluation CSVs
-    by row and column position under the column's name (headers may be renamed between commits,
-    e.g. recogniser -> recognizer), metrics JSON by :func:`leaves`."""
+    by row and column position (``"row 3 col 4"``; the header row is left out, since its names
+    may be renamed between commits, e.g. recogniser -> recognizer), metrics JSON by :func:`leaves`."""
     import csv
 
     out: dict[str, dict[str, object]] = {}

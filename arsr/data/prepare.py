@@ -207,7 +207,7 @@ def prepare_dataset(records, out_dir: str | Path, settings: PrepareSettings, *, 
         dup = sorted({k for k in keys if keys.count(k) > 1})[:5]
         raise ValueError(f"video ids collide after making folder names: {dup}")
     sharded = is_split(shard)
-    with rank_ordered(shard if sharded else None):
+    with rank_ordered(shard):
         if not sharded or shard.is_main:
             videos_dir.mkdir(parents=True, exist_ok=True)
             for leftover in videos_dir.glob(".*.tmp"):  # folders of a killed run
