@@ -304,8 +304,8 @@ def _recognizer_dir(args: argparse.Namespace, params: dict | None) -> Path:
     if root is None:
         raise CLIError("no trained recogniser: not inside the arsr study; run from the study's root, or pass "
                        "--recognizers DIR (a folder with tsn_rgb/ and tsn_flow/)")
-    seed = int(((params or {}).get("recognition") or {}).get("seed", 0))
-    return root / RECOGNIZERS / f"seed{seed}"
+    seeds = ((params or {}).get("recognition") or {}).get("seeds") or [0]
+    return root / RECOGNIZERS / f"seed{int(seeds[0])}"
 
 
 def _class_names(args: argparse.Namespace, rgb_dir: Path) -> tuple[list[str] | None, str]:
@@ -420,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     sr_options(rec, "--sr", None)
     rec.add_argument("--top", type=int, default=5, help="classes to print (default 5)")
     rec.add_argument("--recognizers", help="folder with tsn_rgb/ and tsn_flow/ (default: the study's, "
-                     f"{RECOGNIZERS}/seed<recognition.seed>)")
+                     f"{RECOGNIZERS}/seed<the first of recognition.seeds>)")
     rec.add_argument("--classes", help="classes.csv (label, class_name) when the recogniser holds no names")
     rec.add_argument("--num-frames", type=int, help="test snippets (default: params evaluate.num_frames)")
     rec.add_argument("--crops", choices=("center", "ten"), help="default: params evaluate.crops")

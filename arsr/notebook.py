@@ -4,7 +4,9 @@
         -p interim_dir=data/interim -p reports_dir=reports
 
 Params groups (``-g``) are read from params.yaml, validated *before* the kernel starts, and
-injected as dicts of the same names; ``-p key=value`` injects plain values (YAML-parsed). The
+injected as dicts of the same names; ``-p key=value`` injects plain values (YAML-parsed);
+``-k name=dotted.key`` injects the value of one params.yaml key under another name (DVC cannot
+interpolate a list into a command: ``-k recognizer_seeds=recognition.seeds``). The
 executed notebook and its HTML land in ``--out`` (default ``reports/``), both written atomically:
 the notebook complete (code included, for JupyterLab), the HTML for readers (markdown and
 outputs, and the parameters the stage ran with; no code).
@@ -64,10 +66,16 @@ def stage_params(**groups: Any) -> dict:
 
 def study_param(key: str, value: Any = None) -> Any:
     """``value`` as injected, or, where it is ``None`` (the notebook run by hand), the value of the
-    dotted ``key`` in the study's params.yaml (``study_param("recognition.seed", recognizer_seed)``)."""
+    dotted ``key`` in the study's params.yaml (``study_param("recognition.seeds", recognizer_seeds)``)."""
     if value is not None:
         return value
-    found: Any = load_params()
+    return params_key(load_params(), key)
+
+
+def params_key(params: dict, key: str) -> Any:
+    """The value of the dotted ``key`` in ``params`` (``"recognition.seeds"``), or a ``ParamError``
+    naming the missing part."""
+    found: Any = params
     for i, part in enumerate(key.split(".")):
         if not isinstance(found, dict) or part not in found:
             raise ParamError(f"params: {'.'.join(key.split('.')[:i + 1])} is missing from params.yaml "
@@ -228,9 +236,10 @@ def _kernel_manager(folder: str) -> dict:
 
 
 def run_notebook(notebook: str | Path, *, groups: list[str] = (), extra: dict | None = None,
-                 out_dir: str | Path = "reports", name: str | None = None,
+                 keys: dict[str, str] | None = None, out_dir: str | Path = "reports", name: str | None = None,
                  kernel: str = KERNEL, params_file: str | Path | None = None) -> Path:
-    """Execute ``notebook`` with the validated params ``groups`` and ``extra`` values injected.
+    """Execute ``notebook`` with the validated params ``groups``, ``extra`` values and ``keys``
+    (injected name -> dotted params.yaml key, its group validated) injected.
 
     Returns the executed notebook's path. On a failing cell the executed notebook is still
     written (so the traceback can be read) and the papermill error propagates.
@@ -243,6 +252,9 @@ def run_notebook(notebook: str | Path, *, groups: list[str] = (), extra: dict | 
         raise FileNotFoundError(f"notebook {notebook} not found")
     params = load_params(params_file)
     parameters = dict(validate(params, groups))
+    for injected, key in (keys or {}).items():
+        group = key.split(".")[0]
+        parameters[injected] = params_key(validate(params, [group]), key)
     parameters.update(extra or {})
     out_dir = root / out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -268,13 +280,13 @@ def run_notebook(notebook: str | Path, *, groups: list[str] = (), extra: dict | 
     return out_nb
 
 
-def _parse_extra(items: list[str]) -> dict:
+def _parse_extra(items: list[str], flag: str = "-p", parse=yaml.safe_load) -> dict:
     extra = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise SystemExit(f"-p expects key=value, got {item!r}")
-        extra[key] = yaml.safe_load(value)
+            raise SystemExit(f"{flag} expects key=value, got {item!r}")
+        extra[key] = parse(value)
     return extra
 
 
@@ -283,13 +295,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("notebook")
     ap.add_argument("-g", "--group", action="append", default=[], help="params.yaml group to inject")
     ap.add_argument("-p", "--param", action="append", default=[], help="extra key=value to inject")
+    ap.add_argument("-k", "--key", action="append", default=[],
+                    help="name=dotted.key: inject a params.yaml value under another name")
     ap.add_argument("--out", default="reports", help="folder for the executed notebook and HTML")
     ap.add_argument("--name", help="file stem of the outputs (default: the notebook's)")
     ap.add_argument("--params-file", help="params file (default: params.yaml at the study root)")
     args = ap.parse_args(argv)
     try:
         run_notebook(args.notebook, groups=args.group, extra=_parse_extra(args.param),
-                     out_dir=args.out, name=args.name, params_file=args.params_file)
+                     keys=_parse_extra(args.key, "-k", str), out_dir=args.out, name=args.name, params_file=args.params_file)
     except ParamError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

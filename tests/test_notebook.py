@@ -182,7 +182,8 @@ def test_stage_params_read_the_groups_left_none_from_params_yaml(study_root):
 
 
 def test_study_param_reads_a_dotted_key(study_root):
-    assert study_param("recognition.feature_seed") == 1 and study_param("recognition.seed", 7) == 7
+    assert study_param("recognition.feature_seed") == 3 and study_param("recognition.seeds", [7]) == [7]
+    assert study_param("recognition.seeds") == [0, 1, 2]
     with pytest.raises(ParamError, match="recognition.nope is missing from params.yaml"):
         study_param("recognition.nope")
 

@@ -117,7 +117,9 @@ def test_unknown_sr_method_overrides_and_missing_vgg_weights(params, tmp_path):
 
 
 @pytest.mark.parametrize("key, value, needle", [
-    ("recognition.feature_seed", 0, "must not be the recognizer that scores"),
+    ("recognition.feature_seed", 2, "is one of recognition.seeds"),
+    ("recognition.seeds", [0, 0], "distinct seeds"),
+    ("recognition.seeds", [], "a list of items"),
     ("ablation.sosr", ["vdsr_mse"], "vdsr_mse is the vdsr row"),
     ("ablation.tosr", ["duf16_warp"], "duf16_warp is the tosr row"),
     ("sr.finetune", {"sosr": "duf16", "esrgan": "rrdb_psnr", "tosr": "duf16"}, "starts from 'rrdb_psnr'"),
@@ -140,6 +142,15 @@ def test_study_plan_cross_checks(params, key, value, needle):
         return
     with pytest.raises(ParamError, match=needle.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
         validate(bad, groups)
+
+
+def test_the_one_recognizer_seed_of_older_params_files_is_named(params):
+    old = copy.deepcopy(params)
+    del old["recognition"]["seeds"]
+    old["recognition"]["seed"] = 0
+    with pytest.raises(ParamError, match=r"recognition.seed = 0 is now recognition.seeds, a list"):
+        validate(old, ["recognition"])
+    assert validate(params, ["recognition"])["recognition"]["seeds"] == [0, 1, 2]
 
 
 def test_feature_streams_follow_the_methods(params):

@@ -107,7 +107,7 @@ def test_finetuning_starts_from_the_hr_weights(toy, derived, tmp_path):
 def _recognition() -> dict:
     cfg = {k: v for k, v in tiny_config("rgb", epochs=1, lr_steps=[]).items() if k != "seed"}
     flow = {**cfg, "model": {**cfg["model"], "modality": "flow"}}
-    return {"device": "cpu", "seed": 0, "feature_seed": 1, "tsn_rgb": cfg, "tsn_flow": flow, "st_resnet": {}}
+    return {"device": "cpu", "seeds": [0], "feature_seed": 1, "tsn_rgb": cfg, "tsn_flow": flow, "st_resnet": {}}
 
 
 def test_configs_keep_the_recipe_and_shorten_the_finetuning():

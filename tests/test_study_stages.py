@@ -437,7 +437,7 @@ def _stage_folder(stage: str, key: str) -> str:
 
 
 def test_rdsr_teachers_are_not_the_recognizers_that_score_it(default_params):
-    """The evaluator's TSN folders (evaluate@: recognizers_dir, recognition.seed) and rdsr's teacher
+    """The evaluator's TSN folders (evaluate@: recognizers_dir, recognition.seeds) and rdsr's teacher
     folders (finetune_sr@rdsr and ablate_rdsr: feature_dir, recognition.feature_seed), resolved from
     the default params and dvc.yaml, are other folders."""
     from arsr.paths import resolve
@@ -446,8 +446,8 @@ def test_rdsr_teachers_are_not_the_recognizers_that_score_it(default_params):
     params = validate(default_params, ["sr", "recognition", "ablation"])
     sr, rec = params["sr"], params["recognition"]
     assert "rdsr" in sr["methods"] and sr["finetune"]["rdsr"] == "rrdb_psnr"
-    scoring = {resolve(recognizer_dir(_stage_folder("evaluate", "recognizers_dir"), rec["seed"], name))
-               for name in ("tsn_rgb", "tsn_flow")}
+    scoring = {resolve(recognizer_dir(_stage_folder("evaluate", "recognizers_dir"), seed, name))
+               for seed in rec["seeds"] for name in ("tsn_rgb", "tsn_flow")}
     for stage in ("finetune_sr", "ablate_rdsr"):
         feature_dir = _stage_folder(stage, "feature_dir")
         phases = with_teachers(method_phases("rdsr", method_overrides(sr, "rdsr", 0)), feature_dir, rec["feature_seed"])
@@ -464,8 +464,8 @@ def test_rdsr_teachers_are_not_the_recognizers_that_score_it(default_params):
     pixel = with_teachers(variant_phases("rdsr", "pixel", sr), "x", 1)[-1].config["task"]
     assert pixel["spatial_teacher"] is None and pixel["temporal_teacher"] is None
     assert params["ablation"]["rdsr"] == ["pixel", "spatial"]
-    # the schema refuses the one seed for both (rdsr would distil the evaluator)
-    same = {**default_params, "recognition": {**default_params["recognition"], "feature_seed": rec["seed"]}}
+    # the schema refuses a scoring seed for the teachers (rdsr would distil the evaluator)
+    same = {**default_params, "recognition": {**default_params["recognition"], "feature_seed": rec["seeds"][-1]}}
     with pytest.raises(ValueError, match="feature_seed"):
         validate(same, ["recognition"])
 

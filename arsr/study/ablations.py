@@ -73,19 +73,20 @@ def train_variant(kind: str, variant: str, sr: Mapping, seeds: Sequence[int], in
 
 def evaluate_variant(kind: str, variant: str, evaluate: Mapping, seeds: Sequence[int], prepare: Mapping,
                      interim_dir: str | Path, recognizers_dir: str | Path, models_dir: str | Path,
-                     eval_dir: str | Path, *, recognizer_seed: int = 0, progress: bool = True,
+                     eval_dir: str | Path, *, recognizer_seeds: Sequence[int] = (0,), progress: bool = True,
                      device=None) -> pd.DataFrame:
-    """Score a trained variant (SR seeds ``seeds``) with the one TSN stream of its kind (of
-    ``recognizers_dir/seed<recognizer_seed>``; only that stream loaded, so only the frames it
-    reads are super-resolved; rdsr's: both streams and their fusion), on the test split (or the ``evaluate.max_videos`` subset); cache
-    in ``eval_dir/ablation_<kind>_<variant>/seed<k>``. Returns the tidy rows
-    (``layout.ABLATION_COLUMNS``); ``.attrs["per_video"]`` holds one row per video and seed
-    (``layout.ABLATION_PER_VIDEO_COLUMNS``)."""
+    """Score a trained variant (SR seeds ``seeds``) with the one TSN stream of its kind of every
+    recognizer seed (``recognizers_dir/seed<k>`` for ``recognizer_seeds``; only that stream loaded,
+    so only the frames it reads are super-resolved, once for all seeds; rdsr's: both streams and
+    their fusion), on the test split (or the ``evaluate.max_videos`` subset); cache in
+    ``eval_dir/ablation_<kind>_<variant>/seed<k>``. Returns the tidy rows
+    (``layout.ABLATION_COLUMNS``); ``.attrs["per_video"]`` holds one row per video, SR seed and
+    recognizer seed (``layout.ABLATION_PER_VIDEO_COLUMNS``)."""
     from ..data.store import PreparedDataset
     from ..evaluate import evaluate as run_evaluation
     from ..flow import flow_options
     from ..workers import worker_count
-    from .evaluation import balanced_subset, per_video_rows, prune_cache, stage_recognizers
+    from .evaluation import balanced_subset, per_video_rows, prune_cache, seeded_recognizers
     from .sr import load_sr_method
 
     v = _variant(kind, variant)
@@ -98,7 +99,8 @@ def evaluate_variant(kind: str, variant: str, evaluate: Mapping, seeds: Sequence
     stream = STREAM[kind]
     out, per_video = [], []
     streams = {"spatial": ("rgb",), "temporal": ("flow",), "fusion": ("rgb", "flow")}[stream]
-    recs = stage_recognizers(recognizers_dir, recognizer_seed, ("tsn",), tsn_streams=streams, device=device)
+    recs, names = seeded_recognizers(recognizers_dir, recognizer_seeds, ("tsn",), tsn_streams=streams,
+                                     device=device)
     for seed in seeds:
         prune_cache(cache / f"seed{seed}", keys)
         method = load_sr_method(models_dir, name, seed, device=device)
@@ -110,9 +112,10 @@ def evaluate_variant(kind: str, variant: str, evaluate: Mapping, seeds: Sequence
                                 shave=evaluate["shave"], videos=subset, progress=progress)
         table = result.table[result.table["stream"] == stream]
         for row in table.itertuples():
-            out.append({"kind": kind, "variant": variant, **v.label, "seed": int(seed), "stream": stream,
+            out.append({"kind": kind, "variant": variant, **v.label, "seed": int(seed),
+                        "recognizer_seed": names[row.recognizer][1], "stream": stream,
                         "top1": row.top1, "top5": row.top5, "psnr": row.psnr, "ssim": row.ssim})
-        videos = per_video_rows(result, seed)
+        videos = per_video_rows(result, seed, names)
         videos = videos[videos["stream"] == stream].drop(columns=["method", "recognizer"])
         per_video.append(videos.assign(kind=kind, variant=variant))
     rows = pd.DataFrame(out, columns=ABLATION_COLUMNS)
@@ -121,11 +124,13 @@ def evaluate_variant(kind: str, variant: str, evaluate: Mapping, seeds: Sequence
 
 
 def ablation_rows(table: pd.DataFrame) -> pd.DataFrame:
-    """Seed means of a variant's rows (top1 std over seeds beside), in the paper's layout."""
+    """Means of a variant's rows over its (SR seed, recognizer seed) cells (top1 std over the cells
+    beside), in the paper's layout."""
     keys = ["kind", "variant", *LABEL_COLUMNS, "stream"]
     g = table.groupby(keys, sort=False)
     return g.agg(top1=("top1", "mean"), top1_std=("top1", "std"), top5=("top5", "mean"),
-                 psnr=("psnr", "mean"), ssim=("ssim", "mean"), seeds=("seed", "nunique")).reset_index()
+                 psnr=("psnr", "mean"), ssim=("ssim", "mean"), seeds=("seed", "nunique"),
+                 recognizer_seeds=("recognizer_seed", "nunique")).reset_index()
 
 
 def _plain(value):

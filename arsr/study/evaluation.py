@@ -39,10 +39,10 @@ from ..recognition.config import RECOGNIZER_TYPES
 from ..shards import Shard, is_split
 from ..workers import worker_count
 from .layout import (LR_BASELINES, PER_CLASS_COLUMNS, PER_VIDEO_COLUMNS, REFERENCE_CACHE, TABLE_COLUMNS, eval_item,
-                     eval_stage, samples_npz)
+                     eval_stage, recognizer_key, samples_npz)
 
 __all__ = ["SAMPLE_VIDEOS", "REFERENCE_METHODS", "COMBINED", "EvalRuns", "per_video_rows", "sample_videos", "sample_frame", "balanced_subset", "prune_cache",
-           "stage_recognizers", "sr_method", "evaluate_stage", "sample_frames", "save_samples",
+           "seeded_recognizers", "stage_recognizers", "sr_method", "evaluate_stage", "sample_frames", "save_samples",
            "load_samples", "seed_means", "eval_metrics", "plot_accuracy", "plot_samples"]
 
 #: Clips in the sample figures (the report's ``sample_videos`` default).
@@ -114,6 +114,20 @@ def prune_cache(folder: str | Path, keys: Sequence[str]) -> int:
 # Recognizers and methods
 
 
+def seeded_recognizers(recognizers_dir: str | Path, seeds: Sequence[int], which: Sequence[str] = RECOGNIZER_TYPES,
+                       *, tsn_streams: Sequence[str] = ("rgb", "flow"), device=None) -> tuple[dict, dict]:
+    """The recognizers of every seed of ``seeds`` (:func:`stage_recognizers`) for one
+    ``arsr.evaluate.evaluate`` call, which super-resolves each video and computes its flow once for
+    all of them: ``({layout.recognizer_key(name, seed): recognizer}, {key: (name, seed)})``."""
+    recs, names = {}, {}
+    for seed in seeds:
+        for name, rec in stage_recognizers(recognizers_dir, int(seed), which, tsn_streams=tsn_streams,
+                                           device=device).items():
+            key = recognizer_key(name, seed)
+            recs[key], names[key] = rec, (name, int(seed))
+    return recs, names
+
+
 def stage_recognizers(recognizers_dir: str | Path, seed: int, which: Sequence[str] = RECOGNIZER_TYPES,
                       *, tsn_streams: Sequence[str] = ("rgb", "flow"), device=None) -> dict:
     """``arsr.evaluate.load_recognizers`` for seed ``seed`` of ``recognizers_dir``: ``which`` of
@@ -130,7 +144,7 @@ def stage_recognizers(recognizers_dir: str | Path, seed: int, which: Sequence[st
     for name, path in paths.items():
         if not (path / "model.pt").is_file():
             raise FileNotFoundError(f"{path / 'model.pt'} not found: recognizer {name} of seed {seed} is not "
-                                    "trained; run `dvc repro train_recognizers` (seeds must match)")
+                                    "trained; run `dvc repro train_recognizers` (recognition.seeds must match)")
     return load_recognizers(**paths, device=device)
 
 
@@ -164,16 +178,33 @@ class EvalRuns:
     channel_shift: dict | None = None  # seed -> (3,) mean SR - HR per RGB channel (grey levels)
 
 
-def per_video_rows(result, seed: int) -> pd.DataFrame:
-    """``arsr.evaluate`` result -> ``PER_VIDEO_COLUMNS`` rows for SR seed ``seed``."""
-    pred = result.predictions
+def _seeded(frame: pd.DataFrame, names: Mapping[str, tuple[str, int]] | None) -> pd.DataFrame:
+    """Rows of an ``arsr.evaluate`` table whose ``recognizer`` is a :func:`seeded_recognizers` key,
+    as (``recognizer``, ``recognizer_seed``); without ``names``, the keys are the recognizers' names
+    (``recognizer_seed`` 0)."""
+    if names is None:
+        return frame.assign(recognizer_seed=0)
+    unknown = sorted(set(frame["recognizer"]) - set(names))
+    if unknown:
+        raise KeyError(f"recognizers {unknown} are not among the seeded recognizers {sorted(names)}")
+    keys = frame["recognizer"]
+    return frame.assign(recognizer=keys.map(lambda k: names[k][0]),
+                        recognizer_seed=keys.map(lambda k: names[k][1]).astype(int))
+
+
+def per_video_rows(result, seed: int, names: Mapping[str, tuple[str, int]] | None = None) -> pd.DataFrame:
+    """``arsr.evaluate`` result -> ``PER_VIDEO_COLUMNS`` rows for SR seed ``seed`` (``names``: see
+    :func:`seeded_recognizers`)."""
+    pred = _seeded(result.predictions, names)
     out = pred.assign(seed=int(seed), correct=(pred["prediction"] == pred["label"]).astype(int))
     return out[PER_VIDEO_COLUMNS].reset_index(drop=True)
 
 
-def _tidy(result, method: str, seed: int, streams: Sequence[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    table = result.table.assign(method=method, seed=int(seed))
-    per_class = result.per_class.rename(columns={"top1": "accuracy"}).assign(method=method, seed=int(seed))
+def _tidy(result, method: str, seed: int, names: Mapping[str, tuple[str, int]] | None = None,
+          streams: Sequence[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    table = _seeded(result.table, names).assign(method=method, seed=int(seed))
+    per_class = _seeded(result.per_class, names).rename(columns={"top1": "accuracy"}).assign(
+        method=method, seed=int(seed))
     if streams is not None:
         table = table[table["stream"].isin(streams)]
         per_class = per_class[per_class["stream"].isin(streams)]
@@ -182,15 +213,18 @@ def _tidy(result, method: str, seed: int, streams: Sequence[str] | None = None) 
 
 def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare: Mapping,
                    interim_dir: str | Path, recognizers_dir: str | Path, models_dir: str | Path,
-                   eval_dir: str | Path, *, recognizer_seed: int = 0, n_samples: int = SAMPLE_VIDEOS,
+                   eval_dir: str | Path, *, recognizer_seeds: Sequence[int] = (0,), n_samples: int = SAMPLE_VIDEOS,
                    progress: bool = True, device=None, shard: Shard | None = None) -> EvalRuns | None:
     """Evaluate ``method`` (``hr``, ``bicubic``, a method of ``sr.methods``, ``sosr+tosr``, or an LR
-    baseline of ``layout.LR_BASELINES``: see the module notes) for
-    every SR seed of ``seeds`` with the recognizers ``evaluate.recognizers`` of
-    ``recognizers_dir/seed<recognizer_seed>`` (one fixed instrument for every method and seed) on
-    the test split (or its class-balanced ``evaluate.max_videos`` subset). The reference methods
-    have no SR seed: they are evaluated once and their rows repeated for every seed, so that
-    tables join on the seed. See the module notes for files and caches.
+    baseline of ``layout.LR_BASELINES``: see the module notes) for every SR seed of ``seeds`` with
+    the recognizers ``evaluate.recognizers`` of every seed of ``recognizer_seeds``
+    (``recognizers_dir/seed<k>``; ``recognition.seeds``) on the test split (or its class-balanced
+    ``evaluate.max_videos`` subset). One pass per SR seed super-resolves each video and computes its
+    flow once; every recognizer seed scores those frames and fields (:func:`seeded_recognizers`).
+    The reference methods have no SR seed: they are evaluated once and their rows repeated for
+    every seed, so that tables join on the seed. An LR baseline's TSN of seed k
+    (``recognizers_dir/<baseline>/seed<k>``) stands in for recognizer seed k. See the module notes
+    for files and caches.
 
     ``shard`` (a rank of a torchrun launch, :mod:`arsr.study.sharded`): evaluate only this rank's
     slice of the videos into the per-video caches and return None; the stage's result is a later
@@ -216,10 +250,11 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
                    **({"shard": shard} if sharded else {}))
     lr_baseline = method in LR_BASELINES
     if lr_baseline:
-        recs = stage_recognizers(resolve(recognizers_dir) / method, recognizer_seed, ("tsn",), device=device)
+        recs, names = seeded_recognizers(resolve(recognizers_dir) / method, recognizer_seeds, ("tsn",),
+                                         device=device)
         n_samples = 0  # the bicubic row's frames
     else:
-        recs = stage_recognizers(recognizers_dir, recognizer_seed, evaluate["recognizers"], device=device)
+        recs, names = seeded_recognizers(recognizers_dir, recognizer_seeds, evaluate["recognizers"], device=device)
     tables, per_class, per_video, shifts = [], [], [], {}
     samples = None
     once = method in REFERENCE_METHODS or lr_baseline  # no SR seed: evaluated once, rows repeated per seed
@@ -230,10 +265,10 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
         sr = sr_method("bicubic" if lr_baseline else method, models_dir, seeds[0], prepare["scale"], device=device)
         result = run_evaluation(sr, recs, dataset, name=REFERENCE_CACHE, cache_dir=cache, **options)
         for seed in seeds if not sharded else ():
-            table, classes = _tidy(result, method, seed)
+            table, classes = _tidy(result, method, seed, names)
             tables.append(table)
             per_class.append(classes)
-            per_video.append(per_video_rows(result, seed).assign(method=method))
+            per_video.append(per_video_rows(result, seed, names).assign(method=method))
             if result.channel_shift is not None:
                 shifts[int(seed)] = [float(v) for v in result.channel_shift]
         if n_samples:
@@ -242,13 +277,13 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
         if prune:
             prune_cache(cache / f"seed{seed}", keys)
         if method == COMBINED:
-            parts = _combined(recs, seed, dataset, evaluate, prepare, models_dir, eval_dir, keys, options, device)
+            parts = _combined(recs, names, seed, dataset, models_dir, eval_dir, keys, options, prepare, device)
         else:
             sr = sr_method(method, models_dir, seed, prepare["scale"], device=device)
             result = run_evaluation(sr, recs, dataset, name=f"seed{seed}", cache_dir=cache, **options)
             if sharded:
                 continue
-            parts = [(*_tidy(result, method, seed), per_video_rows(result, seed).assign(method=method))]
+            parts = [(*_tidy(result, method, seed, names), per_video_rows(result, seed, names).assign(method=method))]
             if result.channel_shift is not None:
                 shifts[int(seed)] = [float(v) for v in result.channel_shift]
             if samples is None and n_samples:
@@ -267,39 +302,44 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
     return EvalRuns(method, table, classes, samples, time.perf_counter() - t0, videos, shifts or None)
 
 
-def _combined(recs, seed, dataset, evaluate, prepare, models_dir, eval_dir, keys, options, device):
-    """SoSR+ToSR for one seed: TSN fused from the sosr/tosr caches, ST-ResNet on SoSR frames
-    with ToSR flow. Only fusion rows."""
+def _combined(recs, names, seed, dataset, models_dir, eval_dir, keys, options, prepare, device):
+    """SoSR+ToSR for one SR seed: TSN fused from the sosr/tosr caches (each recognizer seed's),
+    ST-ResNet on SoSR frames with ToSR flow. Only fusion rows."""
     from ..evaluate import evaluate as run_evaluation, fuse_cached
 
     parts = []
     sharded = "shard" in options  # a rank's slice: only ST-ResNet has frames to score; the merge fuses TSN
-    if "tsn" in recs and not sharded:
+    tsn = [k for k in recs if names[k][0] == "tsn"]
+    if tsn and not sharded:
         for part in ("sosr", "tosr"):
-            folder = resolve(eval_dir) / eval_item(part) / f"seed{seed}" / "scores" / "tsn"
-            if not (folder / "settings.json").is_file():
-                raise FileNotFoundError(f"{folder} not found: the SoSR+ToSR row fuses the cached TSN scores "
-                                        f"of sosr and tosr; run `dvc repro {eval_stage('sosr')} "
-                                        f"{eval_stage('tosr')}` first")
-        result = fuse_cached(eval_dir, spatial=f"sosr/seed{seed}", temporal=f"tosr/seed{seed}",
-                             recognizer="tsn", weights=recs["tsn"].fusion_weights, name=COMBINED)
-        got = {dataset.index.set_index("video_id").loc[v, "key"] for v in result.video_ids}
-        if got != set(keys):
-            raise ValueError(f"the cached sosr/tosr TSN scores of seed {seed} cover {len(got)} videos, this "
-                             f"evaluation {len(keys)}: re-run `dvc repro -f {eval_stage('sosr')} "
-                             f"{eval_stage('tosr')}`")
-        videos = per_video_rows(result, seed).assign(method=COMBINED)
-        parts.append((*_tidy(result, COMBINED, seed, streams=("fusion",)), videos[videos["stream"] == "fusion"]))
-    if "st_resnet" in recs:
+            for key in tsn:
+                folder = resolve(eval_dir) / eval_item(part) / f"seed{seed}" / "scores" / key
+                if not (folder / "settings.json").is_file():
+                    raise FileNotFoundError(f"{folder} not found: the SoSR+ToSR row fuses the cached TSN scores "
+                                            f"of sosr and tosr; run `dvc repro {eval_stage('sosr')} "
+                                            f"{eval_stage('tosr')}` first")
+        for key in tsn:
+            result = fuse_cached(eval_dir, spatial=f"sosr/seed{seed}", temporal=f"tosr/seed{seed}",
+                                 recognizer=key, weights=recs[key].fusion_weights, name=COMBINED)
+            got = {dataset.index.set_index("video_id").loc[v, "key"] for v in result.video_ids}
+            if got != set(keys):
+                raise ValueError(f"the cached sosr/tosr TSN scores of seed {seed} cover {len(got)} videos, this "
+                                 f"evaluation {len(keys)}: re-run `dvc repro -f {eval_stage('sosr')} "
+                                 f"{eval_stage('tosr')}`")
+            videos = per_video_rows(result, seed, names).assign(method=COMBINED)
+            parts.append((*_tidy(result, COMBINED, seed, names, streams=("fusion",)),
+                          videos[videos["stream"] == "fusion"]))
+    st = {k: recs[k] for k in recs if names[k][0] == "st_resnet"}
+    if st:
         sosr = sr_method("sosr", models_dir, seed, prepare["scale"], device=device)
         tosr = sr_method("tosr", models_dir, seed, prepare["scale"], device=device)
-        result = run_evaluation(sosr, {"st_resnet": recs["st_resnet"]}, dataset, name=f"seed{seed}",
+        result = run_evaluation(sosr, st, dataset, name=f"seed{seed}",
                                 cache_dir=resolve(eval_dir) / eval_item(COMBINED), temporal_method=tosr,
                                 psnr=False, **options)
         if sharded:
             return parts
-        videos = per_video_rows(result, seed).assign(method=COMBINED)
-        parts.append((*_tidy(result, COMBINED, seed, streams=("fusion",)), videos[videos["stream"] == "fusion"]))
+        videos = per_video_rows(result, seed, names).assign(method=COMBINED)
+        parts.append((*_tidy(result, COMBINED, seed, names, streams=("fusion",)), videos[videos["stream"] == "fusion"]))
     return parts
 
 
@@ -340,12 +380,12 @@ def load_samples(path: str | Path) -> dict:
 
 
 def seed_means(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean and standard deviation over seeds of top1/top5 per (method, recognizer, stream);
-    PSNR/SSIM means."""
+    """Mean and standard deviation of top1/top5 over the (SR seed, recognizer seed) cells per
+    (method, recognizer, stream); PSNR/SSIM means; how many SR seeds and recognizer seeds."""
     g = table.groupby(["method", "recognizer", "stream"], sort=False)
     out = g.agg(top1=("top1", "mean"), top1_std=("top1", "std"), top5=("top5", "mean"),
                 n_videos=("n_videos", "first"), psnr=("psnr", "mean"), ssim=("ssim", "mean"),
-                seeds=("seed", "nunique"))
+                seeds=("seed", "nunique"), recognizer_seeds=("recognizer_seed", "nunique"))
     return out.reset_index()
 
 
@@ -354,10 +394,12 @@ def _finite(x) -> float | None:
 
 
 def eval_metrics(runs: EvalRuns) -> dict:
-    """``reports/metrics/eval/<item>.json`` (without provenance): top1 (%) seed means per
-    recognizer and stream, PSNR/SSIM (null where not finite: hr, sosr+tosr), videos, seconds."""
+    """``reports/metrics/eval/<item>.json`` (without provenance): top1 (%) means over the (SR seed,
+    recognizer seed) cells per recognizer and stream, PSNR/SSIM (null where not finite: hr,
+    sosr+tosr), videos, seconds."""
     means = seed_means(runs.table)
-    out: dict = {"method": runs.method, "seeds": sorted(int(s) for s in runs.table["seed"].unique())}
+    out: dict = {"method": runs.method, "seeds": sorted(int(s) for s in runs.table["seed"].unique()),
+                 "recognizer_seeds": sorted(int(s) for s in runs.table["recognizer_seed"].unique())}
     for rec, part in means.groupby("recognizer", sort=False):
         out[rec] = {row.stream: _finite(row.top1) for row in part.itertuples()}
         out[f"{rec}_top5"] = {row.stream: _finite(row.top5) for row in part.itertuples()}

@@ -34,7 +34,7 @@ from .variants import LABEL_COLUMNS, variant_name
 __all__ = [
     "TABLE_COLUMNS", "PER_CLASS_COLUMNS", "PER_VIDEO_COLUMNS", "ABLATION_COLUMNS", "ABLATION_PER_VIDEO_COLUMNS",
     "RECOGNIZER_PLOT_COLUMNS", "SR_LOG_TERMS", "SR_PLOT_COLUMNS", "PSNR_ACCURACY_COLUMNS",
-    "eval_item", "eval_csv", "eval_per_class_csv", "eval_per_video_csv", "eval_metrics_json",
+    "recognizer_key", "eval_item", "eval_csv", "eval_per_class_csv", "eval_per_video_csv", "eval_metrics_json",
     "ablation_csv", "ablation_per_video_csv", "ablation_metrics_json", "ablation_cache",
     "sr_metrics_json", "sr_plot_csv", "samples_npz", "REFERENCE_CACHE", "PREPARE_METRICS", "RECOGNIZERS_METRICS",
     "RECOGNIZERS_PLOT", "PSNR_ACCURACY_PLOT", "STUDY_METRICS", "PREPARE_FIGURES", "STUDY_FIGURES",
@@ -45,23 +45,31 @@ __all__ = [
 
 
 def _with_seed(columns: Sequence[str]) -> list[str]:
-    """A result table's columns with ``seed`` after ``method``."""
-    at = list(columns).index("method") + 1
-    return [*columns[:at], "seed", *columns[at:]]
+    """A result table's columns with ``seed`` (the SR seed) after ``method`` and
+    ``recognizer_seed`` after ``recognizer``."""
+    out = []
+    for c in columns:
+        out.append(c)
+        if c == "method":
+            out.append("seed")
+        elif c == "recognizer":
+            out.append("recognizer_seed")
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
 # Columns
 
-#: ``eval/<item>.csv``: one row per seed, recognizer and stream.
+#: ``eval/<item>.csv``: one row per SR seed, recognizer, recognizer seed and stream.
 TABLE_COLUMNS = _with_seed(_RESULT_COLUMNS)
-#: ``eval/<item>_per_class.csv``: top-1 (%) per class, seed, recognizer and stream.
-PER_CLASS_COLUMNS = ["method", "seed", "recognizer", "stream", "class_name", "accuracy"]
-#: ``eval/<item>_per_video.csv``: one row per video, seed, recognizer, stream (``correct``: top-1
-#: hit, 0/1), what the report's paired bootstrap intervals resample.
+#: ``eval/<item>_per_class.csv``: top-1 (%) per class, SR seed, recognizer, its seed and stream.
+PER_CLASS_COLUMNS = ["method", "seed", "recognizer", "recognizer_seed", "stream", "class_name", "accuracy"]
+#: ``eval/<item>_per_video.csv``: one row per video, SR seed, recognizer, recognizer seed, stream
+#: (``correct``: top-1 hit, 0/1), what the report's bootstrap intervals resample.
 PER_VIDEO_COLUMNS = [*_with_seed(PREDICTION_COLUMNS), "correct"]
-#: ``ablation/<kind>_<variant>.csv``: one row per seed on the kind's TSN stream.
-ABLATION_COLUMNS = ["kind", "variant", *LABEL_COLUMNS, "seed", "stream", "top1", "top5", "psnr", "ssim"]
+#: ``ablation/<kind>_<variant>.csv``: one row per SR seed and recognizer seed on the kind's TSN stream.
+ABLATION_COLUMNS = ["kind", "variant", *LABEL_COLUMNS, "seed", "recognizer_seed", "stream", "top1", "top5", "psnr",
+                    "ssim"]
 #: ``ablation/<kind>_<variant>_per_video.csv``: the per-video rows of the kind's TSN stream, the
 #: variant in place of the method and recognizer.
 ABLATION_PER_VIDEO_COLUMNS = ["kind", "variant", *(c for c in PER_VIDEO_COLUMNS if c not in ("method", "recognizer"))]
@@ -134,6 +142,12 @@ def sr_plot_csv(method: str) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Under eval_dir
+
+
+def recognizer_key(recognizer: str, seed: int) -> str:
+    """The name under which recognizer ``recognizer`` (``tsn``, ``st_resnet``) of seed ``seed``
+    scores in one evaluation (its cache folder ``scores/<key>``): ``tsn_r0``."""
+    return f"{recognizer}_r{int(seed)}"
 
 
 #: The cache run of a reference method (hr, bicubic: no SR seed, evaluated once) under

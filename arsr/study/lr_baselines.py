@@ -1,7 +1,9 @@
 """Stage ``train_recognizers_lr`` (beyond the paper): the retrain-on-LR baselines of SR. The TSN
 streams trained on bicubic-upscaled LR training video with flow computed from those frames
 (``arsr.data.degraded``), from scratch (``tsn_retrained_lr``) or from the HR-trained TSN
-(``tsn_finetuned_lr``), into ``models_dir/<baseline>/seed<k>/<tsn_rgb|tsn_flow>``; scored by the
+(``tsn_finetuned_lr``), into ``models_dir/<baseline>/seed<k>/<tsn_rgb|tsn_flow>`` for every seed
+``k`` of ``recognition.seeds`` (seed k fine-tunes the HR TSN of seed k; the intervals pair the two
+on the seed, as they pair the SR rows on the recognisers that score them); scored by the
 evaluation stage on the LR test video as the ``bicubic`` row is (``arsr.study.evaluation``).
 
     runs = train_lr_baselines(recognition, recognition_lr, prepare, "data/interim", "data/interim_lr",
@@ -25,11 +27,12 @@ from .recognizers import RecognizerRuns, device_for, recognizer_dir
 __all__ = ["lr_baseline_configs", "train_lr_baselines"]
 
 
-def lr_baseline_configs(recognition: Mapping, recognition_lr: Mapping, baseline: str, name: str) -> dict:
-    """The TrainConfig mapping of stream ``name`` of an LR baseline: ``tsn_retrained_lr`` is the HR
-    recipe (``recognition.<name>``, seed ``recognition.seed``) unchanged; ``tsn_finetuned_lr`` the
-    same with ``recognition_lr.finetune_epochs`` at the constant rate ``recognition_lr.finetune_lr``."""
-    config = {**recognition[name], "seed": int(recognition["seed"])}
+def lr_baseline_configs(recognition: Mapping, recognition_lr: Mapping, baseline: str, name: str,
+                        seed: int) -> dict:
+    """The TrainConfig mapping of stream ``name`` of an LR baseline with seed ``seed``:
+    ``tsn_retrained_lr`` is the HR recipe (``recognition.<name>``) unchanged; ``tsn_finetuned_lr``
+    the same with ``recognition_lr.finetune_epochs`` at the constant rate ``recognition_lr.finetune_lr``."""
+    config = {**recognition[name], "seed": int(seed)}
     if baseline == "tsn_finetuned_lr":
         config.update(epochs=int(recognition_lr["finetune_epochs"]), lr=float(recognition_lr["finetune_lr"]),
                       lr_steps=[])
@@ -44,13 +47,13 @@ def train_lr_baselines(recognition: Mapping, recognition_lr: Mapping, prepare: M
     """Stage ``train_recognizers_lr``: derive the LR training store (``arsr.data.degraded``:
     bicubic x``prepare.scale`` of the stored LR frames, flow by ``prepare.flow_method`` from them)
     into ``lr_interim_dir``, then train each LR baseline's TSN streams on it into
-    ``models_dir/<baseline>/seed<recognition.seed>/<tsn_rgb|tsn_flow>``: ``tsn_retrained_lr`` from
-    scratch, ``tsn_finetuned_lr`` from the HR-trained TSN of ``hr_models_dir`` (its folders are reset
-    when those weights change).
+    ``models_dir/<baseline>/seed<k>/<tsn_rgb|tsn_flow>`` for each ``k`` of ``recognition.seeds``:
+    ``tsn_retrained_lr`` from scratch, ``tsn_finetuned_lr`` from the HR-trained TSN of seed ``k`` in
+    ``hr_models_dir`` (its folders are reset when those weights change).
 
     Metrics: ``derive`` (the store's stats; ``derive_seconds`` summed over videos), per baseline
-    its streams (training seconds, iterations, epochs, last training accuracy) and
-    ``train_seconds`` (both streams) and ``cost_seconds`` (derivation + training: the fine-tuned
+    its streams (training seconds, iterations, epochs, last training accuracy; means over the
+    seeds, each seed's under ``per_seed``) and ``train_seconds`` (both streams, one seed) and ``cost_seconds`` (derivation + training: the fine-tuned
     baseline's cost leaves out the HR TSN it starts from, which the study trains anyway).
     Seconds are wall seconds on ``device`` (``recognition.device``).
     """
@@ -66,33 +69,42 @@ def train_lr_baselines(recognition: Mapping, recognition_lr: Mapping, prepare: M
                              workers=worker_count(recognition_lr["workers"]), progress=progress)
     dataset = PreparedDataset(lr_interim_dir)
     device = device_for(recognition.get("device"))
-    seed = int(recognition["seed"])
+    seeds = [int(s) for s in recognition["seeds"]]
     metrics: dict = {"derive": derive}
     logs = []
     for baseline in LR_BASELINES:
         entry: dict = {}
         for name in LR_RECOGNIZER_NAMES:
-            config = lr_baseline_configs(recognition, recognition_lr, baseline, name)
-            init = None
-            settings = {"name": name, "baseline": baseline, "config": config}
-            if baseline == "tsn_finetuned_lr":
-                init = recognizer_dir(hr_models_dir, seed, name) / "model.pt"
-                if not init.is_file():
-                    raise FileNotFoundError(f"{init} not found: the fine-tuned LR baseline starts from the HR "
-                                            "recognizer; run `dvc repro train_recognizers` first")
-                settings["init"] = {"path": str(init), "sha256": file_digest(init)}
-            folder = recognizer_dir(resolve(models_dir) / baseline, seed, name)
-            reuse_or_reset(folder, settings)
-            result = train_recognizer(config, dataset, folder, device=device, progress=progress, init_weights=init)
-            last = result.log.iloc[-1] if len(result.log) else None
-            entry[name] = {"train_accuracy": float(last["accuracy"]) if last is not None else float("nan"),
-                           "train_loss": float(last["loss"]) if last is not None else float("nan"),
-                           "seconds": float(last["seconds"]) if last is not None else float("nan"),
-                           "iterations": int(result.total_iterations), "epochs": int(config["epochs"]),
-                           "lr": float(config["lr"]), "init": "HR TSN" if init is not None else "scratch"}
-            logs.append(result.log.assign(model=f"{baseline}/{name}", seed=seed))
-        entry["train_seconds"] = sum(entry[n]["seconds"] for n in LR_RECOGNIZER_NAMES)
+            per_seed = {}
+            for seed in seeds:
+                config = lr_baseline_configs(recognition, recognition_lr, baseline, name, seed)
+                init = None
+                settings = {"name": name, "baseline": baseline, "config": config}
+                if baseline == "tsn_finetuned_lr":
+                    init = recognizer_dir(hr_models_dir, seed, name) / "model.pt"
+                    if not init.is_file():
+                        raise FileNotFoundError(f"{init} not found: the fine-tuned LR baseline starts from the HR "
+                                                "recognizer; run `dvc repro train_recognizers` first")
+                    settings["init"] = {"path": str(init), "sha256": file_digest(init)}
+                folder = recognizer_dir(resolve(models_dir) / baseline, seed, name)
+                reuse_or_reset(folder, settings)
+                result = train_recognizer(config, dataset, folder, device=device, progress=progress,
+                                          init_weights=init)
+                last = result.log.iloc[-1] if len(result.log) else None
+                per_seed[str(seed)] = {
+                    "train_accuracy": float(last["accuracy"]) if last is not None else float("nan"),
+                    "train_loss": float(last["loss"]) if last is not None else float("nan"),
+                    "seconds": float(last["seconds"]) if last is not None else float("nan"),
+                    "iterations": int(result.total_iterations)}
+                logs.append(result.log.assign(model=f"{baseline}/{name}", seed=seed))
+            mean = {k: sum(r[k] for r in per_seed.values()) / len(per_seed)
+                    for k in ("train_accuracy", "train_loss", "seconds")}
+            entry[name] = {**mean, "iterations": next(iter(per_seed.values()))["iterations"],
+                           "epochs": int(config["epochs"]), "lr": float(config["lr"]),
+                           "init": "HR TSN" if init is not None else "scratch", "per_seed": per_seed}
+        entry["train_seconds"] = sum(entry[n]["seconds"] for n in LR_RECOGNIZER_NAMES)  # one seed's
         entry["cost_seconds"] = entry["train_seconds"] + derive["derive_seconds"]
+        entry["seeds"] = seeds
         metrics[baseline] = entry
     metrics["seconds"] = time.perf_counter() - t0
     log = pd.concat(logs, ignore_index=True) if logs else pd.DataFrame(columns=RECOGNIZER_PLOT_COLUMNS)

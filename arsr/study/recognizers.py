@@ -66,15 +66,15 @@ def train_recognizers(recognition: Mapping, seeds: Sequence[int], interim_dir: s
                       feature_dir: str | Path | None = None, feature_seed: int | None = None,
                       feature_names: Sequence[str] = FEATURE_NAMES, progress: bool = True) -> RecognizerRuns:
     """Train (or resume, or find finished) each recognizer of ``names`` for each seed (the study:
-    ``[recognition.seed]``, one fixed instrument), and with ``feature_dir`` the TSN streams
+    ``recognition.seeds``, each seed's recognizers scoring every method), and with ``feature_dir`` the TSN streams
     ``feature_names`` (default ``FEATURE_NAMES``; the study: ``recognition.feature_streams``) once
     more with ``feature_seed``, into ``feature_dir/seed<feature_seed>/<name>``: the network of the
     SR feature loss (tsn_rgb) and rdsr's teachers (tsn_rgb, tsn_flow), which must not be the
     recognizers that score the methods.
 
     recognition: the validated ``recognition`` params group (``device`` and one
-        :class:`~arsr.recognition.train.TrainConfig` mapping per name; ``seed`` and
-        ``feature_seed``, ``feature_streams`` keys are ignored here).
+        :class:`~arsr.recognition.train.TrainConfig` mapping per name; ``seeds``,
+        ``feature_seed`` and ``feature_streams`` keys are ignored here).
     Returns the per-model summary (last logged training accuracy, a fraction, and training
     seconds, both averaged over seeds; epochs; ``feature_<name>`` for the feature networks)
     and the tidy log.

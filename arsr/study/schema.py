@@ -36,6 +36,22 @@ def _sr_finetune(value, key):
     return dict(value)
 
 
+def _recognition_seeds(value, key):
+    """recognition.seeds: distinct seeds; every one trains the recognisers and scores every method."""
+    seeds = list_of(integer(0), min_length=1)(value, key)
+    if len(set(seeds)) != len(seeds):
+        _fail(key, value, "distinct seeds")
+    return seeds
+
+
+def _recognition_group(value, key):
+    """recognition: its keys, with the one-seed key of older params files named."""
+    if isinstance(value, dict) and "seed" in value:
+        raise ParamError(f"params: {key}.seed = {value['seed']!r} is now {key}.seeds, a list: every seed's "
+                         f"recognisers score every method (e.g. {key}.seeds: [0, 1, 2])")
+    return _check_group(RECOGNITION, value, key)
+
+
 def _sr_group(value, key):
     """sr: the fixed settings, plus one overrides mapping per method (checked in cross-checks)."""
     if not isinstance(value, dict):
@@ -58,17 +74,19 @@ def _sr_group(value, key):
     return out
 
 
+RECOGNITION: dict[str, Any] = {
+    "device": choice("auto", "cpu", "cuda"),
+    "seeds": _recognition_seeds,
+    "feature_seed": integer(0),
+    "feature_streams": list_of(choice("rgb", "flow"), min_length=1),
+    "tsn_rgb": free_dict(),
+    "tsn_flow": free_dict(),
+    "st_resnet": free_dict(),
+}
+
 SCHEMA: dict[str, Any] = {
     "seeds": list_of(integer(0), min_length=1),
-    "recognition": {
-        "device": choice("auto", "cpu", "cuda"),
-        "seed": integer(0),
-        "feature_seed": integer(0),
-        "feature_streams": list_of(choice("rgb", "flow"), min_length=1),
-        "tsn_rgb": free_dict(),
-        "tsn_flow": free_dict(),
-        "st_resnet": free_dict(),
-    },
+    "recognition": _recognition_group,
     "recognition_lr": {
         "finetune_epochs": integer(1),
         "finetune_lr": number(0.0, open_min=True),
@@ -158,11 +176,11 @@ def _cross_checks(params: dict) -> None:
             except (TypeError, ValueError) as err:
                 raise ParamError(f"params: {err}") from None
     rec = params.get("recognition")
-    if rec is not None and rec["feature_seed"] == rec["seed"]:
+    if rec is not None and rec["feature_seed"] in rec["seeds"]:
         raise ParamError(
-            f"params: recognition.feature_seed = {rec['feature_seed']} equals recognition.seed: the "
-            "network of the SR feature loss must not be the recognizer that scores the methods; "
-            "choose another seed")
+            f"params: recognition.feature_seed = {rec['feature_seed']} is one of recognition.seeds "
+            f"{rec['seeds']}: the network of the SR feature loss must not be a recognizer that scores "
+            "the methods; choose another seed")
     sr = params.get("sr")
     if rec is not None and sr is not None:
         streams = set(rec["feature_streams"])
