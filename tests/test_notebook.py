@@ -137,8 +137,9 @@ def test_parameters_cell_defines_no_settings(path):
 
 
 def _injected(command: str) -> set[str]:
-    """The names a dvc.yaml command injects: its ``-g`` groups and ``-p`` keys."""
-    return set(re.findall(r"-g\s+(\w+)", command)) | set(re.findall(r"-p\s+(\w+)=", command))
+    """The names a dvc.yaml command injects: its ``-g`` groups, ``-p`` and ``-k`` keys."""
+    return (set(re.findall(r"-g\s+(\w+)", command)) | set(re.findall(r"-p\s+(\w+)=", command))
+            | set(re.findall(r"-k\s+(\w+)=", command)))
 
 
 def test_every_stage_injects_every_parameter_of_its_notebook():
@@ -150,6 +151,10 @@ def test_every_stage_injects_every_parameter_of_its_notebook():
         (notebook,) = [w for w in command.split() if w.endswith(".ipynb")]
         used.add(notebook)
         assert _injected(command) == set(parameters_cell(ROOT / notebook)), stage
+        # a params key injected under another name (-k) is a declared param of the stage
+        declared = {str(p) for p in definition.get("params", [])}
+        for key in re.findall(r"-k\s+\w+=([\w.]+)", command):
+            assert key in declared or key.split(".")[0] in declared, (stage, key)
     assert {f"notebooks/{p.name}" for p in NOTEBOOKS} == used
 
 
@@ -182,8 +187,8 @@ def test_stage_params_read_the_groups_left_none_from_params_yaml(study_root):
 
 
 def test_study_param_reads_a_dotted_key(study_root):
-    assert study_param("recognition.feature_seed") == 3 and study_param("recognition.seeds", [7]) == [7]
-    assert study_param("recognition.seeds") == [0, 1, 2]
+    assert study_param("recognition.feature_seed") == 2 and study_param("recognition.seeds", [7]) == [7]
+    assert study_param("recognition.seeds") == [0, 1]  # the tiny profile's
     with pytest.raises(ParamError, match="recognition.nope is missing from params.yaml"):
         study_param("recognition.nope")
 
@@ -206,3 +211,21 @@ def test_a_failing_stage_says_what_failed_and_where(tmp_path, monkeypatch, capfd
     assert "reports/stage.failed.ipynb" in err and (tmp_path / "reports/stage.failed.ipynb").is_file()
     assert not (tmp_path / "reports/stage.ipynb").exists()
     assert "without encryption" not in err
+
+
+def test_a_params_list_is_injected_under_another_name(tmp_path, monkeypatch, capfd):
+    """``-k name=dotted.key``: DVC cannot interpolate a list into a command, so the stage names the
+    key (``-k recognizer_seeds=recognition.seeds``) and the runner injects its validated value."""
+    from arsr.notebook import main
+
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    (tmp_path / "params.yaml").write_text("seeds: [0, 4]\n")
+    nb = new_notebook(cells=[new_code_cell("sr_seeds = None", metadata={"tags": ["parameters"]}),
+                             new_code_cell("open('got.txt', 'w').write(repr(sr_seeds))")],
+                      metadata={"kernelspec": {"name": "arsr", "display_name": "arsr", "language": "python"}})
+    nbformat.write(nb, tmp_path / "stage.ipynb")
+    monkeypatch.setenv("ARSR_ROOT", str(tmp_path))
+    assert main([str(tmp_path / "stage.ipynb"), "-k", "sr_seeds=seeds", "--out", "reports"]) == 0
+    assert (tmp_path / "got.txt").read_text() == "[0, 4]"
+    assert main([str(tmp_path / "stage.ipynb"), "-k", "sr_seeds=recognition.seeds", "--out", "reports"]) == 2
+    assert "group 'recognition' is missing from params.yaml" in capfd.readouterr().err
