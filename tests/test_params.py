@@ -120,6 +120,9 @@ def test_unknown_sr_method_overrides_and_missing_vgg_weights(params, tmp_path):
     ("recognition.feature_seed", 2, "is one of recognition.seeds"),
     ("recognition.seeds", [0, 0], "distinct seeds"),
     ("recognition.seeds", [], "a list of items"),
+    ("aa_control.method", "rrdb_psnr", "must be in sr.train (trained from scratch"),
+    ("aa_control.method", "sosr", "must be in sr.train (trained from scratch"),
+    ("aa_control.seeds", [2, 3], "shares SR seeds with seeds"),
     ("ablation.sosr", ["vdsr_mse"], "vdsr_mse is the vdsr row"),
     ("ablation.tosr", ["duf16_warp"], "duf16_warp is the tosr row"),
     ("sr.finetune", {"sosr": "duf16", "esrgan": "rrdb_psnr", "tosr": "duf16"}, "starts from 'rrdb_psnr'"),
@@ -136,7 +139,7 @@ def test_study_plan_cross_checks(params, key, value, needle):
     """Seeds of the instrument vs the feature network, ablation rows that are main methods, and the
     SR training plan (sr.train / sr.finetune / sr.methods) are checked before anything runs."""
     bad = _with(params, key, value)
-    groups = ["recognition", "sr", "ablation"]
+    groups = ["recognition", "sr", "ablation", "aa_control", "seeds"]
     if needle is None:
         validate(bad, groups)
         return

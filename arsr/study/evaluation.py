@@ -214,7 +214,8 @@ def _tidy(result, method: str, seed: int, names: Mapping[str, tuple[str, int]] |
 def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare: Mapping,
                    interim_dir: str | Path, recognizers_dir: str | Path, models_dir: str | Path,
                    eval_dir: str | Path, *, recognizer_seeds: Sequence[int] = (0,), n_samples: int = SAMPLE_VIDEOS,
-                   progress: bool = True, device=None, shard: Shard | None = None) -> EvalRuns | None:
+                   name: str | None = None, progress: bool = True, device=None,
+                   shard: Shard | None = None) -> EvalRuns | None:
     """Evaluate ``method`` (``hr``, ``bicubic``, a method of ``sr.methods``, ``sosr+tosr``, or an LR
     baseline of ``layout.LR_BASELINES``: see the module notes) for every SR seed of ``seeds`` with
     the recognizers ``evaluate.recognizers`` of every seed of ``recognizer_seeds``
@@ -223,8 +224,10 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
     flow once; every recognizer seed scores those frames and fields (:func:`seeded_recognizers`).
     The reference methods have no SR seed: they are evaluated once and their rows repeated for
     every seed, so that tables join on the seed. An LR baseline's TSN of seed k
-    (``recognizers_dir/<baseline>/seed<k>``) stands in for recognizer seed k. See the module notes
-    for files and caches.
+    (``recognizers_dir/<baseline>/seed<k>``) stands in for recognizer seed k. ``name`` (default
+    ``method``) names the rows, the cache folder and the sample frames: the A/A control's twin
+    (``aa_control``) is ``method`` retrained with other SR seeds. See the module notes for files
+    and caches.
 
     ``shard`` (a rank of a torchrun launch, :mod:`arsr.study.sharded`): evaluate only this rank's
     slice of the videos into the per-video caches and return None; the stage's result is a later
@@ -234,8 +237,10 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
 
     t0 = time.perf_counter()
     dataset = PreparedDataset(interim_dir)
-    item = eval_item(method)
-    cache = resolve(eval_dir) / item
+    label = name or method
+    if label != method:
+        n_samples = 0  # a twin's frames look like its method's
+    cache = resolve(eval_dir) / eval_item(label)
     subset = balanced_subset(dataset, evaluate["max_videos"])
     rows = dataset.split("test")
     keys = rows["key"].tolist() if subset is None else rows.set_index("video_id").loc[subset, "key"].tolist()
@@ -265,10 +270,10 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
         sr = sr_method("bicubic" if lr_baseline else method, models_dir, seeds[0], prepare["scale"], device=device)
         result = run_evaluation(sr, recs, dataset, name=REFERENCE_CACHE, cache_dir=cache, **options)
         for seed in seeds if not sharded else ():
-            table, classes = _tidy(result, method, seed, names)
+            table, classes = _tidy(result, label, seed, names)
             tables.append(table)
             per_class.append(classes)
-            per_video.append(per_video_rows(result, seed, names).assign(method=method))
+            per_video.append(per_video_rows(result, seed, names).assign(method=label))
             if result.channel_shift is not None:
                 shifts[int(seed)] = [float(v) for v in result.channel_shift]
         if n_samples:
@@ -283,7 +288,7 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
             result = run_evaluation(sr, recs, dataset, name=f"seed{seed}", cache_dir=cache, **options)
             if sharded:
                 continue
-            parts = [(*_tidy(result, method, seed, names), per_video_rows(result, seed, names).assign(method=method))]
+            parts = [(*_tidy(result, label, seed, names), per_video_rows(result, seed, names).assign(method=label))]
             if result.channel_shift is not None:
                 shifts[int(seed)] = [float(v) for v in result.channel_shift]
             if samples is None and n_samples:
@@ -295,11 +300,11 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
     if sharded:
         return None
     if samples is not None:
-        save_samples(resolve(eval_dir) / samples_npz(method), samples)
+        save_samples(resolve(eval_dir) / samples_npz(label), samples)
     table = pd.concat(tables, ignore_index=True)
     classes = pd.concat(per_class, ignore_index=True)
     videos = pd.concat(per_video, ignore_index=True)[PER_VIDEO_COLUMNS]
-    return EvalRuns(method, table, classes, samples, time.perf_counter() - t0, videos, shifts or None)
+    return EvalRuns(label, table, classes, samples, time.perf_counter() - t0, videos, shifts or None)
 
 
 def _combined(recs, names, seed, dataset, models_dir, eval_dir, keys, options, prepare, device):

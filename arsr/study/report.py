@@ -426,18 +426,26 @@ def load_study(reports_dir: str | os.PathLike, sr_methods: Sequence[str],
 # Tables
 
 
-def seed_summary(df: pd.DataFrame, keys: Sequence[str], value: str) -> pd.DataFrame:
-    """Mean, sample std and number of seeds of ``value`` per ``keys`` (first averaged within a seed)."""
-    per_seed = df.groupby([*keys, "seed"], sort=False, dropna=False)[value].mean().reset_index()
+#: A table cell's accuracy is the mean over these cells, "mean ± std" their spread: every SR seed's
+#: model scored by every recognizer seed's recognizers.
+CELLS = ("seed", "recognizer_seed")
+
+
+def seed_summary(df: pd.DataFrame, keys: Sequence[str], value: str, cells: Sequence[str] = CELLS) -> pd.DataFrame:
+    """Mean, sample std and number of ``cells`` of ``value`` per ``keys`` (first averaged within a
+    cell). Cells: the (SR seed, recognizer seed) pairs for an accuracy; ``cells=("seed",)`` for a
+    quantity no recognizer measures (PSNR, SSIM: the same for every recognizer seed)."""
+    cells = [c for c in cells if c in df.columns]
+    per_cell = df.groupby([*keys, *cells], sort=False, dropna=False)[value].mean().reset_index()
     if not keys:
-        v = per_seed[value]
+        v = per_cell[value]
         return pd.DataFrame({"mean": [v.mean()], "std": [v.std()], "n": [int(v.count())]})
-    out = per_seed.groupby(list(keys), sort=False, dropna=False)[value].agg(["mean", "std", "count"])
+    out = per_cell.groupby(list(keys), sort=False, dropna=False)[value].agg(["mean", "std", "count"])
     return out.rename(columns={"count": "n"}).reset_index()
 
 
 def format_mean_std(mean: float, std: float = math.nan, n: int = 1, digits: int = 2) -> str:
-    """"52.31" for one seed, "52.31 ± 0.84" for several; "—" for a missing value."""
+    """"52.31" for one cell, "52.31 ± 0.84" for several; "—" for a missing value."""
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return DASH
     if math.isinf(mean):
@@ -573,8 +581,9 @@ def ablation_table(ablation_df: pd.DataFrame, kind: str, reference: bool = False
         if main:
             notes.append(f"\"= X row\": the variant is the main method X of the accuracy table (same model and "
                          "settings), so its numbers are X's TSN results, not a second training.")
-        for col, value, dg in ((acc, "top1", digits), ("PSNR (dB)", "psnr", 2), ("SSIM", "ssim", 4)):
-            r = seed_summary(scored, [], value).iloc[0]
+        for col, value, dg, cells in ((acc, "top1", digits, CELLS), ("PSNR (dB)", "psnr", 2, ("seed",)),
+                                      ("SSIM", "ssim", 4, ("seed",))):
+            r = seed_summary(scored, [], value, cells).iloc[0]
             cell = format_mean_std(r["mean"], r["std"], int(r["n"]), dg)
             if cell == DASH:
                 raise ValueError(f"reports/ablation/{kind}_{variant}.csv has no {value}: re-run "
@@ -617,8 +626,8 @@ def quality_table(eval_df: pd.DataFrame, reference: str | None = None, *, digits
     method keep the colours (the study asks <= 1 grey level)?"""
     df = eval_df[~eval_df["method"].isin(["hr", COMBINED])]
     methods = [m for m in ORDER if m in set(df["method"])]
-    psnr = seed_summary(df, ["method"], "psnr").set_index("method")
-    ssim = seed_summary(df, ["method"], "ssim").set_index("method")
+    psnr = seed_summary(df, ["method"], "psnr", cells=("seed",)).set_index("method")
+    ssim = seed_summary(df, ["method"], "ssim", cells=("seed",)).set_index("method")
     ref = paper.quality() if reference else None
     if ref is not None:
         ref = ref[ref["dataset"] == reference].set_index("method")
@@ -680,7 +689,7 @@ def psnr_vs_accuracy(eval_df: pd.DataFrame) -> pd.DataFrame:
     df = eval_df[np.isfinite(eval_df["psnr"].astype(float))]
     keys = ["method", "recognizer", "stream"]
     top1 = seed_summary(df, keys, "top1").rename(columns={"mean": "top1"})
-    psnr = seed_summary(df, keys, "psnr").rename(columns={"mean": "psnr"})
+    psnr = seed_summary(df, keys, "psnr", cells=("seed",)).rename(columns={"mean": "psnr"})
     out = top1[keys + ["top1"]].merge(psnr[keys + ["psnr"]], on=keys)
     order = {m: i for i, m in enumerate(ORDER)}
     out = out.sort_values(["recognizer", "stream", "method"],
@@ -951,7 +960,7 @@ def claims_table(per_video: pd.DataFrame, ablation_per_video: pd.DataFrame | Non
         names = [f"{v}" + (f" (= {_label(aliases[v])})" if v in aliases else "") for v in (with_term, without)]
         rows.append(_claim_row(name, claim, f"{names[0]} vs {names[1]}", r, stats.verdict(r.ci_low, r.ci_high)))
     if eval_df is not None:
-        psnr = seed_summary(eval_df[np.isfinite(eval_df["psnr"].astype(float))], ["method"], "psnr")
+        psnr = seed_summary(eval_df[np.isfinite(eval_df["psnr"].astype(float))], ["method"], "psnr", ("seed",))
         psnr = dict(zip(psnr["method"], psnr["mean"]))
         for stream, tables in (("spatial", spatial), ("temporal", temporal), ("fusion", fusion)):
             claim = f"PSNR does not predict recognition accuracy (TSN {stream})"

@@ -37,7 +37,8 @@ def _sr_finetune(value, key):
 
 
 def _recognition_seeds(value, key):
-    """recognition.seeds: distinct seeds; every one trains the recognisers and scores every method."""
+    """Distinct seeds (recognition.seeds: each trains the recognisers that score every method;
+    aa_control.seeds: the SR seeds of the A/A control's twin)."""
     seeds = list_of(integer(0), min_length=1)(value, key)
     if len(set(seeds)) != len(seeds):
         _fail(key, value, "distinct seeds")
@@ -87,6 +88,10 @@ RECOGNITION: dict[str, Any] = {
 SCHEMA: dict[str, Any] = {
     "seeds": list_of(integer(0), min_length=1),
     "recognition": _recognition_group,
+    "aa_control": {
+        "method": choice(*SR_TRAINABLE),
+        "seeds": _recognition_seeds,
+    },
     "recognition_lr": {
         "finetune_epochs": integer(1),
         "finetune_lr": number(0.0, open_min=True),
@@ -182,6 +187,14 @@ def _cross_checks(params: dict) -> None:
             f"{rec['seeds']}: the network of the SR feature loss must not be a recognizer that scores "
             "the methods; choose another seed")
     sr = params.get("sr")
+    aa = params.get("aa_control")
+    if aa is not None and sr is not None and (aa["method"] not in sr["train"] or aa["method"] not in sr["methods"]):
+        raise ParamError(f"params: aa_control.method = {aa['method']!r} must be in sr.train (trained from scratch: "
+                         "its twin needs no base model) and in sr.methods (its row is the other side of the "
+                         f"control); sr.train = {sr['train']}, sr.methods = {sr['methods']}")
+    if aa is not None and params.get("seeds") is not None and set(aa["seeds"]) & set(params["seeds"]):
+        raise ParamError(f"params: aa_control.seeds = {aa['seeds']} shares SR seeds with seeds = {params['seeds']}: "
+                         "the twin must be trained with other seeds than the row it is compared with")
     if rec is not None and sr is not None:
         streams = set(rec["feature_streams"])
         need = {"flow", "rgb"} if "rdsr" in sr["methods"] else set()
