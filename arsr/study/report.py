@@ -791,26 +791,38 @@ VERDICT_LABELS = {"holds": "holds", "reversed": "reversed", "inconclusive": "inc
 
 
 def correctness_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """One method's per-video rows -> seeds x video ids table of 0/1 correctness (sorted both ways)."""
-    if rows.duplicated(["seed", "video_id"]).any():
-        dup = rows[rows.duplicated(["seed", "video_id"], keep=False)].iloc[0]
-        raise ValueError(f"per-video rows repeat seed {dup['seed']} / video {dup['video_id']}: each (seed, video) "
-                         "must appear once per method, recognizer and stream; re-run the stage that wrote them")
-    return rows.pivot(index="seed", columns="video_id", values="correct").sort_index().sort_index(axis=1)
+    """One method's per-video rows -> table of 0/1 correctness: rows (SR seed, recognizer seed)
+    (a MultiIndex ``seed``, ``recognizer_seed``), columns the video ids (sorted both ways)."""
+    cells = ["seed", "recognizer_seed"]
+    if rows.duplicated([*cells, "video_id"]).any():
+        dup = rows[rows.duplicated([*cells, "video_id"], keep=False)].iloc[0]
+        raise ValueError(f"per-video rows repeat SR seed {dup['seed']} / recognizer seed {dup['recognizer_seed']} / "
+                         f"video {dup['video_id']}: each must appear once per method, recognizer and stream; re-run "
+                         "the stage that wrote them")
+    return rows.pivot(index=cells, columns="video_id", values="correct").sort_index().sort_index(axis=1)
 
 
 def aligned_scores(tables: Mapping[str, pd.DataFrame]) -> dict[str, np.ndarray]:
-    """Correctness tables -> (n_seeds, n_videos) arrays on the seeds and videos all of them share."""
+    """Correctness tables -> ``(n_sr_seeds, n_recognizer_seeds, n_videos)`` arrays on the videos and
+    recognizer seeds all of them share (the same recognizers score every method: the bootstrap
+    pairs on them); each keeps its own SR seeds (different methods are different trained models)."""
     if not tables:
         return {}
-    seeds = sorted(set.intersection(*(set(t.index) for t in tables.values())))
+    rec_seeds = sorted(set.intersection(*(set(t.index.get_level_values("recognizer_seed")) for t in tables.values())))
     videos = sorted(set.intersection(*(set(t.columns) for t in tables.values())))
-    arrays = {k: t.loc[seeds, videos].to_numpy(dtype=float) for k, t in tables.items()}
-    keep = np.all([np.isfinite(a).all(axis=0) for a in arrays.values()], axis=0) if videos else np.zeros(0, bool)
+    arrays = {}
+    for k, t in tables.items():
+        sr_seeds = sorted(set(t.index.get_level_values("seed")))
+        full = pd.MultiIndex.from_product([sr_seeds, rec_seeds], names=["seed", "recognizer_seed"])
+        arrays[k] = t.reindex(index=full, columns=videos).to_numpy(dtype=float).reshape(
+            len(sr_seeds), len(rec_seeds), len(videos))
+    keep = np.all([np.isfinite(a).all(axis=(0, 1)) for a in arrays.values()], axis=0) if videos and rec_seeds \
+        else np.zeros(0, bool)
     if not keep.any():
-        raise ValueError(f"the per-video results of {', '.join(tables)} share no (seed, video): they were "
-                         "evaluated on different test videos or seeds; re-run their evaluations")
-    return {k: a[:, keep] for k, a in arrays.items()}
+        raise ValueError(f"the per-video results of {', '.join(tables)} share no (recognizer seed, video) with "
+                         "every SR seed: they were evaluated on different test videos or recognizers; re-run "
+                         "their evaluations")
+    return {k: a[:, :, keep] for k, a in arrays.items()}
 
 
 def _tables(per_video: pd.DataFrame, recognizer: str, stream: str) -> dict[str, pd.DataFrame]:
