@@ -46,7 +46,7 @@ def train_lr_baselines(recognition: Mapping, recognition_lr: Mapping, prepare: M
     into ``lr_interim_dir``, then train each LR baseline's TSN streams on it into
     ``models_dir/<baseline>/seed<recognition.seed>/<tsn_rgb|tsn_flow>``: ``tsn_retrained_lr`` from
     scratch, ``tsn_finetuned_lr`` from the HR-trained TSN of ``hr_models_dir`` (its folders are reset
-    when those weights change).
+    when those weights change, and each baseline's when the derived store's dataset fingerprint does).
 
     Metrics: ``derive`` (the store's stats; ``derive_seconds`` summed over videos), per baseline
     its streams (training seconds, iterations, epochs, last training accuracy) and
@@ -74,7 +74,8 @@ def train_lr_baselines(recognition: Mapping, recognition_lr: Mapping, prepare: M
         for name in LR_RECOGNIZER_NAMES:
             config = lr_baseline_configs(recognition, recognition_lr, baseline, name)
             init = None
-            settings = {"name": name, "baseline": baseline, "config": config}
+            settings = {"name": name, "baseline": baseline, "config": config,
+                        "dataset": dataset.fingerprint}  # the derived store's: it holds the source's
             if baseline == "tsn_finetuned_lr":
                 init = recognizer_dir(hr_models_dir, seed, name) / "model.pt"
                 if not init.is_file():
