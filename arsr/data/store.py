@@ -37,6 +37,7 @@ like the (T, ...) numpy arrays they stand for (``hr[t]``, ``lr[idx, y:y+p, x:x+p
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -496,16 +497,17 @@ def read_meta(folder: Path) -> dict | None:
         return None
 
 
-def index_digest(root: Path) -> str:
-    """sha256 (16 hex digits) of a store's ``index.csv`` bytes: ties ``dataset.json`` to the index
-    it was computed from."""
-    return hashlib.sha256((Path(root) / "index.csv").read_bytes()).hexdigest()[:16]
+def index_digest(root: Path, data: bytes | None = None) -> str:
+    """sha256 (16 hex digits) of a store's ``index.csv`` bytes (``data``: those bytes, already
+    read): ties ``dataset.json`` to the index it was computed from."""
+    return hashlib.sha256((Path(root) / "index.csv").read_bytes() if data is None else data).hexdigest()[:16]
 
 
-def read_fingerprint(root: Path) -> str:
-    """The dataset fingerprint recorded in ``root/dataset.json``; :class:`StoreFormatError` naming
-    the file and the fix where it is absent (a store prepared before fingerprints existed, or a
-    prepare that did not finish) or was computed from another ``index.csv``."""
+def read_fingerprint(root: Path, index_sha256: str | None = None) -> str:
+    """The dataset fingerprint recorded in ``root/dataset.json`` for the index whose digest is
+    ``index_sha256`` (default: ``index.csv`` as it is now); :class:`StoreFormatError` naming the file
+    and the fix where it is absent (a store prepared before fingerprints existed, or a prepare
+    that did not finish) or was computed from another ``index.csv``."""
     path = Path(root) / DATASET_FILE
     fix = ("re-run `dvc repro prepare` (it keeps the prepared videos and adds the fingerprint; for the "
            "derived LR store, `dvc repro train_recognizers_lr`)")
@@ -516,7 +518,7 @@ def read_fingerprint(root: Path) -> str:
                                f"or its prepare did not finish; {fix}") from None
     except json.JSONDecodeError as err:
         raise StoreFormatError(f"{path} is not JSON ({err}); {fix}") from None
-    if record.get("index_sha256") != index_digest(root):
+    if record.get("index_sha256") != (index_sha256 or index_digest(root)):
         raise StoreFormatError(f"{path} was computed for another {Path(root) / 'index.csv'} (the index changed "
                                f"after prepare wrote it); {fix}")
     return str(record["fingerprint"])
@@ -588,7 +590,9 @@ class PreparedDataset:
                 f"{index_file} not found: the data is not prepared yet; run `dvc repro prepare` "
                 "(or the notebook notebooks/10_prepare_data.ipynb)"
             )
-        self.index = pd.read_csv(index_file, keep_default_na=False)
+        raw = index_file.read_bytes()
+        self.index = pd.read_csv(io.BytesIO(raw), keep_default_na=False)
+        self._index_sha256 = index_digest(self.root, raw)  # the fingerprint must be this index's
         missing = set(INDEX_COLUMNS) - set(self.index.columns)
         if missing:
             raise ValueError(f"{index_file} lacks columns {sorted(missing)}: re-run the prepare stage")
@@ -606,7 +610,7 @@ class PreparedDataset:
         prepared them, differ. Read from ``dataset.json``; a store without it (prepared before
         fingerprints existed) is refused with the fix, ``dvc repro prepare``
         (:func:`read_fingerprint`), never silently given one."""
-        return read_fingerprint(self.root)
+        return read_fingerprint(self.root, self._index_sha256)
 
     @property
     def class_names(self) -> list[str]:
