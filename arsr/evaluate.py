@@ -321,8 +321,9 @@ def evaluate(method: SRMethod, recognizers: Mapping[str, Any], test_set: Prepare
     root = resolve(cache_dir) / name if cache_dir is not None else None
     with rank_ordered(shard):  # a stale folder is removed once, by rank 0, before the others write
         # the data's fingerprint: hr and bicubic are the same methods on any data, their results are not
+        # (only a cache needs it: an uncached call reads any store)
         base = {"format": FORMAT_VERSION, "method": method.fingerprint(), "num_frames": num_frames,
-                "dataset": test_set.fingerprint}
+                "dataset": test_set.fingerprint if root is not None else None}
         score_dirs = {
             rec_name: _Folder(root / "scores" / rec_name if root else None, {
                 **base, "temporal_method": temporal_method.fingerprint() if temporal_method else None,
