@@ -42,7 +42,10 @@ Cache layout::
     cache_dir/<name>/scores/<recognizer>/settings.json           method, sampling, weights fingerprint
     cache_dir/<name>/scores/<recognizer>/<video key>.npz         label, stream scores (classes,)
 
-A cache folder whose settings differ from the call's is stale and rebuilt (a warning is logged).
+Every cache's settings hold the test set's dataset fingerprint (``dataset``,
+``arsr.data.store.PreparedDataset.fingerprint``): scores and qualities of other data are never
+reused, whatever the method. A cache folder whose settings differ from the call's is stale and
+rebuilt (one warning line names the settings that differ).
 """
 from __future__ import annotations
 
@@ -67,6 +70,7 @@ from .data.store import PreparedDataset
 from .evaluate_columns import PER_CLASS_COLUMNS, PREDICTION_COLUMNS, TABLE_COLUMNS
 from .flow import compute_flow, quantize
 from .io import atomic_path, disk_full, is_disk_full, tree_bytes, write_json
+from .mapping import changes
 from .metrics import channel_shift, psnr_y, ssim_y
 from .paths import resolve
 from .recognition.inference import STREAMS, SnippetPlan, STResNetRecognizer, TwoStreamTSN, load_recognizers
@@ -140,8 +144,10 @@ class _Folder:
         if path is None:
             return
         found = _read_json(path / "settings.json")
-        if found is not None and found.get("settings") != json.loads(json.dumps(settings, default=str)):
-            log.warning("cache %s was made with other settings: rebuilding it", path)
+        wanted = json.loads(json.dumps(settings, default=str))
+        if found is not None and found.get("settings") != wanted:
+            differ = changes(found.get("settings") or {}, wanted)
+            log.warning("cache %s was made with other settings (%s): rebuilding it", path, "; ".join(differ))
             shutil.rmtree(path)
         if not (path / "settings.json").is_file():
             write_json(path / "settings.json", {"format": FORMAT_VERSION, "settings": settings})
@@ -314,7 +320,10 @@ def evaluate(method: SRMethod, recognizers: Mapping[str, Any], test_set: Prepare
     flow_options = dict(flow_options or {})
     root = resolve(cache_dir) / name if cache_dir is not None else None
     with rank_ordered(shard):  # a stale folder is removed once, by rank 0, before the others write
-        base = {"format": FORMAT_VERSION, "method": method.fingerprint(), "num_frames": num_frames}
+        # the data's fingerprint: hr and bicubic are the same methods on any data, their results are not
+        # (only a cache needs it: an uncached call reads any store)
+        base = {"format": FORMAT_VERSION, "method": method.fingerprint(), "num_frames": num_frames,
+                "dataset": test_set.fingerprint if root is not None else None}
         score_dirs = {
             rec_name: _Folder(root / "scores" / rec_name if root else None, {
                 **base, "temporal_method": temporal_method.fingerprint() if temporal_method else None,
@@ -491,10 +500,12 @@ def fuse_cached(cache_dir: str | os.PathLike, *, spatial: str, temporal: str, re
         raise ValueError(f"recognizer {recognizer!r} ({s_set['kind']}) has coupled streams: fusing caches of "
                          "two methods is not its protocol; run evaluate(spatial_method, ..., "
                          "temporal_method=...) instead")
-    for k in ("recogniser", "num_frames", "crops", "class_names"):  # "recogniser": the cache's key
-        if s_set[k] != t_set[k]:
-            raise ValueError(f"caches {spatial!r} and {temporal!r} differ in {k} ({s_set[k]!r} vs {t_set[k]!r}): "
-                             "evaluate both with the same recognizer and sampling settings")
+    for k in ("recogniser", "num_frames", "crops", "class_names", "dataset"):  # "recogniser": the cache's key
+        if s_set.get(k) != t_set.get(k):
+            fix = ("evaluate both on the same prepared data" if k == "dataset"
+                   else "evaluate both with the same recognizer and sampling settings")
+            raise ValueError(f"caches {spatial!r} and {temporal!r} differ in {k} ({s_set.get(k)!r} vs "
+                             f"{t_set.get(k)!r}): {fix}")
     if set(s_files) != set(t_files):
         only = sorted(set(s_files) ^ set(t_files))
         raise ValueError(f"caches {spatial!r} ({len(s_files)} videos) and {temporal!r} ({len(t_files)}) cover "

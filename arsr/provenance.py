@@ -33,13 +33,19 @@ def device_description() -> str:
     return f"cpu ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
 
 
-def provenance(params: dict) -> dict:
-    """A dict for metrics files: git commit, params hash, device, versions, time."""
+def provenance(params: dict, dataset_fingerprint: str | None = None) -> dict:
+    """A dict for metrics files: git commit, params hash, dataset fingerprint, device, versions, time.
+
+    ``dataset_fingerprint``: that of the prepared store the stage read
+    (``arsr.data.store.PreparedDataset.fingerprint``); the params hash covers it, so two runs of
+    the same params on different data have different hashes. Every stage notebook passes it."""
     import torch
 
+    hashed = params if dataset_fingerprint is None else {**params, "dataset_fingerprint": dataset_fingerprint}
     return {
         "git_commit": git_commit(),
-        "params_hash": params_hash(params),
+        "params_hash": params_hash(hashed),
+        "dataset_fingerprint": dataset_fingerprint,
         "device": device_description(),
         "python": platform.python_version(),
         "torch": torch.__version__,

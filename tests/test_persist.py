@@ -1,6 +1,7 @@
 """Persisted stage outputs are reused for the same settings and reset for others."""
 from __future__ import annotations
 
+from arsr.mapping import changes
 from arsr.study.persist import file_digest, reuse_or_reset
 
 
@@ -30,3 +31,18 @@ def test_file_digest_changes_with_content(tmp_path):
     first = file_digest(a)
     a.write_bytes(b"two")
     assert file_digest(a) != first
+
+
+def test_a_reset_is_logged_in_one_line_naming_what_differs(tmp_path, caplog):
+    folder = tmp_path / "tsn_rgb"
+    reuse_or_reset(folder, {"config": {"lr": 0.1}, "dataset": "3fa1", "name": "tsn_rgb"})
+    with caplog.at_level("WARNING", logger="arsr.study.persist"):
+        assert reuse_or_reset(folder, {"config": {"lr": 0.2}, "dataset": "9b20", "name": "tsn_rgb"}) is True
+    assert caplog.messages == [f"{folder} was made with other settings (config; dataset: 3fa1 -> 9b20): "
+                               "emptying it to make it again"]
+
+
+def test_changes_name_the_keys_that_differ():
+    assert changes({"a": 1, "b": {"x": 1}}, {"a": 1, "b": {"x": 1}}) == []
+    assert changes({"a": 1, "b": {"x": 1}}, {"a": 2, "b": {"x": 2}, "c": "new"}) == ["a: 1 -> 2", "b", "c: (none) -> new"]
+    assert changes({"path": "x" * 41}, {}) == ["path"]  # too long for one line: named only

@@ -11,6 +11,7 @@ import torch
 
 from arsr.checkpoint import CheckpointError
 
+from arsr.data.fingerprint import write_fingerprint
 from arsr.data.store import INDEX_COLUMNS, PreparedDataset, write_video_folder
 from arsr.flow import quantize
 from arsr.ops import imresize
@@ -59,6 +60,7 @@ def write_toy_store(root: Path, train_per_class: int = 4, test_per_class: int = 
     pd.DataFrame(rows, columns=INDEX_COLUMNS).to_csv(root / "index.csv", index=False)
     pd.DataFrame({"label": range(len(TOY_CLASSES)), "class_name": [c[0] for c in TOY_CLASSES]}).to_csv(
         root / "classes.csv", index=False)
+    write_fingerprint(root, f"toy seed {seed}")  # as prepare does, last
     return PreparedDataset(root)
 
 

@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from arsr.data.store import write_video_folder
+from arsr.data.fingerprint import write_fingerprint
+from arsr.data.store import PreparedDataset, write_video_folder
 from arsr.methods import ORDER
 from arsr.study import layout, paper, report
 from arsr.study.ablations import ALIASES, KINDS, VARIANTS
@@ -208,6 +209,7 @@ def write_fake_study(root: Path, methods=STUDY_METHODS, seeds=(0, 1), ablation=S
     pd.DataFrame(index).to_csv(interim / "index.csv", index=False)
     pd.DataFrame({"label": range(n_samples), "class_name": [f"Class{k}" for k in range(n_samples)]}).to_csv(
         interim / "classes.csv", index=False)
+    write_fingerprint(interim, "fake")  # as prepare does, last
     ids = np.array(list(hr_frames))
     for method in ["hr", "bicubic", *methods]:
         sr = np.stack([hr_frames[v] for v in ids])
@@ -558,7 +560,6 @@ def test_figures(fake):
     import matplotlib
 
     matplotlib.use("Agg")
-    from arsr.data.store import PreparedDataset
 
     samples = report.read_samples(fake / "data/eval", ["hr", "bicubic", *METHODS])
     fig = report.visual_comparison_figure(samples, n_videos=2, dataset=PreparedDataset(fake / "data/interim"))
@@ -600,6 +601,10 @@ def test_provenance_block(fake):
     block = report.provenance_summary(metrics, dataset="synthetic", report=PROV, report_seconds=4.0)
     assert block["git_commit"] == "abc123" and block["params_hash"] == "p0" and block["dataset"] == "synthetic"
     assert block["device"] == "cpu (2 cores)" and block["stage_commits"] == ["abc123"]
+    # the fake stages recorded no dataset fingerprint; the report's own is the store's it read
+    assert block["stage_dataset_fingerprints"] == ["?"] and block["dataset_fingerprint"] == "?"
+    own = report.provenance_summary(metrics, dataset="synthetic", report={**PROV, "dataset_fingerprint": "fp1"})
+    assert own["dataset_fingerprint"] == "fp1"
     expected = 1.5 + 10 + 9 * 5 + 12 * 2 + 5 * 3 + 4  # ablation: the 5 runs (aliases are not run)
     assert block["total_seconds"] == pytest.approx(expected)
     assert block["seconds_per_stage"]["report"] == 4.0
@@ -614,7 +619,7 @@ def test_headline(fake, tmp_path):
     points = report.psnr_vs_accuracy(df)
     rho = report.spearman_by_stream(points)
     metrics = report.read_metrics(fake / "reports", METHODS, ABLATION)
-    block = report.provenance_summary(metrics, dataset="synthetic", report=PROV)
+    block = report.provenance_summary(metrics, dataset="synthetic", report={**PROV, "dataset_fingerprint": "fp1"})
     study = report.load_study(fake / "reports", METHODS, ABLATION)
     claims = report.claims_table(study.per_video, study.ablation_per_video, study.eval, n_resamples=500)
     head = report.headline(df, rho, block, claims)
@@ -646,6 +651,7 @@ def test_headline(fake, tmp_path):
     path = report.write_study_metrics(tmp_path / "study.json", head)
     back = json.loads(path.read_text())
     assert back["provenance"]["dataset"] == "synthetic" and back["methods"]["hr"]["psnr"] is None
+    assert back["dataset_fingerprint"] == back["provenance"]["dataset_fingerprint"] == "fp1"
     # HR = bicubic: no gap to close
     flat = df.copy()
     flat.loc[flat["method"] == "hr", "top1"] = flat.loc[flat["method"] == "bicubic", "top1"].to_numpy()
@@ -1095,6 +1101,8 @@ def test_report_notebook_on_fake_results(tmp_path, default_params):
     assert {c["verdict"] for c in head["claims"]} <= {"holds", "reversed", "inconclusive"} and head["claims"]
     assert head["tsn_top1"]["fusion"]["hr"] == pytest.approx(_acc("hr", "tsn", "fusion", 0))
     assert head["provenance"]["dataset"] == "synthetic"
+    fingerprint = PreparedDataset(study / "data/interim").fingerprint
+    assert head["dataset_fingerprint"] == fingerprint and fingerprint in text  # the provenance table shows it
     # bicubic and the 10 SR rows (rdsr among them) x 2 recognizers x 3 streams
     assert len(pd.read_csv(study / "reports/plots/psnr_vs_accuracy.csv")) == 66
     assert "RDSR ablation (beyond the paper)" in text and f"= {RDSR_ROW} row" in text

@@ -17,6 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from arsr.checkpoint import CheckpointError
+from arsr.data.fingerprint import write_fingerprint
 from arsr.data.store import PreparedDataset, video_key, write_video_folder
 from arsr.ops import imresize, warp
 from arsr.train.patches import PatchSampler, PatchSpec, augment, compose_flows
@@ -57,6 +58,7 @@ def write_store(root: Path, videos: list[dict]) -> PreparedDataset:
                      "lr_width": lr.shape[2], "source": "test"})
     pd.DataFrame(rows).to_csv(root / "index.csv", index=False)
     pd.DataFrame({"label": [0], "class_name": ["a"]}).to_csv(root / "classes.csv", index=False)
+    write_fingerprint(root, "hand-written")  # as prepare does, last
     return PreparedDataset(root)
 
 

@@ -8,9 +8,13 @@ are the MATLAB-bicubic x``scale`` upscaling of its stored LR frames (exactly the
 Same store format (:mod:`arsr.data.store`) and index rows as the source store, for the chosen
 splits only (``train`` by default: the baseline is trained on it and scored on the ``bicubic``
 frames of the source store's test split). One atomic folder per video, resumable: a folder whose
-fingerprint (the source video's, the scale, the flow method) matches is kept. Each folder's
-``meta.json`` records the seconds its derivation took (``derive_seconds``, one process), so the
-baseline's cost is known after a resumed run too.
+fingerprint (the source video's settings fingerprint and HR digest, the scale, the flow method)
+matches is kept. Each folder's ``meta.json`` records the seconds its derivation took
+(``derive_seconds``, one process), so the baseline's cost is known after a resumed run too.
+
+The derived store has its own dataset fingerprint (``dataset.json``, :mod:`arsr.data.fingerprint`):
+its settings fingerprint (:func:`derived_settings_fingerprint`) holds the source store's dataset
+fingerprint, so models trained on it are retrained when the source data changes.
 """
 from __future__ import annotations
 
@@ -28,11 +32,13 @@ from tqdm import tqdm
 from ..io import write_json, write_text
 from ..paths import resolve
 from ..workers import process_pool
-from .store import PreparedDataset, folder_files, read_meta, write_video_folder
+from .fingerprint import write_fingerprint
+from .store import DATASET_FILE, PreparedDataset, folder_files, read_meta, write_video_folder
 
-__all__ = ["bicubic_upscale", "derive_lr_video", "derive_lr_store", "DERIVED_FORMAT"]
+__all__ = ["bicubic_upscale", "derive_lr_video", "derive_lr_store", "derived_settings_fingerprint",
+           "DERIVED_FORMAT"]
 
-DERIVED_FORMAT = 1  # a derived folder of another format is never reused
+DERIVED_FORMAT = 2  # a derived folder of another format is never reused (2: keyed by the source's HR digest)
 
 
 def bicubic_upscale(lr: np.ndarray, scale: int) -> np.ndarray:
@@ -50,9 +56,20 @@ def bicubic_upscale(lr: np.ndarray, scale: int) -> np.ndarray:
 
 
 def _fingerprint(source_meta: dict, scale: int, flow_method: str, codec: str) -> str:
+    # the source's HR digest: another video under the same name is derived again
     blob = json.dumps({"source": source_meta.get("fingerprint"), "n_frames": source_meta.get("n_frames"),
+                       "hr_digest": source_meta.get("hr_digest"),
                        "scale": scale, "flow_method": flow_method, "codec": codec, "format": DERIVED_FORMAT},
                       sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def derived_settings_fingerprint(source_fingerprint: str, *, scale: int, flow_method: str, codec: str,
+                                 splits: Sequence[str]) -> str:
+    """What the derived store depends on besides its frames: the source store's dataset
+    fingerprint and the derivation's settings (the settings part of its dataset fingerprint)."""
+    blob = json.dumps({"source_dataset": source_fingerprint, "scale": scale, "flow_method": flow_method,
+                       "codec": codec, "splits": list(splits), "format": DERIVED_FORMAT}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -85,11 +102,15 @@ def derive_lr_store(interim_dir: str | Path, out_dir: str | Path, *, scale: int 
     """Derive ``out_dir`` from the prepared store ``interim_dir`` (see the module notes).
 
     Returns stats: videos, derived (now), reused, ``derive_seconds`` (seconds summed over the
-    videos' derivations, each in one process; reused ones included) and ``wall_seconds`` of this call."""
+    videos' derivations, each in one process; reused ones included) and ``wall_seconds`` of this call.
+    Writes the derived store's ``dataset.json`` last (see the module notes)."""
     t0 = time.perf_counter()
     source = PreparedDataset(interim_dir)
+    settings = derived_settings_fingerprint(source.fingerprint, scale=scale, flow_method=flow_method, codec=codec,
+                                            splits=splits)  # refuses a source without a fingerprint first
     out_dir = resolve(out_dir)
     videos_dir = out_dir / "videos"
+    (out_dir / DATASET_FILE).unlink(missing_ok=True)  # until the new one is written
     videos_dir.mkdir(parents=True, exist_ok=True)
     for leftover in videos_dir.glob(".*.tmp"):
         shutil.rmtree(leftover, ignore_errors=True)
@@ -131,6 +152,7 @@ def derive_lr_store(interim_dir: str | Path, out_dir: str | Path, *, scale: int 
         index[col] = [int(metas[k][col]) for k in index["key"]]
     write_text(out_dir / "index.csv", index.to_csv(index=False))
     write_text(out_dir / "classes.csv", source.classes.to_csv(index=False))
+    write_fingerprint(out_dir, settings)
     stats = {"videos": len(index), "derived": len(todo), "reused": reused, "splits": list(splits),
              "scale": scale, "flow_method": flow_method,
              "derive_seconds": round(float(sum(m.get("derive_seconds", 0.0) for m in metas.values())), 3),

@@ -2,7 +2,9 @@
 written in the compact store format of :mod:`arsr.data.store`.
 
 Parallel over videos (a process pool), one atomic folder per video, resumable: a restarted run
-keeps every finished video whose settings fingerprint matches and redoes only the rest.
+keeps every finished video whose settings fingerprint matches and redoes only the rest. The store's
+dataset fingerprint (:mod:`arsr.data.fingerprint`) is written last, into ``dataset.json``, and
+removed first when prepare starts again, so a store whose prepare did not finish has none.
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ from ..io import atomic_dir, disk_full, is_disk_full, tree_bytes, write_json, wr
 from ..paths import resolve
 from ..shards import Shard, is_split, progress_label, rank_ordered
 from ..workers import process_pool
-from .store import INDEX_COLUMNS, STORE_FORMAT, read_meta, verify_folder, video_key, write_video_folder
+from .fingerprint import with_hr_digest, write_fingerprint
+from .store import DATASET_FILE, INDEX_COLUMNS, STORE_FORMAT, read_meta, verify_folder, video_key, write_video_folder
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +202,10 @@ def prepare_dataset(records, out_dir: str | Path, settings: PrepareSettings, *, 
     slice of ``records`` (``records[rank::world]``; rank 0 first removes a killed run's leftovers
     and stale folders) and return ``(None, stats)`` of the slice, writing no index; the index is
     a later call without ``shard``, which finds every video prepared and reuses it.
+
+    The dataset fingerprint (``dataset.json``, :mod:`arsr.data.fingerprint`) is removed at the start
+    and written after the index. A kept video prepared before fingerprints existed (no
+    ``hr_digest`` in its meta.json) gets its digest from its stored frames, not prepared again.
     """
     out_dir = resolve(out_dir)
     videos_dir = out_dir / "videos"
@@ -209,6 +216,8 @@ def prepare_dataset(records, out_dir: str | Path, settings: PrepareSettings, *, 
     sharded = is_split(shard)
     with rank_ordered(shard):
         if not sharded or shard.is_main:
+            # the store changes from here on: until the new fingerprint is written it has none
+            (out_dir / DATASET_FILE).unlink(missing_ok=True)
             videos_dir.mkdir(parents=True, exist_ok=True)
             for leftover in videos_dir.glob(".*.tmp"):  # folders of a killed run
                 shutil.rmtree(leftover, ignore_errors=True)
@@ -227,7 +236,7 @@ def prepare_dataset(records, out_dir: str | Path, settings: PrepareSettings, *, 
                 meta.get("source") == source_stamp(record.path):
             problem = verify_folder(videos_dir / key, meta)
             if problem is None:
-                metas[key] = meta
+                metas[key] = with_hr_digest(videos_dir / key, meta)
                 continue
             log.warning("redoing %s: %s", record.video_id, problem)
         todo.append((record, key))
@@ -279,6 +288,7 @@ def prepare_dataset(records, out_dir: str | Path, settings: PrepareSettings, *, 
                             columns=["label", "class_name"]).drop_duplicates().sort_values("label"))
     write_text(out_dir / "index.csv", index.to_csv(index=False))
     write_text(out_dir / "classes.csv", classes.to_csv(index=False))
+    write_fingerprint(out_dir, fingerprint)
     stats = {"videos": len(index), "prepared": len(todo) - len(errors), "reused": reused,
              "skipped_unreadable": len(errors), "unreadable": errors,
              "fingerprint": fingerprint}

@@ -5,9 +5,11 @@ Layout (store format 2, written by :mod:`arsr.data.prepare`)::
     data/interim/
       index.csv                  one row per video (columns: INDEX_COLUMNS)
       classes.csv                label, class_name
-      videos/<key>/meta.json     format, settings fingerprint, frame counts and sizes, and how
-                                 HR is kept: {"codec": "source", "source", "crop", "crc32"}
-                                 or {"codec": "png"}
+      dataset.json               the dataset fingerprint (:mod:`arsr.data.fingerprint`), written
+                                 last by prepare, removed first when it starts again
+      videos/<key>/meta.json     format, settings fingerprint, frame counts and sizes, the digest
+                                 of the HR working frames (``hr_digest``), and how HR is kept:
+                                 {"codec": "source", "source", "crop", "crc32"} or {"codec": "png"}
       videos/<key>/lr.pack       T lossless PNGs: MATLAB-bicubic x1/s of the HR working frames
       videos/<key>/flow.pack     T-1 16-bit PNGs: HR flow t -> t+1, x | y side by side, in steps
                                  of 1/64 px (+32768), each value kept in the 8-bit bin TSN's
@@ -34,6 +36,8 @@ like the (T, ...) numpy arrays they stand for (``hr[t]``, ``lr[idx, y:y+p, x:x+p
 """
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import re
@@ -57,6 +61,7 @@ STORE_FORMAT = 2
 INDEX_COLUMNS = ["video_id", "key", "class_name", "label", "split", "n_frames",
                  "height", "width", "lr_height", "lr_width", "source"]
 SPLITS = ("train", "test", "unlabelled")
+DATASET_FILE = "dataset.json"  # the dataset fingerprint, beside index.csv
 
 FLOW_STEPS_PER_PIXEL = 64  # flow kept in steps of 1/64 px, as int16: +-512 px
 TSN_BOUND = 20.0           # the 8-bit quantisation bound TSN's flow reads; its bins are kept
@@ -215,6 +220,14 @@ CODECS = ("png", "raw")
 
 def frame_crc(frame: np.ndarray) -> int:
     return zlib.crc32(np.ascontiguousarray(frame).data)
+
+
+def frames_digest(frames: np.ndarray) -> str:
+    """sha256 (16 hex digits) of ``(T, H, W, C)`` uint8 frames: their shape, then their bytes."""
+    frames = np.ascontiguousarray(np.asarray(frames), np.uint8)
+    digest = hashlib.sha256(json.dumps(list(frames.shape)).encode())
+    digest.update(frames.data)
+    return digest.hexdigest()[:16]
 
 
 # --------------------------------------------------------------------------------------------
@@ -407,6 +420,8 @@ def write_video_folder(folder: Path, *, hr: np.ndarray, lr: np.ndarray, flow: np
     and ``crop`` (top, left, height, width) the HR frames are ``crop`` of the decoded source
     frames and are not stored (their CRC-32s are); without, they are stored. ``codec``: how the
     stored frames are encoded, "png" or "raw" (:data:`CODECS`). ``meta``: extra keys for meta.json.
+    meta.json's ``hr_digest`` (:func:`frames_digest` of ``hr``) is computed here, while the frames
+    are in memory: the dataset fingerprint (:mod:`arsr.data.fingerprint`) is made of it.
     """
     if codec not in CODECS:
         raise ValueError(f"{folder}: frame codec {codec!r}; use one of {', '.join(CODECS)}")
@@ -422,6 +437,7 @@ def write_video_folder(folder: Path, *, hr: np.ndarray, lr: np.ndarray, flow: np
         hr_meta = {"codec": codec}
     info = {**(meta or {}), "format": STORE_FORMAT, "n_frames": int(t), "height": int(h), "width": int(w),
             "lr_height": int(lr.shape[1]), "lr_width": int(lr.shape[2]), "hr": hr_meta,
+            "hr_digest": frames_digest(hr),  # what the dataset fingerprint is made of
             "lr_codec": codec,
             "flow": {"codec": "png16" if codec == "png" else "raw16", "steps_per_pixel": FLOW_STEPS_PER_PIXEL,
                      "tsn_bound": TSN_BOUND}}
@@ -479,6 +495,33 @@ def read_meta(folder: Path) -> dict | None:
         return json.loads((folder / "meta.json").read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
+
+
+def index_digest(root: Path, data: bytes | None = None) -> str:
+    """sha256 (16 hex digits) of a store's ``index.csv`` bytes (``data``: those bytes, already
+    read): ties ``dataset.json`` to the index it was computed from."""
+    return hashlib.sha256((Path(root) / "index.csv").read_bytes() if data is None else data).hexdigest()[:16]
+
+
+def read_fingerprint(root: Path, index_sha256: str | None = None) -> str:
+    """The dataset fingerprint recorded in ``root/dataset.json`` for the index whose digest is
+    ``index_sha256`` (default: ``index.csv`` as it is now); :class:`StoreFormatError` naming the file
+    and the fix where it is absent (a store prepared before fingerprints existed, or a prepare
+    that did not finish) or was computed from another ``index.csv``."""
+    path = Path(root) / DATASET_FILE
+    fix = ("re-run `dvc repro prepare` (it keeps the prepared videos and adds the fingerprint; for the "
+           "derived LR store, `dvc repro train_recognizers_lr`)")
+    try:
+        record = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise StoreFormatError(f"{path} not found: {root} was prepared before dataset fingerprints existed, "
+                               f"or its prepare did not finish; {fix}") from None
+    except json.JSONDecodeError as err:
+        raise StoreFormatError(f"{path} is not JSON ({err}); {fix}") from None
+    if record.get("index_sha256") != (index_sha256 or index_digest(root)):
+        raise StoreFormatError(f"{path} was computed for another {Path(root) / 'index.csv'} (the index changed "
+                               f"after prepare wrote it); {fix}")
+    return str(record["fingerprint"])
 
 
 def check_folder(folder: Path) -> dict:
@@ -547,7 +590,9 @@ class PreparedDataset:
                 f"{index_file} not found: the data is not prepared yet; run `dvc repro prepare` "
                 "(or the notebook notebooks/10_prepare_data.ipynb)"
             )
-        self.index = pd.read_csv(index_file, keep_default_na=False)
+        raw = index_file.read_bytes()
+        self.index = pd.read_csv(io.BytesIO(raw), keep_default_na=False)
+        self._index_sha256 = index_digest(self.root, raw)  # the fingerprint must be this index's
         missing = set(INDEX_COLUMNS) - set(self.index.columns)
         if missing:
             raise ValueError(f"{index_file} lacks columns {sorted(missing)}: re-run the prepare stage")
@@ -557,6 +602,15 @@ class PreparedDataset:
 
     def __len__(self) -> int:
         return len(self.index)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """The dataset fingerprint (:mod:`arsr.data.fingerprint`): equal for equal data, different
+        when any video's HR frames, class, label, split or frame count, or the settings that
+        prepared them, differ. Read from ``dataset.json``; a store without it (prepared before
+        fingerprints existed) is refused with the fix, ``dvc repro prepare``
+        (:func:`read_fingerprint`), never silently given one."""
+        return read_fingerprint(self.root, self._index_sha256)
 
     @property
     def class_names(self) -> list[str]:

@@ -49,7 +49,8 @@ def train_lr_baselines(recognition: Mapping, recognition_lr: Mapping, prepare: M
     into ``lr_interim_dir``, then train each LR baseline's TSN streams on it into
     ``models_dir/<baseline>/seed<k>/<tsn_rgb|tsn_flow>`` for each ``k`` of ``recognition.seeds``:
     ``tsn_retrained_lr`` from scratch, ``tsn_finetuned_lr`` from the HR-trained TSN of seed ``k`` in
-    ``hr_models_dir`` (its folders are reset when those weights change).
+    ``hr_models_dir`` (its folders are reset when those weights change, and each baseline's when the derived
+    store's dataset fingerprint does).
 
     Metrics: ``derive`` (the store's stats; ``derive_seconds`` summed over videos), per baseline
     its streams (training seconds, iterations, epochs, last training accuracy; means over the
@@ -79,7 +80,8 @@ def train_lr_baselines(recognition: Mapping, recognition_lr: Mapping, prepare: M
             for seed in seeds:
                 config = lr_baseline_configs(recognition, recognition_lr, baseline, name, seed)
                 init = None
-                settings = {"name": name, "baseline": baseline, "config": config}
+                settings = {"name": name, "baseline": baseline, "config": config,
+                            "dataset": dataset.fingerprint}  # the derived store's: it holds the source's
                 if baseline == "tsn_finetuned_lr":
                     init = recognizer_dir(hr_models_dir, seed, name) / "model.pt"
                     if not init.is_file():

@@ -2,17 +2,23 @@
 
 A stage keeps its model folders between runs so that a killed run resumes. When the stage re-runs
 because a knob changed, a folder trained under other settings must not be resumed (the trainers
-refuse, rightly) nor reused: it is emptied and trained afresh.
+refuse, rightly) nor reused: it is emptied and trained afresh. The settings of every model folder
+hold the dataset fingerprint of the store it is trained on (``dataset``,
+``arsr.data.store.PreparedDataset.fingerprint``), so a model of other data is never reused either.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 from pathlib import Path
 from typing import Any, Mapping
 
 from ..io import write_json
+from ..mapping import changes
+
+log = logging.getLogger(__name__)
 
 MARKER = "settings.json"
 
@@ -24,6 +30,8 @@ def settings_blob(settings: Mapping[str, Any]) -> dict:
 
 def reuse_or_reset(folder: str | Path, settings: Mapping[str, Any]) -> bool:
     """Keep ``folder`` if it was made with ``settings``, else empty it; record ``settings`` in it.
+    An emptied folder is logged in one line naming the settings that differ (e.g. ``dataset: 3fa1...
+    -> 9b20...``, :func:`arsr.mapping.changes`).
 
     Returns True when the folder was emptied (or had no record of its settings)."""
     folder = Path(folder)
@@ -32,10 +40,15 @@ def reuse_or_reset(folder: str | Path, settings: Mapping[str, Any]) -> bool:
     reset = False
     if folder.exists():
         try:
-            reset = json.loads(marker.read_text()) != blob
+            found = json.loads(marker.read_text())
+            reset = found != blob
+            differ = changes(found, blob) if isinstance(found, dict) else ["all"]
+            why = f"was made with other settings ({'; '.join(differ)})"
         except (FileNotFoundError, json.JSONDecodeError):
             reset = any(folder.iterdir())
+            why = f"has no readable {MARKER}"
         if reset:
+            log.warning("%s %s: emptying it to make it again", folder, why)
             shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
     write_json(marker, blob)

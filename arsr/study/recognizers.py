@@ -6,7 +6,9 @@ HR training split once per seed (``models_dir/seed<k>/<name>``) and reused by ev
     runs.log          # tidy training log: model, seed, iteration, loss, accuracy (+ epoch, lr)
 
 Training resumes from each model's ``last.pt`` and a finished model is not retrained
-(:func:`arsr.recognition.train.train_recognizer`).
+(:func:`arsr.recognition.train.train_recognizer`), unless its settings or the prepared data (the
+store's dataset fingerprint) changed: then its folder is emptied and it is trained again
+(:func:`arsr.study.persist.reuse_or_reset`).
 """
 from __future__ import annotations
 
@@ -102,7 +104,9 @@ def train_recognizers(recognition: Mapping, seeds: Sequence[int], interim_dir: s
             per_seed[f"feature_{name}"] = {}
     for folder, seed, name, key in jobs:
         config = {**recognition[name], "seed": int(seed)}
-        reuse_or_reset(recognizer_dir(folder, seed, name), {"name": name, "config": config})
+        # a model of other data (another dataset fingerprint) is trained again, never reused
+        reuse_or_reset(recognizer_dir(folder, seed, name), {"name": name, "config": config,
+                                                            "dataset": dataset.fingerprint})
         result = train_recognizer(config, dataset, recognizer_dir(folder, seed, name),
                                   device=device, progress=progress)
         last = result.log.iloc[-1] if len(result.log) else None

@@ -1342,18 +1342,24 @@ def stage_seconds(metrics: Mapping[str, Mapping]) -> pd.DataFrame:
 
 def provenance_summary(metrics: Mapping[str, Mapping], *, dataset: str, report: Mapping | None = None,
                        report_seconds: float | None = None) -> dict:
-    """The study's provenance: the report's own git commit / params hash / device, the dataset,
-    the distinct commits and devices of the stages, seconds per stage and in total."""
+    """The study's provenance: the report's own git commit / params hash / device, the dataset and
+    its fingerprint (the prepared store's, as the report read it), the distinct commits, devices
+    and dataset fingerprints of the stages ("?" for a stage that recorded none: one run before
+    fingerprints existed; more than one value: results of different data side by side), seconds
+    per stage and in total."""
     table = stage_seconds(metrics)
     seconds = dict(zip(table["stage"], table["seconds"]))
     if report_seconds is not None:
         seconds["report"] = round(float(report_seconds), 1)
     report = dict(report or {})
+    stage_fingerprints = {(m.get("provenance") or {}).get("dataset_fingerprint") or "?" for m in metrics.values()}
     return {
         "git_commit": report.get("git_commit", "?"),
         "params_hash": report.get("params_hash", "?"),
         "device": report.get("device", "?"),
         "dataset": dataset,
+        "dataset_fingerprint": report.get("dataset_fingerprint") or "?",
+        "stage_dataset_fingerprints": sorted(stage_fingerprints),
         "stage_commits": sorted(set(table["git_commit"])),
         "stage_devices": sorted(set(table["device"])),
         "seconds_per_stage": seconds,
@@ -1699,7 +1705,8 @@ def headline(eval_df: pd.DataFrame, correlations: pd.DataFrame, provenance: Mapp
     top-1 per recognizer and stream, the number of test videos and seeds, every method's
     summary (:func:`method_summary`), the claims' verdicts (:func:`claims_table`: name,
     difference, ci_low, ci_high, verdict; difference and interval in percentage points, or
-    Spearman's rho for ``psnr_not_predictive_*``), total seconds. With ``lr_eval`` the LR
+    Spearman's rho for ``psnr_not_predictive_*``), total seconds; with ``provenance``
+    (:func:`provenance_summary`) the dataset fingerprint at the top level and the provenance. With ``lr_eval`` the LR
     baselines get ``methods`` entries too; with ``costs`` (:func:`training_costs`) each row of it
     its ``training_seconds``."""
     keys = [m for m in ("hr", "bicubic", "sosr", "tosr", COMBINED, *BEYOND_PAPER) if m in set(eval_df["method"])]
@@ -1724,7 +1731,10 @@ def headline(eval_df: pd.DataFrame, correlations: pd.DataFrame, provenance: Mapp
                           "ci_high": _finite(r.ci_high), "verdict": r.verdict} for r in claims.itertuples()]
     if provenance is not None:
         out["total_seconds"] = provenance.get("total_seconds")
+        # which data the numbers are of, at the top: two studies of different data never read alike
+        out["dataset_fingerprint"] = provenance.get("dataset_fingerprint")
         out["provenance"] = {k: provenance.get(k) for k in ("git_commit", "params_hash", "device", "dataset",
+                                                             "dataset_fingerprint", "stage_dataset_fingerprints",
                                                              "time_utc")}
     return out
 

@@ -262,7 +262,9 @@ def train_sr_seeds(method: str, sr: Mapping, seeds: Sequence[int], interim_dir: 
                    feature_seed: int | None = None, sr_models_dir: str | Path | None = None,
                    phases_for: Callable[[int, Path], list] | None = None, label: str | None = None,
                    progress: bool = True, device=None) -> SRRuns:
-    """Train ``method`` for each seed into ``models_dir/seed<k>`` (resuming / skipping what is done).
+    """Train ``method`` for each seed into ``models_dir/seed<k>`` (resuming / skipping what is done;
+    a folder made with other settings or from other data, the store's dataset fingerprint, is
+    emptied and trained again: :func:`arsr.study.persist.reuse_or_reset`).
 
     sr: the validated ``sr`` params group. ``phases_for(seed, out_dir)`` gives the resolved phases
     (default: the preset's, ``arsr.train.presets.method_phases(method, method_overrides(...))``,
@@ -311,7 +313,8 @@ def train_sr_seeds(method: str, sr: Mapping, seeds: Sequence[int], interim_dir: 
         settings = {"method": label, "phases": [[p.name, p.config] for p in phases],
                     "feature_network": feature_net,
                     "feature_source": feature_source if use is not None else None,
-                    "bases": [file_digest(resolve(p)) for p in starts]}
+                    "bases": [file_digest(resolve(p)) for p in starts],
+                    "dataset": dataset.fingerprint}  # a model of other data is trained again
         teachers = _teacher_sources(phases)
         if teachers:  # only where there are: the other methods' trained models stay valid
             settings["teacher_sources"] = teachers
