@@ -10,6 +10,7 @@ of caches and sample frames relative to ``eval_dir`` (``data/eval``)::
     ablation/<kind>_<v>.csv              ABLATION_COLUMNS            ablation_csv(kind, variant)  (kind: sosr, tosr, rdsr)
     ablation/<kind>_<v>_per_video.csv    ABLATION_PER_VIDEO_COLUMNS  ablation_per_video_csv(kind, variant)
     plots/recognizers.csv                RECOGNIZER_PLOT_COLUMNS     RECOGNIZERS_PLOT
+    plots/recognizers_lr.csv             RECOGNIZER_PLOT_COLUMNS     LR_RECOGNIZERS_PLOT
     plots/train_sr/<m>.csv               SR_PLOT_COLUMNS             sr_plot_csv(method)
     plots/psnr_vs_accuracy.csv           PSNR_ACCURACY_COLUMNS       PSNR_ACCURACY_PLOT
     metrics/prepare.json, metrics/recognizers.json, metrics/train_sr/<m>.json, metrics/eval/<item>.json,
@@ -39,8 +40,8 @@ __all__ = [
     "sr_metrics_json", "sr_plot_csv", "samples_npz", "REFERENCE_CACHE", "PREPARE_METRICS", "RECOGNIZERS_METRICS",
     "RECOGNIZERS_PLOT", "PSNR_ACCURACY_PLOT", "STUDY_METRICS", "PREPARE_FIGURES", "STUDY_FIGURES",
     "PREPARE_STAGE", "RECOGNIZERS_STAGE", "REPORT_STAGE", "eval_stage", "sr_stage", "ablation_stage",
-    "LR_BASELINES", "LR_BASELINE_LABELS", "LR_RECOGNIZER_NAMES", "LR_RECOGNIZERS_STAGE", "LR_RECOGNIZERS_METRICS",
-    "lr_baseline_stage",
+    "LR_BASELINES", "LR_BASELINE_LABELS", "LR_RECOGNIZER_NAMES", "LR_RECOGNIZERS_STAGE", "LR_RECOGNIZERS_METRICS", "LR_RECOGNIZERS_PLOT",
+    "lr_baseline_stage", "AA_CONTROL", "AA_TRAIN_STAGE", "AA_EVAL_STAGE",
 ]
 
 
@@ -93,6 +94,9 @@ LR_RECOGNIZERS_METRICS = "metrics/recognizers_lr.json"
 PREPARE_FIGURES = "figures/prepare"
 RECOGNIZERS_METRICS = "metrics/recognizers.json"
 RECOGNIZERS_PLOT = "plots/recognizers.csv"
+#: ``train_recognizers_lr``: the LR baselines' training curves (``RECOGNIZER_PLOT_COLUMNS``, model
+#: ``<baseline>/<tsn_rgb|tsn_flow>``).
+LR_RECOGNIZERS_PLOT = "plots/recognizers_lr.csv"
 PSNR_ACCURACY_PLOT = "plots/psnr_vs_accuracy.csv"
 STUDY_METRICS = "metrics/study.json"
 STUDY_FIGURES = "figures/study"
@@ -182,6 +186,13 @@ LR_RECOGNIZER_NAMES = ("tsn_rgb", "tsn_flow")
 LR_RECOGNIZERS_STAGE = "train_recognizers_lr"
 
 
+# The A/A control: ``aa_control.method`` trained again with the SR seeds ``aa_control.seeds`` and
+# scored as its row is; its files are eval_csv(AA_CONTROL) etc., its models under AA_MODELS.
+AA_CONTROL = "aa_control"
+AA_TRAIN_STAGE = "train_aa_control"
+AA_EVAL_STAGE = "evaluate_aa_control"
+
+
 def lr_baseline_stage(baseline: str) -> str:
     """The dvc stage that evaluates an LR baseline."""
     return f"evaluate_lr_baseline@{baseline}"
@@ -191,6 +202,8 @@ def eval_stage(method: str) -> str:
     """The dvc stage that evaluates ``method`` (or an LR baseline)."""
     if method in LR_BASELINES:
         return lr_baseline_stage(method)
+    if method == AA_CONTROL:
+        return AA_EVAL_STAGE
     if method in REFERENCE:
         return f"evaluate_reference@{method}"
     if method == COMBINED:

@@ -67,7 +67,7 @@ __all__ = [
     "psnr_accuracy_figure", "visual_comparison_figure", "wmse_weight_figure", "flow_comparison_figure",
     "sr_training_figure", "recognizer_training_figure", "stage_seconds", "provenance_summary",
     "headline", "write_study_metrics", "read_per_video",
-    "ablation_sources", "read_ablation_per_video", "trained_methods", "IMAGE_SR", "VIDEO_SR",
+    "ablation_sources", "read_ablation_per_video", "read_aa_control", "trained_methods", "IMAGE_SR", "VIDEO_SR",
     "ABLATION_CLAIMS", "RHO_MARGIN", "CLAIM_COLUMNS", "correctness_table", "aligned_scores", "claims_table",
     "claims_display", "claims_prose", "dataset_summary", "accuracy_digits", "PAPER_PROTOCOL", "evaluation_settings",
     "recipe_deviations", "method_summary", "ROW_ORDER", "ROW_LABELS", "read_lr_baselines", "training_costs",
@@ -221,6 +221,18 @@ def read_lr_baselines(reports_dir: str | os.PathLike, baselines: Sequence[str] =
     return pd.concat(tables, ignore_index=True), pd.concat(videos, ignore_index=True)
 
 
+def read_aa_control(reports_dir: str | os.PathLike) -> pd.DataFrame:
+    """The A/A control twin's per-video rows (``reports/eval/aa_control_per_video.csv``, written by
+    ``evaluate_aa_control``): its method retrained with other SR seeds, method ``aa_control``."""
+    stage = layout.AA_EVAL_STAGE
+    path = resolve(reports_dir) / layout.eval_per_video_csv(layout.AA_CONTROL)
+    df = _read_csv(path, stage, PER_VIDEO_COLUMNS)
+    if set(df["method"]) != {layout.AA_CONTROL}:
+        raise ValueError(f"{path} holds method(s) {sorted(set(df['method']))}, expected {layout.AA_CONTROL!r}: "
+                         f"re-run `dvc repro {stage}`")
+    return _check_per_video(df, path, stage)[PER_VIDEO_COLUMNS]
+
+
 def ablation_sources(ablation: Mapping[str, Sequence[str]], sr_methods: Sequence[str] | None = None
                      ) -> dict[str, dict[str, str | None]]:
     """Where each row of the ablation grids comes from: kind -> {variant: source}, variants in
@@ -344,11 +356,15 @@ def read_metrics(reports_dir: str | os.PathLike, sr_methods: Sequence[str],
 
 
 def read_curves(reports_dir: str | os.PathLike, sr_methods: Sequence[str],
-                sr: Mapping | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Training curves: (recognizers: model, seed, iteration, loss, accuracy;
-    SR methods: method, seed, phase, iteration, step, loss, ...)."""
+                sr: Mapping | None = None, lr_baselines: Sequence[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Training curves: (recognizers -- the LR baselines' too, model ``<baseline>/<stream>``, with
+    ``lr_baselines`` --: model, seed, iteration, loss, accuracy; SR methods: method, seed, phase,
+    iteration, step, loss, ...)."""
     root = resolve(reports_dir)
     rec = _read_csv(root / layout.RECOGNIZERS_PLOT, layout.RECOGNIZERS_STAGE, RECOGNIZER_PLOT_COLUMNS)
+    if lr_baselines:
+        lr = _read_csv(root / layout.LR_RECOGNIZERS_PLOT, layout.LR_RECOGNIZERS_STAGE, RECOGNIZER_PLOT_COLUMNS)
+        rec = pd.concat([rec, lr[lr["model"].str.split("/").str[0].isin(lr_baselines)]], ignore_index=True)
     curves = [_read_csv(root / layout.sr_plot_csv(m), sr_stage(m, sr),
                         ["method", "seed", "phase", "step", "loss"]) for m in sr_methods]
     return rec, pd.concat(curves, ignore_index=True)
@@ -405,21 +421,24 @@ class StudyResults:
         default_factory=lambda: pd.DataFrame(columns=ABLATION_PER_VIDEO_COLUMNS))
     lr_eval: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TABLE_COLUMNS))
     lr_per_video: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PER_VIDEO_COLUMNS))
+    aa_per_video: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PER_VIDEO_COLUMNS))
 
 
 def load_study(reports_dir: str | os.PathLike, sr_methods: Sequence[str],
                ablation: Mapping[str, Sequence[str]], sr: Mapping | None = None,
-               lr_baselines: Sequence[str] = ()) -> StudyResults:
+               lr_baselines: Sequence[str] = (), aa_control: bool = False) -> StudyResults:
     """Read all results of the study (raises :class:`MissingInputError` on the first missing file).
     ``sr``: the ``sr`` params group, for the names of the training stages (``train``/``finetune``);
     ``lr_baselines``: the LR-trained TSN baselines to read (``layout.LR_BASELINES``; kept apart
-    from ``eval``, so that PSNR and the paper's comparisons see the paper's rows only)."""
-    rec, curves = read_curves(reports_dir, sr_methods, sr)
+    from ``eval``, so that PSNR and the paper's comparisons see the paper's rows only);
+    ``aa_control``: read the A/A control's twin (:func:`read_aa_control`)."""
+    rec, curves = read_curves(reports_dir, sr_methods, sr, lr_baselines)
     lr_eval, lr_per_video = read_lr_baselines(reports_dir, lr_baselines)
+    aa = read_aa_control(reports_dir) if aa_control else pd.DataFrame(columns=PER_VIDEO_COLUMNS)
     return StudyResults(read_eval(reports_dir, sr_methods), read_ablation(reports_dir, ablation, sr_methods),
                         read_metrics(reports_dir, sr_methods, ablation, sr, lr_baselines), rec, curves,
                         eval_methods(sr_methods), read_per_video(reports_dir, sr_methods),
-                        read_ablation_per_video(reports_dir, ablation, sr_methods), lr_eval, lr_per_video)
+                        read_ablation_per_video(reports_dir, ablation, sr_methods), lr_eval, lr_per_video, aa)
 
 
 # ---------------------------------------------------------------------------------------------
