@@ -67,7 +67,7 @@ from .data.store import PreparedDataset
 from .evaluate_columns import PER_CLASS_COLUMNS, PREDICTION_COLUMNS, TABLE_COLUMNS
 from .flow import compute_flow, quantize
 from .io import atomic_path, disk_full, is_disk_full, tree_bytes, write_json
-from .metrics import channel_shift, psnr_y, ssim_y
+from .metrics import frame_quality
 from .paths import resolve
 from .recognition.inference import STREAMS, SnippetPlan, STResNetRecognizer, TwoStreamTSN, load_recognizers
 from .recognition.sampling import needed_frames, uniform_offsets
@@ -96,8 +96,11 @@ def _flow_job(method: str, options: dict, bound: float,
 
 def _quality_job(shave: int, items: list[tuple[int, np.ndarray, np.ndarray]]) -> list[tuple]:
     """PSNR and SSIM (Y) and the per-channel colour shift of each (frame, SR, HR)."""
-    return [(k, psnr_y(sr, hr, shave), ssim_y(sr, hr, shave), channel_shift(sr, hr, shave).tolist())
-            for k, sr, hr in items]
+    out = []
+    for k, sr, hr in items:
+        psnr, ssim, shift = frame_quality(sr, hr, shave)
+        out.append((k, psnr, ssim, shift.tolist()))
+    return out
 
 
 class _Runner:
