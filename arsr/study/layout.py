@@ -40,7 +40,7 @@ __all__ = [
     "RECOGNIZERS_PLOT", "PSNR_ACCURACY_PLOT", "STUDY_METRICS", "PREPARE_FIGURES", "STUDY_FIGURES",
     "PREPARE_STAGE", "RECOGNIZERS_STAGE", "REPORT_STAGE", "eval_stage", "sr_stage", "ablation_stage",
     "LR_BASELINES", "LR_BASELINE_LABELS", "LR_RECOGNIZER_NAMES", "LR_RECOGNIZERS_STAGE", "LR_RECOGNIZERS_METRICS",
-    "lr_baseline_stage",
+    "lr_baseline_stage", "COLOUR_SHIFT_KEY",
 ]
 
 
@@ -88,6 +88,9 @@ RECOGNIZERS_PLOT = "plots/recognizers.csv"
 PSNR_ACCURACY_PLOT = "plots/psnr_vs_accuracy.csv"
 STUDY_METRICS = "metrics/study.json"
 STUDY_FIGURES = "figures/study"
+#: ``metrics/eval/<item>.json`` ``colour_shift``'s headline, which the report shows: the largest over
+#: R, G, B of the mean over test videos of |a video's mean SR - HR| (grey levels), worst SR seed.
+COLOUR_SHIFT_KEY = "max_mean_abs_per_video"
 
 
 def eval_item(method: str) -> str:
