@@ -22,6 +22,8 @@ by video, following TSN's test protocol:
 
 PSNR/SSIM (Y channel, BT.601; ``shave`` border pixels, 8 in the paper's table after VSR-DUF's
 script) are the means over videos of the per-video means over the measured frames; inf for ``hr``.
+The colour shift is the mean over videos of |mean SR - HR| per RGB channel over a video's measured
+frames (``colour_shift_over_videos``: opposite shifts of two videos do not cancel).
 Accuracies are in percent.
 
 The recognizers at test time (``TwoStreamTSN``, ``STResNetRecognizer``, ``load_recognizers``) are
@@ -71,7 +73,7 @@ from .evaluate_columns import PER_CLASS_COLUMNS, PREDICTION_COLUMNS, TABLE_COLUM
 from .flow import compute_flow, quantize
 from .io import atomic_path, disk_full, is_disk_full, tree_bytes, write_json
 from .mapping import changes
-from .metrics import channel_shift, psnr_y, ssim_y
+from .metrics import frame_quality
 from .paths import resolve
 from .recognition.inference import STREAMS, SnippetPlan, STResNetRecognizer, TwoStreamTSN, load_recognizers
 from .recognition.sampling import needed_frames, uniform_offsets
@@ -100,8 +102,11 @@ def _flow_job(method: str, options: dict, bound: float,
 
 def _quality_job(shave: int, items: list[tuple[int, np.ndarray, np.ndarray]]) -> list[tuple]:
     """PSNR and SSIM (Y) and the per-channel colour shift of each (frame, SR, HR)."""
-    return [(k, psnr_y(sr, hr, shave), ssim_y(sr, hr, shave), channel_shift(sr, hr, shave).tolist())
-            for k, sr, hr in items]
+    out = []
+    for k, sr, hr in items:
+        psnr, ssim, shift = frame_quality(sr, hr, shave)
+        out.append((k, psnr, ssim, shift.tolist()))
+    return out
 
 
 class _Runner:
@@ -192,6 +197,10 @@ class EvaluationResult:
     (``TABLE_COLUMNS``). ``per_class``: accuracy per class (``PER_CLASS_COLUMNS``).
     ``predictions``: one row per video (``PREDICTION_COLUMNS``) for confusion matrices.
     ``scores``: (recognizer, stream) -> ``(n_videos, num_classes)`` float32 in ``video_ids`` order.
+    ``channel_shift_abs``: the colour check, ``(3,)`` grey levels per RGB channel: each video's
+    |mean SR - HR| over its measured frames, averaged over the videos. ``channel_shift``: the signed
+    mean over videos, for information (a video shifted up and one shifted down cancel). Both None
+    without PSNR (``colour_shift_over_videos``).
 """
 
     table: pd.DataFrame
@@ -200,7 +209,8 @@ class EvaluationResult:
     scores: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     video_ids: list[str] = field(default_factory=list)
     labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    channel_shift: np.ndarray | None = None  # (3,) mean SR - HR per RGB channel, grey levels
+    channel_shift_abs: np.ndarray | None = None  # (3,) mean over videos of |mean SR - HR| per channel
+    channel_shift: np.ndarray | None = None  # (3,) signed mean over videos of mean SR - HR per channel
 
 
 def _topk(scores: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
@@ -465,16 +475,25 @@ def _collect(name, rows, recognizers, score_dirs, memory_scores, quality_dir, me
         for stream in rec.streams:
             scores[(rec_name, stream)] = np.stack([v[1][stream] for v in per_video])
     quality = (math.nan, math.nan)
-    shift = None
+    shifts = None
     if quality_dir is not None:
         q = [memory_quality.get(k) or _read_json(quality_dir.file(k, ".json")) for k in keys]
         if all(x is not None for x in q):
             quality = (float(np.mean([x["psnr"] for x in q])), float(np.mean([x["ssim"] for x in q])))
             if all("channel_shift" in x for x in q):
-                shift = np.mean([x["channel_shift"] for x in q], axis=0)
+                shifts = colour_shift_over_videos(np.array([x["channel_shift"] for x in q], np.float64))
     result = _result(name, video_ids, labels, scores, class_names, quality)
-    result.channel_shift = shift
+    if shifts is not None:
+        result.channel_shift, result.channel_shift_abs = shifts
     return result
+
+
+def colour_shift_over_videos(per_video: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-video colour shifts ``(n_videos, 3)`` (mean SR - HR of each RGB channel over a video's
+    measured frames, grey levels) -> (signed mean over videos ``(3,)``, mean of |shift| ``(3,)``).
+    The second is the colour check: a video shifted by +2 and one by -2 give 0 and 2."""
+    # abs_c = mean_v |shift_vc|  (the signed mean_v shift_vc lets opposite shifts cancel)
+    return per_video.mean(axis=0), np.abs(per_video).mean(axis=0)
 
 
 @_renamed(recogniser="recognizer")

@@ -13,7 +13,8 @@ import math
 import cv2
 import numpy as np
 
-__all__ = ["y_channel", "psnr", "ssim", "psnr_y", "ssim_y", "video_psnr_y", "video_ssim_y"]
+__all__ = ["y_channel", "psnr", "ssim", "psnr_y", "ssim_y", "channel_shift", "frame_quality", "video_psnr_y",
+           "video_ssim_y"]
 
 _Y_WEIGHTS = np.array([65.481, 128.553, 24.966], dtype=np.float64)
 
@@ -112,10 +113,23 @@ def channel_shift(sr: np.ndarray, hr: np.ndarray, shave: int = 4) -> np.ndarray:
 
     sr, hr: ``(h, w, 3)`` uint8 RGB; ``shave`` border pixels dropped. Returns ``(3,)`` float64.
     """
-    # shift_c = mean_p (SR_c(p) - HR_c(p))
     _check_pair(sr, hr, "channel_shift", 3)
-    diff = sr.astype(np.float64).transpose(2, 0, 1) - hr.astype(np.float64).transpose(2, 0, 1)
-    return _shave(diff, shave).reshape(3, -1).mean(axis=1)
+    return _channel_shift(sr, hr, shave)
+
+
+def _channel_shift(sr: np.ndarray, hr: np.ndarray, shave: int) -> np.ndarray:
+    # shift_c = mean_p (SR_c(p) - HR_c(p)) = (sum_p SR_c(p) - sum_p HR_c(p)) / n
+    # In integers, exactly: every partial sum of the float64 mean of the differences is an integer
+    # below 2^53, so that mean (the formula's float64 evaluation) is this value bit for bit.
+    sums_sr, n = _channel_sums(sr, shave)
+    sums_hr, _ = _channel_sums(hr, shave)
+    return (sums_sr - sums_hr) / n
+
+
+def _channel_sums(img: np.ndarray, shave: int) -> tuple[np.ndarray, int]:
+    """Sum of each channel of ``img (h, w, 3)`` uint8 inside the shave: ``(3,)`` int64 and the pixel count."""
+    planes = _shave(img.transpose(2, 0, 1), shave)  # (3, h', w') view, any memory layout
+    return np.array([p.sum(dtype=np.int64) for p in planes]), planes.shape[1] * planes.shape[2]
 
 
 def _gaussian_window(size: int = 11, sigma: float = 1.5) -> np.ndarray:
@@ -178,6 +192,25 @@ def ssim_y(sr: np.ndarray, hr: np.ndarray, shave: int = 4) -> float:
     """
     _check_pair(sr, hr, "ssim_y", 3)
     return _ssim(_shave(y_channel(sr), shave), _shave(y_channel(hr), shave))
+
+
+def frame_quality(sr: np.ndarray, hr: np.ndarray, shave: int = 4) -> tuple[float, float, np.ndarray]:
+    """PSNR, SSIM and colour shift of one frame, each image converted to Y once: bit for bit the
+    values of :func:`psnr_y`, :func:`ssim_y` and :func:`channel_shift` (the evaluator's per-frame call).
+
+    Parameters
+    ----------
+    sr, hr : np.ndarray ``(h, w, 3)`` uint8 RGB.
+    shave : int
+        Pixels dropped at each border.
+
+    Returns
+    -------
+    (psnr dB, ``inf`` for identical images; ssim; shift ``(3,)`` float64, mean SR - HR per RGB channel).
+    """
+    _check_pair(sr, hr, "frame_quality", 3)
+    y_sr, y_hr = _shave(y_channel(sr), shave), _shave(y_channel(hr), shave)
+    return _psnr(y_sr, y_hr), _ssim(y_sr, y_hr), _channel_shift(sr, hr, shave)
 
 
 def _video_mean(metric, sr_frames, hr_frames, shave, temporal_border, name) -> float:

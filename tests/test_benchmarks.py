@@ -1,5 +1,6 @@
 """benchmarks/: the scale benchmark's smallest run prints the tables it promises; the GPU smoke
-script parses and, without CUDA, refuses with status 2 instead of passing having done nothing."""
+script parses and, without CUDA, refuses with status 2 instead of passing having done nothing; the
+ST-ResNet speed benchmark's smallest run prints its table."""
 from __future__ import annotations
 
 import os
@@ -167,3 +168,21 @@ def test_study_speed_results_and_sets(tmp_path):
     assert "iterations: 5" in params.read_text()
     with pytest.raises(SystemExit, match="no key 'sr.common.nope'"):
         s.apply_sets(params, [(["sr", "common", "nope"], 1)])
+
+
+def test_st_resnet_speed_quick_table():
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "st_resnet_speed.py"), "--quick"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    header, rows = markdown_table(run.stdout, "Speed")
+    assert header == ["mode", "case", "batch (clips x frames x px)", "conv3d s", "conv2d s", "ratio", "ratio range",
+                      "model runs", "model speed-up", "rel. diff scores"]
+    by_mode = {r[0]: dict(zip(header, r)) for r in rows}
+    assert set(by_mode) == {"eval", "train"}
+    # one clip: the 2D form, several: F.conv3d; the forms agree on the scores
+    assert by_mode["eval"]["model runs"] == "conv2d" and by_mode["train"]["model runs"] == "conv3d"
+    assert by_mode["eval"]["model speed-up"] == by_mode["eval"]["ratio"]
+    assert number(by_mode["train"]["model speed-up"]) == 1.0
+    for r in by_mode.values():
+        assert number(r["conv3d s"]) > 0 and number(r["conv2d s"]) > 0 and number(r["ratio"]) > 0
+        assert number(r["rel. diff scores"]) < 1e-4

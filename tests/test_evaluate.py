@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from arsr.archs.duf_arch import sliding_window_sr
-from arsr.evaluate import STResNetRecognizer, TwoStreamTSN, evaluate, fuse_cached
+from arsr.evaluate import STResNetRecognizer, TwoStreamTSN, colour_shift_over_videos, evaluate, fuse_cached
 from arsr.recognition import STResNet, TSN
 from arsr.recognition.sampling import needed_frames, snippet_fields, uniform_offsets
 from arsr.recognition.tsn import fuse_scores
@@ -73,6 +73,8 @@ def test_table_has_every_row_and_quality(toy, recognizers, tmp_path):
     hr, bic = tables[1].table, tables[0].table
     assert math.isinf(hr["psnr"].iloc[0]) and hr["ssim"].iloc[0] == pytest.approx(1.0)
     assert 15 < bic["psnr"].iloc[0] < 60 and 0 < bic["ssim"].iloc[0] < 1
+    assert tables[1].channel_shift_abs.tolist() == tables[1].channel_shift.tolist() == [0.0, 0.0, 0.0]
+    assert (tables[0].channel_shift_abs >= np.abs(tables[0].channel_shift)).all()
     per_class = tables[0].per_class
     assert len(per_class) == 6 * 3 and (per_class["n_videos"] == 1).all()
     assert set(per_class["class_name"]) == {"RightRed", "DownGreen", "UpBlue"}
@@ -85,6 +87,44 @@ def test_table_has_every_row_and_quality(toy, recognizers, tmp_path):
     np.testing.assert_allclose(r.scores[("tsn", "fusion")], expect, rtol=1e-6)
     top1 = 100 * np.mean(r.scores[("tsn", "fusion")].argmax(1) == r.labels)
     assert r.table.query("recognizer == 'tsn' and stream == 'fusion'")["top1"].item() == pytest.approx(top1)
+
+
+class Shifted(SRMethod):
+    """The HR frames with one RGB channel moved by a per-video number of grey levels."""
+
+    name = "shifted"
+
+    def __init__(self, shifts: dict[str, int], channel: int):
+        self.shifts, self.channel = shifts, channel
+
+    def frames(self, video, indices):
+        out = video.hr[np.asarray(indices, np.int64)].astype(np.int16)
+        out[..., self.channel] += self.shifts[video.video_id]
+        assert out.min() >= 0 and out.max() <= 255, "the toy frames leave no room for the shift"
+        return out.astype(np.uint8)
+
+    def fingerprint(self):
+        return f"shifted {sorted(self.shifts.items())} channel {self.channel}"
+
+
+def test_opposite_colour_shifts_of_two_videos_do_not_cancel(toy, recognizers):
+    """Green moved by +2 grey levels in one video and -2 in another: the signed mean over videos
+    (the check before) says 0, the mean |shift| per channel per video says 2."""
+    a, b = toy.split("test")["video_id"][:2]
+    result = evaluate(Shifted({a: 2, b: -2}, channel=1), {"tsn": recognizers["tsn"]}, toy, videos=[a, b],
+                      num_frames=3, workers=1, progress=False)
+    assert result.channel_shift.tolist() == [0.0, 0.0, 0.0]
+    assert result.channel_shift_abs.tolist() == [0.0, 2.0, 0.0]
+    same = evaluate(Shifted({a: 2, b: 2}, channel=1), {"tsn": recognizers["tsn"]}, toy, videos=[a, b],
+                    num_frames=3, workers=1, progress=False)
+    assert same.channel_shift.tolist() == same.channel_shift_abs.tolist() == [0.0, 2.0, 0.0]
+
+
+def test_colour_shift_over_videos_is_the_mean_absolute_shift_per_channel():
+    per_video = np.array([[2.0, -1.0, 0.5], [-2.0, -3.0, 0.5], [1.0, 1.0, -0.5]])
+    signed, absolute = colour_shift_over_videos(per_video)
+    np.testing.assert_allclose(signed, [1 / 3, -1.0, 1 / 6])
+    np.testing.assert_allclose(absolute, [5 / 3, 5 / 3, 0.5])
 
 
 def test_method_is_asked_only_for_the_frames_needed(toy, recognizers):

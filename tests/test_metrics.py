@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from arsr.metrics import psnr, psnr_y, ssim, ssim_y, video_psnr_y, video_ssim_y, y_channel
+from arsr.metrics import channel_shift, frame_quality, psnr, psnr_y, ssim, ssim_y, video_psnr_y, video_ssim_y, y_channel
 from arsr.ops import imresize
 
 SET5 = ("baby", "bird", "butterfly", "head", "woman")
@@ -142,8 +142,6 @@ def test_bicubic_set5_published_protocol(refdata):
 
 
 def test_channel_shift_is_the_mean_signed_error_per_channel_inside_the_shave():
-    from arsr.metrics import channel_shift
-
     hr = np.full((12, 10, 3), 100, np.uint8)
     sr = hr.copy()
     sr[..., 0] += 3          # red +3 everywhere
@@ -152,3 +150,89 @@ def test_channel_shift_is_the_mean_signed_error_per_channel_inside_the_shave():
     np.testing.assert_allclose(channel_shift(sr, hr, shave=2), [3.0, 0.0, -8.0])
     # without shave the border counts: blue -8 on 8*6 of 12*10 pixels, green +155 on one row of 10
     np.testing.assert_allclose(channel_shift(sr, hr, shave=0), [3.0, 155 * 10 / 120, -8 * 48 / 120])
+
+
+def _channel_shift_float64(sr: np.ndarray, hr: np.ndarray, shave: int) -> np.ndarray:
+    """The formula evaluated in float64, as arsr did before its exact integer sums: the mean of the
+    per-pixel differences ``(3,)``."""
+    diff = sr.astype(np.float64).transpose(2, 0, 1) - hr.astype(np.float64).transpose(2, 0, 1)
+    if shave:
+        diff = diff[:, shave:-shave, shave:-shave]
+    return diff.reshape(3, -1).mean(axis=1)
+
+
+def test_channel_shift_is_the_float64_mean_bit_for_bit():
+    """Integer sums give the float64 mean of the differences exactly, on random sizes and shaves,
+    the extremes (all 255 against all 0, both signs) and frames of a synthetic clip."""
+    from arsr.data.synthetic import render_clip
+
+    rng = np.random.default_rng(7)
+    pairs = []
+    for _ in range(40):
+        h, w = rng.integers(12, 260, 2)
+        hr = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        pairs.append((rng.integers(0, 256, (h, w, 3), dtype=np.uint8), hr))
+        pairs.append((np.clip(hr.astype(int) + rng.integers(-2, 3, hr.shape), 0, 255).astype(np.uint8), hr))
+    white, black = np.full((240, 320, 3), 255, np.uint8), np.zeros((240, 320, 3), np.uint8)
+    clip = render_clip(5, 1)
+    pairs += [(white, black), (black, white), (clip[1], clip[0]), (clip[0], clip[0])]
+    for sr, hr in pairs:
+        for shave in (0, 1, 4):
+            assert channel_shift(sr, hr, shave).tobytes() == _channel_shift_float64(sr, hr, shave).tobytes()
+    assert channel_shift(white, black, 4).tolist() == [255.0] * 3
+
+
+def _assert_frame_quality_is_the_separate_calls(sr: np.ndarray, hr: np.ndarray, shave: int) -> None:
+    """Bit for bit: the same floats (inf included) and the same shift bytes."""
+    p, s, shift = frame_quality(sr, hr, shave)
+    assert type(p) is float and type(s) is float
+    assert p == psnr_y(sr, hr, shave) and s == ssim_y(sr, hr, shave)
+    expected = channel_shift(sr, hr, shave)
+    assert shift.dtype == expected.dtype and shift.shape == (3,) and shift.tobytes() == expected.tobytes()
+
+
+def _bicubic_sr(hr: np.ndarray) -> np.ndarray:
+    """The study's bicubic x4 baseline of ``hr``: MATLAB imresize down and up, rounded to uint8."""
+    lr = np.clip(np.rint(imresize(hr, 1 / 4)), 0, 255).astype(np.uint8)
+    return np.clip(np.rint(imresize(lr, 4)), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("h, w", [(96, 128), (240, 320)])
+@pytest.mark.parametrize("shave", [0, 4, 8])
+def test_frame_quality_equals_psnr_ssim_shift_bit_for_bit_random(h, w, shave):
+    rng = np.random.default_rng(h + shave)
+    hr = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    unrelated = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    close = np.clip(hr.astype(int) + rng.integers(-3, 4, hr.shape), 0, 255).astype(np.uint8)
+    for sr in (unrelated, close, hr.copy()):
+        _assert_frame_quality_is_the_separate_calls(sr, hr, shave)
+    p, s, shift = frame_quality(hr.copy(), hr, shave)
+    assert p == math.inf and s == 1.0 and not shift.any()
+
+
+@pytest.mark.parametrize("shave", [0, 4, 8])
+def test_frame_quality_equals_psnr_ssim_shift_bit_for_bit_synthetic_video(shave):
+    """Frames of the study's synthetic clips against their bicubic x4 (128x96, and a 2x2 mosaic
+    of them, 256x192), and a frame against the next one."""
+    from arsr.data.synthetic import render_clip
+
+    clip = render_clip(3, 0)
+    mosaic = np.concatenate([np.concatenate(clip[1:3], axis=1), np.concatenate(clip[3:5], axis=1)], axis=0)
+    for hr in (clip[0], clip[5], mosaic):
+        _assert_frame_quality_is_the_separate_calls(_bicubic_sr(hr), hr, shave)
+    _assert_frame_quality_is_the_separate_calls(clip[1], clip[0], shave)
+
+
+def test_frame_quality_equals_psnr_ssim_shift_bit_for_bit_set5(refdata):
+    for folder in ("RCAN_x4", "LR_bicubic_x4"):
+        for sr, hr in zip(_set5(refdata, folder), _set5(refdata, "HR")):
+            sr = imresize(sr, 4).round().clip(0, 255).astype(np.uint8) if folder.startswith("LR") else sr
+            _assert_frame_quality_is_the_separate_calls(sr, hr, 4)
+
+
+def test_frame_quality_refuses_what_the_separate_calls_refuse(images):
+    sr, hr = images
+    with pytest.raises(ValueError, match="frame_quality: `sr`"):
+        frame_quality(sr[:-1], hr)
+    with pytest.raises(TypeError, match="frame_quality: `sr` must be uint8"):
+        frame_quality(sr.astype(np.float32), hr)

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from arsr.recognition import (RECOGNIZERS, STResNet, TSN, build_recognizer, fuse_scores, load_imagenet,
                               normalize, resnet18, resnet34, resnet50)
 from arsr.recognition.bninception import BNInception, bninception
 from arsr.recognition.bninception import load_imagenet as load_bninception
-from arsr.recognition.st_resnet import TemporalConv2d
+from arsr.recognition.st_resnet import TemporalConv2d, runs_as_2d, temporal_conv_2d, temporal_conv_3d
 
 
 def n_params(model: nn.Module) -> int:
@@ -338,6 +339,83 @@ def test_st_resnet_temporal_convs_placement_and_init():
     avg = TemporalConv2d(conv2d, init="average")  # the released code's W/3 per tap
     for tap in range(3):
         torch.testing.assert_close(avg.weight[:, :, tap], conv2d.weight / 3)
+
+
+def _conv3d_reference(x: torch.Tensor, weight: torch.Tensor, frames: int, stride: int, padding: int) -> torch.Tensor:
+    """``F.conv3d`` over the clips of ``x (b·t, c, h, w)``, written out here (not the library's)."""
+    clips = x.view(-1, frames, *x.shape[1:]).transpose(1, 2)  # (b, c, t, h, w)
+    y = F.conv3d(clips, weight, stride=(1, stride, stride), padding=(weight.shape[2] // 2, padding, padding))
+    return y.transpose(1, 2).flatten(0, 1)
+
+
+def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
+    # max |a - b| / max |b|
+    return float((a - b).detach().abs().max() / b.detach().abs().max())
+
+
+# (in, out, kernel, stride, padding, t_kernel, clips, frames): the model's BasicBlock 3x3 and
+# Bottleneck 1x1 temporal convs at the trainer's and the evaluator's batches, a strided conv,
+# and clips shorter than the temporal kernel
+CONV_CASES = [(8, 8, 3, 1, 1, 3, 4, 5), (8, 8, 3, 1, 1, 3, 1, 10), (16, 4, 1, 1, 0, 3, 2, 5),
+              (16, 4, 1, 1, 0, 3, 1, 3), (6, 10, 3, 2, 1, 3, 2, 4), (5, 7, 3, 1, 1, 5, 2, 2),
+              (5, 7, 3, 1, 1, 3, 3, 1)]
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("form", [temporal_conv_2d, temporal_conv_3d])
+@pytest.mark.parametrize("c_in, c_out, k, stride, padding, t_kernel, clips, frames", CONV_CASES)
+def test_temporal_conv_forms_equal_conv3d_forward_and_backward(c_in, c_out, k, stride, padding, t_kernel, clips,
+                                                               frames, form, channels_last):
+    g = torch.Generator().manual_seed(c_in * 100 + frames)
+    x = torch.randn(clips * frames, c_in, 9, 11, generator=g)
+    if channels_last:  # the layout the recognisers run in (channels_last_convs)
+        x = x.contiguous(memory_format=torch.channels_last)
+    w = torch.randn(c_out, c_in, t_kernel, k, k, generator=g)
+    x1, w1 = x.clone().requires_grad_(), w.clone().requires_grad_()
+    x2, w2 = x.clone().requires_grad_(), w.clone().requires_grad_()
+    y = form(x1, w1, frames, (stride, stride), (padding, padding))
+    ref = _conv3d_reference(x2, w2, frames, stride, padding)
+    assert y.shape == ref.shape
+    assert _relative(y, ref) < 1e-5
+    upstream = torch.randn(ref.shape, generator=g)
+    (y * upstream).sum().backward()
+    (ref * upstream).sum().backward()
+    assert _relative(x1.grad, x2.grad) < 1e-5
+    assert _relative(w1.grad, w2.grad) < 1e-5
+
+
+@pytest.mark.parametrize("clips", [1, 3])
+def test_temporal_conv_module_equals_conv3d_with_its_weight(clips):
+    """The module runs the 2D form for one clip on CPU, F.conv3d for several; either way the values
+    and the gradient of its one 5-D parameter (state-dict key ``weight``) are conv3d's."""
+    torch.manual_seed(clips)
+    conv = TemporalConv2d(nn.Conv2d(6, 5, 3, padding=1, bias=False))
+    nn.init.normal_(conv.weight)
+    assert list(conv.state_dict()) == ["weight"] and conv.weight.shape == (5, 6, 3, 3, 3)
+    x = torch.randn(clips * 4, 6, 8, 8)
+    assert runs_as_2d(x, frames=4) == (clips == 1)
+    y = conv(x, frames=4)
+    ref_w = conv.weight.detach().clone().requires_grad_()
+    ref = _conv3d_reference(x, ref_w, 4, 1, 1)
+    assert _relative(y, ref) < 1e-5
+    y.square().sum().backward()
+    ref.square().sum().backward()
+    assert _relative(conv.weight.grad, ref_w.grad) < 1e-5
+
+
+def test_st_resnet_one_clip_scores_as_in_a_batch():
+    """A clip alone (temporal convs as 2D convs) and in a batch of two (F.conv3d): the same scores."""
+    torch.manual_seed(0)
+    st = STResNet(5, depth=18, width=8).eval()
+    _scramble_bn(st)
+    for m in st.modules():
+        if isinstance(m, TemporalConv2d):
+            nn.init.kaiming_normal_(m.weight)
+    rgb, flow = torch.randn(2, 4, 3, 32, 32), torch.randn(2, 4, 10, 32, 32)
+    with torch.no_grad():
+        batch, alone = st(rgb, flow), st(rgb[:1], flow[:1])
+    for a, b in zip(alone, batch):
+        assert _relative(a, b[:1]) < 1e-5
 
 
 def test_temporal_conv_mixes_neighbouring_frames_only():

@@ -495,13 +495,21 @@ def test_quality_table(fake):
     assert ref.loc["ToSR", ("paper (UCF101)", "PSNR (dB)")] == "30.84"
     assert ref.loc["VDSR", ("paper (UCF101)", "SSIM")] == "—"
     assert any("does not report" in n for n in ref.attrs["notes"])
-    # the colour-shift column, read from the evaluation metrics (a method without one: a dash)
-    metrics = {"evaluate@rcan": {"method": "rcan", "colour_shift": {"max_abs_channel": 0.734}},
+    # the colour-shift column, read from the evaluation metrics (a method without one: a dash): the
+    # mean |shift| per channel per video, not the signed mean where opposite shifts cancel
+    metrics = {"evaluate@rcan": {"method": "rcan", "colour_shift": {
+                   "max_mean_abs_per_video": 0.734, "per_seed": {"0": 0.734},
+                   "abs_rgb_per_seed": {"0": [0.734, 0.2, 0.1]}, "signed_rgb_per_seed": {"0": [0.0, 0.2, -0.1]}}},
                "evaluate_reference@bicubic": {"method": "bicubic"}}
     assert report.colour_shifts(metrics) == {"rcan": 0.734}
     coloured = report.quality_table(df, colour_shift=report.colour_shifts(metrics))
-    assert coloured.loc["RCAN", ("ours", "colour shift (grey levels)")] == "0.73"
-    assert coloured.loc["Bicubic", ("ours", "colour shift (grey levels)")] == "—"
+    assert coloured.loc["RCAN", ("ours", "colour |shift| (grey levels)")] == "0.73"
+    assert coloured.loc["Bicubic", ("ours", "colour |shift| (grey levels)")] == "—"
+    assert any("mean |shift| per channel per video" in n and "≤ 1" in n for n in coloured.attrs["notes"])
+    # metrics of an older evaluation (the signed shifts averaged over videos): re-run that stage
+    old = {"evaluate@rcan": {"method": "rcan", "colour_shift": {"max_abs_channel": 0.1, "per_seed": {"0": 0.1}}}}
+    with pytest.raises(ValueError, match=r"reports/metrics/eval/rcan\.json .*dvc repro evaluate@rcan"):
+        report.colour_shifts(old)
 
 
 def test_table_html_has_no_blank_cells(fake):

@@ -16,8 +16,8 @@ from arsr.recognition import TSN
 from arsr.sr_methods import ImageMethod, VideoMethod
 from arsr.study.ablations import (LABEL_COLUMNS, STREAM, VARIANTS, ablation_metrics, evaluate_variant, train_variant,
                                   variant_phases)
-from arsr.study.evaluation import (balanced_subset, eval_metrics, evaluate_stage, load_samples, prune_cache,
-                                   sample_frame, sample_videos)
+from arsr.study.evaluation import (EvalRuns, balanced_subset, colour_shift_metrics, eval_metrics, evaluate_stage,
+                                   load_samples, prune_cache, sample_frame, sample_videos)
 from arsr.study.layout import (ABLATION_COLUMNS as COLUMNS, ABLATION_PER_VIDEO_COLUMNS as ABL_PER_VIDEO,
                                PER_CLASS_COLUMNS, PER_VIDEO_COLUMNS, RECOGNIZER_PLOT_COLUMNS as REC_COLUMNS,
                                SR_PLOT_COLUMNS as SR_COLUMNS, TABLE_COLUMNS, eval_item)
@@ -345,6 +345,8 @@ def test_evaluate_stage_tables_metrics_and_samples(study):
         (r, s) for r in ("tsn", "st_resnet") for s in ("spatial", "temporal", "fusion")}
     metrics = eval_metrics(runs)
     assert metrics["psnr"] is None and set(metrics["tsn"]) == {"spatial", "temporal", "fusion"}
+    assert metrics["colour_shift"]["max_mean_abs_per_video"] == 0.0  # HR against itself
+    assert metrics["colour_shift"]["abs_rgb_per_seed"] == {"0": [0.0, 0.0, 0.0]}
     samples = load_samples(study["root"] / "eval" / "hr" / "samples.npz")
     assert list(samples["video_ids"]) == sample_videos(study["store"], 2)
     assert samples["sr"].shape == (2, 2, 32, 32, 3) and samples["sr"].dtype == np.uint8
@@ -513,3 +515,20 @@ def test_rdsr_trains_against_the_feature_seed_teachers_and_its_ablation_scores_f
     videos = rows.attrs["per_video"]
     assert set(videos["stream"]) == {"fusion"} and len(videos) == 6
     assert 100 * videos["correct"].mean() == pytest.approx(rows.loc[0, "top1"])
+
+
+def test_colour_shift_metrics_worst_channel_and_seed_of_the_mean_absolute_shift():
+    """Per seed the largest channel of the mean |shift| per video; the headline is the worst seed.
+    Seed 1's signed means are near 0 (its videos shift both ways) while its mean |shift| is 1.10."""
+    shifts_abs = {0: [0.4, 0.9, 0.2], 1: [1.1, 0.3, 0.5]}
+    shifts = {0: [0.4, -0.9, 0.2], 1: [0.05, -0.1, 0.0]}
+    out = colour_shift_metrics(shifts_abs, shifts)
+    assert out == {"max_mean_abs_per_video": 1.1, "per_seed": {"0": 0.9, "1": 1.1},
+                   "abs_rgb_per_seed": {"0": [0.4, 0.9, 0.2], "1": [1.1, 0.3, 0.5]},
+                   "signed_rgb_per_seed": {"0": [0.4, -0.9, 0.2], "1": [0.05, -0.1, 0.0]}}
+    table = pd.DataFrame([{"method": "srgan", "seed": s, "recognizer": "tsn", "stream": "fusion", "top1": 50.0,
+                           "top5": 90.0, "n_videos": 6, "psnr": 25.0, "ssim": 0.8} for s in (0, 1)])[TABLE_COLUMNS]
+    runs = EvalRuns("srgan", table, pd.DataFrame(columns=PER_CLASS_COLUMNS), None, 1.0,
+                    channel_shift_abs=shifts_abs, channel_shift=shifts)
+    assert eval_metrics(runs)["colour_shift"] == out
+    assert "colour_shift" not in eval_metrics(EvalRuns("srgan", table, runs.per_class, None, 1.0))

@@ -31,8 +31,11 @@ from .tsn import fuse_scores
 class TemporalConv2d(nn.Module):
     """A 2D conv extended over time with a ``t_kernel``-tap, zero-padded temporal extent.
 
-    Weight ``(out, in, t_kernel, kh, kw)``, no bias (as the ResNet convs it replaces).
-    ``forward(x, frames)``: ``x (b·frames, in, h, w) -> (b·frames, out, h', w')``, frames of a clip contiguous.
+    Weight ``(out, in, t_kernel, kh, kw)``, no bias (as the ResNet convs it replaces); the 3D
+    kernel is the parameter (and the state-dict entry) whatever runs it.
+    ``forward(x, frames)``: ``x (b·frames, in, h, w) -> (b·frames, out, h', w')``, frames of a clip
+    contiguous; computed by :func:`temporal_conv_3d` (``F.conv3d``), or, for one clip on CPU, by
+    :func:`temporal_conv_2d`, the same convolution as one 2D one (see :func:`runs_as_2d`).
     """
 
     def __init__(self, conv: nn.Conv2d, t_kernel: int = 3, init: str = "identity"):
@@ -60,10 +63,55 @@ class TemporalConv2d(nn.Module):
         return out
 
     def forward(self, x: torch.Tensor, frames: int) -> torch.Tensor:
-        bt, c, h, w = x.shape
-        clip = x.view(bt // frames, frames, c, h, w).transpose(1, 2)  # (b, c, t, h, w)
-        y = F.conv3d(clip, self.weight, stride=self.stride, padding=self.padding)
-        return y.transpose(1, 2).reshape(bt, y.shape[1], *y.shape[-2:])
+        conv = temporal_conv_2d if runs_as_2d(x, frames) else temporal_conv_3d
+        return conv(x, self.weight, frames, self.stride[1:], self.padding[1:])
+
+
+def runs_as_2d(x: torch.Tensor, frames: int) -> bool:
+    """Whether ``TemporalConv2d`` computes ``x (b·frames, c, h, w)`` as one 2D convolution: for a
+    single clip on CPU. There ``F.conv3d`` falls to PyTorch's slow reference kernel (``slow_conv3d``,
+    half of ST-ResNet's evaluation forward) and the 2D form makes the whole forward ~1.5x faster;
+    for two clips or more ``F.conv3d`` runs on oneDNN and is as fast or faster (training's 16
+    clips: the 2D form would be ~0.85x). ``benchmarks/st_resnet_speed.py`` measures both."""
+    return x.device.type == "cpu" and x.shape[0] == frames
+
+
+def stack_taps(x: torch.Tensor, frames: int, t_kernel: int) -> torch.Tensor:
+    """Each frame with its ``t_kernel`` temporal neighbours along channels, zeros beyond the clip.
+
+    ``x (b·t, c, h, w) -> (b·t, t_kernel·c, h, w)``; channel block k of frame i holds frame
+    i + k - t_kernel // 2 of the same clip (zeros where that is outside the clip).
+    """
+    bt, c, h, w = x.shape
+    pad = t_kernel // 2
+    clips = F.pad(x.view(bt // frames, frames, c, h, w), (0, 0, 0, 0, 0, 0, pad, pad))  # zero frames each end
+    return torch.cat([clips[:, k:k + frames] for k in range(t_kernel)], dim=2).flatten(0, 1)
+
+
+def temporal_conv_2d(x: torch.Tensor, weight: torch.Tensor, frames: int, stride: tuple[int, int],
+                     padding: tuple[int, int]) -> torch.Tensor:
+    """A 3D convolution (temporal stride 1, ``t_kernel // 2`` zero frames each side) as one 2D one
+    over the frames stacked with their neighbours (:func:`stack_taps`), the 3D kernel's taps laid
+    side by side along input channels; the values of :func:`temporal_conv_3d` up to float rounding
+    (relative 1e-6 in float32), gradients included (they reach ``weight`` through the reshape).
+
+    ``x (b·t, in, h, w)``, frames of a clip contiguous; ``weight (out, in, t_kernel, kh, kw)``;
+    ``stride``, ``padding``: spatial. Returns ``(b·t, out, h', w')``.
+    """
+    out_c, in_c, t_kernel, kh, kw = weight.shape
+    # y_i = sum_k W[:, :, k] * x_{i+k-p}  ==  [W_0 | W_1 | ...] * [x_{i-p}; x_{i-p+1}; ...]
+    kernel = weight.transpose(1, 2).reshape(out_c, t_kernel * in_c, kh, kw)
+    return F.conv2d(stack_taps(x, frames, t_kernel), kernel, stride=stride, padding=padding)
+
+
+def temporal_conv_3d(x: torch.Tensor, weight: torch.Tensor, frames: int, stride: tuple[int, int],
+                     padding: tuple[int, int]) -> torch.Tensor:
+    """:func:`temporal_conv_2d`'s convolution (same arguments and shapes) with ``F.conv3d`` over
+    the clips ``(b, in, t, h, w)``: what ``TemporalConv2d`` runs for two clips or more."""
+    bt, c, h, w = x.shape
+    clip = x.view(bt // frames, frames, c, h, w).transpose(1, 2)  # (b, c, t, h, w)
+    y = F.conv3d(clip, weight, stride=(1, *stride), padding=(weight.shape[2] // 2, *padding))
+    return y.transpose(1, 2).reshape(bt, y.shape[1], *y.shape[-2:])
 
 
 def _add_temporal_convs(stream: ResNet, t_kernel: int, init: str) -> None:

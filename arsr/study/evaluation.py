@@ -38,12 +38,12 @@ from ..paths import resolve
 from ..recognition.config import RECOGNIZER_TYPES
 from ..shards import Shard, is_split
 from ..workers import worker_count
-from .layout import (LR_BASELINES, PER_CLASS_COLUMNS, PER_VIDEO_COLUMNS, REFERENCE_CACHE, TABLE_COLUMNS, eval_item,
-                     eval_stage, recognizer_key, samples_npz)
+from .layout import (COLOUR_SHIFT_KEY, LR_BASELINES, PER_CLASS_COLUMNS, PER_VIDEO_COLUMNS, REFERENCE_CACHE,
+                     TABLE_COLUMNS, eval_item, eval_stage, recognizer_key, samples_npz)
 
 __all__ = ["SAMPLE_VIDEOS", "REFERENCE_METHODS", "COMBINED", "EvalRuns", "per_video_rows", "sample_videos", "sample_frame", "balanced_subset", "prune_cache",
            "seeded_recognizers", "stage_recognizers", "sr_method", "evaluate_stage", "sample_frames", "save_samples",
-           "load_samples", "seed_means", "eval_metrics", "plot_accuracy", "plot_samples"]
+           "load_samples", "seed_means", "eval_metrics", "colour_shift_metrics", "plot_accuracy", "plot_samples"]
 
 #: Clips in the sample figures (the report's ``sample_videos`` default).
 SAMPLE_VIDEOS = 4
@@ -175,7 +175,17 @@ class EvalRuns:
     samples: dict | None
     seconds: float
     per_video: pd.DataFrame | None = None
-    channel_shift: dict | None = None  # seed -> (3,) mean SR - HR per RGB channel (grey levels)
+    # seed -> (3,) per RGB channel, grey levels (``arsr.evaluate.EvaluationResult``'s): the mean over
+    # videos of |a video's mean SR - HR| (the colour check), and the signed mean (information only)
+    channel_shift_abs: dict | None = None
+    channel_shift: dict | None = None
+
+
+def _keep_colour_shift(result, seed: int, shifts_abs: dict, shifts: dict) -> None:
+    """Note ``result``'s colour shifts ``(3,)`` under ``seed`` (nothing when PSNR was not measured)."""
+    if result.channel_shift_abs is not None:
+        shifts_abs[int(seed)] = [float(v) for v in result.channel_shift_abs]
+        shifts[int(seed)] = [float(v) for v in result.channel_shift]
 
 
 def _seeded(frame: pd.DataFrame, names: Mapping[str, tuple[str, int]] | None) -> pd.DataFrame:
@@ -260,7 +270,7 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
         n_samples = 0  # the bicubic row's frames
     else:
         recs, names = seeded_recognizers(recognizers_dir, recognizer_seeds, evaluate["recognizers"], device=device)
-    tables, per_class, per_video, shifts = [], [], [], {}
+    tables, per_class, per_video, shifts_abs, shifts = [], [], [], {}, {}
     samples = None
     once = method in REFERENCE_METHODS or lr_baseline  # no SR seed: evaluated once, rows repeated per seed
     prune = not sharded or shard.is_main  # files of videos no longer evaluated: removed once
@@ -274,8 +284,7 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
             tables.append(table)
             per_class.append(classes)
             per_video.append(per_video_rows(result, seed, names).assign(method=label))
-            if result.channel_shift is not None:
-                shifts[int(seed)] = [float(v) for v in result.channel_shift]
+            _keep_colour_shift(result, seed, shifts_abs, shifts)
         if n_samples:
             samples = sample_frames(sr, dataset, n_samples)
     for seed in seeds if not once else ():
@@ -289,8 +298,7 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
             if sharded:
                 continue
             parts = [(*_tidy(result, label, seed, names), per_video_rows(result, seed, names).assign(method=label))]
-            if result.channel_shift is not None:
-                shifts[int(seed)] = [float(v) for v in result.channel_shift]
+            _keep_colour_shift(result, seed, shifts_abs, shifts)
             if samples is None and n_samples:
                 samples = sample_frames(sr, dataset, n_samples)
         for table, classes, videos in parts if not sharded else ():
@@ -304,7 +312,8 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
     table = pd.concat(tables, ignore_index=True)
     classes = pd.concat(per_class, ignore_index=True)
     videos = pd.concat(per_video, ignore_index=True)[PER_VIDEO_COLUMNS]
-    return EvalRuns(label, table, classes, samples, time.perf_counter() - t0, videos, shifts or None)
+    return EvalRuns(label, table, classes, samples, time.perf_counter() - t0, videos,
+                    channel_shift_abs=shifts_abs or None, channel_shift=shifts or None)
 
 
 def _combined(recs, names, seed, dataset, models_dir, eval_dir, keys, options, prepare, device):
@@ -401,7 +410,8 @@ def _finite(x) -> float | None:
 def eval_metrics(runs: EvalRuns) -> dict:
     """``reports/metrics/eval/<item>.json`` (without provenance): top1 (%) means over the (SR seed,
     recognizer seed) cells per recognizer and stream, PSNR/SSIM (null where not finite: hr,
-    sosr+tosr), videos, seconds."""
+    sosr+tosr), videos, the colour shift where PSNR was measured (:func:`colour_shift_metrics`),
+    seconds."""
     means = seed_means(runs.table)
     out: dict = {"method": runs.method, "seeds": sorted(int(s) for s in runs.table["seed"].unique()),
                  "recognizer_seeds": sorted(int(s) for s in runs.table["recognizer_seed"].unique())}
@@ -412,13 +422,22 @@ def eval_metrics(runs: EvalRuns) -> dict:
     out["psnr"] = _finite(quality["psnr"])
     out["ssim"] = _finite(quality["ssim"])
     out["n_videos"] = int(runs.table["n_videos"].max())
-    if runs.channel_shift:
-        # the largest |mean SR - HR| over the RGB channels: colours kept when <= 1 grey level
-        per_seed = {str(s): float(np.max(np.abs(v))) for s, v in runs.channel_shift.items()}
-        out["colour_shift"] = {"max_abs_channel": max(per_seed.values()), "per_seed": per_seed,
-                               "rgb_per_seed": {str(s): v for s, v in runs.channel_shift.items()}}
+    if runs.channel_shift_abs:
+        out["colour_shift"] = colour_shift_metrics(runs.channel_shift_abs, runs.channel_shift or {})
     out["seconds"] = runs.seconds
     return out
+
+
+def colour_shift_metrics(shifts_abs: Mapping[int, Sequence[float]],
+                         shifts: Mapping[int, Sequence[float]]) -> dict:
+    """The metrics' ``colour_shift`` from seed -> ``(3,)`` mean |shift| per channel per video
+    (``shifts_abs``) and the signed means (``shifts``): per seed the largest channel, the worst seed
+    as ``layout.COLOUR_SHIFT_KEY`` (colours kept when <= 1 grey level), the RGB values of both."""
+    # per seed: max_c mean_v |mean_frames(SR - HR)_vc|
+    per_seed = {str(s): float(max(v)) for s, v in shifts_abs.items()}
+    return {COLOUR_SHIFT_KEY: max(per_seed.values()), "per_seed": per_seed,
+            "abs_rgb_per_seed": {str(s): list(v) for s, v in shifts_abs.items()},
+            "signed_rgb_per_seed": {str(s): list(v) for s, v in shifts.items()}}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -40,8 +40,8 @@ __all__ = [
     "sr_metrics_json", "sr_plot_csv", "samples_npz", "REFERENCE_CACHE", "PREPARE_METRICS", "RECOGNIZERS_METRICS",
     "RECOGNIZERS_PLOT", "PSNR_ACCURACY_PLOT", "STUDY_METRICS", "PREPARE_FIGURES", "STUDY_FIGURES",
     "PREPARE_STAGE", "RECOGNIZERS_STAGE", "REPORT_STAGE", "eval_stage", "sr_stage", "ablation_stage",
-    "LR_BASELINES", "LR_BASELINE_LABELS", "LR_RECOGNIZER_NAMES", "LR_RECOGNIZERS_STAGE", "LR_RECOGNIZERS_METRICS", "LR_RECOGNIZERS_PLOT",
-    "lr_baseline_stage", "AA_CONTROL", "AA_TRAIN_STAGE", "AA_EVAL_STAGE",
+    "LR_BASELINES", "LR_BASELINE_LABELS", "LR_RECOGNIZER_NAMES", "LR_RECOGNIZERS_STAGE", "LR_RECOGNIZERS_METRICS",
+    "LR_RECOGNIZERS_PLOT", "lr_baseline_stage", "AA_CONTROL", "AA_TRAIN_STAGE", "AA_EVAL_STAGE", "COLOUR_SHIFT_KEY",
 ]
 
 
@@ -100,6 +100,9 @@ LR_RECOGNIZERS_PLOT = "plots/recognizers_lr.csv"
 PSNR_ACCURACY_PLOT = "plots/psnr_vs_accuracy.csv"
 STUDY_METRICS = "metrics/study.json"
 STUDY_FIGURES = "figures/study"
+#: ``metrics/eval/<item>.json`` ``colour_shift``'s headline, which the report shows: the largest over
+#: R, G, B of the mean over test videos of |a video's mean SR - HR| (grey levels), worst SR seed.
+COLOUR_SHIFT_KEY = "max_mean_abs_per_video"
 
 
 def eval_item(method: str) -> str:

@@ -626,13 +626,20 @@ def ablation_table(ablation_df: pd.DataFrame, kind: str, reference: bool = False
 
 
 def colour_shifts(metrics: Mapping[str, Mapping]) -> dict[str, float]:
-    """method -> the largest |mean SR - HR| over the RGB channels (grey levels, the worst seed),
-    from the evaluation stages' metrics (``colour_shift.max_abs_channel``)."""
+    """method -> its colour shift in grey levels, from the evaluation stages' metrics (stage -> JSON,
+    ``colour_shift[layout.COLOUR_SHIFT_KEY]``): the mean |shift| per channel per video (per video,
+    |mean SR - HR| of R, G and B over its measured frames, averaged over the test videos), the
+    largest channel, worst seed."""
     out = {}
-    for m in metrics.values():
+    for stage, m in metrics.items():
         shift = m.get("colour_shift") if isinstance(m, Mapping) else None
-        if shift and m.get("method"):
-            out[m["method"]] = float(shift["max_abs_channel"])
+        if not (shift and m.get("method")):
+            continue
+        if layout.COLOUR_SHIFT_KEY not in shift:
+            raise ValueError(f"reports/{layout.eval_metrics_json(m['method'])} has an older colour shift (the "
+                             "signed shifts averaged over videos, where opposite shifts cancel), without "
+                             f"{layout.COLOUR_SHIFT_KEY!r}: re-run `dvc repro {stage}`")
+        out[m["method"]] = float(shift[layout.COLOUR_SHIFT_KEY])
     return out
 
 
@@ -641,8 +648,8 @@ def quality_table(eval_df: pd.DataFrame, reference: str | None = None, *, digits
     """PSNR (dB) / SSIM on the Y channel (poster Table 5) of every SR method and bicubic, paper
     order; HR (the reference itself) and SoSR+ToSR (two streams, not one video) have none.
     With ``reference``, the paper's values ("—" for the methods it did not report). With
-    ``colour_shift`` (method -> grey levels, :func:`colour_shifts`), a column of it: does a
-    method keep the colours (the study asks <= 1 grey level)?"""
+    ``colour_shift`` (method -> grey levels, :func:`colour_shifts`: mean |shift| per channel per
+    video), a column of it: does a method keep the colours (the study asks <= 1 grey level)?"""
     df = eval_df[~eval_df["method"].isin(["hr", COMBINED])]
     methods = [m for m in ORDER if m in set(df["method"])]
     psnr = seed_summary(df, ["method"], "psnr", cells=("seed",)).set_index("method")
@@ -653,8 +660,10 @@ def quality_table(eval_df: pd.DataFrame, reference: str | None = None, *, digits
     rows, notes = [], [f"HR is the reference of PSNR/SSIM (PSNR ∞) and SoSR+ToSR is two streams, "
                        "not one video: neither has a row."]
     if colour_shift is not None:
-        notes.append("colour shift: the largest |mean SR − HR| over the R, G, B channels on the test "
-                     "frames, worst seed (grey levels of 255).")
+        notes.append("colour shift: mean |shift| per channel per video: per test video, |mean SR − HR| "
+                     "of each of R, G, B over its measured frames, averaged over the videos (a video "
+                     "shifted up and one shifted down do not cancel); the largest channel, worst seed "
+                     "(grey levels of 255; the study asks ≤ 1).")
     for method in methods:
         row = {}
         for col, s, dg in (("PSNR (dB)", psnr, digits), ("SSIM", ssim, 4)):
@@ -666,7 +675,7 @@ def quality_table(eval_df: pd.DataFrame, reference: str | None = None, *, digits
             row[(OURS, col)] = cell
         if colour_shift is not None:
             value = colour_shift.get(method)
-            row[(OURS, "colour shift (grey levels)")] = DASH if value is None else f"{value:.2f}"
+            row[(OURS, "colour |shift| (grey levels)")] = DASH if value is None else f"{value:.2f}"
         if ref is not None:
             for col, key, dg in (("PSNR (dB)", "psnr", 2), ("SSIM", "ssim", 4)):
                 value = ref.loc[method, key] if method in ref.index else math.nan
