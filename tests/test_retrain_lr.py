@@ -107,17 +107,17 @@ def test_finetuning_starts_from_the_hr_weights(toy, derived, tmp_path):
 def _recognition() -> dict:
     cfg = {k: v for k, v in tiny_config("rgb", epochs=1, lr_steps=[]).items() if k != "seed"}
     flow = {**cfg, "model": {**cfg["model"], "modality": "flow"}}
-    return {"device": "cpu", "seeds": [0], "feature_seed": 1, "tsn_rgb": cfg, "tsn_flow": flow, "st_resnet": {}}
+    return {"device": "cpu", "seeds": [0, 1], "feature_seed": 2, "tsn_rgb": cfg, "tsn_flow": flow, "st_resnet": {}}
 
 
 def test_configs_keep_the_recipe_and_shorten_the_finetuning():
     rec, rec_lr = _recognition(), {"finetune_epochs": 2, "finetune_lr": 1e-3, "workers": 1}
-    retrained = lr_baseline_configs(rec, rec_lr, "tsn_retrained_lr", "tsn_flow")
-    assert retrained == {**rec["tsn_flow"], "seed": 0}
-    tuned = lr_baseline_configs(rec, rec_lr, "tsn_finetuned_lr", "tsn_rgb")
-    assert (tuned["epochs"], tuned["lr"], tuned["lr_steps"]) == (2, 1e-3, [])
+    retrained = lr_baseline_configs(rec, rec_lr, "tsn_retrained_lr", "tsn_flow", 5)
+    assert retrained == {**rec["tsn_flow"], "seed": 5}
+    tuned = lr_baseline_configs(rec, rec_lr, "tsn_finetuned_lr", "tsn_rgb", 1)
+    assert (tuned["epochs"], tuned["lr"], tuned["lr_steps"], tuned["seed"]) == (2, 1e-3, [], 1)
     with pytest.raises(ValueError, match="unknown LR baseline"):
-        lr_baseline_configs(rec, rec_lr, "tsn_on_hr", "tsn_rgb")
+        lr_baseline_configs(rec, rec_lr, "tsn_on_hr", "tsn_rgb", 0)
 
 
 def test_stage_trains_both_baselines_and_reports_their_cost(toy, tmp_path):
@@ -128,36 +128,43 @@ def test_stage_trains_both_baselines_and_reports_their_cost(toy, tmp_path):
         train_lr_baselines(rec, rec_lr, prepare, toy.root, tmp_path / "lr", tmp_path / "none", tmp_path / "m",
                            progress=False)
     hr_dir = tmp_path / "hr"
-    for name in layout.LR_RECOGNIZER_NAMES:
-        train_recognizer({**rec[name], "seed": 0}, toy, hr_dir / "seed0" / name, progress=False, device="cpu")
+    for seed in rec["seeds"]:
+        for name in layout.LR_RECOGNIZER_NAMES:
+            train_recognizer({**rec[name], "seed": seed}, toy, hr_dir / f"seed{seed}" / name, progress=False,
+                             device="cpu")
     runs = train_lr_baselines(rec, rec_lr, prepare, toy.root, tmp_path / "lr", hr_dir, tmp_path / "m",
                               progress=False)
     for baseline in layout.LR_BASELINES:
         m = runs.metrics[baseline]
+        assert m["seeds"] == [0, 1]
         for name in layout.LR_RECOGNIZER_NAMES:
-            assert (tmp_path / "m" / baseline / "seed0" / name / "model.pt").is_file()
+            for seed in (0, 1):  # one per recognizer seed
+                assert (tmp_path / "m" / baseline / f"seed{seed}" / name / "model.pt").is_file()
             assert m[name]["seconds"] > 0
+            assert m[name]["seconds"] == pytest.approx(sum(r["seconds"] for r in m[name]["per_seed"].values()) / 2)
         assert m["train_seconds"] == pytest.approx(sum(m[n]["seconds"] for n in layout.LR_RECOGNIZER_NAMES))
         assert m["cost_seconds"] == pytest.approx(m["train_seconds"] + runs.metrics["derive"]["derive_seconds"])
     assert runs.metrics["tsn_finetuned_lr"]["tsn_rgb"]["init"] == "HR TSN"
     assert runs.metrics["tsn_retrained_lr"]["tsn_rgb"]["init"] == "scratch"
-    settings = json.loads((tmp_path / "m/tsn_finetuned_lr/seed0/tsn_rgb/settings.json").read_text())
-    assert settings["init"]["path"].endswith("tsn_rgb/model.pt") and len(settings["init"]["sha256"]) == 16
+    settings = json.loads((tmp_path / "m/tsn_finetuned_lr/seed1/tsn_rgb/settings.json").read_text())
+    assert settings["init"]["path"].endswith("seed1/tsn_rgb/model.pt") and len(settings["init"]["sha256"]) == 16
     assert set(runs.log["model"]) == {f"{b}/{n}" for b in layout.LR_BASELINES for n in layout.LR_RECOGNIZER_NAMES}
     # scored exactly as the bicubic row, by the baseline's own TSN: the same numbers as the bicubic
     # method evaluated with those recognizers; no SR seed (rows repeat), TSN only, no samples
     evaluate = {"recognizers": ["tsn", "st_resnet"], "num_frames": 2, "crops": "center", "shave": 2, "workers": 1,
                 "max_videos": None}
     runs = evaluate_stage("tsn_retrained_lr", evaluate, [0, 1], prepare, toy.root, tmp_path / "m",
-                          tmp_path / "sr", tmp_path / "eval", progress=False, device="cpu")
+                          tmp_path / "sr", tmp_path / "eval", recognizer_seeds=[0, 1], progress=False, device="cpu")
     assert set(runs.table["recognizer"]) == {"tsn"} and set(runs.table["method"]) == {"tsn_retrained_lr"}
     assert runs.samples is None and (tmp_path / "eval/tsn_retrained_lr" / layout.REFERENCE_CACHE).is_dir()
-    by_seed = runs.table.set_index(["seed", "stream"])["top1"]
-    assert (by_seed.loc[0] == by_seed.loc[1]).all()
-    assert set(runs.per_video["method"]) == {"tsn_retrained_lr"} and len(runs.per_video) == 2 * 3 * len(toy.split("test"))
+    by_seed = runs.table.set_index(["seed", "recognizer_seed", "stream"])["top1"]
+    assert (by_seed.loc[0] == by_seed.loc[1]).all()  # SR seeds: the same rows; recognizer seeds: the baseline's
+    assert set(runs.per_video["recognizer_seed"]) == {0, 1}
+    assert set(runs.per_video["method"]) == {"tsn_retrained_lr"}
+    assert len(runs.per_video) == 2 * 2 * 3 * len(toy.split("test"))
     bicubic = evaluate_stage("bicubic", {**evaluate, "recognizers": ["tsn"]}, [0, 1], prepare, toy.root,
                              tmp_path / "m/tsn_retrained_lr", tmp_path / "sr", tmp_path / "eval_bicubic",
-                             n_samples=0, progress=False, device="cpu")
+                             recognizer_seeds=[0, 1], n_samples=0, progress=False, device="cpu")
     pd.testing.assert_frame_equal(runs.per_video.drop(columns="method"), bicubic.per_video.drop(columns="method"))
     pd.testing.assert_frame_equal(runs.table.drop(columns="method"), bicubic.table.drop(columns="method"))
 

@@ -54,15 +54,16 @@ TINY_RECOGNITION = {
 EVALUATE = {"recognizers": ["tsn", "st_resnet"], "num_frames": 2, "crops": "center", "shave": 2, "workers": 1,
             "max_videos": None}
 PREPARE = {"flow_method": "dis", "scale": 4}
+REC_SEEDS = [0, 2]
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    """A toy store (3 classes; 2 test videos each) with trained tiny recognizers (seed 0) and the
-    feature network (a spatial TSN of seed 1, apart)."""
+    """A toy store (3 classes; 2 test videos each) with trained tiny recognizers (seeds 0 and 2,
+    both scoring every method) and the feature network (a spatial TSN of seed 1, apart)."""
     root = tmp_path_factory.mktemp("study")
     store = write_toy_store(root / "interim", train_per_class=2, test_per_class=2, frames=10)
-    runs = train_recognizers(TINY_RECOGNITION, [0], store.root, root / "recognizers",
+    runs = train_recognizers(TINY_RECOGNITION, REC_SEEDS, store.root, root / "recognizers",
                              feature_dir=root / "feature_net", feature_seed=1, progress=False)
     return {"root": root, "store": store, "runs": runs, "recognizers": root / "recognizers",
             "feature_net": root / "feature_net"}
@@ -214,8 +215,9 @@ def test_train_recognizers_summary_and_log(study):
         train_recognizers(TINY_RECOGNITION, [0], study["store"].root, study["recognizers"],
                           feature_dir=study["feature_net"], feature_seed=0, progress=False)
     # a second call finds the models finished
-    again = train_recognizers(TINY_RECOGNITION, [0], study["store"].root, study["recognizers"], progress=False)
+    again = train_recognizers(TINY_RECOGNITION, REC_SEEDS, study["store"].root, study["recognizers"], progress=False)
     assert again.metrics["tsn_rgb"]["seconds"] == metrics["tsn_rgb"]["seconds"]
+    assert set(again.metrics["tsn_rgb"]["per_seed"]) == {"0", "2"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -334,15 +336,39 @@ def test_prune_cache_keeps_only_the_given_videos(tmp_path):
 def _evaluate(study, method, models, **kw):
     seeds = kw.pop("seeds", [0])
     return evaluate_stage(method, {**EVALUATE, **kw}, seeds, PREPARE, study["store"].root, study["recognizers"],
-                          models, study["root"] / "eval", n_samples=2, progress=False)
+                          models, study["root"] / "eval", recognizer_seeds=REC_SEEDS, n_samples=2, progress=False)
+
+
+def test_every_recognizer_seed_scores_frames_made_once(study):
+    """One pass per SR seed: the method is asked for each video's frames once, whatever the number
+    of recognizer seeds, and each seed's scores equal those of an evaluation with that seed alone."""
+    from arsr.evaluate import evaluate
+    from arsr.sr_methods import bicubic_method
+    from arsr.study.evaluation import seeded_recognizers
+
+    calls = []
+    method = bicubic_method(4)
+    frames = method.frames
+    method.frames = lambda video, idx: calls.append(video.video_id) or frames(video, idx)
+    recs, names = seeded_recognizers(study["recognizers"], REC_SEEDS, ("tsn",))
+    both = evaluate(method, recs, study["store"], num_frames=2, progress=False, workers=1)
+    assert sorted(calls) == sorted(study["store"].split("test")["video_id"])  # once per video, not per seed
+    assert set(names.values()) == {("tsn", k) for k in REC_SEEDS}
+    for key, (_, seed) in names.items():
+        alone = evaluate(bicubic_method(4), seeded_recognizers(study["recognizers"], [seed], ("tsn",))[0], study["store"],
+                         num_frames=2, progress=False, workers=1)
+        for stream in ("spatial", "temporal", "fusion"):
+            np.testing.assert_array_equal(both.scores[(key, stream)], alone.scores[(key, stream)])
+    # the seeds are different recognizers: their scores differ
+    assert not np.array_equal(both.scores[("tsn_r0", "spatial")], both.scores[("tsn_r2", "spatial")])
 
 
 def test_evaluate_stage_tables_metrics_and_samples(study):
     runs = _evaluate(study, "hr", study["root"] / "models")
     assert list(runs.table.columns) == TABLE_COLUMNS and list(runs.per_class.columns) == PER_CLASS_COLUMNS
-    assert len(runs.table) == 6 and set(runs.table["method"]) == {"hr"} and (runs.table["n_videos"] == 6).all()
-    assert set(zip(runs.table["recognizer"], runs.table["stream"])) == {
-        (r, s) for r in ("tsn", "st_resnet") for s in ("spatial", "temporal", "fusion")}
+    assert len(runs.table) == 12 and set(runs.table["method"]) == {"hr"} and (runs.table["n_videos"] == 6).all()
+    assert set(zip(runs.table["recognizer"], runs.table["recognizer_seed"], runs.table["stream"])) == {
+        (r, k, s) for r in ("tsn", "st_resnet") for k in REC_SEEDS for s in ("spatial", "temporal", "fusion")}
     metrics = eval_metrics(runs)
     assert metrics["psnr"] is None and set(metrics["tsn"]) == {"spatial", "temporal", "fusion"}
     assert metrics["colour_shift"]["max_mean_abs_per_video"] == 0.0  # HR against itself
@@ -356,11 +382,11 @@ def test_evaluate_stage_tables_metrics_and_samples(study):
     # a class-balanced subset, and the cache pruned to it
     sub = _evaluate(study, "hr", study["root"] / "models", max_videos=3)
     assert (sub.table["n_videos"] == 3).all()
-    cached = list((study["root"] / "eval" / "hr" / "reference" / "scores" / "tsn").glob("*.npz"))
+    cached = list((study["root"] / "eval" / "hr" / "reference" / "scores" / "tsn_r2").glob("*.npz"))
     assert len(cached) == 3
     # per-video rows: one per video, recognizer and stream; correct = prediction == label
     videos = sub.per_video
-    assert list(videos.columns) == PER_VIDEO_COLUMNS and len(videos) == 3 * 6
+    assert list(videos.columns) == PER_VIDEO_COLUMNS and len(videos) == 3 * 6 * len(REC_SEEDS)
     assert (videos["correct"] == (videos["prediction"] == videos["label"]).astype(int)).all()
     # the reference has no SR seed: evaluated once, its rows repeated for every seed
     two = _evaluate(study, "hr", study["root"] / "models", max_videos=3, seeds=[0, 4])
@@ -379,16 +405,18 @@ def test_sosr_plus_tosr_fuses_the_cached_streams(study, sosr_tosr):
     assert eval_item("sosr+tosr") == "sosr_tosr" and both.samples is None
     assert set(both.table["stream"]) == {"fusion"} and set(both.table["recognizer"]) == {"tsn", "st_resnet"}
     assert set(both.table["method"]) == {"sosr+tosr"}
-    # TSN fusion = fusion of the SoSR spatial and ToSR temporal scores, 1 : 1.5, from the caches
+    # TSN fusion = fusion of the SoSR spatial and ToSR temporal scores, 1 : 1.5, from the caches, per
+    # recognizer seed
     from arsr.evaluate import fuse_cached
-    fused = fuse_cached(study["root"] / "eval", spatial="sosr/seed0", temporal="tosr/seed0")
-    want = fused.table.loc[0, "top1"]
-    got = both.table.loc[both.table["recognizer"] == "tsn", "top1"].item()
-    assert got == want
+    for k in REC_SEEDS:
+        fused = fuse_cached(study["root"] / "eval", spatial="sosr/seed0", temporal="tosr/seed0", recognizer=f"tsn_r{k}")
+        want = fused.table.loc[0, "top1"]
+        got = both.table.loc[(both.table["recognizer"] == "tsn") & (both.table["recognizer_seed"] == k), "top1"].item()
+        assert got == want
+        # the fused per-video rows agree with the fused accuracy
+        tsn = both.per_video[(both.per_video["recognizer"] == "tsn") & (both.per_video["recognizer_seed"] == k)]
+        assert len(tsn) == 6 and 100 * tsn["correct"].mean() == pytest.approx(got)
     assert sosr.table["psnr"].notna().all() and tosr.table["n_videos"].eq(6).all()
-    # the fused per-video rows agree with the fused accuracy
-    tsn = both.per_video[both.per_video["recognizer"] == "tsn"]
-    assert len(tsn) == 6 and 100 * tsn["correct"].mean() == pytest.approx(got)
 
 
 def test_ablation_variant_trains_and_scores_one_stream(study):
@@ -397,19 +425,25 @@ def test_ablation_variant_trains_and_scores_one_stream(study):
                          recognizers_dir=study["feature_net"], feature_seed=1, progress=False)
     assert runs.metrics["feature_network"].startswith("recognizer") and runs.metrics["pixel"] == "WMSE"
     rows = evaluate_variant("sosr", "vdsr_wmse_feat", EVALUATE, [0], PREPARE, study["store"].root,
-                            study["recognizers"], study["root"] / "ablation", study["root"] / "eval", progress=False)
-    assert list(rows.columns) == COLUMNS and len(rows) == 1
+                            study["recognizers"], study["root"] / "ablation", study["root"] / "eval",
+                            recognizer_seeds=REC_SEEDS, progress=False)
+    assert list(rows.columns) == COLUMNS and len(rows) == len(REC_SEEDS)
+    assert sorted(rows["recognizer_seed"]) == REC_SEEDS
     videos = rows.attrs["per_video"]
-    assert list(videos.columns) == ABL_PER_VIDEO and len(videos) == 6 and set(videos["stream"]) == {"spatial"}
-    assert 100 * videos["correct"].mean() == pytest.approx(rows.loc[0, "top1"])
-    assert rows.loc[0, "stream"] == STREAM["sosr"] == "spatial" and rows.loc[0, "feature"]
+    assert list(videos.columns) == ABL_PER_VIDEO and len(videos) == 6 * len(REC_SEEDS)
+    assert set(videos["stream"]) == {"spatial"}
+    for row in rows.itertuples():
+        of_seed = videos[videos["recognizer_seed"] == row.recognizer_seed]
+        assert 100 * of_seed["correct"].mean() == pytest.approx(row.top1)
+    assert (rows["stream"] == STREAM["sosr"]).all() and STREAM["sosr"] == "spatial" and rows.loc[0, "feature"]
     # only the spatial TSN was loaded: no temporal scores in the cache
-    cache = study["root"] / "eval" / "ablation_sosr_vdsr_wmse_feat" / "seed0" / "scores" / "tsn"
+    cache = study["root"] / "eval" / "ablation_sosr_vdsr_wmse_feat" / "seed0" / "scores" / "tsn_r0"
     with np.load(next(cache.glob("*.npz"))) as z:
         assert "spatial" in z.files and "temporal" not in z.files
     metrics = ablation_metrics(rows, runs.metrics)
-    assert metrics["top1_std"] is None and metrics["training"]["preset"] == "vdsr"
-    assert [r["seed"] for r in metrics["per_seed"]] == [0]
+    assert metrics["recognizer_seeds"] == len(REC_SEEDS) and metrics["training"]["preset"] == "vdsr"
+    assert metrics["top1_std"] == pytest.approx(rows["top1"].std())  # over the (SR seed, recognizer seed) cells
+    assert [(r["seed"], r["recognizer_seed"]) for r in metrics["per_seed"]] == [(0, k) for k in REC_SEEDS]
 
 
 def test_vgg19_feature_network_reaches_the_trainer(study, sosr_tosr):
@@ -510,10 +544,10 @@ def test_rdsr_trains_against_the_feature_seed_teachers_and_its_ablation_scores_f
                         recognizers_dir=study["feature_net"], feature_seed=1, sr_models_dir=models, progress=False)
     assert abl.metrics["task_teachers"] is None and abl.metrics["spatial_task"] is False
     rows = evaluate_variant("rdsr", "pixel", EVALUATE, [0], PREPARE, study["store"].root, study["recognizers"],
-                            study["root"] / "ablation", study["root"] / "eval", progress=False)
+                            study["root"] / "ablation", study["root"] / "eval", recognizer_seeds=[2], progress=False)
     assert list(rows.columns) == COLUMNS and len(rows) == 1 and rows.loc[0, "stream"] == STREAM["rdsr"] == "fusion"
     videos = rows.attrs["per_video"]
-    assert set(videos["stream"]) == {"fusion"} and len(videos) == 6
+    assert set(videos["stream"]) == {"fusion"} and len(videos) == 6 and set(videos["recognizer_seed"]) == {2}
     assert 100 * videos["correct"].mean() == pytest.approx(rows.loc[0, "top1"])
 
 
@@ -526,8 +560,9 @@ def test_colour_shift_metrics_worst_channel_and_seed_of_the_mean_absolute_shift(
     assert out == {"max_mean_abs_per_video": 1.1, "per_seed": {"0": 0.9, "1": 1.1},
                    "abs_rgb_per_seed": {"0": [0.4, 0.9, 0.2], "1": [1.1, 0.3, 0.5]},
                    "signed_rgb_per_seed": {"0": [0.4, -0.9, 0.2], "1": [0.05, -0.1, 0.0]}}
-    table = pd.DataFrame([{"method": "srgan", "seed": s, "recognizer": "tsn", "stream": "fusion", "top1": 50.0,
-                           "top5": 90.0, "n_videos": 6, "psnr": 25.0, "ssim": 0.8} for s in (0, 1)])[TABLE_COLUMNS]
+    table = pd.DataFrame([{"method": "srgan", "seed": s, "recognizer": "tsn", "recognizer_seed": 0, "stream": "fusion",
+                           "top1": 50.0, "top5": 90.0, "n_videos": 6, "psnr": 25.0, "ssim": 0.8}
+                          for s in (0, 1)])[TABLE_COLUMNS]
     runs = EvalRuns("srgan", table, pd.DataFrame(columns=PER_CLASS_COLUMNS), None, 1.0,
                     channel_shift_abs=shifts_abs, channel_shift=shifts)
     assert eval_metrics(runs)["colour_shift"] == out
