@@ -243,7 +243,7 @@ def decisive_p(verdict_at: Callable[[float], str], tol: float = 1e-10) -> float:
     """A claim's p-value: the smallest alpha at which ``verdict_at(1 - alpha)`` (its verdict from
     the (1 - alpha) interval) is not "inconclusive", by bisection; so ``p <= level`` exactly when
     the claim is decided at ``level`` (to ``tol``). 1.0 if even the median decides nothing, 0.0 if
-    the draws' whole range decides it (in effect p < 1 / n_resamples). Needs a verdict that, once
+    the draws' whole range decides it (in effect p below about 2 / n_resamples). Needs a verdict that, once
     decided, stays decided as alpha grows (the interval shrinks): true of :func:`verdict`, the
     intersection-union rule of :func:`compare_with_best` and :func:`association_verdict`."""
     if verdict_at(0.0) == "inconclusive":
@@ -280,7 +280,7 @@ def verdict(ci_low: float, ci_high: float, expected_sign: int = +1, null: float 
 
 @dataclass(frozen=True)
 class PairedDifference:
-    """mean(a) - mean(b) in percentage points with its bootstrap interval at ``CONFIDENCE``,
+    """mean(a) - mean(b) in percentage points with its bootstrap interval (at the confidence asked),
     ``n_seeds`` SR seeds (the larger count of the two), ``n_rec_seeds`` recogniser seeds,
     ``p_value`` (:func:`decisive_p` of the claim "differs from 0"); ``draws``: the sorted
     bootstrap differences (pp), for :meth:`interval` and :meth:`verdict_at` at other levels."""
@@ -350,7 +350,7 @@ def _intersection_union(verdicts: Sequence[str]) -> str:
 @dataclass(frozen=True)
 class BestOfComparison:
     """``target`` against the best other candidate (by mean): ``against``, the paired ``result``,
-    the overall ``verdict`` at ``CONFIDENCE`` (see :func:`compare_with_best`), every ``pairwise``
+    the overall ``verdict`` at the confidence asked (see :func:`compare_with_best`), every ``pairwise``
     comparison (other -> (PairedDifference, verdict)), the claimed ``expected_sign`` and the
     claim's ``p_value`` (:func:`decisive_p` of :meth:`verdict_at`)."""
 
@@ -458,7 +458,7 @@ def association_direction(ci_low: float, ci_high: float) -> str | None:
 
 @dataclass(frozen=True)
 class SpearmanInterval:
-    """Spearman's rho across methods with its bootstrap interval at ``CONFIDENCE``; ``undefined``
+    """Spearman's rho across methods with its bootstrap interval (at the confidence asked); ``undefined``
     is the share of resamples where rho was undefined (constant accuracies), left out of the
     percentiles; ``n_seeds`` the most SR seeds of any method; ``p_value`` (:func:`decisive_p`) of
     :func:`association_verdict` with ``margin``; ``draws`` the sorted defined rho draws."""
