@@ -810,12 +810,18 @@ ABLATION_CLAIMS = (
     ("rdsr_temporal_task_helps", "rdsr", "temporal", "spatial",
      "RDSR: the temporal task term helps (TSN fusion; beyond the paper)"),
 )
-#: "PSNR does not predict accuracy" holds when Spearman's rho's interval is not above 0 and ends
-#: below this (a strong positive rank association ruled out); see ``arsr.stats.association_verdict``.
+#: "PSNR does not predict accuracy" holds when Spearman's rho's interval lies inside (-margin,
+#: +margin) (a strong rank association either way ruled out); it is reversed when the interval
+#: excludes 0 (above: PSNR predicts accuracy; below: it predicts it inversely). See
+#: ``arsr.stats.association_verdict``.
 RHO_MARGIN = 0.5
-CLAIM_COLUMNS = ["name", "claim", "comparison", "difference", "ci_low", "ci_high", "verdict", "unit",
-                 "n_videos", "n_seeds"]
+CLAIM_COLUMNS = ["name", "claim", "comparison", "difference", "ci_low", "ci_high", "verdict", "p_value",
+                 "family_verdict", "unit", "n_videos", "n_seeds", "n_rec_seeds"]
 VERDICT_LABELS = {"holds": "holds", "reversed": "reversed", "inconclusive": "inconclusive"}
+#: The claim of the A/A control: a method against itself retrained with other SR seeds.
+AA_CLAIM = "aa_control"
+#: The check that HR is the ceiling: HR against every SR row on TSN fusion.
+HR_CEILING_CLAIM = "hr_is_the_ceiling"
 
 
 def correctness_table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -875,17 +881,20 @@ def _label(method: str) -> str:
 
 
 def _claim_row(name: str, claim: str, comparison: str, result, verdict_: str, unit: str = "pp") -> dict:
+    """A row of :func:`claims_table`; ``result`` (a ``PairedDifference``, ``BestOfComparison``'s
+    ``result`` or ``SpearmanInterval``) kept in ``attrs`` for the family verdict."""
     if isinstance(result, stats.SpearmanInterval):
-        estimate, n_videos, n_seeds = result.rho, result.n_videos, math.nan
+        estimate = result.rho
     else:
-        estimate, n_videos, n_seeds = result.difference, result.n_videos, result.n_seeds
+        estimate = result.difference
     return {"name": name, "claim": claim, "comparison": comparison, "difference": estimate,
-            "ci_low": result.ci_low, "ci_high": result.ci_high, "verdict": verdict_, "unit": unit,
-            "n_videos": n_videos, "n_seeds": n_seeds}
+            "ci_low": result.ci_low, "ci_high": result.ci_high, "verdict": verdict_, "p_value": result.p_value,
+            "family_verdict": "inconclusive", "unit": unit, "n_videos": result.n_videos,
+            "n_seeds": result.n_seeds, "n_rec_seeds": result.n_rec_seeds}
 
 
 def _best_of_claim(name: str, claim: str, target: str, others: Sequence[str], tables: Mapping[str, pd.DataFrame],
-                   what: str, n_resamples: int, seed: int, notes: list[str]) -> dict | None:
+                   what: str, n_resamples: int, seed: int, notes: list[str]) -> tuple[dict, object] | None:
     present = [m for m in others if m in tables]
     missing = [m for m in others if m not in tables]
     if target not in tables or not present:
@@ -901,15 +910,27 @@ def _best_of_claim(name: str, claim: str, target: str, others: Sequence[str], ta
         comparison += "; decided by " + ", ".join(weaker)
     if missing:
         comparison += f"; not studied: {', '.join(_label(m) for m in missing)}"
-    return _claim_row(name, claim, comparison, c.result, c.verdict)
+    row = _claim_row(name, claim, comparison, c.result, c.verdict)
+    row["p_value"] = c.p_value  # the intersection-union claim's, not its best pair's
+    return row, c.verdict_at
+
+
+def _paired_claim(name: str, claim: str, comparison: str, a, b, n_resamples: int, seed: int,
+                  expected_sign: int = +1) -> tuple[dict, object]:
+    r = stats.paired_bootstrap(a, b, n_resamples=n_resamples, rng=seed)
+    return (_claim_row(name, claim, comparison, r, stats.verdict(r.ci_low, r.ci_high, expected_sign)),
+            lambda confidence: r.verdict_at(confidence, expected_sign))
 
 
 def claims_table(per_video: pd.DataFrame, ablation_per_video: pd.DataFrame | None = None,
                  eval_df: pd.DataFrame | None = None, *, lr_per_video: pd.DataFrame | None = None,
-                 n_resamples: int = stats.N_RESAMPLES, seed: int = 0, rho_margin: float = RHO_MARGIN) -> pd.DataFrame:
-    """The paper's claims, each decided by a 95% paired bootstrap interval over test videos
-    (:mod:`arsr.stats`; seeds averaged per video, videos resampled, the same videos for both
-    sides; each claim's interval at 95%, no correction across claims):
+                 aa_per_video: pd.DataFrame | None = None, aa_method: str | None = None,
+                 n_resamples: int = stats.N_RESAMPLES, seed: int = 0, rho_margin: float = RHO_MARGIN,
+                 alpha: float = stats.FAMILY_ALPHA) -> pd.DataFrame:
+    """The paper's claims, each decided by a 95% bootstrap interval over test videos, SR seeds and
+    recognizer seeds (:mod:`arsr.stats`: the same videos and recognizers for both sides, each
+    method's SR seeds drawn on their own), and all of them together by Holm's step-down at
+    family-wise level ``alpha`` (``family_verdict``; the report's prose uses it):
 
     * ``sr_beats_bicubic``: the best SR row by TSN fusion (SoSR+ToSR included) vs bicubic --
       chosen on the same videos, so its difference is optimistic;
@@ -917,37 +938,40 @@ def claims_table(per_video: pd.DataFrame, ablation_per_video: pd.DataFrame | Non
       ``sosr_tosr_best_fusion`` (TSN fusion, every other row but HR): against the best other by
       mean, verdict "holds" only if the interval against *every* other excludes 0
       (:func:`arsr.stats.compare_with_best`);
+    * ``hr_is_the_ceiling``: HR against every SR row (TSN fusion), the same intersection-union test;
+      "reversed" if some SR row beats HR (then HR is not the ceiling the tables assume);
     * ``ABLATION_CLAIMS``: one loss term on vs off, the ablations' rows (TSN, the kind's stream);
-    * ``psnr_not_predictive_<stream>``: Spearman's rho of PSNR and TSN top-1 across the methods
-      with a PSNR (resampled videos, :func:`arsr.stats.spearman_bootstrap`); "holds" if its
-      interval is not above 0 and ends below ``rho_margin``, "reversed" if above 0;
+    * ``psnr_not_predictive_<stream>``: Spearman's rho of PSNR and TSN top-1 across the paper's
+      methods with a PSNR (:func:`arsr.stats.spearman_bootstrap`); "holds" if its interval lies in
+      (-rho_margin, +rho_margin), "reversed" if it excludes 0 (the comparison says which way);
     * ``best_sr_beats_<baseline>`` (beyond the paper, with ``lr_per_video``: the LR baselines'
-      per-video rows): the best SR row by TSN fusion (SoSR+ToSR included; scored by the HR-trained
-      TSN) vs the TSN trained on LR video, on the bicubic frames -- chosen on the same videos, so
-      its difference is optimistic;
-    * ``rdsr_beats_sosr_tosr`` (beyond the paper): RDSR vs SoSR+ToSR, TSN fusion (the issue's goal:
-      +2 points or more, its interval excluding 0); rdsr's ablation rows are in ``ABLATION_CLAIMS``.
+      per-video rows, their TSN of seed k paired with recognizer seed k): the best SR row by TSN
+      fusion vs the TSN trained on LR video, on the bicubic frames -- chosen on the same videos,
+      so its difference is optimistic;
+    * ``rdsr_beats_sosr_tosr`` (beyond the paper): RDSR vs SoSR+ToSR, TSN fusion;
+    * ``aa_control`` (with ``aa_per_video`` and ``aa_method``): the A/A control, ``aa_method``'s row
+      against its twin retrained with other SR seeds (TSN fusion); it must read inconclusive.
 
     The rows beyond the paper (``arsr.methods.BEYOND_PAPER``) take no part in the paper's claims
-    (the SR rows of ``sr_beats_bicubic`` and ``best_sr_beats_<baseline>`` are the paper's too).
+    (the SR rows of ``sr_beats_bicubic``, ``best_sr_beats_<baseline>``, the PSNR claims).
 
     per_video: :func:`read_per_video`; ablation_per_video: :func:`read_ablation_per_video`;
     eval_df: :func:`read_eval` (PSNR per method). Columns ``CLAIM_COLUMNS`` (difference in pp, or
-    rho for unit "rho"); claims whose inputs were not studied are left out and named in
-    ``attrs["notes"]``.
+    rho for unit "rho"; ``p_value``: :func:`arsr.stats.decisive_p`); claims whose inputs were not
+    studied are left out and named in ``attrs["notes"]``; ``attrs["direction"]`` maps a PSNR claim
+    to "positive" / "inverse" where its interval excludes 0.
     """
-    rows, notes = [], []
+    decided, notes, direction = [], [], {}
     fusion = _tables(per_video, "tsn", "fusion")
     candidates = [m for m in fusion if m not in REFERENCE and m in PAPER_ORDER]
     claim = "Super-resolution beats bicubic upscaling (TSN fusion)"
     if "bicubic" in fusion and candidates:
         scores = aligned_scores({m: fusion[m] for m in ["bicubic", *candidates]})
         best = stats.best_of({m: scores[m] for m in candidates})
-        r = stats.paired_bootstrap(scores[best], scores["bicubic"], n_resamples=n_resamples, rng=seed)
-        rows.append(_claim_row("sr_beats_bicubic", claim,
-                               f"{_label(best)}, the best of {len(candidates)} SR rows by mean, vs Bicubic "
-                               "(chosen on these videos: the difference is optimistic)",
-                               r, stats.verdict(r.ci_low, r.ci_high)))
+        decided.append(_paired_claim(
+            "sr_beats_bicubic", claim, f"{_label(best)}, the best of {len(candidates)} SR rows by mean, vs Bicubic "
+            "(chosen on these videos: the difference is optimistic)", scores[best], scores["bicubic"], n_resamples,
+            seed))
     else:
         notes.append(f"Left out \"{claim}\": no TSN fusion results for bicubic or any SR method.")
     lr_fusion = _tables(lr_per_video, "tsn", "fusion") if lr_per_video is not None and len(lr_per_video) else {}
@@ -958,13 +982,13 @@ def claims_table(per_video: pd.DataFrame, ablation_per_video: pd.DataFrame | Non
             continue
         scores = aligned_scores({baseline: lr_fusion[baseline], **{m: fusion[m] for m in candidates}})
         best = stats.best_of({m: scores[m] for m in candidates})
-        r = stats.paired_bootstrap(scores[best], scores[baseline], n_resamples=n_resamples, rng=seed)
-        rows.append(_claim_row(f"best_sr_beats_{baseline}", claim,
-                               f"{_label(best)} (HR-trained TSN), the best of {len(candidates)} SR rows by mean, vs "
-                               f"{_label(baseline)} on the bicubic frames (chosen on these videos: the difference "
-                               "is optimistic)", r, stats.verdict(r.ci_low, r.ci_high)))
+        decided.append(_paired_claim(
+            f"best_sr_beats_{baseline}", claim,
+            f"{_label(best)} (HR-trained TSN), the best of {len(candidates)} SR rows by mean, vs {_label(baseline)} "
+            "on the bicubic frames (chosen on these videos: the difference is optimistic)",
+            scores[best], scores[baseline], n_resamples, seed))
     spatial, temporal = _tables(per_video, "tsn", "spatial"), _tables(per_video, "tsn", "temporal")
-    for row in (
+    for found in (
         _best_of_claim("sosr_beats_image_sr", "SoSR beats the other image SR (TSN spatial)", "sosr", IMAGE_SR,
                        spatial, "other image SR", n_resamples, seed, notes),
         _best_of_claim("tosr_beats_video_sr", "ToSR beats the other video SR (TSN temporal)", "tosr", VIDEO_SR,
@@ -972,17 +996,19 @@ def claims_table(per_video: pd.DataFrame, ablation_per_video: pd.DataFrame | Non
         _best_of_claim("sosr_tosr_best_fusion", "SoSR+ToSR is the best row short of HR (TSN fusion)", COMBINED,
                        [m for m in PAPER_ORDER if m not in ("hr", COMBINED)], fusion, "other row",
                        n_resamples, seed, notes),
+        _best_of_claim(HR_CEILING_CLAIM, "HR beats every SR row: the ceiling (TSN fusion; reversed: an SR row "
+                       "beats HR)", "hr", [m for m in ROW_ORDER if m not in REFERENCE], fusion, "SR row",
+                       n_resamples, seed, notes),
     ):
-        if row is not None:
-            rows.append(row)
+        if found is not None:
+            decided.append(found)
     claim = "RDSR beats SoSR+ToSR (TSN fusion; beyond the paper)"
     if "rdsr" in fusion and COMBINED in fusion:
         scores = aligned_scores({"rdsr": fusion["rdsr"], COMBINED: fusion[COMBINED]})
-        r = stats.paired_bootstrap(scores["rdsr"], scores[COMBINED], n_resamples=n_resamples, rng=seed)
-        rows.append(_claim_row("rdsr_beats_sosr_tosr", claim,
-                               "RDSR (one network, its frames for both streams) vs SoSR+ToSR (SoSR's frames for the "
-                               "spatial stream, ToSR's for the temporal); the issue's goal: +2 points or more",
-                               r, stats.verdict(r.ci_low, r.ci_high)))
+        decided.append(_paired_claim(
+            "rdsr_beats_sosr_tosr", claim, "RDSR (one network, its frames for both streams) vs SoSR+ToSR (SoSR's "
+            "frames for the spatial stream, ToSR's for the temporal); the issue's goal: +2 points or more",
+            scores["rdsr"], scores[COMBINED], n_resamples, seed))
     else:
         lacking = " / ".join(_label(m) for m in ("rdsr", COMBINED) if m not in fusion)
         notes.append(f"Left out \"{claim}\": no TSN fusion results for {lacking} (not in sr.methods).")
@@ -995,29 +1021,55 @@ def claims_table(per_video: pd.DataFrame, ablation_per_video: pd.DataFrame | Non
                          f"(list the variant in ablation.{kind}, or its main method in sr.methods).")
             continue
         scores = aligned_scores({with_term: tables[with_term], without: tables[without]})
-        r = stats.paired_bootstrap(scores[with_term], scores[without], n_resamples=n_resamples, rng=seed)
         aliases = ALIASES[kind]
         names = [f"{v}" + (f" (= {_label(aliases[v])})" if v in aliases else "") for v in (with_term, without)]
-        rows.append(_claim_row(name, claim, f"{names[0]} vs {names[1]}", r, stats.verdict(r.ci_low, r.ci_high)))
+        decided.append(_paired_claim(name, claim, f"{names[0]} vs {names[1]}", scores[with_term], scores[without],
+                                     n_resamples, seed))
     if eval_df is not None:
         psnr = seed_summary(eval_df[np.isfinite(eval_df["psnr"].astype(float))], ["method"], "psnr", ("seed",))
         psnr = dict(zip(psnr["method"], psnr["mean"]))
         for stream, tables in (("spatial", spatial), ("temporal", temporal), ("fusion", fusion)):
             claim = f"PSNR does not predict recognition accuracy (TSN {stream})"
-            methods = [m for m in tables if m in psnr]
+            methods = [m for m in tables if m in psnr and m in PAPER_ORDER]
             if len(methods) < 3:
-                notes.append(f"Left out \"{claim}\": fewer than 3 methods with both a PSNR and TSN {stream} results.")
+                notes.append(f"Left out \"{claim}\": fewer than 3 of the paper's methods with both a PSNR and TSN "
+                             f"{stream} results.")
                 continue
             scores = aligned_scores({m: tables[m] for m in methods})
             r = stats.spearman_bootstrap([psnr[m] for m in methods], [scores[m] for m in methods],
-                                         n_resamples=n_resamples, rng=seed)
-            rows.append(_claim_row(
-                f"psnr_not_predictive_{stream}", claim,
-                f"Spearman ρ of PSNR and top-1 over {len(methods)} methods; holds if its interval is not "
-                f"above 0 and ends below +{rho_margin:g}",
-                r, stats.association_verdict(r.ci_low, r.ci_high, rho_margin), unit="rho"))
+                                         n_resamples=n_resamples, rng=seed, margin=rho_margin)
+            name = f"psnr_not_predictive_{stream}"
+            verdict_ = stats.association_verdict(r.ci_low, r.ci_high, rho_margin)
+            way = stats.association_direction(r.ci_low, r.ci_high)
+            if way is not None:
+                direction[name] = way
+            decided.append((_claim_row(
+                name, claim, f"Spearman ρ of PSNR and top-1 over {len(methods)} of the paper's methods; holds if its "
+                f"interval lies within ±{rho_margin:g}; reversed if it excludes 0"
+                + {"positive": " (here: PSNR predicts accuracy, the higher the better)",
+                   "inverse": " (here: PSNR predicts accuracy inversely, the higher the worse)"}.get(way, ""),
+                r, verdict_, unit="rho"), r.verdict_at))
+    if aa_per_video is not None and len(aa_per_video) and aa_method is not None:
+        claim = f"A/A control: {_label(aa_method)} retrained with other SR seeds differs from itself (TSN fusion)"
+        twin = _tables(aa_per_video.assign(method=aa_method), "tsn", "fusion").get(aa_method)
+        if aa_method in fusion and twin is not None:
+            scores = aligned_scores({"twin": twin, aa_method: fusion[aa_method]})
+            seeds_of = lambda t: ", ".join(str(k) for k in sorted(set(t.index.get_level_values("seed"))))  # noqa: E731
+            decided.append(_paired_claim(
+                AA_CLAIM, claim, f"{_label(aa_method)} of SR seeds {seeds_of(twin)} vs of SR seeds "
+                f"{seeds_of(fusion[aa_method])}; the same method and recipe, so it must read inconclusive",
+                scores["twin"], scores[aa_method], n_resamples, seed))
+        else:
+            notes.append(f"Left out \"{claim}\": no TSN fusion results for {_label(aa_method)} or its twin.")
+    rows = [row for row, _ in decided]
+    if rows:
+        family = stats.family_verdicts([r["p_value"] for r in rows], [at for _, at in decided], alpha)
+        for row, verdict_ in zip(rows, family):
+            row["family_verdict"] = verdict_
     table = pd.DataFrame(rows, columns=CLAIM_COLUMNS)
     table.attrs["notes"] = notes
+    table.attrs["direction"] = direction
+    table.attrs["alpha"] = alpha
     return table
 
 
@@ -1035,10 +1087,21 @@ def _claim_decimals(row) -> int:
     return d
 
 
+def _p_text(p: float) -> str:
+    """A p-value as the bootstrap can tell it: below 1/2500 of the resamples it reads "< 0.0004"."""
+    if p is None or not math.isfinite(p):
+        return DASH
+    if p < 4e-4:
+        return "< 0.0004"
+    return f"{p:.2g}" if p < 0.01 else f"{p:.2f}"
+
+
 def claims_display(claims: pd.DataFrame) -> pd.DataFrame:
-    """The claims as the report shows them: claim, compared, estimate (pp or ρ), 95% CI, verdict;
-    each number rounded at its interval's first significant digit (:func:`arsr.stats.decimals_for`)."""
+    """The claims as the report shows them: claim, compared, estimate (pp or ρ), 95% CI, its own
+    verdict, p, and the family verdict (Holm); each number rounded at its interval's first
+    significant digit (:func:`arsr.stats.decimals_for`)."""
     rows = []
+    alpha = claims.attrs.get("alpha", stats.FAMILY_ALPHA)
     for r in claims.itertuples():
         d = _claim_decimals(r)
         unit = " pp" if r.unit == "pp" else ""
@@ -1046,43 +1109,58 @@ def claims_display(claims: pd.DataFrame) -> pd.DataFrame:
         rows.append({"claim": r.claim, "compared": r.comparison,
                      "estimate": f"{prefix}{_signed(r.difference, d)}{unit}",
                      "95% CI": f"[{_signed(r.ci_low, d)}, {_signed(r.ci_high, d)}]",
-                     "verdict": VERDICT_LABELS.get(r.verdict, r.verdict)})
-    table = pd.DataFrame(rows, columns=["claim", "compared", "estimate", "95% CI", "verdict"]).set_index("claim")
+                     "verdict (95%)": VERDICT_LABELS.get(r.verdict, r.verdict), "p": _p_text(r.p_value),
+                     f"family verdict (Holm, {alpha:g})": VERDICT_LABELS.get(r.family_verdict, r.family_verdict)})
+    columns = ["claim", "compared", "estimate", "95% CI", "verdict (95%)", "p", f"family verdict (Holm, {alpha:g})"]
+    table = pd.DataFrame(rows, columns=columns).set_index("claim")
     return _notes(table, list(claims.attrs.get("notes", [])))
 
 
 def claims_prose(claims: pd.DataFrame) -> str:
-    """A paragraph that says what the verdicts say (templated from :func:`claims_table`)."""
+    """A paragraph that says what the family verdicts say (templated from :func:`claims_table`):
+    the claims are one family, decided by Holm's step-down; each claim's own 95% verdict is in
+    the table beside it."""
     if claims.empty:
         return "No claim could be tested: the results they compare are missing (see the notes)."
-    counts = claims["verdict"].value_counts()
+    alpha = claims.attrs.get("alpha", stats.FAMILY_ALPHA)
+    counts = claims["family_verdict"].value_counts()
 
     def n(verdict: str, one: str, many: str) -> str:
         k = int(counts.get(verdict, 0))
         return f"{k} {one if k == 1 else many}"
 
-    parts = [f"Of the {len(claims)} claim{'s' if len(claims) != 1 else ''} tested, {n('holds', 'holds', 'hold')}, "
-             f"{n('reversed', 'is reversed', 'are reversed')} and {n('inconclusive', 'is inconclusive', 'are inconclusive')} "
-             "(each decided by its own 95% interval over the test videos, seeds averaged per video; no correction "
-             "across claims)."]
+    n_rec = int(claims["n_rec_seeds"].max())
+    parts = [f"The {len(claims)} claim{'s' if len(claims) != 1 else ''} tested are one family, decided together "
+             f"by Holm's step-down at a family-wise error of {alpha:g}: {n('holds', 'holds', 'hold')}, "
+             f"{n('reversed', 'is reversed', 'are reversed')} and "
+             f"{n('inconclusive', 'is inconclusive', 'are inconclusive')}. Each interval resamples the test videos, "
+             f"each method's SR seeds and the {n_rec} recognizer seed{'s' if n_rec != 1 else ''} (a bootstrap over "
+             "every source of variance, conservative by design: `arsr.stats`); the verdicts below are the family's, "
+             "each claim's own 95% verdict is in the table."]
+    direction = claims.attrs.get("direction", {})
     for r in claims.itertuples():
         d = _claim_decimals(r)
         if r.unit == "rho":
             estimate = f"ρ = {_signed(r.difference, d)}"
-            interval = f"95% CI {_signed(r.ci_low, d)} to {_signed(r.ci_high, d)}"
         else:
             estimate = f"{_signed(r.difference, d)} points"
-            interval = f"95% CI {_signed(r.ci_low, d)} to {_signed(r.ci_high, d)}"
-        parts.append(f"{r.claim}: **{r.verdict}** ({estimate}, {interval}; {r.comparison}).")
+        interval = f"95% CI {_signed(r.ci_low, d)} to {_signed(r.ci_high, d)}"
+        verdict_ = r.family_verdict
+        if r.unit == "rho" and verdict_ == "reversed":
+            verdict_ = {"positive": "reversed: PSNR predicts accuracy",
+                        "inverse": "reversed: PSNR predicts accuracy inversely"}.get(direction.get(r.name), verdict_)
+        parts.append(f"{r.claim}: **{verdict_}** ({estimate}, {interval}, p {_p_text(r.p_value)}; {r.comparison}).")
     return " ".join(parts)
 
 
 def dataset_summary(dataset: str, test_videos: int, split_videos: int | None, seeds: Sequence[int],
-                    methods: Sequence[str], reference: str | None, prepare: Mapping | None = None) -> str:
-    """The report's opening line: dataset, how many test videos (of the split) and SR seeds,
-    the methods, whether the paper's numbers are shown; with ``prepare`` (its metrics JSON), how
-    many listed videos ``on_bad_video: skip`` dropped."""
+                    methods: Sequence[str], reference: str | None, prepare: Mapping | None = None,
+                    recognizer_seeds: Sequence[int] | None = None) -> str:
+    """The report's opening line: dataset, how many test videos (of the split), SR seeds and
+    recognizer seeds, the methods, whether the paper's numbers are shown; with ``prepare`` (its
+    metrics JSON), how many listed videos ``on_bad_video: skip`` dropped."""
     seeds = list(seeds)
+    rec = list(recognizer_seeds or [])
     if split_videos is None or split_videos < test_videos:
         of = ""
     elif split_videos == test_videos:
@@ -1090,9 +1168,11 @@ def dataset_summary(dataset: str, test_videos: int, split_videos: int | None, se
     else:
         of = f" (of {split_videos} in the test split: evaluate.max_videos)"
     shown = f"paper ({paper.DATASET_LABELS[reference]})" if reference else "not shown"
+    scored = (f" each scored by the recognizers of **{len(rec)} recognizer seed{'s' if len(rec) != 1 else ''}** "
+              f"{rec}" if rec else "")
     return (f"Dataset **{dataset}**: **{test_videos} test videos**{of}, **{len(seeds)} SR "
-            f"seed{'s' if len(seeds) != 1 else ''}** {seeds} (a cell is the mean over seeds, *mean ± std* "
-            f"with several); methods: {', '.join(LABELS.get(m, m) for m in methods)}; the paper's "
+            f"seed{'s' if len(seeds) != 1 else ''}** {seeds}{scored} (a cell is the mean over the (SR seed, "
+            f"recognizer seed) cells, *mean ± std* with several); methods: {', '.join(LABELS.get(m, m) for m in methods)}; the paper's "
             f"numbers: **{shown}**." + _skipped_sentence(prepare))
 
 
@@ -1110,14 +1190,13 @@ def _skipped_sentence(prepare: Mapping | None) -> str:
 def accuracy_digits(per_video: pd.DataFrame, keys: Sequence[str] = ("method", "recognizer", "stream"),
                     max_decimals: int = 2) -> int:
     """Decimals for a table of accuracies (%): the first significant digit of the median 95%
-    half-width of one cell's accuracy over the test videos (:func:`arsr.stats.mean_half_width`,
-    seeds averaged per video). E.g. 48 videos (half-width ~14 points) -> 0, 3783 (~1) -> 1."""
+    half-width of one cell's accuracy over the test videos, SR seeds and recognizer seeds
+    (:func:`arsr.stats.mean_half_width`). E.g. 48 videos (half-width ~14 points) -> 0, 3783 (~1) -> 1."""
     widths = []
     for _, rows in per_video.groupby(list(keys), sort=False):
-        table = correctness_table(rows).to_numpy(dtype=float)
-        table = table[:, np.isfinite(table).all(axis=0)]
-        if table.shape[1] > 1:
-            widths.append(stats.mean_half_width(table))
+        cube = aligned_scores({"cell": correctness_table(rows)})["cell"]
+        if cube.shape[-1] > 1:
+            widths.append(stats.mean_half_width(cube))
     return stats.decimals_for(float(np.median(widths)) if widths else math.nan, max_decimals)
 
 
@@ -1561,12 +1640,13 @@ def _finite(x) -> float | None:
     return round(x, 4) if math.isfinite(x) else None
 
 
-def method_summary(eval_df: pd.DataFrame) -> dict[str, dict]:
+def method_summary(eval_df: pd.DataFrame, hr_is_ceiling: bool = True) -> dict[str, dict]:
     """Per method (paper order, every row incl. bicubic, HR and SoSR+ToSR): psnr, ssim (means over
-    seeds), TSN top-1 mean and std over seeds per stream, and ``gap_closed`` = (top-1 - bicubic) /
-    (HR - bicubic) on TSN fusion (1 = as good as HR, 0 = no better than bicubic). None where a
-    value does not exist (HR's PSNR, SoSR+ToSR's single streams, a std of one seed, a gap
-    without bicubic and HR or with HR = bicubic)."""
+    SR seeds), TSN top-1 mean and std over the (SR seed, recognizer seed) cells per stream, and
+    ``gap_closed`` = (top-1 - bicubic) / (HR - bicubic) on TSN fusion (1 = as good as HR, 0 = no
+    better than bicubic). None where a value does not exist (HR's PSNR, SoSR+ToSR's single streams,
+    a std of one cell, a gap without bicubic and HR or with HR = bicubic), and every gap when HR is
+    not the ceiling (``hr_is_ceiling`` False: an SR row beats it, the claim ``hr_is_the_ceiling``)."""
     tsn = eval_df[eval_df["recognizer"] == "tsn"]
     top1 = seed_summary(tsn, ["method", "stream"], "top1").set_index(["method", "stream"])
     psnr = seed_summary(eval_df, ["method"], "psnr").set_index("method")["mean"]
@@ -1580,7 +1660,7 @@ def method_summary(eval_df: pd.DataFrame) -> dict[str, dict]:
     for method in [m for m in ROW_ORDER if m in set(eval_df["method"])]:
         fusion = cell(method, "fusion", "mean")
         gap = None
-        if fusion is not None and hr is not None and bicubic is not None and hr != bicubic:
+        if hr_is_ceiling and fusion is not None and hr is not None and bicubic is not None and hr != bicubic:
             gap = _finite((fusion - bicubic) / (hr - bicubic))
         out[method] = {"psnr": _finite(psnr.get(method)), "ssim": _finite(ssim.get(method)),
                        "tsn_top1": {s: cell(method, s, "mean") for s in paper.STREAMS},
@@ -1729,11 +1809,13 @@ def headline(eval_df: pd.DataFrame, correlations: pd.DataFrame, provenance: Mapp
              claims: pd.DataFrame | None = None, lr_eval: pd.DataFrame | None = None,
              costs: pd.DataFrame | None = None) -> dict:
     """The numbers ``reports/metrics/study.json`` keeps (``dvc metrics show``): TSN top-1 (means
-    over seeds) of HR, bicubic, SoSR, ToSR, SoSR+ToSR and the rows beyond the paper (RDSR) per stream, Spearman's rho of PSNR vs
-    top-1 per recognizer and stream, the number of test videos and seeds, every method's
-    summary (:func:`method_summary`), the claims' verdicts (:func:`claims_table`: name,
-    difference, ci_low, ci_high, verdict; difference and interval in percentage points, or
-    Spearman's rho for ``psnr_not_predictive_*``), total seconds; with ``provenance``
+    over the cells) of HR, bicubic, SoSR, ToSR, SoSR+ToSR and the rows beyond the paper (RDSR) per
+    stream, Spearman's rho of PSNR vs top-1 per recognizer and stream, the number of test videos,
+    SR seeds (``seeds``) and recognizer seeds (``recognizer_seeds``), every method's summary
+    (:func:`method_summary`; no ``gap_closed`` where the claim ``hr_is_the_ceiling`` is reversed),
+    the claims (:func:`claims_table`: name, difference, ci_low, ci_high, verdict, p_value,
+    family_verdict; difference and interval in percentage points, or Spearman's rho for
+    ``psnr_not_predictive_*``), total seconds; with ``provenance``
     (:func:`provenance_summary`) the dataset fingerprint at the top level and the provenance. With ``lr_eval`` the LR
     baselines get ``methods`` entries too; with ``costs`` (:func:`training_costs`) each row of it
     its ``training_seconds``."""
@@ -1745,18 +1827,22 @@ def headline(eval_df: pd.DataFrame, correlations: pd.DataFrame, provenance: Mapp
     rho: dict[str, dict] = {}
     for r in correlations.itertuples():
         rho.setdefault(r.recognizer, {})[r.stream] = _finite(r.spearman)
+    ceiling = claims is not None and (claims["name"] == HR_CEILING_CLAIM).any() \
+        and claims.loc[claims["name"] == HR_CEILING_CLAIM, "verdict"].item() == "reversed"
     out = {"tsn_top1": top1, "spearman_psnr_top1": rho,
            "seeds": int(eval_df["seed"].nunique()),
+           "recognizer_seeds": int(eval_df["recognizer_seed"].nunique()),
            "test_videos": int(eval_df["n_videos"].max()),
            "methods": method_summary(eval_df if lr_eval is None or lr_eval.empty
-                                     else pd.concat([eval_df, lr_eval], ignore_index=True))}
+                                     else pd.concat([eval_df, lr_eval], ignore_index=True), hr_is_ceiling=not ceiling)}
     if costs is not None:
         for r in costs.itertuples():
             if r.row in out["methods"]:
                 out["methods"][r.row]["training_seconds"] = _finite(r.seconds)
     if claims is not None:
         out["claims"] = [{"name": r.name, "difference": _finite(r.difference), "ci_low": _finite(r.ci_low),
-                          "ci_high": _finite(r.ci_high), "verdict": r.verdict} for r in claims.itertuples()]
+                          "ci_high": _finite(r.ci_high), "verdict": r.verdict, "p_value": _finite(r.p_value),
+                          "family_verdict": r.family_verdict} for r in claims.itertuples()]
     if provenance is not None:
         out["total_seconds"] = provenance.get("total_seconds")
         # which data the numbers are of, at the top: two studies of different data never read alike
