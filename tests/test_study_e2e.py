@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from arsr.study.layout import LR_BASELINES, LR_RECOGNIZERS_STAGE, lr_baseline_stage
+from arsr.study.layout import AA_EVAL_STAGE, AA_TRAIN_STAGE, LR_BASELINES, LR_RECOGNIZERS_STAGE, lr_baseline_stage
 from arsr.study.variants import ALIASES, KINDS
 from test_report import check_study_html  # tests/ is on sys.path under pytest
 
@@ -105,7 +105,7 @@ def test_study_runs_end_to_end(study):
                 *(f"evaluate@{m}" for m in sr["methods"]),
                 "evaluate_reference@hr", "evaluate_reference@bicubic",
                 *(f"ablate_{kind}@{v}" for kind in KINDS for v in ablation[kind]),
-                LR_RECOGNIZERS_STAGE, *(lr_baseline_stage(b) for b in LR_BASELINES)}
+                LR_RECOGNIZERS_STAGE, *(lr_baseline_stage(b) for b in LR_BASELINES), AA_TRAIN_STAGE, AA_EVAL_STAGE}
     # rdsr (beyond the paper): trained from rrdb_psnr, evaluated, its ablation's own rows
     assert {"finetune_sr@rdsr", "evaluate@rdsr", "ablate_rdsr@pixel", "ablate_rdsr@spatial"} <= expected
     assert ran == expected, f"stages run: {sorted(ran)}"
@@ -117,7 +117,8 @@ def test_study_runs_end_to_end(study):
         assert needle in text, f"{needle!r} missing from study.html"
     head = json.loads((repo / "reports/metrics/study.json").read_text())
     assert set(head["tsn_top1"]["fusion"]) == {"hr", "bicubic", "sosr", "tosr", "sosr+tosr", "rdsr"}
-    assert "rdsr_beats_sosr_tosr" in {c["name"] for c in head["claims"]}
+    assert {"rdsr_beats_sosr_tosr", "aa_control", "hr_is_the_ceiling"} <= {c["name"] for c in head["claims"]}
+    assert head["recognizer_seeds"] == len(TINY["recognition"]["seeds"])
     # rdsr's teachers: the TSN streams of recognition.feature_seed, beside (not among) the scoring ones
     teachers = json.loads((repo / "reports/metrics/train_sr/rdsr.json").read_text())["task_teachers"]
     assert teachers == {"spatial": f"data/models/feature_net/seed{TINY['recognition']['feature_seed']}/tsn_rgb",
@@ -167,7 +168,7 @@ def test_dvc_deps_follow_the_code(study):
     finally:
         metrics.write_text(original)
     evaluating = {f"evaluate@{m}" for m in TINY["sr"]["methods"]} | {
-        "evaluate_reference@hr", "evaluate_reference@bicubic", "evaluate_combined",
+        "evaluate_reference@hr", "evaluate_reference@bicubic", "evaluate_combined", AA_EVAL_STAGE,
         *(f"ablate_{kind}@{v}" for kind in KINDS for v in TINY["ablation"][kind])}
     assert evaluating <= status, sorted(evaluating - status)
     assert not {s for s in status if s.startswith(("train_", "finetune_", "prepare"))}, sorted(status)
