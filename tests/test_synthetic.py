@@ -201,7 +201,7 @@ def test_split_by_group():
     assert TINY.group_size == 1 and TINY.n_groups == 2 and TINY.n_test_groups == 1
 
 
-def test_generate_tiny(tmp_path):
+def test_generate_tiny(tmp_path, caplog):
     root = tmp_path / "synthetic"
     summary = generate(root, TINY, workers=1, progress=False)
     assert (summary["n_train"], summary["n_test"], summary["written"]) == (10, 10, 23)
@@ -235,12 +235,19 @@ def test_generate_tiny(tmp_path):
     assert summary["reused"] == 0
     assert sorted(p.name for p in root.iterdir()) == [
         "SlideLeft", "SlideRight", "synthetic.json", "ucfTrainTestlist", "unlabelled"]
+    # the study's prepare (regenerate): another generator seed replaces the generated set in place, said in the log
+    third = SyntheticConfig(**{**other.to_dict(), "seed": 6})
+    with caplog.at_level("WARNING", logger="arsr.data.synthetic"):
+        summary = generate(root, third, workers=1, progress=False, regenerate=True)
+    assert summary["reused"] == 0 and json.loads((root / "synthetic.json").read_text())["config"]["seed"] == 6
+    assert "seed: 5 -> 6" in caplog.text
 
 
 def test_generate_refuses_a_foreign_folder(tmp_path):
     (tmp_path / "mine.txt").write_text("keep me")
-    with pytest.raises(ValueError, match="not a synthetic dataset"):
-        generate(tmp_path, TINY, workers=1, progress=False)
+    for regenerate in (False, True):  # not a synthetic dataset: never replaced
+        with pytest.raises(ValueError, match="not a synthetic dataset"):
+            generate(tmp_path, TINY, workers=1, progress=False, regenerate=regenerate)
     assert (tmp_path / "mine.txt").read_text() == "keep me"
 
 

@@ -87,7 +87,9 @@ def list_dataset(data: dict, *, workers: int = 0, progress: bool = True):
     if dataset == "synthetic":
         from .synthetic import SyntheticConfig, generate
 
-        generate(root, SyntheticConfig.from_dict(data["synthetic"]), workers=workers, progress=progress)
+        # another generator setting replaces the generated set in place (it is remade from its settings)
+        generate(root, SyntheticConfig.from_dict(data["synthetic"]), workers=workers, progress=progress,
+                 regenerate=True)
         labelled = list_ucf101(root, split=1, on_missing=on_missing)
         sr_root = sr_root or root / "unlabelled"
     elif dataset == "ucf101":

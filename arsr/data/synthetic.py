@@ -568,14 +568,17 @@ def _write_job(job: tuple) -> str:
 
 
 def generate(root: str | os.PathLike, cfg: SyntheticConfig = SyntheticConfig(),
-             workers: int | None = None, progress: bool = True, overwrite: bool = False) -> dict:
+             workers: int | None = None, progress: bool = True, overwrite: bool = False,
+             regenerate: bool = False) -> dict:
     """Write the dataset of ``cfg`` under ``root`` (layout in the module docstring).
 
     Resumable: when ``root/synthetic.json`` records the same config and generator version,
     clips already on disk are kept (each was written atomically) and only missing ones are
     rendered. A root holding a different synthetic dataset, or other files, is an error unless
     ``overwrite`` (which deletes the old dataset's class folders, unlabelled/, split lists and
-    manifest first). ``workers``: processes, as everywhere (:mod:`arsr.workers`: 0 or None = one per core,
+    manifest first); ``regenerate`` replaces a synthetic dataset of other settings (its manifest
+    says it is one: nothing else is deleted) and logs it, the study's way to run another
+    generator seed in place (``dvc exp run -S data.synthetic.seed=1``). ``workers``: processes, as everywhere (:mod:`arsr.workers`: 0 or None = one per core,
     1 = this process).
 
     Returns a summary: root, class_names, n_train, n_test, n_unlabelled, written, reused,
@@ -585,7 +588,13 @@ def generate(root: str | os.PathLike, cfg: SyntheticConfig = SyntheticConfig(),
     root = Path(root)
     found = read_manifest(root)
     if found is not None and not _same(found, cfg):
-        if not overwrite:
+        if regenerate and not overwrite:
+            old = found.get("config", {})
+            diff = sorted(k for k in set(old) | set(cfg.to_dict()) if old.get(k) != cfg.to_dict().get(k))
+            log.warning("%s held a synthetic dataset of other settings (%s): generating this one in its place",
+                        root, ", ".join(f"{k}: {old.get(k)!r} -> {cfg.to_dict().get(k)!r}" for k in diff)
+                        or "generator version")
+        elif not overwrite:
             old = found.get("config", {})
             diff = sorted(k for k in set(old) | set(cfg.to_dict()) if old.get(k) != cfg.to_dict().get(k))
             raise ValueError(
