@@ -71,7 +71,8 @@ class PrepareSettings:
 # Listing the chosen dataset
 
 def list_dataset(data: dict, *, workers: int = 0, progress: bool = True):
-    """The videos that the ``data`` params group names, generating the synthetic set if needed.
+    """The videos that the ``data`` params group names, generating the synthetic set if needed;
+    ``data.validation_groups`` training groups moved to the split "val" (:mod:`arsr.data.validation`).
 
     Returns ``(records, skipped)``: a list of :class:`~arsr.data.datasets.VideoRecord` (labelled
     train/test videos, then unlabelled SR-training videos) and the names of the listed-but-absent
@@ -79,6 +80,7 @@ def list_dataset(data: dict, *, workers: int = 0, progress: bool = True):
     under ``unlabelled/``).
     """
     from .datasets import list_folder, list_hmdb51, list_ucf101
+    from .validation import hold_out_validation
 
     dataset, root = data["dataset"], resolve(data["root"])
     on_missing = "skip" if data["on_bad_video"] == "skip" else "error"
@@ -104,6 +106,7 @@ def list_dataset(data: dict, *, workers: int = 0, progress: bool = True):
     skipped = [*getattr(labelled, "skipped_files", []),
                *(f"unlabelled/{name}" for name in getattr(unlabelled, "skipped_files", []))]
     unlabelled = [replace(r, video_id=f"unlabelled/{r.video_id}") for r in unlabelled]
+    labelled = hold_out_validation(labelled, data.get("validation_groups", 0))
     return list(labelled) + list(unlabelled), skipped
 
 

@@ -60,7 +60,9 @@ from ..paths import repo_root, resolve
 STORE_FORMAT = 2
 INDEX_COLUMNS = ["video_id", "key", "class_name", "label", "split", "n_frames",
                  "height", "width", "lr_height", "lr_width", "source"]
-SPLITS = ("train", "test", "unlabelled")
+#: The validation split (:mod:`arsr.data.validation`): training videos the recognizers never train on.
+VAL_SPLIT = "val"
+SPLITS = ("train", VAL_SPLIT, "test", "unlabelled")
 DATASET_FILE = "dataset.json"  # the dataset fingerprint, beside index.csv
 
 FLOW_STEPS_PER_PIXEL = 64  # flow kept in steps of 1/64 px, as int16: +-512 px

@@ -131,8 +131,10 @@ def seeded_recognizers(recognizers_dir: str | Path, seeds: Sequence[int], which:
 def stage_recognizers(recognizers_dir: str | Path, seed: int, which: Sequence[str] = RECOGNIZER_TYPES,
                       *, tsn_streams: Sequence[str] = ("rgb", "flow"), device=None) -> dict:
     """``arsr.evaluate.load_recognizers`` for seed ``seed`` of ``recognizers_dir``: ``which`` of
-    "tsn" (its ``tsn_streams``) and "st_resnet"."""
+    "tsn" (its ``tsn_streams``; fused with the weights chosen on the validation split where the
+    folder has them, :mod:`arsr.study.fusion`, else the paper's 1:1.5) and "st_resnet"."""
     from ..evaluate import load_recognizers
+    from .fusion import PAPER_WEIGHTS, fusion_weights
 
     root = resolve(recognizers_dir) / f"seed{seed}"
     paths = {}
@@ -145,7 +147,7 @@ def stage_recognizers(recognizers_dir: str | Path, seed: int, which: Sequence[st
         if not (path / "model.pt").is_file():
             raise FileNotFoundError(f"{path / 'model.pt'} not found: recognizer {name} of seed {seed} is not "
                                     "trained; run `dvc repro train_recognizers` (recognition.seeds must match)")
-    return load_recognizers(**paths, device=device)
+    return load_recognizers(**paths, fusion_weights=fusion_weights(recognizers_dir, seed) or PAPER_WEIGHTS, device=device)
 
 
 def sr_method(method: str, models_dir: str | Path, seed: int, scale: int = 4, device=None):

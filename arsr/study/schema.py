@@ -80,6 +80,7 @@ RECOGNITION: dict[str, Any] = {
     "seeds": _recognition_seeds,
     "feature_seed": integer(0),
     "feature_streams": list_of(choice("rgb", "flow"), min_length=1),
+    "fusion": choice("validation", "paper"),
     "tsn_rgb": free_dict(),
     "tsn_flow": free_dict(),
     "st_resnet": free_dict(),
@@ -122,6 +123,7 @@ SCHEMA: dict[str, Any] = {
         "splits_dir": optional(path(must_exist=True)),
         "sr_root": optional(path(must_exist=True)),
         "on_bad_video": choice("error", "skip"),
+        "validation_groups": integer(0),
         "synthetic": free_dict(),
     },
     "prepare": {
