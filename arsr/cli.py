@@ -336,6 +336,7 @@ def cmd_recognize(args: argparse.Namespace) -> int:
 
     from .flow import compute_flow, quantize
     from .recognition.inference import load_recognizers
+    from .study.fusion import PAPER_WEIGHTS, weights_in
 
     src = _input_video(args.video)
     params, _ = _params(args.params)
@@ -352,7 +353,8 @@ def cmd_recognize(args: argparse.Namespace) -> int:
                 raise CLIError(f"{part / name} not found: the study's TSN is not trained; run `dvc repro "
                                "train_recognizers`, or pass --recognizers DIR (a folder with tsn_rgb/ and tsn_flow/)")
     try:
-        tsn = load_recognizers(tsn_rgb=streams["rgb"], tsn_flow=streams["flow"], device=device)["tsn"]
+        tsn = load_recognizers(tsn_rgb=streams["rgb"], tsn_flow=streams["flow"], device=device,
+                               fusion_weights=weights_in(folder) or PAPER_WEIGHTS)["tsn"]
     except ValueError as err:
         if "different numbers of classes" in str(err):
             raise CLIError(f"{streams['flow'] / 'model.pt'} scores another number of classes than "

@@ -253,3 +253,15 @@ def test_a_damaged_pack_is_named_and_its_video_redone(tiny_records, tmp_path, co
     flow.write_bytes(bytes(blob))
     _, stats = prepare_dataset(records[:2], tmp_path, settings, workers=1, progress=False)
     assert (stats["prepared"], stats["reused"]) == (1, 1)
+
+
+def test_list_synthetic_holds_out_a_validation_group(tmp_path):
+    cfg = {**TINY, "n_classes": 2, "clips_per_class": 4, "clips_per_group": 1, "n_unlabelled": 1}
+    records, _ = list_dataset(_data(tmp_path, synthetic=cfg, validation_groups=1), workers=1, progress=False)
+    splits = {r.video_id: r.split for r in records if r.label >= 0}
+    # 4 groups of one clip: g01 test (the first 30%), g02-g03 train, g04 (the last training group) validation
+    assert {v.split("_g")[-1]: s for v, s in splits.items() if v.startswith("SlideRight")} == {
+        "01_c01": "test", "02_c01": "train", "03_c01": "train", "04_c01": "val"}
+    index, _ = prepare_dataset(records, tmp_path / "interim", PrepareSettings(flow_method="farneback"), workers=1,
+                               progress=False)
+    assert len(PreparedDataset(tmp_path / "interim").split("val")) == 2

@@ -26,14 +26,16 @@ TOY_CLASSES = [("RightRed", (1, 0), (220, 40, 40)), ("DownGreen", (0, 1), (40, 2
 
 
 def write_toy_store(root: Path, train_per_class: int = 4, test_per_class: int = 1, frames: int = 10,
-                    size: int = 32, speed: int = 2, side: int = 10, seed: int = 0) -> PreparedDataset:
+                    size: int = 32, speed: int = 2, side: int = 10, seed: int = 0,
+                    val_per_class: int = 0) -> PreparedDataset:
     """A prepared store (store.py layout) of toy clips: HR (frames, size, size, 3), LR x1/4 by
-    MATLAB bicubic, exact HR flow (speed px/frame inside the square, 0 elsewhere)."""
+    MATLAB bicubic, exact HR flow (speed px/frame inside the square, 0 elsewhere); per class
+    ``train_per_class`` training, ``val_per_class`` validation and ``test_per_class`` test clips."""
     rng = np.random.default_rng(seed)
     rows = []
     for label, (cname, (dx, dy), colour) in enumerate(TOY_CLASSES):
-        for j in range(train_per_class + test_per_class):
-            split = "train" if j < train_per_class else "test"
+        for j in range(train_per_class + val_per_class + test_per_class):
+            split = "train" if j < train_per_class else "val" if j < train_per_class + val_per_class else "test"
             vid = f"{cname}/v_{cname}_g{j:02d}_c01"
             key = vid.replace("/", "__")
             travel = speed * (frames - 1)

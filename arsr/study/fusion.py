@@ -32,7 +32,7 @@ from ..io import write_json
 from ..paths import resolve
 
 __all__ = ["PAPER_WEIGHTS", "WEIGHTS", "FUSION_FILE", "choose_weight", "fit_fusion_weights", "fusion_weights",
-           "clear_fusion_weights", "stage_fusion"]
+           "clear_fusion_weights", "stage_fusion", "weights_in"]
 
 #: The paper's RGB:flow weights (TSN's).
 PAPER_WEIGHTS = (1.0, 1.5)
@@ -59,7 +59,13 @@ def choose_weight(spatial: np.ndarray, temporal: np.ndarray, labels: np.ndarray,
 def fusion_weights(models_dir: str | Path, seed: int) -> tuple[float, float] | None:
     """The weights chosen for recognizer seed ``seed`` (its ``tsn_fusion.json``), None where none
     were chosen (``recognition.fusion: paper``: the paper's)."""
-    path = resolve(models_dir) / f"seed{seed}" / FUSION_FILE
+    return weights_in(resolve(models_dir) / f"seed{seed}")
+
+
+def weights_in(folder: str | Path) -> tuple[float, float] | None:
+    """The weights chosen for the TSN streams in ``folder`` (beside its ``tsn_rgb``, ``tsn_flow``),
+    None where none were chosen."""
+    path = Path(folder) / FUSION_FILE
     if not path.is_file():
         return None
     try:
