@@ -205,7 +205,9 @@ def write_fake_study(root: Path, methods=STUDY_METHODS, seeds=(0, 1), ablation=S
             m.write_text(json.dumps({"seconds": 3.0, "provenance": PROV}))
     (reports / "metrics/prepare.json").write_text(json.dumps({"seconds": {"prepare_s": 1.0, "total_s": 1.5},
                                                               "provenance": PROV}))
-    (reports / "metrics/recognizers.json").write_text(json.dumps({"seconds": 10.0, "provenance": PROV}))
+    fusion = {str(k): {"weights": [1.0, 3.0 + k], "val_videos": 12, "val_top1": {"1.5": 50.0}} for k in rec_seeds}
+    (reports / "metrics/recognizers.json").write_text(json.dumps({"seconds": 10.0, "provenance": PROV,
+                                                                  "fusion": fusion}))
     write_lr_baselines(root, seeds, lr_baselines, rec_seeds)
     if "vdsr" in methods:
         write_aa_control(root, "vdsr", rec_seeds=rec_seeds)
@@ -992,6 +994,10 @@ def test_recipe_deviations_from_files(fake):
     lines = report.recipe_deviations(sr, metrics, evaluation=settings, dataset="synthetic", test_videos=30,
                                      split_videos=120)
     text = "\n".join(lines)
+    # TSN's fusion weights, chosen per recognizer seed on the validation split (none chosen: the paper's, no line)
+    assert "w chosen per recognizer seed on the HR videos of the validation split (12 videos" in text
+    assert "seed 0: 1:3, seed 1: 1:4 (the paper: 1:1.5" in text
+    assert report.fusion_rule({"seconds": 1.0}) is None
     assert "the synthetic dataset" in text and "Test videos: 30 of the split's 120" in text
     assert "SR training: 20 iterations per phase for every method (published recipes: 200,000 to 1,000,000" in text
     assert "VDSR: num_feat 8 (64), num_conv 3 (20), 1,234 parameters" in text

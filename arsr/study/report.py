@@ -71,7 +71,7 @@ __all__ = [
     "ABLATION_CLAIMS", "RHO_MARGIN", "CLAIM_COLUMNS", "correctness_table", "aligned_scores", "claims_table",
     "claims_display", "claims_prose", "dataset_summary", "accuracy_digits", "PAPER_PROTOCOL", "evaluation_settings",
     "recipe_deviations", "method_summary", "ROW_ORDER", "ROW_LABELS", "read_lr_baselines", "training_costs",
-    "cost_table", "cost_prose",
+    "cost_table", "cost_prose", "fusion_rule",
 ]
 
 #: The recognizer each ablation is scored by, on its kind's stream (``ABLATION_STREAM``; the
@@ -1630,7 +1630,25 @@ def recipe_deviations(sr: Mapping, metrics: Mapping[str, Mapping], *, evaluation
             parts.append(template.format(shown, paper_value))
     if parts:
         lines.append("Evaluation: " + "; ".join(parts) + ".")
+    fusion = fusion_rule(metrics.get(layout.RECOGNIZERS_STAGE) or {})
+    if fusion is not None:
+        lines.append(fusion)
     return lines
+
+
+def fusion_rule(recognizers: Mapping) -> str | None:
+    """The sentence saying how TSN fused its streams when it was not the paper's fixed 1:1.5: the
+    weight chosen per recognizer seed on the validation split (``recognizers.json``'s ``fusion``,
+    :mod:`arsr.study.fusion`), None for the paper's."""
+    fusion = recognizers.get("fusion")
+    if not fusion:
+        return None
+    chosen = ", ".join(f"seed {seed}: 1:{entry['weights'][1]:g}" for seed, entry in sorted(fusion.items()))
+    n = next(iter(fusion.values()))["val_videos"]
+    return (f"TSN fusion: RGB:flow = 1:w with w chosen per recognizer seed on the HR videos of the validation "
+            f"split ({n} videos the recognizers never trained on; never on the test split): {chosen} (the paper: "
+            "1:1.5, tuned on UCF101). The LR-trained TSN choose theirs the same way on the validation videos' "
+            "bicubic frames.")
 
 
 def _finite(x) -> float | None:
