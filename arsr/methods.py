@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = ["Method", "METHODS", "ORDER", "PAPER_ORDER", "LABELS", "SR_METHODS", "PAPER_SR_METHODS", "BEYOND_PAPER",
-           "IMAGE_SR", "VIDEO_SR", "SR_BASE_MODELS", "SR_TRAINABLE", "REFERENCE", "COMBINED"]
+           "IMAGE_SR", "VIDEO_SR", "FIDELITY_SR", "SR_BASE_MODELS", "SR_TRAINABLE", "REFERENCE", "COMBINED"]
 
 
 @dataclass(frozen=True)
@@ -23,19 +23,20 @@ class Method:
     label: str   # the paper's row name
     kind: str    # reference | image | video | combined
     paper: bool = True  # a row of the paper's Table 2 (False: beyond the paper, no published numbers)
+    fidelity: bool = False  # trained for pixel fidelity only (pixel / warp losses): expected above bicubic PSNR
 
 
 METHODS: tuple[Method, ...] = (
     Method("bicubic", "Bicubic", "reference"),
-    Method("vdsr", "VDSR", "image"),
-    Method("rcan", "RCAN", "image"),
+    Method("vdsr", "VDSR", "image", fidelity=True),
+    Method("rcan", "RCAN", "image", fidelity=True),
     Method("srgan", "SRGAN", "image"),
     Method("esrgan", "ESRGAN", "image"),
     Method("sosr", "SoSR", "image"),
-    Method("spmc", "SPMC", "video"),
-    Method("duf16", "VSR-DUF-16", "video"),
-    Method("duf52", "VSR-DUF-52", "video"),
-    Method("tosr", "ToSR", "video"),
+    Method("spmc", "SPMC", "video", fidelity=True),
+    Method("duf16", "VSR-DUF-16", "video", fidelity=True),
+    Method("duf52", "VSR-DUF-52", "video", fidelity=True),
+    Method("tosr", "ToSR", "video", fidelity=True),
     Method("sosr+tosr", "SoSR+ToSR", "combined"),
     # recognition-driven SR: RRDBNet trained through frozen TSN streams; one network for both streams
     Method("rdsr", "RDSR (beyond the paper)", "image", paper=False),
@@ -62,6 +63,9 @@ PAPER_SR_METHODS: tuple[str, ...] = ("vdsr", "rcan", "srgan", "esrgan", "spmc", 
 #: Every SR method the study can train and score (what ``sr.methods`` may list): the paper's nine,
 #: then those beyond the paper.
 SR_METHODS: tuple[str, ...] = PAPER_SR_METHODS + BEYOND_PAPER
+#: The SR rows trained for pixel fidelity only (no feature, adversarial or task loss): each should
+#: be above bicubic PSNR in every SR seed, else the report calls it bicubic-equivalent.
+FIDELITY_SR: tuple[str, ...] = tuple(m.name for m in METHODS if m.fidelity)
 #: Models trained only to start other methods from (the shared PSNR-oriented RRDBNet of ESRGAN/SoSR).
 SR_BASE_MODELS: tuple[str, ...] = ("rrdb_psnr",)
 #: Every SR training the study knows: its methods (the paper's and beyond) and the shared starting models.

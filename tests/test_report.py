@@ -529,8 +529,20 @@ def test_quality_table(fake):
     df = report.read_eval(fake / "reports", METHODS)
     table = report.quality_table(df)
     assert list(table.index) == [r for r in ROWS if r not in ("HR", "SoSR+ToSR")]
-    assert list(table.columns) == [("ours", "PSNR (dB)"), ("ours", "SSIM")]
+    assert list(table.columns) == [("ours", "PSNR (dB)"), ("ours", "SSIM"), ("ours", "above bicubic, worst SR seed (dB)")]
     assert table.loc["RCAN", ("ours", "PSNR (dB)")] == f"{_psnr('rcan'):.2f} ± 0.00"
+    # the pixel-fidelity rows' margin over bicubic (fake PSNRs: 20 + row index mod 5); VDSR, 1 dB above
+    assert table.loc["VDSR", ("ours", "above bicubic, worst SR seed (dB)")] == f"{_psnr('vdsr') - _psnr('bicubic'):+.3f}"
+    assert table.loc["SRGAN", ("ours", "above bicubic, worst SR seed (dB)")] == "—"  # trained for other losses
+    # a model within 0.05 dB of bicubic in one seed: bicubic-equivalent, the worst seed named
+    close = df.copy()
+    spmc_seed1 = (close["method"] == "spmc") & (close["seed"] == 1)
+    close.loc[spmc_seed1, "psnr"] = _psnr("bicubic") + 0.002
+    margins = report.bicubic_margins(close).set_index("method")
+    assert margins.loc["spmc", "equivalent"] and margins.loc["spmc", "worst_seed"] == 1
+    assert margins.loc["spmc", "worst_db"] == pytest.approx(0.002) and not margins.loc["vdsr", "equivalent"]
+    shown = report.quality_table(close).loc["SPMC", ("ours", "above bicubic, worst SR seed (dB)")]
+    assert shown == "+0.002 bicubic-equivalent"
     ref = report.quality_table(df, "ucf101")
     assert ref.loc["ToSR", ("paper (UCF101)", "PSNR (dB)")] == "30.84"
     assert ref.loc["VDSR", ("paper (UCF101)", "SSIM")] == "—"
