@@ -71,7 +71,7 @@ __all__ = ["VERDICTS", "N_RESAMPLES", "CONFIDENCE", "FAMILY_ALPHA", "PairedDiffe
            "SpearmanInterval", "HolmResult", "seed_means", "cell_mean_std", "resampled_means", "bootstrap_means",
            "paired_bootstrap", "verdict", "best_of", "compare_with_best", "rank_rows", "spearman_rows",
            "spearman_bootstrap", "association_verdict", "association_direction", "decisive_p", "holm",
-           "family_verdicts", "mean_half_width", "decimals_for", "late_change", "trend", "FLAT_TOLERANCE"]
+           "family_verdicts", "mean_half_width", "decimals_for", "late_change", "final_segment_change", "trend", "FLAT_TOLERANCE"]
 
 VERDICTS = ("holds", "reversed", "inconclusive")
 #: Bootstrap resamples per interval: enough for stable 2.5/97.5 percentiles (Monte Carlo error of
@@ -593,6 +593,28 @@ def late_change(values: Sequence[float]) -> float:
     third, last = v[v.size - 2 * q:v.size - q], v[v.size - q:]
     base = float(third.mean())
     return float(last.mean()) / base - 1.0 if base > 0 else math.nan
+
+
+def final_segment_change(values: Sequence[float], rates: Sequence[float], min_points: int = 6) -> float:
+    """How much a loss still moves in the last constant-learning-rate stretch of a step schedule: the
+    mean of that stretch's second half over its first half, minus 1 (NaN with fewer than
+    ``min_points`` logged points there, or a non-positive first-half mean). A step late in training
+    lowers the loss after it by itself; this asks whether the loss had settled at the final rate.
+    values, rates: the logged loss and learning rate at each logged point, in order."""
+    v = np.asarray(values, dtype=np.float64)
+    r = np.asarray(rates, dtype=np.float64)
+    if v.shape != r.shape:
+        raise ValueError(f"final_segment_change: {v.size} losses but {r.size} learning rates")
+    if v.size == 0:
+        return math.nan
+    changed = np.flatnonzero(~np.isclose(r, r[-1], rtol=1e-9, atol=0.0))
+    segment = v[changed[-1] + 1:] if changed.size else v
+    segment = segment[np.isfinite(segment)]
+    if segment.size < min_points:
+        return math.nan
+    half = segment.size // 2
+    first, second = float(segment[:half].mean()), float(segment[segment.size - half:].mean())
+    return second / first - 1.0 if first > 0 else math.nan
 
 
 def trend(change: float, tolerance: float = FLAT_TOLERANCE) -> str:

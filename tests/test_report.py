@@ -124,8 +124,8 @@ def write_lr_baselines(root: Path, seeds=(0, 1), baselines=layout.LR_BASELINES, 
     (reports / "plots").mkdir(exist_ok=True)
     pd.DataFrame({"model": [f"{b}/tsn_rgb" for b in baselines for _ in range(3)], "seed": 0,
                   "iteration": [1, 2, 3] * len(baselines), "loss": [2.0, 1.0, 0.5] * len(baselines),
-                  "accuracy": [0.1, 0.5, 0.9] * len(baselines)}).to_csv(reports / layout.LR_RECOGNIZERS_PLOT,
-                                                                         index=False)
+                  "accuracy": [0.1, 0.5, 0.9] * len(baselines), "lr": 0.01}).to_csv(
+        reports / layout.LR_RECOGNIZERS_PLOT, index=False)
 
 
 def write_aa_control(root: Path, method: str = "vdsr", seeds=(3, 4), rec_seeds=(0, 1), shift: float = 0.0) -> None:
@@ -220,7 +220,7 @@ def write_fake_study(root: Path, methods=STUDY_METHODS, seeds=(0, 1), ablation=S
                       "loss": [1.0, 0.5, 0.25], "pixel": [1.0, 0.5, 0.25]}).to_csv(
             reports / "plots/train_sr" / f"{method}.csv", index=False)
     pd.DataFrame({"model": ["tsn_rgb"] * 3 + ["tsn_flow"] * 3, "seed": 0, "iteration": [1, 2, 3] * 2,
-                  "loss": [2.0, 1.0, 0.5] * 2, "accuracy": [0.1, 0.5, 0.9] * 2}).to_csv(
+                  "loss": [2.0, 1.0, 0.5] * 2, "accuracy": [0.1, 0.5, 0.9] * 2, "lr": 0.01}).to_csv(
         reports / "plots/recognizers.csv", index=False)
     # data/interim (two test videos) and data/eval/<item>/samples.npz
     h, w = frames
@@ -1299,6 +1299,18 @@ def test_training_trends_flags_curves_still_falling():
     assert trends.loc["VDSR", "trend"] == "flat" and abs(trends.loc["VDSR", "change_pct"]) < 1
     # third quarter mean of 2 - i/40 over i = 21..30 is 1.3625, last quarter 1.1125: -18.3%
     assert trends.loc["RCAN", "change_pct"] == pytest.approx(100 * (1.1125 / 1.3625 - 1))
-    assert trends.loc["tsn_rgb", "trend"] == "falling"
+    assert trends.loc["tsn_rgb", "trend"] == "falling" and trends.loc["tsn_rgb", "measured"] == "last vs third quarter"
     prose = report.trends_prose(trends.reset_index())
     assert prose.startswith("1 of 3 training losses had flattened") and "RCAN (sr) -18%" in prose
+    # a step schedule: the loss drops at the step (iteration 31) and then settles -> flat at the final rate,
+    # though its last quarter is far below its third; without the step's logged rates the quarters say falling
+    stepped = np.where(it <= 30, 2 - it / 40.0, 0.5 + np.exp(-(it - 30) / 1.5) * 0.01)
+    rates = np.where(it <= 30, 0.01, 0.001)
+    curve = pd.DataFrame({"model": "st_resnet", "seed": 0, "iteration": it, "loss": stepped, "accuracy": 0.5})
+    with_rate = report.training_trends(None, curve.assign(lr=rates)).set_index("model").loc["st_resnet"]
+    assert with_rate["trend"] == "flat" and with_rate["measured"] == "last-rate stretch"
+    assert report.training_trends(None, curve).set_index("model").loc["st_resnet", "trend"] == "falling"
+    # still falling in the final stretch: falling
+    still = np.where(it <= 30, 2 - it / 40.0, 1.0 - (it - 30) / 20.0)
+    falls = report.training_trends(None, curve.assign(loss=still, lr=rates)).set_index("model").loc["st_resnet"]
+    assert falls["trend"] == "falling" and falls["change_pct"] < -5

@@ -451,3 +451,17 @@ def test_rescaling_keeps_holm_valid_with_heavier_seed_effects():
     rates = _bootstrap_null().run("seed-heavy", n_studies=200, n_resamples=1000, seed=2, designs=("rescaled",))
     assert rates["rescaled"]["family_decided"] <= 0.05 and rates["rescaled"]["holds_m1_m2"] <= 0.05
     assert rates["seed_spread"] > 3.0
+
+
+def test_final_segment_change_reads_the_last_constant_rate_stretch():
+    from arsr.stats import final_segment_change
+
+    rates = [0.1] * 4 + [0.01] * 8
+    # before the step: anything; after it: 1.0 x4 then 0.9 x4 -> -10%
+    loss = [5, 4, 3, 2] + [1.0] * 4 + [0.9] * 4
+    assert final_segment_change(loss, rates) == pytest.approx(-0.1)
+    # an odd stretch: the middle point sits in neither half
+    assert final_segment_change([1.0, 1.0, 1.0, 7.0, 0.5, 0.5, 0.5], [0.1] * 7) == pytest.approx(-0.5)
+    assert math.isnan(final_segment_change([1.0] * 12, [0.1] * 7 + [0.01] * 5))  # 5 points after the step
+    with pytest.raises(ValueError, match="12 losses but 3 learning rates"):
+        final_segment_change([1.0] * 12, [0.1] * 3)

@@ -204,7 +204,7 @@ def test_train_recognizers_summary_and_log(study):
     metrics, log = study["runs"].metrics, study["runs"].log
     assert set(metrics) == {"tsn_rgb", "tsn_flow", "st_resnet", "feature_tsn_rgb", "feature_tsn_flow", "seconds"}
     assert 0 <= metrics["tsn_rgb"]["train_accuracy"] <= 1 and metrics["st_resnet"]["epochs"] == 1
-    assert list(log.columns[:5]) == REC_COLUMNS
+    assert list(log.columns[:6]) == REC_COLUMNS
     assert set(log["model"]) == {"tsn_rgb", "tsn_flow", "st_resnet", "feature_tsn_rgb", "feature_tsn_flow"}
     # the feature network and rdsr's teachers are other models than the scoring TSN (another seed, another file)
     for name in ("tsn_rgb", "tsn_flow"):

@@ -1416,10 +1416,14 @@ def recognizer_training_figure(curves: pd.DataFrame):
 
 
 def training_trends(sr_curves: pd.DataFrame | None, recognizer_curves: pd.DataFrame | None) -> pd.DataFrame:
-    """Has each training loss flattened? Per SR method and phase, and per recognizer: the change
-    of the loss from the third to the last quarter of its logged steps (``arsr.stats.late_change``,
-    %), mean and range over seeds, and ``trend`` of the mean ("flat" within 5%)."""
-    from ..stats import late_change, trend
+    """Has each training loss flattened? Per SR method and phase: the change of the loss from the
+    third to the last quarter of its logged steps (``arsr.stats.late_change``); per recognizer
+    (the LR baselines' too) whose curves log the learning rate: the change within the last
+    constant-rate stretch of its step schedule, second half over first (``arsr.stats.final_segment_change``:
+    the step itself lowers the loss, the question is whether it had settled at the final rate),
+    else the quarters. In %, mean and range over seeds, ``trend`` of the mean ("flat" within 5%),
+    and ``measured`` saying which."""
+    from ..stats import final_segment_change, late_change, trend
 
     rows = []
     for curves, keys, kind in ((sr_curves, ["method", "phase"], "SR"), (recognizer_curves, ["model"], "recognizer")):
@@ -1427,8 +1431,12 @@ def training_trends(sr_curves: pd.DataFrame | None, recognizer_curves: pd.DataFr
             continue
         for key, part in curves.groupby(keys, sort=False):
             key = key if isinstance(key, tuple) else (key,)
-            changes = [late_change(line.sort_values("iteration")["loss"].tolist())
-                       for _, line in part.groupby("seed")]
+            by_rate = kind == "recognizer" and "lr" in part.columns and part["lr"].notna().all()
+            changes = []
+            for _, line in part.groupby("seed"):
+                line = line.sort_values("iteration")
+                changes.append(final_segment_change(line["loss"], line["lr"]) if by_rate
+                               else late_change(line["loss"].tolist()))
             finite = [c for c in changes if math.isfinite(c)]
             mean = float(np.mean(finite)) if finite else math.nan
             name = LABELS.get(key[0], key[0]) if kind == "SR" else key[0]
@@ -1436,8 +1444,9 @@ def training_trends(sr_curves: pd.DataFrame | None, recognizer_curves: pd.DataFr
                          "change_pct": 100 * mean,
                          "seed_range_pct": (f"{100 * min(finite):+.1f} .. {100 * max(finite):+.1f}"
                                             if len(finite) > 1 else ""),
-                         "trend": trend(mean)})
-    return pd.DataFrame(rows, columns=["kind", "model", "phase", "change_pct", "seed_range_pct", "trend"])
+                         "trend": trend(mean),
+                         "measured": "last-rate stretch" if by_rate else "last vs third quarter"})
+    return pd.DataFrame(rows, columns=["kind", "model", "phase", "change_pct", "seed_range_pct", "trend", "measured"])
 
 
 def trends_prose(trends: pd.DataFrame) -> str:
