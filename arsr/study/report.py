@@ -1399,18 +1399,33 @@ def sr_training_figure(curves: pd.DataFrame):
 
 
 def recognizer_training_figure(curves: pd.DataFrame):
-    """Training loss and accuracy of the recognizers against the iteration."""
+    """Training loss of each recognizer (the LR baselines' too) against the iteration, one panel per
+    model, one line per seed (log scale; dotted: where the learning rate steps, when logged)."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
-    for (model, seed), line in curves.groupby(["model", "seed"], sort=False):
-        for ax, col in zip(axes, ("loss", "accuracy")):
-            ax.plot(line["iteration"], line[col], lw=1, label=f"{model}, seed {seed}")
-    for ax, col in zip(axes, ("training loss", "training accuracy")):
-        ax.set_xlabel("iteration")
-        ax.set_ylabel(col)
+    models = list(dict.fromkeys(curves["model"]))
+    ncol = min(3, max(1, len(models)))
+    nrow = math.ceil(len(models) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 2.5 * nrow), squeeze=False)
+    for ax, model in zip(axes.flat, models):
+        part = curves[curves["model"] == model]
+        for seed, line in part.groupby("seed", sort=True):
+            line = line.sort_values("iteration")
+            ax.plot(line["iteration"], line["loss"], lw=1, label=f"seed {seed}")
+            if "lr" in line.columns and line["lr"].notna().all():
+                steps = line["iteration"].to_numpy()[1:][np.diff(line["lr"].to_numpy()) != 0]
+                for x in steps:
+                    ax.axvline(x, color="grey", ls=":", lw=0.8)
+        if (part["loss"] > 0).all():
+            ax.set_yscale("log")
+        ax.set_title(model, fontsize=9)
+        ax.set_xlabel("iteration", fontsize=8)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+        ax.legend(fontsize=6)
+    for ax in list(axes.flat)[len(models):]:
+        ax.axis("off")
+    for row in axes:
+        row[0].set_ylabel("training loss", fontsize=8)
     fig.tight_layout()
     return fig
 
