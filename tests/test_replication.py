@@ -274,6 +274,13 @@ def test_run_queues_each_new_seed_then_waits_and_names_failures(tmp_path, monkey
     assert code == 1 and any("`dvc queue logs dataset-seed-3`" in s for s in said)
 
 
+def test_commands_run_in_this_venv_and_never_in_an_arsr_root_of_the_caller(monkeypatch):
+    monkeypatch.setenv("ARSR_ROOT", "/somewhere/else")
+    env = replicate._env()
+    assert "ARSR_ROOT" not in env  # an experiment's stages must find DVC's copy, not the workspace
+    assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
+
+
 def test_run_refuses_a_dataset_without_seeds(tmp_path, monkeypatch):
     listing = json.loads(json.dumps(EXP_SHOW))
     listing[0]["data"]["params"]["params.yaml"]["data"]["data"]["dataset"] = "ucf101"

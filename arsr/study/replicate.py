@@ -55,9 +55,11 @@ class ReplicationError(RuntimeError):
 # DVC and git
 
 def _env() -> dict[str, str]:
-    """This environment with this Python's bin folder first on PATH: ``dvc``, its queue worker and
-    the stages' ``python -m arsr.notebook`` run in the study's venv, whoever started us."""
-    env = dict(os.environ)
+    """This environment with this Python's bin folder first on PATH (``dvc``, its queue worker and
+    the stages' ``python -m arsr.notebook`` run in the study's venv, whoever started us) and without
+    ``ARSR_ROOT``: an experiment runs in DVC's temporary copy, and its stages find their root from
+    their working folder (``arsr.paths.repo_root``), never the workspace's."""
+    env = {k: v for k, v in os.environ.items() if k != "ARSR_ROOT"}
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     return env
 
@@ -326,7 +328,9 @@ def replication_html(result: Mapping) -> str:
 # The command line
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m arsr.study.replicate", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m arsr.study.replicate", description=(
+        "The study on more dataset seeds (data.synthetic.seed) as DVC experiments, and the report that sets their "
+        "claims side by side: reports/replication.html, reports/metrics/replication.json."))
     commands = parser.add_subparsers(dest="command", required=True)
     r = commands.add_parser("run", help="run the study on more dataset seeds, as queued DVC experiments")
     r.add_argument("--seeds", type=int, nargs="+", default=[1, 2], help=f"values of {SEED_KEY} (default: 1 2)")
