@@ -293,7 +293,8 @@ def test_run_refuses_a_dataset_without_seeds(tmp_path, monkeypatch):
 # The commands on a toy DVC project: two stages, the study's reports/.gitignore, queued experiments
 
 TOY_STAGE = """\
-import hashlib, json, os, yaml
+import hashlib, json, os, time, yaml
+time.sleep(3)  # long enough for `run` to see it queued or running: it polls, it does not block on the queue
 os.makedirs("reports/metrics", exist_ok=True)  # a fresh clone (the queue's) has no empty folders
 p = yaml.safe_load(open("params.yaml"))
 seed = p["data"]["synthetic"]["seed"]
@@ -333,6 +334,7 @@ def test_commands_on_a_toy_dvc_project(tmp_path):
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "dataset-seed-2: success" in run.stdout
+    assert "dataset-seed-2: queued" in run.stdout or "dataset-seed-2: running" in run.stdout, run.stdout
     sh("dvc", "exp", "run", "--queue", "-S", "other=2", "-n", "not-a-seed")  # another param: left out
     sh("dvc", "queue", "start", "-j", "1")
     for _ in range(120):

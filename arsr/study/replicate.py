@@ -24,6 +24,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -65,17 +66,25 @@ def _env() -> dict[str, str]:
 
 
 def _call(args: Sequence[str], root: Path, fix: str = "") -> str:
+    """Run a command in ``root``, return its stdout; on failure raise naming it, its last words and ``fix``."""
     env = _env()
     exe = shutil.which(args[0], path=env["PATH"])
     if exe is None:
         raise ReplicationError(f"`{args[0]}` not found on PATH: run `make setup` (it installs dvc into .venv) and "
                                "this command with .venv/bin/python")
-    proc = subprocess.run([exe, *args[1:]], cwd=root, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        said = (proc.stderr.strip() or proc.stdout.strip() or "(no output)").splitlines()[-12:]
-        raise ReplicationError(f"`{' '.join(args)}` failed in {root} (exit {proc.returncode}):\n  "
-                               + "\n  ".join(said) + (f"\n{fix}" if fix else ""))
-    return proc.stdout
+    # files, not pipes: `dvc queue start` forks its worker with our stdout, and reading a pipe to its
+    # end would wait for the worker, i.e. for every queued study
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        code = subprocess.run([exe, *args[1:]], cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                              stderr=err).returncode
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if code != 0:
+        said = (stderr.strip() or stdout.strip() or "(no output)").splitlines()[-12:]
+        raise ReplicationError(f"`{' '.join(args)}` failed in {root} (exit {code}):\n  " + "\n  ".join(said)
+                               + (f"\n{fix}" if fix else ""))
+    return stdout
 
 
 def exp_show(root: Path) -> list:
