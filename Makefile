@@ -8,11 +8,18 @@ STAMP := $(VENV)/.arsr-installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: study test setup clean-study lab
+.PHONY: study test setup clean-study lab replication
 
 study: setup
 	$(PY) -m arsr.study.check
 	dvc repro
+
+# The study on more dataset seeds as DVC experiments, one at a time (about an hour each on 2 cores),
+# then reports/replication.html (README, "Replication across dataset seeds").
+REPLICATION_SEEDS ?= 1 2
+replication: study
+	$(PY) -m arsr.study.replicate run --seeds $(REPLICATION_SEEDS)
+	$(PY) -m arsr.study.replicate report
 
 test: setup
 	$(PY) -m pytest
