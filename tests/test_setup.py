@@ -65,7 +65,7 @@ def test_params_yaml_validates_for_every_stage(default_params):
         validate(params, groups)
         for key in declared:  # each declared key reaches the notebook: a whole group, or one value
             group = key.split(".")[0]
-            assert f"-g {group}" in stage["cmd"] or f"${{{key}}}" in stage["cmd"], \
+            assert f"-g {group}" in stage["cmd"] or f"${{{key}}}" in stage["cmd"] or f"={key} " in f"{stage['cmd']} ", \
                 f"stage {name} reads {key} without injecting it"
 
 
