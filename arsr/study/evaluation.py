@@ -36,14 +36,14 @@ from ..methods import COMBINED, REFERENCE as REFERENCE_METHODS  # the rows witho
 from ..params_file import ParamError
 from ..paths import resolve
 from ..recognition.config import RECOGNIZER_TYPES
-from ..shards import Shard, is_split
-from ..workers import worker_count
+from ..shards import Shard, is_split, run_sharded
+from ..workers import per_process, worker_count
 from .layout import (LR_BASELINES, PER_CLASS_COLUMNS, PER_VIDEO_COLUMNS, REFERENCE_CACHE, TABLE_COLUMNS, eval_item,
                      eval_stage, recognizer_key, samples_npz)
 
 __all__ = ["SAMPLE_VIDEOS", "REFERENCE_METHODS", "COMBINED", "EvalRuns", "per_video_rows", "sample_videos", "sample_frame", "balanced_subset", "prune_cache",
-           "seeded_recognizers", "stage_recognizers", "sr_method", "evaluate_stage", "sample_frames", "save_samples",
-           "load_samples", "seed_means", "eval_metrics", "plot_accuracy", "plot_samples"]
+           "seeded_recognizers", "stage_recognizers", "sr_method", "evaluate_stage", "flow_workers", "sample_frames",
+           "save_samples", "load_samples", "seed_means", "eval_metrics", "plot_accuracy", "plot_samples"]
 
 #: Clips in the sample figures (the report's ``sample_videos`` default).
 SAMPLE_VIDEOS = 4
@@ -215,7 +215,7 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
                    interim_dir: str | Path, recognizers_dir: str | Path, models_dir: str | Path,
                    eval_dir: str | Path, *, recognizer_seeds: Sequence[int] = (0,), n_samples: int = SAMPLE_VIDEOS,
                    name: str | None = None, progress: bool = True, device=None,
-                   shard: Shard | None = None) -> EvalRuns | None:
+                   shard: Shard | None = None, processes: int | None = 1) -> EvalRuns | None:
     """Evaluate ``method`` (``hr``, ``bicubic``, a method of ``sr.methods``, ``sosr+tosr``, or an LR
     baseline of ``layout.LR_BASELINES``: see the module notes) for every SR seed of ``seeds`` with
     the recognizers ``evaluate.recognizers`` of every seed of ``recognizer_seeds``
@@ -229,12 +229,24 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
     (``aa_control``) is ``method`` retrained with other SR seeds. See the module notes for files
     and caches.
 
-    ``shard`` (a rank of a torchrun launch, :mod:`arsr.study.sharded`): evaluate only this rank's
-    slice of the videos into the per-video caches and return None; the stage's result is a later
-    call without ``shard`` (the notebook's), which finds every video cached and only merges."""
+    ``processes`` (params.yaml's ``processes``, :func:`arsr.workers.worker_count`): more than one
+    splits the videos over that many single-threaded processes (:func:`arsr.shards.run_sharded`:
+    this process prunes and opens the caches, the pool's ranks fill them, this process merges),
+    each with at most cores // processes flow/quality processes of its own (``evaluate.workers``);
+    the per-video scores are those of one single-threaded process.
+
+    ``shard`` (a rank of a torchrun launch, :mod:`arsr.study.sharded`, or of that pool): evaluate
+    only this rank's slice of the videos into the per-video caches and return None; the stage's
+    result is a later call without ``shard`` (the notebook's), which finds every video cached and
+    only merges."""
     from ..evaluate import evaluate as run_evaluation
     from ..flow import flow_options
 
+    if shard is None and worker_count(processes) > 1:
+        return run_sharded(evaluate_stage, method, evaluate, seeds, prepare, interim_dir, recognizers_dir,
+                           models_dir, eval_dir, processes=processes, desc=f"evaluate {name or method}",
+                           progress=progress, recognizer_seeds=recognizer_seeds, n_samples=n_samples, name=name,
+                           device=device)
     t0 = time.perf_counter()
     dataset = PreparedDataset(interim_dir)
     label = name or method
@@ -250,7 +262,7 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
     options = dict(flow_method=prepare["flow_method"],
                    flow_options=flow_options(prepare["flow_method"], prepare.get("flow_device", "cpu")),
                    num_frames=evaluate["num_frames"],
-                   crops=evaluate["crops"], workers=worker_count(evaluate["workers"]),
+                   crops=evaluate["crops"], workers=flow_workers(evaluate, shard),
                    shave=evaluate["shave"], videos=subset, progress=progress,
                    **({"shard": shard} if sharded else {}))
     lr_baseline = method in LR_BASELINES
@@ -305,6 +317,15 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
     classes = pd.concat(per_class, ignore_index=True)
     videos = pd.concat(per_video, ignore_index=True)[PER_VIDEO_COLUMNS]
     return EvalRuns(label, table, classes, samples, time.perf_counter() - t0, videos, shifts or None)
+
+
+def flow_workers(evaluate: Mapping, shard: Shard | None) -> int:
+    """``evaluate.workers`` of one evaluation process: a rank of an in-stage pool takes its share
+    of the cores (shards x flow processes <= cores); torchrun's ranks and one process take it as
+    it is."""
+    if is_split(shard) and shard.role == "pool":
+        return per_process(evaluate["workers"], shard.world)
+    return worker_count(evaluate["workers"])
 
 
 def _combined(recs, names, seed, dataset, models_dir, eval_dir, keys, options, prepare, device):

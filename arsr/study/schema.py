@@ -86,6 +86,7 @@ RECOGNITION: dict[str, Any] = {
 }
 
 SCHEMA: dict[str, Any] = {
+    "processes": integer(0),  # arsr.workers: 0 = one per core, 1 = the stage's process, n = a pool
     "seeds": list_of(integer(0), min_length=1),
     "recognition": _recognition_group,
     "aa_control": {
