@@ -99,7 +99,7 @@ def _files(folder: Path) -> dict[str, int]:
 def test_sharded_evaluation_equals_one_process_and_resumes(study, default_params, tmp_path):
     evaluate = {**EVALUATE, "num_frames": 3}
     prepare = {**default_params["prepare"], **PREPARE, "flow_device": "cpu"}
-    recognition = {**default_params["recognition"], "seed": 0}
+    recognition = {**default_params["recognition"], "seeds": [0]}  # the fixture trains seed 0
     params = _params_file(tmp_path, default_params, evaluate=evaluate, seeds=[0], prepare=prepare,
                           recognition=recognition)
     common = (evaluate, [0], prepare, study["store"].root, study["recognizers"], tmp_path / "models")
@@ -112,7 +112,7 @@ def test_sharded_evaluation_equals_one_process_and_resumes(study, default_params
     cache = tmp_path / "eval_two" / eval_item("bicubic")
     before = _files(cache)
     # every video once: 9 per recognizer score folder, 9 quality files
-    assert sum(k.startswith("reference/scores/tsn/") for k in before) == 9
+    assert sum(k.startswith("reference/scores/tsn_r0/") for k in before) == 9
     assert sum(k.startswith("reference/quality/") for k in before) == 9
     merged = evaluate_stage("bicubic", *common, tmp_path / "eval_two", n_samples=0, progress=False)
     assert _files(cache) == before  # the merge found every video cached: it computed nothing
@@ -125,7 +125,7 @@ def test_sharded_evaluation_equals_one_process_and_resumes(study, default_params
                 np.testing.assert_array_equal(a[name], b[name], err_msg=f"{rel}: {name}")
 
     # a killed run: two videos' files gone; a re-run with 2 ranks redoes exactly those
-    lost = sorted(k for k in before if k.startswith("reference/scores/tsn/"))[:2]
+    lost = sorted(k for k in before if k.startswith("reference/scores/tsn_r0/"))[:2]
     lost_keys = {Path(k).stem for k in lost}
     for k in before:
         if Path(k).stem in lost_keys:
