@@ -336,14 +336,14 @@ def _combined(recs, names, seed, dataset, models_dir, eval_dir, keys, options, p
     parts = []
     sharded = "shard" in options  # a rank's slice: only ST-ResNet has frames to score; the merge fuses TSN
     tsn = [k for k in recs if names[k][0] == "tsn"]
+    for part in ("sosr", "tosr") if tsn else ():  # checked by every pass: a pool or a rank fails before its work
+        for key in tsn:
+            folder = resolve(eval_dir) / eval_item(part) / f"seed{seed}" / "scores" / key
+            if not (folder / "settings.json").is_file():
+                raise FileNotFoundError(f"{folder} not found: the SoSR+ToSR row fuses the cached TSN scores "
+                                        f"of sosr and tosr; run `dvc repro {eval_stage('sosr')} "
+                                        f"{eval_stage('tosr')}` first")
     if tsn and not sharded:
-        for part in ("sosr", "tosr"):
-            for key in tsn:
-                folder = resolve(eval_dir) / eval_item(part) / f"seed{seed}" / "scores" / key
-                if not (folder / "settings.json").is_file():
-                    raise FileNotFoundError(f"{folder} not found: the SoSR+ToSR row fuses the cached TSN scores "
-                                            f"of sosr and tosr; run `dvc repro {eval_stage('sosr')} "
-                                            f"{eval_stage('tosr')}` first")
         for key in tsn:
             result = fuse_cached(eval_dir, spatial=f"sosr/seed{seed}", temporal=f"tosr/seed{seed}",
                                  recognizer=key, weights=recs[key].fusion_weights, name=COMBINED)
