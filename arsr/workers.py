@@ -13,6 +13,7 @@ evaluation's videos).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import queue as queues
 import signal
@@ -98,23 +99,25 @@ class JobError(RuntimeError):
 def run_jobs(jobs: Sequence[Job], processes: int | None, *, desc: str, progress: bool = True) -> list:
     """Run independent ``jobs`` and return their results in job order.
 
-    ``processes`` (:func:`worker_count`; at most one per job): 1 runs them one after the other in
-    this process, with its threads and each job's own progress bars, as a stage always did; more
-    runs them in a pool of spawned single-threaded processes (:func:`single_threaded`), each job
+    ``processes`` (:func:`worker_count`): 1 runs them one after the other in this process, with
+    its threads and each job's own progress bars, as a stage always did; more runs them in a pool
+    of spawned single-threaded processes (:func:`single_threaded`; at most one per job), each job
     reporting its progress to one line here (``desc``: jobs done, and where each running one
-    is). A job that fails stops the others (their processes are terminated; what they wrote
+    is). A lone job (more processes than jobs: one) runs in this process but on one thread too:
+    threads sum in another order, and a job's result must not depend on how many others it has. A job that fails stops the others (their processes are terminated; what they wrote
     atomically stays, so a re-run resumes) and raises :class:`JobError` naming it; one process
     re-raises the job's own error, with a note naming the job. A pool process whose stage
     process dies stops too, so that a re-run never trains beside an orphan."""
     n = min(worker_count(processes), len(jobs))
     if n <= 1:
         results = []
-        for job in jobs:
-            try:
-                results.append(job.fn(*job.args, **job.kwargs, progress=progress))
-            except Exception as err:
-                err.add_note(f"{desc}: job {job.label} failed")
-                raise
+        with _one_thread() if worker_count(processes) > 1 else contextlib.nullcontext():
+            for job in jobs:
+                try:
+                    results.append(job.fn(*job.args, **job.kwargs, progress=progress))
+                except Exception as err:
+                    err.add_note(f"{desc}: job {job.label} failed")
+                    raise
         return results
     from tqdm import tqdm
 
@@ -123,14 +126,15 @@ def run_jobs(jobs: Sequence[Job], processes: int | None, *, desc: str, progress:
     pool = ProcessPoolExecutor(n, mp_context=context, initializer=_job_process, initargs=(os.getpid(), reports))
     results: list = [None] * len(jobs)
     running: dict[str, str] = {}
+    finished: set[str] = set()  # a job's last message may come after its result
     bar = tqdm(total=len(jobs), unit="job", desc=f"{desc} ({n} processes)", disable=not progress)
     try:
         index = {pool.submit(_run_job, job.label, job.fn, job.args, job.kwargs, progress): i
                  for i, job in enumerate(jobs)}
-        pending, shown = set(index), 0.0
+        pending, shown, line = set(index), 0.0, ""
         while pending:
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            _drain(reports, running)
+            _drain(reports, running, finished)
             for future in sorted(done, key=index.get):
                 job = jobs[index[future]]
                 err = future.exception()
@@ -139,10 +143,12 @@ def run_jobs(jobs: Sequence[Job], processes: int | None, *, desc: str, progress:
                                    "were stopped; finished ones are kept and a re-run resumes)") from err
                 results[index[future]] = future.result()
                 running.pop(job.label, None)
+                finished.add(job.label)
                 bar.update(1)
-            if time.monotonic() - shown >= 1.0 or done:
-                bar.set_postfix_str(" | ".join(f"{k}: {v}" for k, v in running.items()), refresh=True)
-                shown = time.monotonic()
+            now = " | ".join(f"{k}: {v}" for k, v in running.items())
+            if now != line and (done or time.monotonic() - shown >= 1.0):  # at most once a second, when it moved
+                bar.set_postfix_str(now, refresh=True)
+                shown, line = time.monotonic(), now
     except BaseException:
         _terminate(pool)
         raise
@@ -153,14 +159,31 @@ def run_jobs(jobs: Sequence[Job], processes: int | None, *, desc: str, progress:
     return results
 
 
-def _drain(reports, running: dict[str, str]) -> None:
-    """The pool processes' progress messages so far: job label -> where it is."""
+@contextlib.contextmanager
+def _one_thread():
+    """This process on one torch and one OpenCV thread for the block (what a pool process has)."""
+    import cv2
+    import torch
+
+    before = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before[0])
+        cv2.setNumThreads(before[1])
+
+
+def _drain(reports, running: dict[str, str], finished: set[str]) -> None:
+    """The pool processes' progress messages so far: job label -> where it is (finished jobs left out)."""
     while True:
         try:
             label, text = reports.get_nowait()
         except queues.Empty:
             return
-        running[label] = text
+        if label not in finished:
+            running[label] = text
 
 
 def _terminate(pool: ProcessPoolExecutor) -> None:

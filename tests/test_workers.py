@@ -111,3 +111,23 @@ def test_per_process_shares_the_cores(monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
     assert [per_process(w, 2) for w in (0, 1, 3)] == [2, 1, 2]
     assert [per_process(w, 1) for w in (0, 1)] == [4, 1] and per_process(0, 0) == 1 and per_process(2, 8) == 1
+
+
+def test_a_lone_job_runs_here_on_one_thread_as_a_pool_process_would():
+    import cv2
+    import torch
+
+    from arsr.workers import Job, run_jobs
+
+    before = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(2)
+    cv2.setNumThreads(2)
+    try:
+        ((value, threads, pid),) = run_jobs([Job("only", _job, (0.0, 7))], 2, desc="toy jobs", progress=False)
+        assert (value, threads, pid) == (7, (1, 1), os.getpid())  # no pool start-up, the pool's one thread
+        assert (torch.get_num_threads(), cv2.getNumThreads()) == (2, 2)  # given back
+        ((_, threads, _),) = run_jobs([Job("only", _job, (0.0, 7))], 1, desc="toy jobs", progress=False)
+        assert threads == (2, 2)  # processes: 1, the stage's process as it is
+    finally:
+        torch.set_num_threads(before[0])
+        cv2.setNumThreads(before[1])
