@@ -80,7 +80,7 @@ from .recognition.sampling import needed_frames, uniform_offsets
 from .recognition.tsn import fuse_scores
 from .shards import Shard, is_split, progress_label, rank_ordered
 from .sr_methods import SRMethod
-from .workers import process_pool, worker_count
+from .workers import process_pool, progress_bar, worker_count
 
 log = logging.getLogger(__name__)
 
@@ -307,10 +307,12 @@ def evaluate(method: SRMethod, recognizers: Mapping[str, Any], test_set: Prepare
     workers: processes for flow and PSNR/SSIM (:mod:`arsr.workers`: 0 or None = one per core, 1 = this
         process).
     psnr: measure PSNR/SSIM (Y, ``shave`` border pixels) on the ``num_frames`` spread frames.
-    shard: this process's :class:`arsr.shards.Shard` under torchrun: it evaluates only its slice of
-        the videos (``rows[rank::world]``) into the cache (required), rank 0 opening the cache
-        folders first; the result covers that slice (None for a rank without videos). The whole
-        result is a later call without ``shard``, which finds every video cached.
+    shard: this process's :class:`arsr.shards.Shard` (under torchrun, or of an in-stage pool): it
+        evaluates only its slice of the videos (``rows[rank::world]``) into the cache (required),
+        the cache folders opened first by rank 0 (torchrun) or by the stage process's set-up pass
+        (``role="setup"``: it opens them and evaluates no video); the result covers that slice
+        (None for a rank without videos). The whole result is a later call without ``shard``,
+        which finds every video cached.
     Returns an ``EvaluationResult`` (``.table`` is the tidy table).
     """
     if not isinstance(test_set, PreparedDataset):
@@ -329,7 +331,7 @@ def evaluate(method: SRMethod, recognizers: Mapping[str, Any], test_set: Prepare
         rows = shard.take(rows)
     flow_options = dict(flow_options or {})
     root = resolve(cache_dir) / name if cache_dir is not None else None
-    with rank_ordered(shard):  # a stale folder is removed once, by rank 0, before the others write
+    with rank_ordered(shard):  # a stale folder is removed once (rank 0, or the set-up pass) before the others write
         # the data's fingerprint: hr and bicubic are the same methods on any data, their results are not
         # (only a cache needs it: an uncached call reads any store)
         base = {"format": FORMAT_VERSION, "method": method.fingerprint(), "num_frames": num_frames,
@@ -350,7 +352,8 @@ def evaluate(method: SRMethod, recognizers: Mapping[str, Any], test_set: Prepare
     memory_scores: dict[str, dict[str, tuple[int, dict]]] = {r: {} for r in recognizers}
     memory_quality: dict[str, dict] = {}
     runner = _Runner(workers)
-    bar = tqdm(total=len(rows), unit="video", desc=f"evaluate {name}{progress_label(shard)}", disable=not progress, mininterval=1.0)
+    bar = progress_bar(tqdm, total=len(rows), unit="video", desc=f"evaluate {name}{progress_label(shard)}",
+                       disable=not progress, mininterval=1.0)
 
     def finish(p: _Pending) -> None:
         key = p.row["key"]

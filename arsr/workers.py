@@ -6,16 +6,27 @@
   so that ``n`` processes use ``n`` cores.
 
 The synthetic generator, ``prepare``, the evaluation's flow/quality jobs and the recognisers' data
-loaders (``workers`` loading processes: 1 = batches made in the training process) all read it so.
+loaders (``workers`` loading processes: 1 = batches made in the training process) all read it so,
+and so does params.yaml's top-level ``processes``: how many processes a stage runs its independent
+jobs in (:func:`run_jobs`: recognisers per seed, SR seeds; :func:`arsr.shards.run_sharded`: the
+evaluation's videos).
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import queue as queues
+import signal
 import sys
-from concurrent.futures import ProcessPoolExecutor
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
 from multiprocessing import get_context
+from typing import Any, Callable, Sequence
 
-__all__ = ["worker_count", "loader_workers", "single_threaded", "process_pool"]
+__all__ = ["worker_count", "loader_workers", "per_process", "single_threaded", "process_pool", "Job", "JobError",
+           "run_jobs", "progress_bar"]
 
 
 def worker_count(workers: int | None) -> int:
@@ -23,6 +34,13 @@ def worker_count(workers: int | None) -> int:
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 0):
         raise ValueError(f"workers = {workers!r}: 0 (one per core), 1 (this process) or more")
     return int(workers) if workers else (os.cpu_count() or 1)
+
+
+def per_process(workers: int | None, processes: int | None) -> int:
+    """``worker_count(workers)`` for each of ``processes`` processes sharing this machine's cores:
+    at most cores // processes (at least 1), so that processes x workers <= cores."""
+    share = (os.cpu_count() or 1) // worker_count(processes)
+    return max(1, min(worker_count(workers), share))
 
 
 def loader_workers(workers: int | None) -> int:
@@ -55,3 +73,193 @@ def process_pool(workers: int | None, jobs: int | None = None) -> ProcessPoolExe
     if n <= 1:
         return None
     return ProcessPoolExecutor(n, mp_context=get_context("spawn"), initializer=single_threaded)
+
+
+# ---------------------------------------------------------------------------------------------
+# A stage's independent jobs side by side
+
+
+@dataclass(frozen=True)
+class Job:
+    """One independent job of a stage: ``fn(*args, **kwargs, progress=...)``, named ``label`` in
+    the progress line and in errors (``"tsn_rgb seed 1"``). In a pool, ``fn`` must be a
+    module-level function and its arguments picklable (they go to a spawned process)."""
+
+    label: str
+    fn: Callable[..., Any]
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+
+
+class JobError(RuntimeError):
+    """A job that :func:`run_jobs` ran in a pool process failed; the message names the job, and
+    ``__cause__`` is its error (with the traceback from the pool process)."""
+
+
+def run_jobs(jobs: Sequence[Job], processes: int | None, *, desc: str, progress: bool = True) -> list:
+    """Run independent ``jobs`` and return their results in job order.
+
+    ``processes`` (:func:`worker_count`): 1 runs them one after the other in this process, with
+    its threads and each job's own progress bars, as a stage always did; more runs them in a pool
+    of spawned single-threaded processes (:func:`single_threaded`; at most one per job), each job
+    reporting its progress to one line here (``desc``: jobs done, and where each running one
+    is). A lone job (more processes than jobs: one) runs in this process but on one thread too:
+    threads sum in another order, and a job's result must not depend on how many others it has. A job that fails stops the others (their processes are terminated; what they wrote
+    atomically stays, so a re-run resumes) and raises :class:`JobError` naming it; one process
+    re-raises the job's own error, with a note naming the job. A pool process whose stage
+    process dies stops too, so that a re-run never trains beside an orphan."""
+    n = min(worker_count(processes), len(jobs))
+    if n <= 1:
+        results = []
+        with _one_thread() if worker_count(processes) > 1 else contextlib.nullcontext():
+            for job in jobs:
+                try:
+                    results.append(job.fn(*job.args, **job.kwargs, progress=progress))
+                except Exception as err:
+                    err.add_note(f"{desc}: job {job.label} failed")
+                    raise
+        return results
+    from tqdm import tqdm
+
+    context = get_context("spawn")
+    reports = context.Queue()
+    pool = ProcessPoolExecutor(n, mp_context=context, initializer=_job_process, initargs=(os.getpid(), reports))
+    results: list = [None] * len(jobs)
+    running: dict[str, str] = {}
+    finished: set[str] = set()  # a job's last message may come after its result
+    bar = tqdm(total=len(jobs), unit="job", desc=f"{desc} ({n} processes)", disable=not progress)
+    try:
+        index = {pool.submit(_run_job, job.label, job.fn, job.args, job.kwargs, progress): i
+                 for i, job in enumerate(jobs)}
+        pending, shown, line = set(index), 0.0, ""
+        while pending:
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            _drain(reports, running, finished)
+            for future in sorted(done, key=index.get):
+                job = jobs[index[future]]
+                err = future.exception()
+                if err is not None:
+                    raise JobError(f"{desc}: job {job.label} failed: {type(err).__name__}: {err} (the other jobs "
+                                   "were stopped; finished ones are kept and a re-run resumes)") from err
+                results[index[future]] = future.result()
+                running.pop(job.label, None)
+                finished.add(job.label)
+                bar.update(1)
+            now = " | ".join(f"{k}: {v}" for k, v in running.items())
+            if now != line and (done or time.monotonic() - shown >= 1.0):  # at most once a second, when it moved
+                bar.set_postfix_str(now, refresh=True)
+                shown, line = time.monotonic(), now
+    except BaseException:
+        _terminate(pool)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        bar.close()
+        reports.close()
+    return results
+
+
+@contextlib.contextmanager
+def _one_thread():
+    """This process on one torch and one OpenCV thread for the block (what a pool process has)."""
+    import cv2
+    import torch
+
+    before = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before[0])
+        cv2.setNumThreads(before[1])
+
+
+def _drain(reports, running: dict[str, str], finished: set[str]) -> None:
+    """The pool processes' progress messages so far: job label -> where it is (finished jobs left out)."""
+    while True:
+        try:
+            label, text = reports.get_nowait()
+        except queues.Empty:
+            return
+        if label not in finished:
+            running[label] = text
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """Stop the pool's processes now (each gets SIGTERM, which runs its ``finally`` blocks)."""
+    stop = getattr(pool, "terminate_workers", None)  # Python >= 3.14
+    if stop is not None:
+        stop()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
+
+
+class _JobState:
+    """In a pool process of :func:`run_jobs`: where progress goes and which job runs."""
+
+    reports = None
+    label: str | None = None
+
+
+def _job_process(parent: int, reports) -> None:
+    """A pool process's initializer: single-threaded, progress to ``reports``, SIGTERM raises
+    SystemExit (``finally`` blocks remove temporary files), and exit when the stage process is gone."""
+    single_threaded()
+    _JobState.reports = reports
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+
+
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)  # the stage process was killed: a re-run must not find this one still training
+
+
+def _run_job(label: str, fn: Callable[..., Any], args: tuple, kwargs: dict, progress: bool):
+    _JobState.label = label
+    try:
+        return fn(*args, **kwargs, progress=progress)
+    finally:
+        _JobState.label = None
+
+
+def progress_bar(make: Callable[..., Any], **kwargs):
+    """``make(**kwargs)`` (a tqdm class and its arguments); inside a job that :func:`run_jobs`
+    runs in a pool process, a stand-in that reports ``desc n/total`` to the stage process's line."""
+    if _JobState.reports is None or _JobState.label is None:
+        return make(**kwargs)
+    return _ReportingBar(**kwargs)
+
+
+class _ReportingBar:
+    """The part of tqdm's interface the trainers and the evaluator use, reporting at most once a
+    second (and when closed) to :func:`run_jobs`' line."""
+
+    def __init__(self, total=None, initial: int = 0, desc: str = "", disable: bool = False, **_):
+        self.n, self.total, self.desc, self.disable = initial, total, desc, disable
+        self._sent = 0.0
+        self._send(force=True)
+
+    def _send(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.disable or not (force or now - self._sent >= 1.0):
+            return
+        self._sent = now
+        _JobState.reports.put((_JobState.label, f"{self.desc} {self.n}/{self.total}".strip()))
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        self._send()
+
+    def set_postfix(self, *args, **kwargs) -> None:
+        pass
+
+    def close(self) -> None:
+        self._send(force=True)

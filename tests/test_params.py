@@ -84,7 +84,7 @@ def test_malformed_yaml_names_the_file(tmp_path):
         load_params(bad)
 
 
-STUDY_GROUPS = ["seeds", "recognition", "sr", "evaluate", "report"]
+STUDY_GROUPS = ["processes", "seeds", "recognition", "sr", "evaluate", "report"]
 
 
 @pytest.mark.parametrize("key, value, needle", [
@@ -99,6 +99,8 @@ STUDY_GROUPS = ["seeds", "recognition", "sr", "evaluate", "report"]
     ("evaluate.crops", "five", "center, ten"),
     ("evaluate.num_frames", 0, "evaluate.num_frames = 0"),
     ("report.paper_reference", "maybe", "auto, on, off"),
+    ("processes", -1, "processes = -1 is not allowed; expected an integer: 0 (one process per core), 1 (the stage's"),
+    ("processes", True, "processes = True"),
 ])
 def test_study_groups_name_the_bad_key(params, key, value, needle):
     with pytest.raises(ParamError) as err:

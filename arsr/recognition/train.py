@@ -56,7 +56,7 @@ from ..io import atomic_path, write_json, write_text
 from ..ops.layout import channels_last_convs
 from ..paths import resolve
 from ..train import distributed
-from ..workers import loader_workers
+from ..workers import loader_workers, progress_bar
 from .config import SCHEDULE_DEFAULTS, TrainConfig  # noqa: F401 (defined there; importable here too)
 from .inference import TrainedRecognizer, build_model, load_recognizer, normalize_inputs
 from .sampling import (MULTISCALE_SCALES, Box, crop_resize, default_scale_size, flip_horizontal,
@@ -404,8 +404,8 @@ def train_recognizer(config: Mapping[str, Any] | TrainConfig, dataset: PreparedD
     loader = DataLoader(data, batch_sampler=plan, num_workers=loader_workers(cfg.workers), pin_memory=device.type == "cuda",
                         generator=torch.Generator(), persistent_workers=False)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    bar = tqdm(total=total, initial=iteration, unit="it", desc=f"train {cfg.stream}",
-               disable=not (progress and info.is_main), mininterval=1.0)
+    bar = progress_bar(tqdm, total=total, initial=iteration, unit="it", desc=f"train {cfg.stream}",
+                       disable=not (progress and info.is_main), mininterval=1.0)
     epoch_end = ipe if cfg.checkpoint_every == 0 else cfg.checkpoint_every
     net.train()
     try:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..mapping import merged
 from ..paths import resolve
+from ..shards import Shard
 from .layout import ABLATION_COLUMNS, ABLATION_PER_VIDEO_COLUMNS, ablation_cache
 from .variants import (ALIASES, KINDS, LABEL_COLUMNS, STREAM, VARIANTS, Variant, _variant,  # noqa: F401
                        alias_of, variant_name)
@@ -53,18 +54,18 @@ def variant_phases(kind: str, variant: str, sr: Mapping, seed: int = 0, out_dir:
 def train_variant(kind: str, variant: str, sr: Mapping, seeds: Sequence[int], interim_dir: str | Path,
                   models_dir: str | Path, *, recognizers_dir: str | Path | None = None,
                   feature_seed: int | None = None, sr_models_dir: str | Path | None = None,
-                  progress: bool = True, device=None):
+                  progress: bool = True, device=None, processes: int | None = 1):
     """Train a variant per seed into ``models_dir/<kind>_<variant>/seed<k>`` (its ``base``, if
     any, copied from ``sr_models_dir``); returns :class:`arsr.study.sr.SRRuns` (metrics and
-    tidy log). ``recognizers_dir``/``feature_seed``: the feature network and rdsr's teachers (see
-    ``train_sr_seeds``)."""
+    tidy log). ``recognizers_dir``/``feature_seed``: the feature network and rdsr's teachers;
+    ``processes``: the seeds side by side (see ``train_sr_seeds``)."""
     from .sr import train_sr_seeds
 
     v = _variant(kind, variant)
     name = variant_name(kind, variant)
     runs = train_sr_seeds(v.preset, sr, seeds, interim_dir, resolve(models_dir) / name,
                           recognizers_dir=recognizers_dir, feature_seed=feature_seed, label=name,
-                          progress=progress, device=device,
+                          progress=progress, device=device, processes=processes,
                           phases_for=lambda seed, out: variant_phases(kind, variant, sr, seed, out,
                                                                       sr_models_dir))
     runs.metrics.update({"kind": kind, "variant": variant, **v.label})
@@ -74,21 +75,29 @@ def train_variant(kind: str, variant: str, sr: Mapping, seeds: Sequence[int], in
 def evaluate_variant(kind: str, variant: str, evaluate: Mapping, seeds: Sequence[int], prepare: Mapping,
                      interim_dir: str | Path, recognizers_dir: str | Path, models_dir: str | Path,
                      eval_dir: str | Path, *, recognizer_seeds: Sequence[int] = (0,), progress: bool = True,
-                     device=None) -> pd.DataFrame:
+                     device=None, processes: int | None = 1, shard: Shard | None = None) -> pd.DataFrame | None:
     """Score a trained variant (SR seeds ``seeds``) with the one TSN stream of its kind of every
     recognizer seed (``recognizers_dir/seed<k>`` for ``recognizer_seeds``; only that stream loaded,
     so only the frames it reads are super-resolved, once for all seeds; rdsr's: both streams and
     their fusion), on the test split (or the ``evaluate.max_videos`` subset); cache in
     ``eval_dir/ablation_<kind>_<variant>/seed<k>``. Returns the tidy rows
     (``layout.ABLATION_COLUMNS``); ``.attrs["per_video"]`` holds one row per video, SR seed and
-    recognizer seed (``layout.ABLATION_PER_VIDEO_COLUMNS``)."""
+    recognizer seed (``layout.ABLATION_PER_VIDEO_COLUMNS``). ``processes`` and ``shard``: the
+    videos split over processes as in :func:`arsr.study.evaluation.evaluate_stage` (a shard's
+    pass returns None)."""
     from ..data.store import PreparedDataset
     from ..evaluate import evaluate as run_evaluation
     from ..flow import flow_options
+    from ..shards import is_split, run_sharded
     from ..workers import worker_count
-    from .evaluation import balanced_subset, per_video_rows, prune_cache, seeded_recognizers
+    from .evaluation import balanced_subset, flow_workers, per_video_rows, prune_cache, seeded_recognizers
     from .sr import load_sr_method
 
+    if shard is None and worker_count(processes) > 1:
+        return run_sharded(evaluate_variant, kind, variant, evaluate, seeds, prepare, interim_dir, recognizers_dir,
+                           models_dir, eval_dir, processes=processes, desc=f"evaluate {variant_name(kind, variant)}",
+                           progress=progress, recognizer_seeds=recognizer_seeds, device=device)
+    sharded = is_split(shard)
     v = _variant(kind, variant)
     name = variant_name(kind, variant)
     dataset = PreparedDataset(interim_dir)
@@ -102,14 +111,18 @@ def evaluate_variant(kind: str, variant: str, evaluate: Mapping, seeds: Sequence
     recs, names = seeded_recognizers(recognizers_dir, recognizer_seeds, ("tsn",), tsn_streams=streams,
                                      device=device)
     for seed in seeds:
-        prune_cache(cache / f"seed{seed}", keys)
+        if not sharded or shard.is_main:  # once: here, or in the set-up pass before the pool
+            prune_cache(cache / f"seed{seed}", keys)
         method = load_sr_method(models_dir, name, seed, device=device)
         result = run_evaluation(method, recs, dataset, name=f"seed{seed}", cache_dir=cache,
                                 flow_method=prepare["flow_method"],
                                 flow_options=flow_options(prepare["flow_method"], prepare.get("flow_device", "cpu")),
                                 num_frames=evaluate["num_frames"],
-                                crops=evaluate["crops"], workers=worker_count(evaluate["workers"]),
-                                shave=evaluate["shave"], videos=subset, progress=progress)
+                                crops=evaluate["crops"], workers=flow_workers(evaluate, shard),
+                                shave=evaluate["shave"], videos=subset, progress=progress,
+                                **({"shard": shard} if sharded else {}))
+        if sharded:
+            continue
         table = result.table[result.table["stream"] == stream]
         for row in table.itertuples():
             out.append({"kind": kind, "variant": variant, **v.label, "seed": int(seed),
@@ -118,6 +131,8 @@ def evaluate_variant(kind: str, variant: str, evaluate: Mapping, seeds: Sequence
         videos = per_video_rows(result, seed, names)
         videos = videos[videos["stream"] == stream].drop(columns=["method", "recognizer"])
         per_video.append(videos.assign(kind=kind, variant=variant))
+    if sharded:
+        return None
     rows = pd.DataFrame(out, columns=ABLATION_COLUMNS)
     rows.attrs["per_video"] = pd.concat(per_video, ignore_index=True)[ABLATION_PER_VIDEO_COLUMNS]
     return rows

@@ -36,14 +36,15 @@ from ..methods import COMBINED, REFERENCE as REFERENCE_METHODS  # the rows witho
 from ..params_file import ParamError
 from ..paths import resolve
 from ..recognition.config import RECOGNIZER_TYPES
-from ..shards import Shard, is_split
-from ..workers import worker_count
+from ..shards import Shard, is_split, run_sharded
+from ..workers import per_process, worker_count
 from .layout import (COLOUR_SHIFT_KEY, LR_BASELINES, PER_CLASS_COLUMNS, PER_VIDEO_COLUMNS, REFERENCE_CACHE,
                      TABLE_COLUMNS, eval_item, eval_stage, recognizer_key, samples_npz)
 
 __all__ = ["SAMPLE_VIDEOS", "REFERENCE_METHODS", "COMBINED", "EvalRuns", "per_video_rows", "sample_videos", "sample_frame", "balanced_subset", "prune_cache",
-           "seeded_recognizers", "stage_recognizers", "sr_method", "evaluate_stage", "sample_frames", "save_samples",
-           "load_samples", "seed_means", "eval_metrics", "colour_shift_metrics", "plot_accuracy", "plot_samples"]
+           "seeded_recognizers", "stage_recognizers", "sr_method", "evaluate_stage", "flow_workers", "sample_frames",
+           "save_samples", "load_samples", "seed_means", "eval_metrics", "colour_shift_metrics", "plot_accuracy",
+           "plot_samples"]
 
 #: Clips in the sample figures (the report's ``sample_videos`` default).
 SAMPLE_VIDEOS = 4
@@ -227,7 +228,7 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
                    interim_dir: str | Path, recognizers_dir: str | Path, models_dir: str | Path,
                    eval_dir: str | Path, *, recognizer_seeds: Sequence[int] = (0,), n_samples: int = SAMPLE_VIDEOS,
                    name: str | None = None, progress: bool = True, device=None,
-                   shard: Shard | None = None) -> EvalRuns | None:
+                   shard: Shard | None = None, processes: int | None = 1) -> EvalRuns | None:
     """Evaluate ``method`` (``hr``, ``bicubic``, a method of ``sr.methods``, ``sosr+tosr``, or an LR
     baseline of ``layout.LR_BASELINES``: see the module notes) for every SR seed of ``seeds`` with
     the recognizers ``evaluate.recognizers`` of every seed of ``recognizer_seeds``
@@ -241,12 +242,24 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
     (``aa_control``) is ``method`` retrained with other SR seeds. See the module notes for files
     and caches.
 
-    ``shard`` (a rank of a torchrun launch, :mod:`arsr.study.sharded`): evaluate only this rank's
-    slice of the videos into the per-video caches and return None; the stage's result is a later
-    call without ``shard`` (the notebook's), which finds every video cached and only merges."""
+    ``processes`` (params.yaml's ``processes``, :func:`arsr.workers.worker_count`): more than one
+    splits the videos over that many single-threaded processes (:func:`arsr.shards.run_sharded`:
+    this process prunes and opens the caches, the pool's ranks fill them, this process merges),
+    each with at most cores // processes flow/quality processes of its own (``evaluate.workers``);
+    the per-video scores are those of one single-threaded process.
+
+    ``shard`` (a rank of a torchrun launch, :mod:`arsr.study.sharded`, or of that pool): evaluate
+    only this rank's slice of the videos into the per-video caches and return None; the stage's
+    result is a later call without ``shard`` (the notebook's), which finds every video cached and
+    only merges."""
     from ..evaluate import evaluate as run_evaluation
     from ..flow import flow_options
 
+    if shard is None and worker_count(processes) > 1:
+        return run_sharded(evaluate_stage, method, evaluate, seeds, prepare, interim_dir, recognizers_dir,
+                           models_dir, eval_dir, processes=processes, desc=f"evaluate {name or method}",
+                           progress=progress, recognizer_seeds=recognizer_seeds, n_samples=n_samples, name=name,
+                           device=device)
     t0 = time.perf_counter()
     dataset = PreparedDataset(interim_dir)
     label = name or method
@@ -262,7 +275,7 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
     options = dict(flow_method=prepare["flow_method"],
                    flow_options=flow_options(prepare["flow_method"], prepare.get("flow_device", "cpu")),
                    num_frames=evaluate["num_frames"],
-                   crops=evaluate["crops"], workers=worker_count(evaluate["workers"]),
+                   crops=evaluate["crops"], workers=flow_workers(evaluate, shard),
                    shave=evaluate["shave"], videos=subset, progress=progress,
                    **({"shard": shard} if sharded else {}))
     lr_baseline = method in LR_BASELINES
@@ -318,6 +331,15 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
                     channel_shift_abs=shifts_abs or None, channel_shift=shifts or None)
 
 
+def flow_workers(evaluate: Mapping, shard: Shard | None) -> int:
+    """``evaluate.workers`` of one evaluation process: a rank of an in-stage pool takes its share
+    of the cores (shards x flow processes <= cores); torchrun's ranks and one process take it as
+    it is."""
+    if is_split(shard) and shard.role == "pool":
+        return per_process(evaluate["workers"], shard.world)
+    return worker_count(evaluate["workers"])
+
+
 def _combined(recs, names, seed, dataset, models_dir, eval_dir, keys, options, prepare, device):
     """SoSR+ToSR for one SR seed: TSN fused from the sosr/tosr caches (each recognizer seed's),
     ST-ResNet on SoSR frames with ToSR flow. Only fusion rows."""
@@ -326,14 +348,14 @@ def _combined(recs, names, seed, dataset, models_dir, eval_dir, keys, options, p
     parts = []
     sharded = "shard" in options  # a rank's slice: only ST-ResNet has frames to score; the merge fuses TSN
     tsn = [k for k in recs if names[k][0] == "tsn"]
+    for part in ("sosr", "tosr") if tsn else ():  # checked by every pass: a pool or a rank fails before its work
+        for key in tsn:
+            folder = resolve(eval_dir) / eval_item(part) / f"seed{seed}" / "scores" / key
+            if not (folder / "settings.json").is_file():
+                raise FileNotFoundError(f"{folder} not found: the SoSR+ToSR row fuses the cached TSN scores "
+                                        f"of sosr and tosr; run `dvc repro {eval_stage('sosr')} "
+                                        f"{eval_stage('tosr')}` first")
     if tsn and not sharded:
-        for part in ("sosr", "tosr"):
-            for key in tsn:
-                folder = resolve(eval_dir) / eval_item(part) / f"seed{seed}" / "scores" / key
-                if not (folder / "settings.json").is_file():
-                    raise FileNotFoundError(f"{folder} not found: the SoSR+ToSR row fuses the cached TSN scores "
-                                            f"of sosr and tosr; run `dvc repro {eval_stage('sosr')} "
-                                            f"{eval_stage('tosr')}` first")
         for key in tsn:
             result = fuse_cached(eval_dir, spatial=f"sosr/seed{seed}", temporal=f"tosr/seed{seed}",
                                  recognizer=key, weights=recs[key].fusion_weights, name=COMBINED)

@@ -22,7 +22,7 @@ from ..data.store import PreparedDataset
 from ..paths import resolve
 from .layout import LR_BASELINES, LR_RECOGNIZER_NAMES, RECOGNIZER_PLOT_COLUMNS
 from .persist import file_digest, reuse_or_reset
-from .recognizers import RecognizerRuns, device_for, recognizer_dir
+from .recognizers import RecognizerRuns, device_for, recognizer_dir, train_job
 
 __all__ = ["lr_baseline_configs", "train_lr_baselines"]
 
@@ -43,14 +43,16 @@ def lr_baseline_configs(recognition: Mapping, recognition_lr: Mapping, baseline:
 
 def train_lr_baselines(recognition: Mapping, recognition_lr: Mapping, prepare: Mapping, interim_dir: str | Path,
                        lr_interim_dir: str | Path, hr_models_dir: str | Path, models_dir: str | Path, *,
-                       progress: bool = True) -> RecognizerRuns:
+                       progress: bool = True, processes: int | None = 1) -> RecognizerRuns:
     """Stage ``train_recognizers_lr``: derive the LR training store (``arsr.data.degraded``:
     bicubic x``prepare.scale`` of the stored LR frames, flow by ``prepare.flow_method`` from them)
     into ``lr_interim_dir``, then train each LR baseline's TSN streams on it into
     ``models_dir/<baseline>/seed<k>/<tsn_rgb|tsn_flow>`` for each ``k`` of ``recognition.seeds``:
     ``tsn_retrained_lr`` from scratch, ``tsn_finetuned_lr`` from the HR-trained TSN of seed ``k`` in
     ``hr_models_dir`` (its folders are reset when those weights change, and each baseline's when the derived
-    store's dataset fingerprint does).
+    store's dataset fingerprint does). The (baseline, stream, seed) jobs are independent (the HR
+    TSN they may start from comes from the earlier stage): ``processes`` (params.yaml's) more than
+    one trains them side by side in single-threaded processes (:func:`arsr.workers.run_jobs`).
 
     Metrics: ``derive`` (the store's stats; ``derive_seconds`` summed over videos), per baseline
     its streams (training seconds, iterations, epochs, last training accuracy; means over the
@@ -60,8 +62,7 @@ def train_lr_baselines(recognition: Mapping, recognition_lr: Mapping, prepare: M
     """
     from ..data.degraded import derive_lr_store
     from ..flow import flow_options
-    from ..recognition.train import train_recognizer
-    from ..workers import worker_count
+    from ..workers import Job, run_jobs, worker_count
 
     t0 = time.perf_counter()
     derive = derive_lr_store(interim_dir, lr_interim_dir, scale=int(prepare["scale"]),
@@ -72,38 +73,39 @@ def train_lr_baselines(recognition: Mapping, recognition_lr: Mapping, prepare: M
     device = device_for(recognition.get("device"))
     seeds = [int(s) for s in recognition["seeds"]]
     metrics: dict = {"derive": derive}
+    jobs = [(baseline, name, seed) for baseline in LR_BASELINES for name in LR_RECOGNIZER_NAMES for seed in seeds]
+    work = []
+    for baseline, name, seed in jobs:
+        config = lr_baseline_configs(recognition, recognition_lr, baseline, name, seed)
+        init = None
+        settings = {"name": name, "baseline": baseline, "config": config,
+                    "dataset": dataset.fingerprint}  # the derived store's: it holds the source's
+        if baseline == "tsn_finetuned_lr":
+            init = recognizer_dir(hr_models_dir, seed, name) / "model.pt"
+            if not init.is_file():
+                raise FileNotFoundError(f"{init} not found: the fine-tuned LR baseline starts from the HR "
+                                        "recognizer; run `dvc repro train_recognizers` first")
+            settings["init"] = {"path": str(init), "sha256": file_digest(init)}
+        folder = recognizer_dir(resolve(models_dir) / baseline, seed, name)
+        reuse_or_reset(folder, settings)
+        work.append(Job(f"{baseline}/{name} seed {seed}", train_job, (config, dataset.root, folder),
+                        {"device": device, "init_weights": init}))
+    done = dict(zip(jobs, run_jobs(work, processes, desc="train LR baselines", progress=progress)))
     logs = []
     for baseline in LR_BASELINES:
         entry: dict = {}
         for name in LR_RECOGNIZER_NAMES:
             per_seed = {}
             for seed in seeds:
-                config = lr_baseline_configs(recognition, recognition_lr, baseline, name, seed)
-                init = None
-                settings = {"name": name, "baseline": baseline, "config": config,
-                            "dataset": dataset.fingerprint}  # the derived store's: it holds the source's
-                if baseline == "tsn_finetuned_lr":
-                    init = recognizer_dir(hr_models_dir, seed, name) / "model.pt"
-                    if not init.is_file():
-                        raise FileNotFoundError(f"{init} not found: the fine-tuned LR baseline starts from the HR "
-                                                "recognizer; run `dvc repro train_recognizers` first")
-                    settings["init"] = {"path": str(init), "sha256": file_digest(init)}
-                folder = recognizer_dir(resolve(models_dir) / baseline, seed, name)
-                reuse_or_reset(folder, settings)
-                result = train_recognizer(config, dataset, folder, device=device, progress=progress,
-                                          init_weights=init)
-                last = result.log.iloc[-1] if len(result.log) else None
-                per_seed[str(seed)] = {
-                    "train_accuracy": float(last["accuracy"]) if last is not None else float("nan"),
-                    "train_loss": float(last["loss"]) if last is not None else float("nan"),
-                    "seconds": float(last["seconds"]) if last is not None else float("nan"),
-                    "iterations": int(result.total_iterations)}
-                logs.append(result.log.assign(model=f"{baseline}/{name}", seed=seed))
+                summary, log = done[(baseline, name, seed)]
+                per_seed[str(seed)] = summary
+                logs.append(log.assign(model=f"{baseline}/{name}", seed=seed))
+            config = lr_baseline_configs(recognition, recognition_lr, baseline, name, seeds[-1])
             mean = {k: sum(r[k] for r in per_seed.values()) / len(per_seed)
                     for k in ("train_accuracy", "train_loss", "seconds")}
             entry[name] = {**mean, "iterations": next(iter(per_seed.values()))["iterations"],
                            "epochs": int(config["epochs"]), "lr": float(config["lr"]),
-                           "init": "HR TSN" if init is not None else "scratch", "per_seed": per_seed}
+                           "init": "HR TSN" if baseline == "tsn_finetuned_lr" else "scratch", "per_seed": per_seed}
         entry["train_seconds"] = sum(entry[n]["seconds"] for n in LR_RECOGNIZER_NAMES)  # one seed's
         entry["cost_seconds"] = entry["train_seconds"] + derive["derive_seconds"]
         entry["seeds"] = seeds

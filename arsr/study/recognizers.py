@@ -26,7 +26,7 @@ from .persist import reuse_or_reset
 from ..params_file import ParamError
 
 __all__ = ["RECOGNIZER_NAMES", "FEATURE_NAMES", "RecognizerRuns", "device_for", "recognizer_dir",
-           "train_recognizers", "training_log", "plot_training_curves"]
+           "train_recognizers", "train_job", "training_log", "plot_training_curves"]
 
 #: The study's recognizers, keys of the ``recognition`` params group.
 RECOGNIZER_NAMES = ("tsn_rgb", "tsn_flow", "st_resnet")
@@ -66,7 +66,8 @@ class RecognizerRuns:
 def train_recognizers(recognition: Mapping, seeds: Sequence[int], interim_dir: str | Path,
                       models_dir: str | Path, *, names: Sequence[str] = RECOGNIZER_NAMES,
                       feature_dir: str | Path | None = None, feature_seed: int | None = None,
-                      feature_names: Sequence[str] = FEATURE_NAMES, progress: bool = True) -> RecognizerRuns:
+                      feature_names: Sequence[str] = FEATURE_NAMES, progress: bool = True,
+                      processes: int | None = 1) -> RecognizerRuns:
     """Train (or resume, or find finished) each recognizer of ``names`` for each seed (the study:
     ``recognition.seeds``, each seed's recognizers scoring every method), and with ``feature_dir`` the TSN streams
     ``feature_names`` (default ``FEATURE_NAMES``; the study: ``recognition.feature_streams``) once
@@ -77,11 +78,15 @@ def train_recognizers(recognition: Mapping, seeds: Sequence[int], interim_dir: s
     recognition: the validated ``recognition`` params group (``device`` and one
         :class:`~arsr.recognition.train.TrainConfig` mapping per name; ``seeds``,
         ``feature_seed`` and ``feature_streams`` keys are ignored here).
+    processes: params.yaml's ``processes``: the (seed, recognizer) jobs and the feature network's
+        are independent (each seeds itself), so more than one process trains them side by side in
+        single-threaded processes (:func:`arsr.workers.run_jobs`), with the weights one
+        single-threaded process gives; 1 trains them one after the other here.
     Returns the per-model summary (last logged training accuracy, a fraction, and training
     seconds, both averaged over seeds; epochs; ``feature_<name>`` for the feature networks)
     and the tidy log.
     """
-    from ..recognition.train import train_recognizer
+    from ..workers import Job, run_jobs
 
     unknown = [n for n in names if n not in recognition]
     if unknown:
@@ -102,20 +107,17 @@ def train_recognizers(recognition: Mapping, seeds: Sequence[int], interim_dir: s
         for name in feature_names:
             jobs.append((feature_dir, int(feature_seed), name, f"feature_{name}"))
             per_seed[f"feature_{name}"] = {}
+    work = []
     for folder, seed, name, key in jobs:
         config = {**recognition[name], "seed": int(seed)}
         # a model of other data (another dataset fingerprint) is trained again, never reused
         reuse_or_reset(recognizer_dir(folder, seed, name), {"name": name, "config": config,
                                                             "dataset": dataset.fingerprint})
-        result = train_recognizer(config, dataset, recognizer_dir(folder, seed, name),
-                                  device=device, progress=progress)
-        last = result.log.iloc[-1] if len(result.log) else None
-        per_seed[key][str(seed)] = {
-            "train_accuracy": float(last["accuracy"]) if last is not None else float("nan"),
-            "train_loss": float(last["loss"]) if last is not None else float("nan"),
-            "seconds": float(last["seconds"]) if last is not None else float("nan"),
-            "iterations": int(result.total_iterations),
-        }
+        work.append(Job(f"{key} seed {seed}", train_job, (config, dataset.root, recognizer_dir(folder, seed, name)),
+                        {"device": device}))
+    for (_, seed, _, key), (summary, _) in zip(jobs, run_jobs(work, processes, desc="train recognizers",
+                                                            progress=progress)):
+        per_seed[key][str(seed)] = summary
     metrics: dict = {}
     for key, runs in per_seed.items():
         name = key.removeprefix("feature_")
@@ -129,6 +131,25 @@ def train_recognizers(recognition: Mapping, seeds: Sequence[int], interim_dir: s
         feature_log = training_log(feature_dir, [int(feature_seed)], list(feature_names))
         log = pd.concat([log, feature_log.assign(model="feature_" + feature_log["model"])], ignore_index=True)
     return RecognizerRuns(metrics, log)
+
+
+def train_job(config: Mapping, interim_dir: str | Path, out_dir: str | Path, *, device=None,
+              init_weights: str | Path | None = None, progress: bool = True) -> tuple[dict, pd.DataFrame]:
+    """One recognizer trained (or resumed, or found finished) into ``out_dir``: a job of
+    :func:`arsr.workers.run_jobs`. Returns its summary (last logged training accuracy and loss,
+    training seconds, iterations) and its log."""
+    from ..recognition.train import train_recognizer
+
+    result = train_recognizer(config, interim_dir, out_dir, device=device, progress=progress,
+                              init_weights=init_weights)
+    last = result.log.iloc[-1] if len(result.log) else None
+    summary = {
+        "train_accuracy": float(last["accuracy"]) if last is not None else float("nan"),
+        "train_loss": float(last["loss"]) if last is not None else float("nan"),
+        "seconds": float(last["seconds"]) if last is not None else float("nan"),
+        "iterations": int(result.total_iterations),
+    }
+    return summary, result.log
 
 
 def training_log(models_dir: str | Path, seeds: Sequence[int],

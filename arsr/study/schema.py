@@ -36,6 +36,14 @@ def _sr_finetune(value, key):
     return dict(value)
 
 
+def _processes(value, key):
+    """processes: how many processes a stage's independent jobs run in (arsr.workers)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        _fail(key, value, "an integer: 0 (one process per core), 1 (the stage's own process) or n (a pool of n "
+                          "single-threaded processes)")
+    return value
+
+
 def _recognition_seeds(value, key):
     """Distinct seeds (recognition.seeds: each trains the recognisers that score every method;
     aa_control.seeds: the SR seeds of the A/A control's twin)."""
@@ -87,6 +95,7 @@ RECOGNITION: dict[str, Any] = {
 }
 
 SCHEMA: dict[str, Any] = {
+    "processes": _processes,
     "seeds": list_of(integer(0), min_length=1),
     "recognition": _recognition_group,
     "aa_control": {

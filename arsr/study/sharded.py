@@ -13,6 +13,9 @@ and quality caches under ``data/eval/<method>``), so a killed run resumes at vid
 with any process count. Rank 0 then merges: it runs the stage's library call without a shard,
 which finds every video done (prepare: writes the index; evaluate: prints the seed means). The
 results are those of the single-process run: the same per-video computation on the same inputs.
+On one machine the evaluation stages do the same by themselves, over a pool of single-threaded
+processes (params.yaml's ``processes``, :func:`arsr.shards.run_sharded`); this module is for
+torchrun launches (GPUs, nodes).
 
 Params come from ``params.yaml`` (``--params`` another file, e.g. a profile), folders default to
 the ones ``dvc.yaml`` passes. Each process runs on ``cuda:<LOCAL_RANK>``

@@ -39,7 +39,7 @@ from .recognizers import recognizer_dir
 
 __all__ = ["FEATURE_LAYERS", "TEACHER_STREAMS", "RecognizerFeatures", "SRRuns",
            "recognizer_features", "method_overrides", "base_model_path", "uses_feature_loss", "feature_network_label",
-           "uses_task_loss", "teacher_dirs", "with_teachers", "train_sr_seeds", "sr_log", "load_sr_method",
+           "uses_task_loss", "teacher_dirs", "with_teachers", "train_sr_seeds", "train_seed", "sr_log", "load_sr_method",
            "plot_sr_curves"]
 
 #: Mid-level layer of each TSN backbone family used for the recognizer feature loss.
@@ -261,7 +261,7 @@ def train_sr_seeds(method: str, sr: Mapping, seeds: Sequence[int], interim_dir: 
                    models_dir: str | Path, *, recognizers_dir: str | Path | None = None,
                    feature_seed: int | None = None, sr_models_dir: str | Path | None = None,
                    phases_for: Callable[[int, Path], list] | None = None, label: str | None = None,
-                   progress: bool = True, device=None) -> SRRuns:
+                   progress: bool = True, device=None, processes: int | None = 1) -> SRRuns:
     """Train ``method`` for each seed into ``models_dir/seed<k>`` (resuming / skipping what is done;
     a folder made with other settings or from other data, the store's dataset fingerprint, is
     emptied and trained again: :func:`arsr.study.persist.reuse_or_reset`).
@@ -274,12 +274,15 @@ def train_sr_seeds(method: str, sr: Mapping, seeds: Sequence[int], interim_dir: 
     feature network is the spatial TSN ``recognizers_dir/seed<feature_seed>/tsn_rgb`` (the study
     passes a TSN trained with ``recognition.feature_seed``, not the one that scores the methods);
     task terms (rdsr) without a teacher distil ``recognizers_dir/seed<feature_seed>/<tsn_rgb|tsn_flow>``
-    (:func:`with_teachers`).
+    (:func:`with_teachers`). ``processes`` (params.yaml's): the seeds are independent jobs (each
+    seeds itself; a seed's phases run in order), so more than one process trains them side by side
+    in single-threaded processes (:func:`arsr.workers.run_jobs`), with the weights one
+    single-threaded process gives; 1 trains them one after the other here.
     """
     from ..archs import count_parameters
     from ..data.store import PreparedDataset
-    from ..train.phases import train_phases
     from ..train.presets import method_phases
+    from ..workers import Job, run_jobs
 
     label = label or method
     models_dir = resolve(models_dir)
@@ -290,7 +293,8 @@ def train_sr_seeds(method: str, sr: Mapping, seeds: Sequence[int], interim_dir: 
             return method_phases(method, method_overrides(sr, method, seed, base_model=base), out)
     dataset = PreparedDataset(interim_dir)
     t0 = time.perf_counter()
-    seconds, feature_net, first_phases, extractor, feature_source = {}, None, None, None, None
+    feature_net, first_phases, extractor, feature_source = None, None, None, None
+    jobs = []
     for seed in seeds:
         out = models_dir / f"seed{seed}"
         phases = with_teachers(phases_for(int(seed), out), recognizers_dir, feature_seed)
@@ -319,10 +323,11 @@ def train_sr_seeds(method: str, sr: Mapping, seeds: Sequence[int], interim_dir: 
         if teachers:  # only where there are: the other methods' trained models stay valid
             settings["teacher_sources"] = teachers
         reuse_or_reset(out, settings)
-        t = time.perf_counter()
-        train_phases(phases, out, method=label, feature_extractor=use, dataset=dataset,
-                     progress=progress, device=device)
-        seconds[str(seed)] = time.perf_counter() - t
+        features = (str(recognizers_dir), int(feature_seed)) if use is not None else None
+        jobs.append(Job(f"{label} seed {seed}", train_seed, (phases, out),
+                        {"method": label, "interim_dir": dataset.root, "features": features, "device": device}))
+    done = run_jobs(jobs, processes, desc=f"train {label}", progress=progress)
+    seconds = {str(seed): s for seed, s in zip(seeds, done)}
     log = sr_log(models_dir, label, seeds)
     model = load_sr_method(models_dir.parent, models_dir.name, seeds[0], device="cpu").model
     final = {}
@@ -353,6 +358,20 @@ def train_sr_seeds(method: str, sr: Mapping, seeds: Sequence[int], interim_dir: 
         "seconds": time.perf_counter() - t0,
     }
     return SRRuns(metrics, log)
+
+
+def train_seed(phases, out_dir: str | Path, *, method: str, interim_dir: str | Path,
+               features: tuple[str, int] | None = None, device=None, progress: bool = True) -> float:
+    """One seed's phases trained in order into ``out_dir`` (resumed; finished ones skipped): a job of
+    :func:`arsr.workers.run_jobs`. ``features``: (folder, seed) of the TSN whose
+    :class:`RecognizerFeatures` measure the feature loss, or None. Returns the wall seconds."""
+    from ..train.phases import train_phases
+
+    t = time.perf_counter()
+    extractor = recognizer_features(*features) if features is not None else None
+    train_phases(phases, out_dir, method=method, feature_extractor=extractor, dataset=interim_dir,
+                 progress=progress, device=device)
+    return time.perf_counter() - t
 
 
 def _loss_summary(cfg: Mapping) -> dict:

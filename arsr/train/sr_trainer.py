@@ -76,6 +76,7 @@ from ..data.store import PreparedDataset
 from ..io import atomic_path, write_json, write_text
 from ..ops.layout import channels_last_convs
 from ..paths import resolve
+from ..workers import progress_bar
 from . import distributed
 # the config's keys, defaults and checks: arsr.train.config's, importable from here as before
 from .config import (DEFAULTS, FEATURE_NETWORKS, GAN_TYPES, LOSS_TERMS, PIXEL_TYPES,  # noqa: F401
@@ -317,7 +318,7 @@ def train_sr(config: Mapping, out_dir: str | Path, *, feature_extractor: nn.Modu
     bar = None
     if progress and dist.is_main:
         from tqdm.auto import tqdm
-        bar = tqdm(total=end, initial=start, desc=out_dir.name, unit="it", dynamic_ncols=True)
+        bar = progress_bar(tqdm, total=end, initial=start, desc=out_dir.name, unit="it", dynamic_ncols=True)
 
     elapsed0 = float(ckpt["elapsed_s"]) if ckpt else 0.0
     t0 = time.perf_counter()
