@@ -116,13 +116,19 @@ def prune_cache(folder: str | Path, keys: Sequence[str]) -> int:
 
 
 def seeded_recognizers(recognizers_dir: str | Path, seeds: Sequence[int], which: Sequence[str] = RECOGNIZER_TYPES,
-                       *, tsn_streams: Sequence[str] = ("rgb", "flow"), device=None) -> tuple[dict, dict]:
-    """The recognizers of every seed of ``seeds`` (:func:`stage_recognizers`) for one
+                       *, tsn_streams: Sequence[str] = ("rgb", "flow"), st_resnet_seeds: int | None = None,
+                       device=None) -> tuple[dict, dict]:
+    """The recognizers of every seed of ``seeds`` (:func:`stage_recognizers`; ST-ResNet of the first
+    ``st_resnet_seeds`` only, as trained: :func:`arsr.study.recognizers.trained_by_seed`) for one
     ``arsr.evaluate.evaluate`` call, which super-resolves each video and computes its flow once for
     all of them: ``({layout.recognizer_key(name, seed): recognizer}, {key: (name, seed)})``."""
+    from .recognizers import trained_by_seed
+
+    plan = trained_by_seed(seeds, [w for w in which if w == "st_resnet"], st_resnet_seeds)
     recs, names = {}, {}
     for seed in seeds:
-        for name, rec in stage_recognizers(recognizers_dir, int(seed), which, tsn_streams=tsn_streams,
+        kinds = [w for w in which if w != "st_resnet" or "st_resnet" in plan[int(seed)]]
+        for name, rec in stage_recognizers(recognizers_dir, int(seed), kinds, tsn_streams=tsn_streams,
                                            device=device).items():
             key = recognizer_key(name, seed)
             recs[key], names[key] = rec, (name, int(seed))
@@ -228,11 +234,13 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
                    interim_dir: str | Path, recognizers_dir: str | Path, models_dir: str | Path,
                    eval_dir: str | Path, *, recognizer_seeds: Sequence[int] = (0,), n_samples: int = SAMPLE_VIDEOS,
                    name: str | None = None, progress: bool = True, device=None,
-                   shard: Shard | None = None, processes: int | None = 1) -> EvalRuns | None:
+                   shard: Shard | None = None, processes: int | None = 1,
+                   st_resnet_seeds: int | None = None) -> EvalRuns | None:
     """Evaluate ``method`` (``hr``, ``bicubic``, a method of ``sr.methods``, ``sosr+tosr``, or an LR
     baseline of ``layout.LR_BASELINES``: see the module notes) for every SR seed of ``seeds`` with
     the recognizers ``evaluate.recognizers`` of every seed of ``recognizer_seeds``
-    (``recognizers_dir/seed<k>``; ``recognition.seeds``) on the test split (or its class-balanced
+    (``recognizers_dir/seed<k>``; ``recognition.seeds``; ST-ResNet of the first ``st_resnet_seeds``
+    only, ``recognition.st_resnet_seeds``) on the test split (or its class-balanced
     ``evaluate.max_videos`` subset). One pass per SR seed super-resolves each video and computes its
     flow once; every recognizer seed scores those frames and fields (:func:`seeded_recognizers`).
     The reference methods have no SR seed: they are evaluated once and their rows repeated for
@@ -259,6 +267,7 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
         return run_sharded(evaluate_stage, method, evaluate, seeds, prepare, interim_dir, recognizers_dir,
                            models_dir, eval_dir, processes=processes, desc=f"evaluate {name or method}",
                            progress=progress, recognizer_seeds=recognizer_seeds, n_samples=n_samples, name=name,
+                           st_resnet_seeds=st_resnet_seeds,
                            device=device)
     t0 = time.perf_counter()
     dataset = PreparedDataset(interim_dir)
@@ -284,7 +293,8 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
                                          device=device)
         n_samples = 0  # the bicubic row's frames
     else:
-        recs, names = seeded_recognizers(recognizers_dir, recognizer_seeds, evaluate["recognizers"], device=device)
+        recs, names = seeded_recognizers(recognizers_dir, recognizer_seeds, evaluate["recognizers"],
+                                         st_resnet_seeds=st_resnet_seeds, device=device)
     tables, per_class, per_video, shifts_abs, shifts = [], [], [], {}, {}
     samples = None
     once = method in REFERENCE_METHODS or lr_baseline  # no SR seed: evaluated once, rows repeated per seed

@@ -25,7 +25,7 @@ from .layout import RECOGNIZER_PLOT_COLUMNS
 from .persist import reuse_or_reset
 from ..params_file import ParamError
 
-__all__ = ["RECOGNIZER_NAMES", "FEATURE_NAMES", "RecognizerRuns", "device_for", "recognizer_dir",
+__all__ = ["RECOGNIZER_NAMES", "FEATURE_NAMES", "RecognizerRuns", "device_for", "recognizer_dir", "trained_by_seed",
            "train_recognizers", "train_job", "training_log", "plot_training_curves"]
 
 #: The study's recognizers, keys of the ``recognition`` params group.
@@ -63,17 +63,31 @@ class RecognizerRuns:
     log: pd.DataFrame
 
 
+def trained_by_seed(seeds: Sequence[int], names: Sequence[str] = RECOGNIZER_NAMES,
+                    st_resnet_seeds: int | None = None) -> dict[int, list[str]]:
+    """The recognizers each seed trains and scores with: every one of ``names`` for every seed,
+    ST-ResNet for the first ``st_resnet_seeds`` of ``seeds`` only (None: all; the study's
+    ``recognition.st_resnet_seeds``: ST-ResNet decides no claim, and it costs as much to train as
+    TSN's two streams)."""
+    k = len(seeds) if st_resnet_seeds is None else int(st_resnet_seeds)
+    if not 1 <= k <= len(seeds) and "st_resnet" in names:
+        raise ParamError(f"recognition.st_resnet_seeds = {st_resnet_seeds}: from 1 to the number of "
+                         f"recognition.seeds ({len(seeds)})")
+    return {int(seed): [n for n in names if n != "st_resnet" or i < k] for i, seed in enumerate(seeds)}
+
+
 def train_recognizers(recognition: Mapping, seeds: Sequence[int], interim_dir: str | Path,
                       models_dir: str | Path, *, names: Sequence[str] = RECOGNIZER_NAMES,
                       feature_dir: str | Path | None = None, feature_seed: int | None = None,
                       feature_names: Sequence[str] = FEATURE_NAMES, progress: bool = True,
-                      processes: int | None = 1) -> RecognizerRuns:
+                      processes: int | None = 1, st_resnet_seeds: int | None = None) -> RecognizerRuns:
     """Train (or resume, or find finished) each recognizer of ``names`` for each seed (the study:
     ``recognition.seeds``, each seed's recognizers scoring every method), and with ``feature_dir`` the TSN streams
     ``feature_names`` (default ``FEATURE_NAMES``; the study: ``recognition.feature_streams``) once
     more with ``feature_seed``, into ``feature_dir/seed<feature_seed>/<name>``: the network of the
     SR feature loss (tsn_rgb) and rdsr's teachers (tsn_rgb, tsn_flow), which must not be the
-    recognizers that score the methods.
+    recognizers that score the methods. ST-ResNet is trained for the first ``st_resnet_seeds`` seeds
+    only (:func:`trained_by_seed`).
 
     recognition: the validated ``recognition`` params group (``device`` and one
         :class:`~arsr.recognition.train.TrainConfig` mapping per name; ``seeds``,
@@ -96,7 +110,8 @@ def train_recognizers(recognition: Mapping, seeds: Sequence[int], interim_dir: s
     device = device_for(recognition.get("device"))
     t0 = time.perf_counter()
     per_seed: dict[str, dict[str, dict]] = {n: {} for n in names}
-    jobs = [(models_dir, seed, name, name) for seed in seeds for name in names]
+    plan = trained_by_seed(seeds, names, st_resnet_seeds)
+    jobs = [(models_dir, seed, name, name) for seed, trained in plan.items() for name in trained]
     if feature_dir is not None:
         if feature_seed is None or int(feature_seed) in {int(s) for s in seeds}:
             raise ParamError(f"train_recognizers: feature_seed = {feature_seed} must be given and differ "
@@ -126,7 +141,7 @@ def train_recognizers(recognition: Mapping, seeds: Sequence[int], interim_dir: s
                         "seconds": mean("seconds"), "epochs": recognition[name].get("epochs"),
                         "iterations": next(iter(runs.values()))["iterations"], "per_seed": runs}
     metrics["seconds"] = time.perf_counter() - t0
-    log = training_log(models_dir, seeds, names)
+    log = training_log(models_dir, seeds, names, plan)
     if feature_dir is not None:
         feature_log = training_log(feature_dir, [int(feature_seed)], list(feature_names))
         log = pd.concat([log, feature_log.assign(model="feature_" + feature_log["model"])], ignore_index=True)
@@ -152,13 +167,14 @@ def train_job(config: Mapping, interim_dir: str | Path, out_dir: str | Path, *, 
     return summary, result.log
 
 
-def training_log(models_dir: str | Path, seeds: Sequence[int],
-                 names: Sequence[str] = RECOGNIZER_NAMES) -> pd.DataFrame:
+def training_log(models_dir: str | Path, seeds: Sequence[int], names: Sequence[str] = RECOGNIZER_NAMES,
+                 plan: Mapping[int, Sequence[str]] | None = None) -> pd.DataFrame:
     """Every ``log.csv`` under ``models_dir`` as one table: ``RECOGNIZER_PLOT_COLUMNS`` plus epoch, lr and
-    seconds. The accuracy is the training accuracy (a fraction) over the logged window."""
+    seconds (``plan``: the names each seed trained, :func:`trained_by_seed`; default all of
+    ``names``). The accuracy is the training accuracy (a fraction) over the logged window."""
     parts = []
     for seed in seeds:
-        for name in names:
+        for name in (plan or {}).get(int(seed), names):
             path = recognizer_dir(models_dir, seed, name) / "log.csv"
             if not path.is_file():
                 raise FileNotFoundError(f"{path} not found: train the recognizer first "

@@ -86,6 +86,7 @@ def _sr_group(value, key):
 RECOGNITION: dict[str, Any] = {
     "device": choice("auto", "cpu", "cuda"),
     "seeds": _recognition_seeds,
+    "st_resnet_seeds": integer(1),
     "feature_seed": integer(0),
     "feature_streams": list_of(choice("rgb", "flow"), min_length=1),
     "fusion": choice("validation", "paper"),
@@ -192,6 +193,9 @@ def _cross_checks(params: dict) -> None:
             except (TypeError, ValueError) as err:
                 raise ParamError(f"params: {err}") from None
     rec = params.get("recognition")
+    if rec is not None and rec["st_resnet_seeds"] > len(rec["seeds"]):
+        raise ParamError(f"params: recognition.st_resnet_seeds = {rec['st_resnet_seeds']} is more than the "
+                         f"{len(rec['seeds'])} seed(s) of recognition.seeds: ST-ResNet trains with the first ones")
     if rec is not None and rec["feature_seed"] in rec["seeds"]:
         raise ParamError(
             f"params: recognition.feature_seed = {rec['feature_seed']} is one of recognition.seeds "

@@ -62,7 +62,8 @@ def evaluate_sharded(method: str, params: dict, dirs: dict, shard: Shard, *, dev
 
     args = (method, params["evaluate"], params["seeds"], params["prepare"], dirs["interim"], dirs["recognizers"],
             dirs["models"], dirs["eval"])
-    kw = dict(recognizer_seeds=params["recognition"]["seeds"], device=device, progress=progress)
+    kw = dict(recognizer_seeds=params["recognition"]["seeds"], st_resnet_seeds=params["recognition"]["st_resnet_seeds"],
+              device=device, progress=progress)
     evaluate_stage(*args, shard=shard, **kw)
     barrier(shard)
     runs = evaluate_stage(*args, **kw) if shard.is_main else None
