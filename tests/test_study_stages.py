@@ -567,3 +567,17 @@ def test_colour_shift_metrics_worst_channel_and_seed_of_the_mean_absolute_shift(
                     channel_shift_abs=shifts_abs, channel_shift=shifts)
     assert eval_metrics(runs)["colour_shift"] == out
     assert "colour_shift" not in eval_metrics(EvalRuns("srgan", table, runs.per_class, None, 1.0))
+
+
+def test_st_resnet_trains_and_scores_with_the_first_seeds_only(study):
+    from arsr.params_file import ParamError
+    from arsr.study.evaluation import seeded_recognizers
+    from arsr.study.recognizers import trained_by_seed
+
+    assert trained_by_seed([0, 2, 5], st_resnet_seeds=1) == {
+        0: ["tsn_rgb", "tsn_flow", "st_resnet"], 2: ["tsn_rgb", "tsn_flow"], 5: ["tsn_rgb", "tsn_flow"]}
+    assert trained_by_seed([0, 2]) == {k: ["tsn_rgb", "tsn_flow", "st_resnet"] for k in (0, 2)}
+    with pytest.raises(ParamError, match="st_resnet_seeds = 3: from 1 to the number of recognition.seeds"):
+        trained_by_seed([0, 2], st_resnet_seeds=3)
+    _, names = seeded_recognizers(study["recognizers"], REC_SEEDS, ("tsn", "st_resnet"), st_resnet_seeds=1)
+    assert sorted(names.values()) == [("st_resnet", 0), ("tsn", 0), ("tsn", 2)]
