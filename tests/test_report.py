@@ -465,6 +465,10 @@ def test_accuracy_table_rows_columns_and_mean_std(fake):
     assert one_sr.loc["VDSR", ("ours", "TSN", "Temporal")] == f"{v + 0.5:.2f} ± {math.sqrt(0.5):.2f}"
     one = report.accuracy_table(df[(df["seed"] == 0) & (df["recognizer_seed"] == 0)])
     assert one.loc["VDSR", ("ours", "TSN", "Temporal")] == f"{v:.2f}"
+    # ST-ResNet of the first recognizer seed only (recognition.st_resnet_seeds): the table says why
+    st_one = report.accuracy_table(df[(df["recognizer"] == "tsn") | (df["recognizer_seed"] == 0)])
+    assert any("ST-ResNet is trained with recognizer seed 0 only" in n for n in st_one.attrs["notes"])
+    assert not any("ST-ResNet is trained" in n for n in table.attrs["notes"])
 
 
 def test_accuracy_table_paper_columns_only_when_asked(fake):

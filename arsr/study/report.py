@@ -542,6 +542,13 @@ def accuracy_table(eval_df: pd.DataFrame, reference: str | None = None, *, metri
         if method in BEYOND_PAPER:
             notes.append(NOTE_BEYOND)
         rows.append(row)
+    seeds_of = {rec: sorted(int(k) for k in set(eval_df.loc[eval_df["recognizer"] == rec, "recognizer_seed"]))
+                for rec in recognizers}
+    if "st_resnet" in seeds_of and len(seeds_of["st_resnet"]) < max(len(v) for v in seeds_of.values()):
+        notes.append(f"ST-ResNet is trained with recognizer seed{'s' if len(seeds_of['st_resnet']) > 1 else ''} "
+                     f"{', '.join(map(str, seeds_of['st_resnet']))} only (recognition.st_resnet_seeds), TSN with "
+                     f"{', '.join(map(str, seeds_of.get('tsn', [])))}: ST-ResNet decides no claim and costs as much "
+                     "to train as TSN's two streams, so its cells vary by SR seed only.")
     table = pd.DataFrame(rows, index=pd.Index([ROW_LABELS[m] for m in methods], name="method"))
     table.columns = pd.MultiIndex.from_tuples(table.columns, names=["source", "recognizer", "stream"])
     return _notes(table, notes)
