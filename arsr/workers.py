@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any, Callable, Sequence
 
-__all__ = ["worker_count", "loader_workers", "per_process", "single_threaded", "process_pool", "Job", "JobError",
+__all__ = ["worker_count", "loader_workers", "per_process", "single_threaded", "one_thread", "process_pool", "Job", "JobError",
            "run_jobs", "progress_bar"]
 
 
@@ -111,7 +111,7 @@ def run_jobs(jobs: Sequence[Job], processes: int | None, *, desc: str, progress:
     n = min(worker_count(processes), len(jobs))
     if n <= 1:
         results = []
-        with _one_thread() if worker_count(processes) > 1 else contextlib.nullcontext():
+        with one_thread() if worker_count(processes) > 1 else contextlib.nullcontext():
             for job in jobs:
                 try:
                     results.append(job.fn(*job.args, **job.kwargs, progress=progress))
@@ -160,7 +160,7 @@ def run_jobs(jobs: Sequence[Job], processes: int | None, *, desc: str, progress:
 
 
 @contextlib.contextmanager
-def _one_thread():
+def one_thread():
     """This process on one torch and one OpenCV thread for the block (what a pool process has)."""
     import cv2
     import torch

@@ -26,7 +26,7 @@ import os
 import shutil
 import statistics
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 MODES = ("1", "2", "1t")
@@ -35,18 +35,10 @@ MODES = ("1", "2", "1t")
 @contextmanager
 def threads(mode: str):
     """Mode ``1t``: one torch and one OpenCV thread in this process for the block."""
-    import cv2
-    import torch
+    from arsr.workers import one_thread
 
-    before = torch.get_num_threads(), cv2.getNumThreads()
-    if mode == "1t":
-        torch.set_num_threads(1)
-        cv2.setNumThreads(1)
-    try:
+    with one_thread() if mode == "1t" else nullcontext():
         yield
-    finally:
-        torch.set_num_threads(before[0])
-        cv2.setNumThreads(before[1])
 
 
 def main() -> int:

@@ -33,6 +33,7 @@ def study(tmp_path):
         (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
     params = yaml.safe_load((ROOT / "profiles/tiny.yaml").read_text())
     params["data"]["synthetic"].update(FEWER_CLIPS)
+    params["data"]["validation_groups"] = 0  # one training group per class: none to hold out
     params["prepare"]["workers"] = 2
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     return tmp_path

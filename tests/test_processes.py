@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -23,28 +22,13 @@ from arsr.study import layout
 from arsr.study.lr_baselines import train_lr_baselines
 from arsr.study.recognizers import train_recognizers
 from arsr.study.sr import train_sr_seeds
-from arsr.workers import JobError
+from arsr.workers import JobError, one_thread
 
 from test_recognition_train import write_toy_store
 from test_study_stages import TINY_RECOGNITION, TINY_SR
 
 REPO = Path(__file__).resolve().parents[1]
 POOL = 2
-
-
-@contextmanager
-def one_thread():
-    """One torch and one OpenCV thread: what each process of a pool runs with (the reference)."""
-    import cv2
-
-    before = torch.get_num_threads(), cv2.getNumThreads()
-    torch.set_num_threads(1)
-    cv2.setNumThreads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before[0])
-        cv2.setNumThreads(before[1])
 
 
 def assert_same_weights(a: Path, b: Path) -> int:
