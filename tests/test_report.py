@@ -631,7 +631,7 @@ def test_figures(fake):
     assert titles == ["HR", "Bicubic", "VDSR", "RCAN", "SRGAN", "ESRGAN", "SoSR", "SPMC", "VSR-DUF-16",
                       "VSR-DUF-52", "ToSR"]
     # the crop sits on the moving block (rows 12..24, columns 16..32 of a 48 x 64 frame)
-    y, x = report._motion_box(np.pad(np.ones((12, 16)), ((12, 24), (16, 32))), (12, 16))
+    y, x = report.figures._motion_box(np.pad(np.ones((12, 16)), ((12, 24), (16, 32))), (12, 16))
     assert (y, x) == (12, 16)
     fig = report.wmse_weight_figure(PreparedDataset(fake / "data/interim"), ["Class0/v_0"], [1])
     assert "WMSE" in fig.axes[1].get_title()

@@ -38,7 +38,7 @@ from ..paths import repo_root
 from .replication import (REPLICATION_HTML, REPLICATION_JSON, SEED_KEY, STUDY_JSON, TARGETS, VERDICT_KINDS,
                           Experiment, parse_exp_show, replication, seed_list, seed_of, select_seed_runs)
 from .report import AA_CLAIM, DASH, HR_CEILING_CLAIM, RHO_MARGIN, table_html
-from .report import _claim_decimals, _signed  # the study's digits for an estimate and its interval
+from .report.verdicts import _claim_decimals, _signed  # the study's digits for an estimate and its interval
 
 __all__ = ["EXPERIMENT_NAME", "ReplicationError", "exp_show", "study_at", "collect", "run", "wait_for", "report",
            "claims_frame", "runs_frame", "summary_frame", "replication_html", "main"]

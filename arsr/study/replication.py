@@ -25,7 +25,7 @@ large the fixed-effect interval is too short, and the per-seed columns are the o
 Spearman's rho (``psnr_not_predictive_*``) is pooled on Fisher's z = atanh(rho): rho is bounded
 by +-1 and its intervals are skewed near the bounds, z's nearly symmetric, so a half-width means
 the same on either side; the pooled interval is mapped back with tanh and read with the study's
-margin (:data:`arsr.study.report.RHO_MARGIN`). A rho interval that reaches +-1 has no finite z:
+margin (:data:`arsr.study.report.claims.RHO_MARGIN`). A rho interval that reaches +-1 has no finite z:
 that claim is left unpooled, saying why. The best-of claims (``sosr_beats_image_sr``,
 ``hr_is_the_ceiling``, ...) compare with each seed's strongest rival by mean, which may differ
 between seeds; their pooled interval is of the margin over that rival, and only their per-seed

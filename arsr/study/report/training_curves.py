@@ -1,0 +1,118 @@
+"""Training curves: the SR methods' and the recognizers' training loss, and whether each loss had
+flattened by the end of training."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from ...methods import LABELS, ORDER
+
+
+def sr_training_figure(curves: pd.DataFrame):
+    """Training loss of each SR method against its step (all phases in order), one line per
+    (phase, seed), one panel per method."""
+    import matplotlib.pyplot as plt
+
+    methods = [m for m in ORDER if m in set(curves["method"])]
+    ncol = min(3, max(1, len(methods)))
+    nrow = math.ceil(len(methods) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 2.6 * nrow), squeeze=False)
+    for ax, method in zip(axes.flat, methods):
+        part = curves[curves["method"] == method]
+        for (phase, seed), line in part.groupby(["phase", "seed"], sort=False):
+            ax.plot(line["step"], line["loss"], lw=1, label=f"{phase}, seed {seed}")
+        loss = part["loss"].dropna()
+        if len(loss) and (loss > 0).all() and loss.max() > 20 * loss.min():  # log only for wide ranges
+            ax.set_yscale("log")
+        ax.set_title(LABELS[method], fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6)
+    for ax in list(axes.flat)[len(methods):]:
+        ax.axis("off")
+    for row in axes:
+        row[0].set_ylabel("training loss", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def recognizer_training_figure(curves: pd.DataFrame):
+    """Training loss of each recognizer (the LR baselines' too) against the iteration, one panel per
+    model, one line per seed (log scale; dotted: where the learning rate steps, when logged)."""
+    import matplotlib.pyplot as plt
+
+    models = list(dict.fromkeys(curves["model"]))
+    ncol = min(3, max(1, len(models)))
+    nrow = math.ceil(len(models) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 2.5 * nrow), squeeze=False)
+    for ax, model in zip(axes.flat, models):
+        part = curves[curves["model"] == model]
+        for seed, line in part.groupby("seed", sort=True):
+            line = line.sort_values("iteration")
+            ax.plot(line["iteration"], line["loss"], lw=1, label=f"seed {seed}")
+            if "lr" in line.columns and line["lr"].notna().all():
+                steps = line["iteration"].to_numpy()[1:][np.diff(line["lr"].to_numpy()) != 0]
+                for x in steps:
+                    ax.axvline(x, color="grey", ls=":", lw=0.8)
+        if (part["loss"] > 0).all():
+            ax.set_yscale("log")
+        ax.set_title(model, fontsize=9)
+        ax.set_xlabel("iteration", fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6)
+    for ax in list(axes.flat)[len(models):]:
+        ax.axis("off")
+    for row in axes:
+        row[0].set_ylabel("training loss", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def training_trends(sr_curves: pd.DataFrame | None, recognizer_curves: pd.DataFrame | None) -> pd.DataFrame:
+    """Has each training loss flattened? Per SR method and phase: the change of the loss from the
+    third to the last quarter of its logged steps (``arsr.stats.late_change``); per recognizer
+    (the LR baselines' too) whose curves log the learning rate: the change within the last
+    constant-rate stretch of its step schedule, second half over first (``arsr.stats.final_segment_change``:
+    the step itself lowers the loss, the question is whether it had settled at the final rate),
+    else the quarters. In %, mean and range over seeds, ``trend`` of the mean ("flat" within 5%),
+    and ``measured`` saying which."""
+    from ...stats import final_segment_change, late_change, trend
+
+    rows = []
+    for curves, keys, kind in ((sr_curves, ["method", "phase"], "SR"), (recognizer_curves, ["model"], "recognizer")):
+        if curves is None or not len(curves):
+            continue
+        for key, part in curves.groupby(keys, sort=False):
+            key = key if isinstance(key, tuple) else (key,)
+            by_rate = kind == "recognizer" and "lr" in part.columns and part["lr"].notna().all()
+            changes = []
+            for _, line in part.groupby("seed"):
+                line = line.sort_values("iteration")
+                changes.append(final_segment_change(line["loss"], line["lr"]) if by_rate
+                               else late_change(line["loss"].tolist()))
+            finite = [c for c in changes if math.isfinite(c)]
+            mean = float(np.mean(finite)) if finite else math.nan
+            name = LABELS.get(key[0], key[0]) if kind == "SR" else key[0]
+            rows.append({"kind": kind, "model": name, "phase": key[1] if len(key) > 1 else "",
+                         "change_pct": 100 * mean,
+                         "seed_range_pct": (f"{100 * min(finite):+.1f} .. {100 * max(finite):+.1f}"
+                                            if len(finite) > 1 else ""),
+                         "trend": trend(mean),
+                         "measured": "last-rate stretch" if by_rate else "last vs third quarter"})
+    return pd.DataFrame(rows, columns=["kind", "model", "phase", "change_pct", "seed_range_pct", "trend", "measured"])
+
+
+def trends_prose(trends: pd.DataFrame) -> str:
+    """One sentence: which losses had flattened and which still moved."""
+    if not len(trends):
+        return "No training curves were logged."
+    name = lambda r: f"{r.model} ({r.phase})" if r.phase else r.model  # noqa: E731
+    flat = [name(r) for r in trends.itertuples() if r.trend == "flat"]
+    moving = [f"{name(r)} {r.change_pct:+.0f}%" for r in trends.itertuples() if r.trend in ("falling", "rising")]
+    text = f"{len(flat)} of {len(trends)} training losses had flattened (last quarter within 5% of the third)."
+    if moving:
+        text += (" Still moving at the end, so longer training could change their results: "
+                 + ", ".join(moving) + ".")
+    return text
