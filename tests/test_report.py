@@ -871,7 +871,17 @@ def test_claims_table_verdicts():
     assert claims.attrs["direction"]["psnr_not_predictive_fusion"] == "inverse"
     assert "predicts accuracy inversely" in c.loc["psnr_not_predictive_fusion", "comparison"]
     assert "reversed: PSNR predicts accuracy inversely" in report.claims_prose(claims)
-    assert set(claims["verdict"]) <= {"holds", "reversed", "inconclusive"}
+    # every claim the scenario decides, and no other. PSNR against top-1, the Pearson correlation of their
+    # ranks by hand (PSNR ranks 1..10, top-1 ranks with ties averaged): spatial -9.5 / sqrt(82.5 * 81.5) ~ -0.12,
+    # weak, its interval inside +-0.5: "does not predict" holds; temporal -65 / sqrt(82.5 * 80) ~ -0.80: reversed
+    assert dict(zip(claims["name"], claims["verdict"])) == {
+        "sr_beats_bicubic": "holds", "sosr_beats_image_sr": "inconclusive", "tosr_beats_video_sr": "reversed",
+        "sosr_tosr_best_fusion": "holds", "hr_is_the_ceiling": "holds", "wmse_beats_mse_vdsr": "holds",
+        "wmse_beats_mse_esrgan": "inconclusive", "warp_helps_vdsr": "reversed",
+        "psnr_not_predictive_spatial": "holds", "psnr_not_predictive_temporal": "reversed",
+        "psnr_not_predictive_fusion": "reversed"}
+    assert c.loc["psnr_not_predictive_spatial", "difference"] == pytest.approx(-9.5 / math.sqrt(82.5 * 81.5))
+    assert c.loc["psnr_not_predictive_temporal", "difference"] == pytest.approx(-65 / math.sqrt(82.5 * 80))
     for r in claims.itertuples():
         assert r.ci_low <= r.difference <= r.ci_high, r.name
     # deterministic
@@ -1196,6 +1206,14 @@ def test_report_notebook_on_fake_results(tmp_path, default_params):
     # the A/A control: the twin scores as vdsr does (write_aa_control's shift 0): no difference, inconclusive
     assert claims["aa_control"]["difference"] == 0 and claims["aa_control"]["family_verdict"] == "inconclusive"
     assert claims["sr_beats_bicubic"]["family_verdict"] == "holds"
+    # the HTML's claims table shows study.json's verdicts, row for row, and the known ones where they are known
+    shown = [row for row in find_table(html_tables(text), ["Super-resolution beats bicubic upscaling (TSN fusion)"])[1:]
+             if row and row[0][1] == "th" and len(row) > 2]
+    assert [(r[-3][0], r[-1][0]) for r in shown] == [(c["verdict"], c["family_verdict"]) for c in head["claims"]]
+    by_claim = {r[0][0]: (r[-3][0], r[-1][0]) for r in shown}
+    assert by_claim["Super-resolution beats bicubic upscaling (TSN fusion)"] == ("holds", "holds")
+    assert by_claim["A/A control: VDSR retrained with other SR seeds differs from itself (TSN fusion)"] == (
+        "inconclusive", "inconclusive")
     assert head["tsn_top1"]["fusion"]["hr"] == pytest.approx(_acc("hr", "tsn", "fusion", 0) + 0.5)
     assert head["provenance"]["dataset"] == "synthetic"
     fingerprint = PreparedDataset(study / "data/interim").fingerprint
