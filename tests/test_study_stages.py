@@ -203,8 +203,17 @@ def test_recognizer_features_come_from_the_seeds_spatial_tsn(study):
 def test_train_recognizers_summary_and_log(study):
     metrics, log = study["runs"].metrics, study["runs"].log
     assert set(metrics) == {"tsn_rgb", "tsn_flow", "st_resnet", "feature_tsn_rgb", "feature_tsn_flow", "seconds"}
-    assert 0 <= metrics["tsn_rgb"]["train_accuracy"] <= 1 and metrics["st_resnet"]["epochs"] == 1
+    assert metrics["st_resnet"]["epochs"] == 1
     assert list(log.columns[:6]) == REC_COLUMNS
+    # each seed's summary is the last row of its training log, and the model's the mean over its seeds
+    for name in ("tsn_rgb", "tsn_flow", "st_resnet"):
+        last = log[log["model"] == name].groupby("seed").tail(1).set_index("seed")
+        per_seed = metrics[name]["per_seed"]
+        assert sorted(per_seed) == sorted(str(s) for s in last.index), name
+        for seed, row in last.iterrows():
+            assert per_seed[str(seed)]["train_accuracy"] == pytest.approx(row["accuracy"]), (name, seed)
+            assert per_seed[str(seed)]["train_loss"] == pytest.approx(row["loss"]), (name, seed)
+        assert metrics[name]["train_accuracy"] == pytest.approx(last["accuracy"].mean()), name
     assert set(log["model"]) == {"tsn_rgb", "tsn_flow", "st_resnet", "feature_tsn_rgb", "feature_tsn_flow"}
     # the feature network and rdsr's teachers are other models than the scoring TSN (another seed, another file)
     for name in ("tsn_rgb", "tsn_flow"):
