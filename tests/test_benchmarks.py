@@ -1,6 +1,7 @@
 """benchmarks/: the scale benchmark's smallest run prints the tables it promises; the GPU smoke
-script parses and, without CUDA, refuses with status 2 instead of passing having done nothing; the
-ST-ResNet speed benchmark's smallest run prints its table."""
+script runs its three steps in order and stops at the first failure with its status (a stand-in
+Python says CUDA is there), and, without CUDA, refuses with status 2 instead of passing having done
+nothing; the ST-ResNet speed benchmark's smallest run prints its table."""
 from __future__ import annotations
 
 import os
@@ -90,9 +91,47 @@ def test_scale_extrapolation_table(quick_run):
     assert "reference data was not found" in quick_run or "real UCF101 clip" in quick_run
 
 
+#: A stand-in for Python that says CUDA is there (2 GPUs), logs every other call and fails the step
+#: named by $FAIL_STEP with status 3: what gpu_smoke.sh does with each answer, without a GPU.
+FAKE_PYTHON = """#!/usr/bin/env bash
+case "$*" in
+    *torch.cuda.is_available*) echo 1; exit 0 ;;
+    *torch.cuda.device_count*) echo 2; exit 0 ;;
+esac
+echo "$*" >> "$SMOKE_LOG"
+if [ -n "${FAIL_STEP:-}" ] && [[ "$*" == *"gpu_smoke.py $FAIL_STEP "* ]]; then
+    exit 3
+fi
+"""
+
+
 @pytest.mark.skipif(shutil.which("bash") is None, reason="bash not installed")
-def test_gpu_smoke_script_parses():
-    assert subprocess.run(["bash", "-n", str(SMOKE)], capture_output=True).returncode == 0
+def test_gpu_smoke_runs_its_steps_in_order_and_stops_at_the_first_failure(tmp_path):
+    fake = tmp_path / "python"
+    fake.write_text(FAKE_PYTHON)
+    fake.chmod(0o755)
+    work, log = tmp_path / "work", tmp_path / "calls.log"
+
+    def smoke(fail_step: str = "") -> tuple[subprocess.CompletedProcess, list[str]]:
+        log.write_text("")
+        env = {**os.environ, "PYTHON": str(fake), "GPU_SMOKE_WORK": str(work), "SMOKE_LOG": str(log),
+               "FAIL_STEP": fail_step}
+        run = subprocess.run(["bash", str(SMOKE)], env=env, capture_output=True, text=True, timeout=60)
+        return run, log.read_text().splitlines()
+
+    run, calls = smoke()
+    assert run.returncode == 0, run.stderr
+    assert calls == [f"benchmarks/gpu_smoke.py stages --work {work}",
+                     f"benchmarks/gpu_smoke.py flow --work {work}",
+                     "-m torch.distributed.run --standalone --nproc_per_node=2 benchmarks/gpu_smoke.py ddp "
+                     f"--work {work}"]
+    assert "torchrun --nproc_per_node=2" in run.stdout
+    assert run.stdout.splitlines()[-1].startswith("gpu_smoke: all steps passed in ")
+    # (b) fails: the script stops there, with its status, and never runs (c)
+    run, calls = smoke("flow")
+    assert run.returncode == 3
+    assert [c.split()[1] for c in calls] == ["stages", "flow"]
+    assert "all steps passed" not in run.stdout
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available: the smoke script would really run")
