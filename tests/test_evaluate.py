@@ -69,7 +69,11 @@ def test_table_has_every_row_and_quality(toy, recognizers, tmp_path):
                 for s in ("spatial", "temporal", "fusion")}
     assert set(zip(table["method"], table["recognizer"], table["stream"])) == expected and len(table) == 12
     assert (table["n_videos"] == 3).all()
-    assert table["top1"].between(0, 100).all() and (table["top5"] == 100).all()  # 3 classes: top-5 is sure
+    for t in tables:  # every row's top-1 is that of its own class scores (argmax = label)
+        for (rec, stream), s in t.scores.items():
+            row = t.table[(t.table["recognizer"] == rec) & (t.table["stream"] == stream)]
+            assert row["top1"].item() == pytest.approx(100 * np.mean(s.argmax(1) == t.labels)), (rec, stream)
+    assert (table["top5"] == 100).all()  # 3 classes: the label is always among the top 5
     hr, bic = tables[1].table, tables[0].table
     assert math.isinf(hr["psnr"].iloc[0]) and hr["ssim"].iloc[0] == pytest.approx(1.0)
     assert 15 < bic["psnr"].iloc[0] < 60 and 0 < bic["ssim"].iloc[0] < 1
@@ -87,6 +91,26 @@ def test_table_has_every_row_and_quality(toy, recognizers, tmp_path):
     np.testing.assert_allclose(r.scores[("tsn", "fusion")], expect, rtol=1e-6)
     top1 = 100 * np.mean(r.scores[("tsn", "fusion")].argmax(1) == r.labels)
     assert r.table.query("recognizer == 'tsn' and stream == 'fusion'")["top1"].item() == pytest.approx(top1)
+
+
+def test_top1_and_top5_of_known_scores():
+    """7 classes, 4 videos whose label ranks 1st, 2nd, 5th and 6th among its class scores: top-1 is
+    25%, top-5 75%, and each video's prediction is its best-scored class."""
+    from arsr.evaluate import _result
+
+    def scores_ranking(label: int, rank: int, n_classes: int = 7) -> np.ndarray:
+        others = [c for c in range(n_classes) if c != label]
+        best_first = others[:rank - 1] + [label] + others[rank - 1:]
+        s = np.zeros(n_classes, np.float32)
+        s[best_first] = np.arange(n_classes, 0, -1)
+        return s
+
+    labels = np.array([0, 1, 2, 3])
+    scores = np.stack([scores_ranking(label, rank) for label, rank in zip(labels, (1, 2, 5, 6))])
+    r = _result("m", ["a", "b", "c", "d"], labels, {("tsn", "fusion"): scores}, [f"c{k}" for k in range(7)])
+    assert r.table["top1"].item() == 25.0 and r.table["top5"].item() == 75.0
+    assert r.predictions["prediction"].tolist() == [0, 0, 0, 0]
+    assert r.per_class.set_index("label")["top1"].tolist()[:4] == [100.0, 0.0, 0.0, 0.0]
 
 
 class Shifted(SRMethod):
