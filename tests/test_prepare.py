@@ -143,8 +143,8 @@ def test_bad_video_errors_or_is_skipped(tmp_path):
     # every bad video of the run is listed, not only the first
     lines = bad.read_text().splitlines()
     assert lines[0] == "problem\tvideo\tdetail" and len(lines) == 3
-    assert [line.split("\t")[:2] for line in lines[1:]] == [["unreadable", "unlabelled_zz_broken"],
-                                                            ["unreadable", "unlabelled_zz_broken2"]]
+    assert [line.split("\t")[:2] for line in lines[1:]] == [["unreadable", "unlabelled/zz_broken"],
+                                                            ["unreadable", "unlabelled/zz_broken2"]]
     # the good video finished before the error stays prepared
     index, stats = prepare_dataset(records, tmp_path / "out", PrepareSettings(), workers=1,
                                    on_bad_video="skip", progress=False, bad_videos=bad)
@@ -413,14 +413,15 @@ def test_dvc_finds_the_stages_after_a_resumed_prepare_up_to_date(tmp_path):
     repo = tmp_path / "study"
     repo.mkdir()
     (repo / "prepare.py").write_text(_PREPARE_SCRIPT)
-    data = _data(repo / "raw", synthetic={**TINY, "n_classes": 2, "clips_per_class": 2, "n_unlabelled": 0})
+    data = _data(repo / "raw", synthetic={**TINY, "n_classes": 2, "clips_per_class": 2, "n_unlabelled": 1})
     stages = {"stages": {
         "prepare": {"cmd": f"{sys.executable} prepare.py '{json.dumps(data)}'", "deps": ["prepare.py"],
                     "outs": [{"data/interim": {"persist": True}}]},
         "after": {"cmd": "ls data/interim/videos > after.txt && date +%s%N >> after.txt",
                   "deps": ["data/interim"], "outs": ["after.txt"]}}}
     (repo / "dvc.yaml").write_text(json.dumps(stages))
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    (repo / "params.yaml").write_text("{}\n")  # with dvc.yaml: a study root for arsr.paths
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "ARSR_ROOT": str(repo)}
 
     def run(*argv) -> str:
         done = subprocess.run([dvc, *argv], cwd=repo, env=env, capture_output=True, text=True, timeout=600)

@@ -144,7 +144,7 @@ def _list(data: dict, workers: int, progress: bool):
 
 def write_bad_videos(path: str | Path, *, missing=None, unreadable: dict | None = None) -> None:
     """List a run's bad videos in ``path`` (tab-separated ``problem``, ``video``, ``detail``: one
-    line per video, ``missing`` ones as the lists name them, ``unreadable`` ones by folder key with
+    line per video, ``missing`` ones as the lists name them, ``unreadable`` ones by video id with
     the reader's error), atomically; ``None`` keeps that kind's lines of the file as they are, so
     the listing and prepare fill one file. A file left with no video is removed."""
     path = resolve(path)
@@ -331,7 +331,8 @@ def prepare_dataset(records, out_dir: str | Path, settings: PrepareSettings, *, 
     finally:
         bar.close()
     if bad_videos is not None:
-        write_bad_videos(bad_videos, unreadable=errors)
+        ids = {key: record.video_id for record, key in mine}
+        write_bad_videos(bad_videos, unreadable={ids[key]: err for key, err in errors.items()})
     if errors and on_bad_video != "skip":
         raise _bad_video(errors, bad_videos)
     if sharded:
