@@ -43,11 +43,16 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-import numpy as np
+# FFmpeg's own messages ("File ended prematurely", ...) only when fatal: the command names a file it
+# cannot read or write in its own one line. Read when OpenCV first opens a file; a value set by the
+# user is kept.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "8")
 
-from .cli_sr import SCALE, SR_MODELS, CLIError, load_method, one_line, read_params, study_root
-from .data.video import VideoReader, VideoReadError, VideoWriteError, VideoWriter, read_video
-from .methods import IMAGE_SR, SR_TRAINABLE
+import numpy as np  # noqa: E402
+
+from .cli_sr import SCALE, SR_MODELS, CLIError, load_method, one_line, read_params, study_root  # noqa: E402
+from .data.video import VideoReader, VideoReadError, VideoWriteError, VideoWriter, read_video  # noqa: E402
+from .methods import IMAGE_SR, SR_TRAINABLE  # noqa: E402
 
 __all__ = ["main", "build_parser", "load_method", "upscale_frames", "CLIError"]
 
