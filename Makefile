@@ -24,8 +24,9 @@ replication: study
 test: setup
 	$(PY) -m pytest
 
+# JupyterLab refuses to start as root unless told; containers often run as root.
 lab: setup
-	jupyter lab
+	jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 setup: $(STAMP) .dvc/config
 

@@ -1,8 +1,9 @@
 """The command line ``arsr``: a video super-resolved x4 by one of the study's methods, and the
 classes the study's two-stream TSN sees in a video.
 
-    arsr upscale clip.avi clip_x4.mkv --method tosr          # the study's trained ToSR (seed 0)
-    arsr upscale clip.avi clip_x4.mkv --method vdsr --weights my_vdsr/sr/model.pt
+    arsr upscale clip.avi clip_x4.mkv                        # the study's trained VDSR (seed 0): quick on a CPU
+    arsr upscale clip.avi clip_x4.mkv --method tosr          # the study's ToSR: ~1 min per frame on a CPU
+    arsr upscale clip.avi clip_x4.mkv --method vdsr --weights vdsr_y.pt   # published weights: sizes read from the file
     arsr upscale clip.avi clip_x4.mkv --method bicubic       # MATLAB bicubic, no weights
     arsr recognize clip.avi                                  # an HR video
     arsr recognize clip_lr.avi --sr sosr                     # an LR video, super-resolved first
@@ -10,74 +11,57 @@ classes the study's two-stream TSN sees in a video.
 ``upscale`` streams: frames are decoded, super-resolved (video methods with their window of
 frames around each one) and encoded a few at a time (:func:`upscale_frames`), into a lossless
 file (FFV1 in .mkv/.avi; ``arsr.data.video.VideoWriter``) written under a temporary name and
-renamed at the end. A method's weights are the study's trained model
+renamed at the end. A method's weights (:mod:`arsr.cli_sr`) are the study's trained model
 (``data/models/sr/<method>/seed<k>``) unless ``--weights`` names a file; its sizes come from the
 ``config.json`` the trainer writes beside each ``model.pt``, else from ``params.yaml``'s
 ``sr.<method>`` (``--params`` for another file, e.g. ``profiles/paper.yaml`` for the published
-sizes). ``recognize`` scores the video as ``arsr.evaluate`` scores a test video (TSN's test
-protocol, the study's ``evaluate.num_frames`` and ``evaluate.crops``, flow with
-``prepare.flow_method``) and prints the top classes of the two-stream fusion, with their softmax
-probabilities.
+sizes); a bare file that fits neither is read for the sizes its tensors fix
+(:mod:`arsr.archs.fit`: VDSR's channels, width, depth and biases), and the line says which it used.
+Before a slow method starts, ``upscale`` times one frame and says how long the clip will take.
+Every written file is counted again before it takes its name (a full disk fails with its free
+space); Ctrl-C and SIGTERM end the run without a partial or temporary file. ``recognize`` scores
+the video as ``arsr.evaluate`` scores a test video (TSN's test protocol, the study's
+``evaluate.num_frames`` and ``evaluate.crops``, flow with ``prepare.flow_method``) and prints the
+top classes of the two-stream fusion, with their softmax probabilities.
 
 A bad input (a missing or empty video, weights of another architecture or size, an output that
-cannot be written) ends with one line on stderr naming the file and the fix, and exit status 2.
+cannot be written) ends with one line on stderr naming the file and the fix, and exit status 2;
+an interrupt, status 130 (Ctrl-C), 143 (SIGTERM) or 129 (SIGHUP), with no output file.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
+import signal
 import sys
 import tempfile
+import threading
 from itertools import chain, islice
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-import numpy as np
+# FFmpeg's own messages ("File ended prematurely", ...) only when fatal: the command names a file it
+# cannot read or write in its own one line. Read when OpenCV first opens a file; a value set by the
+# user is kept.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "8")
 
-from .data.video import VideoReader, VideoReadError, VideoWriteError, VideoWriter, read_video
-from .methods import IMAGE_SR, SR_TRAINABLE
-from .params_file import ParamError, load_params
-from .paths import repo_root
+import numpy as np  # noqa: E402
+
+from .cli_sr import SCALE, SR_MODELS, CLIError, load_method, one_line, read_params, study_root  # noqa: E402
+from .data.video import VideoReader, VideoReadError, VideoWriteError, VideoWriter, read_video  # noqa: E402
+from .methods import IMAGE_SR, SR_TRAINABLE  # noqa: E402
 
 __all__ = ["main", "build_parser", "load_method", "upscale_frames", "CLIError"]
 
-#: Where the study keeps its trained models, relative to its root (``dvc.yaml``'s outs).
-SR_MODELS = "data/models/sr"
+#: Where the study keeps its trained recognisers and class names, relative to its root (``dvc.yaml``'s
+#: outs; the SR models: ``arsr.cli_sr.SR_MODELS``).
 RECOGNIZERS = "data/models/recognizers"
 CLASSES = "data/interim/classes.csv"
 #: Used where no params.yaml is at hand: ``arsr.evaluate``'s defaults (TSN's test protocol).
 DEFAULT_NUM_FRAMES, DEFAULT_CROPS, DEFAULT_FLOW = 25, "center", "dis"
-SCALE = 4
-
-
-class CLIError(Exception):
-    """A bad input the user can fix: its message is one line naming the file and the fix."""
-
-
-# ---------------------------------------------------------------------------------------------
-# The study's settings and files
-
-
-def _study_root() -> Path | None:
-    try:
-        return repo_root()
-    except FileNotFoundError:
-        return None
-
-
-def _params(path: str | None) -> tuple[dict | None, str]:
-    """params.yaml (``path``, else the study root's; None outside the study) and its name."""
-    if path is None:
-        root = _study_root()
-        if root is None:
-            return None, "arsr.train.presets (no params.yaml: not inside the study)"
-        path = root / "params.yaml"
-    try:
-        return load_params(path), str(path)
-    except ParamError as err:
-        raise CLIError(f"{err} (--params)") from None
 
 
 def _device(name: str):
@@ -94,104 +78,8 @@ def _device(name: str):
     return device
 
 
-def _train_stage(method: str) -> str:
-    from .train.presets import BASES
-
-    return f"{'finetune_sr' if method in BASES else 'train_sr'}@{method}"
-
-
-def _one_line(err: BaseException, path: Path) -> str:
-    """The first line of a library error, naming ``path`` if it does not already."""
-    line = str(err).strip().splitlines()[0].rstrip(":") if str(err).strip() else type(err).__name__
-    return line if str(path) in line else f"{path}: {line}"
-
-
 # ---------------------------------------------------------------------------------------------
 # SR methods
-
-
-def load_method(method: str, weights: str | os.PathLike | None = None, *, seed: int = 0,
-                params: str | None = None, device=None):
-    """The ``arsr.sr_methods`` method ``method`` (``bicubic`` or one of ``arsr.methods.SR_TRAINABLE``)
-    with ``weights`` (default: the study's trained model of ``seed``); :class:`CLIError` on any
-    file that does not fit."""
-    from .sr_methods import bicubic_method
-
-    if method == "bicubic":
-        if weights is not None:
-            raise CLIError(f"{weights}: bicubic has no weights; leave out --weights")
-        return bicubic_method(SCALE, device=device)
-    if method not in SR_TRAINABLE:
-        raise CLIError(f"--method {method}: unknown; choose bicubic or one of {', '.join(SR_TRAINABLE)}")
-    if weights is None:
-        return _study_method(method, seed, device)
-    return _method_from_file(method, Path(weights), params, device)
-
-
-def _study_method(method: str, seed: int, device):
-    from .study.sr import load_sr_method
-
-    fix = f"run the study's `dvc repro {_train_stage(method)}`, or pass --weights FILE"
-    root = _study_root()
-    if root is None:
-        raise CLIError(f"no trained {method}: not inside the arsr study (no dvc.yaml and params.yaml at or "
-                       f"above {Path.cwd()}); run from the study's root, or pass --weights FILE")
-    folder = root / SR_MODELS / method / f"seed{seed}"
-    spec = folder / "method.json"
-    if not spec.is_file():
-        raise CLIError(f"{spec} not found: {method} (seed {seed}) is not trained; {fix}")
-    try:
-        last = json.loads(spec.read_text())["phases"][-1]["name"]
-    except (ValueError, KeyError, IndexError, TypeError):
-        raise CLIError(f"{spec} is damaged; {fix} again") from None
-    model_file = folder / last / "model.pt"
-    if not model_file.is_file():
-        raise CLIError(f"{model_file} not found: the training of {method} (seed {seed}) has not finished; {fix}")
-    try:
-        return load_sr_method(root / SR_MODELS, method, seed, device=device)
-    except (ValueError, KeyError, TypeError, RuntimeError, OSError) as err:
-        raise CLIError(f"{_one_line(err, model_file)}; {fix} again") from None
-
-
-def _method_from_file(method: str, weights: Path, params_path: str | None, device):
-    from .sr_methods import default_device, method_from_model
-    from .train.config import ConfigError
-    from .train.presets import method_phases
-    from .train.sr_trainer import load_generator
-
-    if not weights.is_file():
-        raise CLIError(f"{weights}: no such weight file; check the path, or leave out --weights for the "
-                       f"study's trained {method}")
-    arch = method_phases(method)[-1].config["arch"]
-    config_file = weights.parent / "config.json"
-    if config_file.is_file():  # the trainer's phase folder: the sizes the weights were trained with
-        try:
-            config = json.loads(config_file.read_text())
-        except ValueError:
-            raise CLIError(f"{config_file} is not valid JSON; restore it or move the weights elsewhere") from None
-        source = str(config_file)
-        if config.get("arch") != arch:
-            raise CLIError(f"{weights} was trained as {config.get('arch')!r} ({config_file}), but {method} is a "
-                           f"{arch!r}; pass --method with the weights' method, or a {method} weight file")
-    else:
-        from .study.sr import method_overrides
-
-        params, source = _params(params_path)
-        sr = (params or {}).get("sr") or {}
-        try:
-            overrides = method_overrides(sr, method, 0) if "common" in sr else {}
-            config = method_phases(method, overrides)[-1].config
-        except (ConfigError, ParamError, ValueError) as err:
-            raise CLIError(f"{source}: sr.{method}: {err}; fix it or pass --params FILE") from None
-        source = f"sr.{method} of {source}" if sr else source
-    try:
-        model = load_generator(weights, config, device="cpu")
-    except (ValueError, KeyError, TypeError, RuntimeError, OSError, ConfigError) as err:
-        what = method if method == arch else f"{method} ({arch})"
-        raise CLIError(f"{_one_line(err, weights)}: it is not a {what} with the sizes of {source}; "
-                       f"pass a {method} weight file of those sizes, or --params FILE whose "
-                       f"sr.{method}.arch_kwargs match it") from None
-    return method_from_model(model, method, device=default_device(device))
 
 
 def upscale_frames(method, frames: Iterable[np.ndarray], chunk: int | None = None) -> Iterator[np.ndarray]:
@@ -262,6 +150,35 @@ def _check_output(dst: Path, src: Path) -> None:
                        "output folder") from None
 
 
+#: Above this many seconds for the whole clip, ``upscale`` says how long it will take before it starts.
+SLOW_S = 10.0
+#: Methods that run at interactive speed on a CPU (the default among them), offered when another is slow.
+FAST_METHODS = ("vdsr", "bicubic")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+def _time_estimate(method, head: list[np.ndarray], total: int, name: str) -> str | None:
+    """A line on how long the clip will take, measured on one frame (the first, super-resolved from
+    the frames read so far), or None when it is quick. The probe's frame is not kept: the clip's
+    frames are made in the method's own batches, as the library makes them."""
+    import time
+
+    start = time.perf_counter()
+    method.sr(np.stack(head), [0])
+    per_frame = time.perf_counter() - start
+    whole = per_frame * total if total else None
+    if (whole if whole is not None else per_frame) < SLOW_S:
+        return None
+    faster = "" if name in FAST_METHODS else f"; --method {FAST_METHODS[0]} is quicker on a CPU"
+    where = f"about {_duration(whole)} for {total} frames" if whole is not None else "frame count unknown"
+    return f"arsr upscale: {name} takes ~{per_frame:.1f} s per frame here ({where}){faster}"
+
+
 def cmd_upscale(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -282,6 +199,10 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                            f"(bicubic, {', '.join(IMAGE_SR)})")
         fps = video.fps if math.isfinite(video.fps) and video.fps > 0 else 25.0
         total = video.announced if args.max_frames is None else min(video.announced, args.max_frames)
+        if not args.quiet:
+            estimate = _time_estimate(method, head, total, args.method)
+            if estimate:
+                print(estimate, file=sys.stderr, flush=True)
         bar = tqdm(total=total or None, unit="frame", desc=f"upscale {args.method}", disable=args.quiet,
                    mininterval=1.0)
         try:
@@ -293,6 +214,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
             bar.close()
     w, h = out.size
     kind = "lossless" if out.lossless else "lossy: this container takes no lossless codec; use .mkv"
+    # out.written: the frames that close() counted again in the file it renamed onto dst
     print(f"{dst}: {out.written} frames {w}x{h} at {fps:g} fps, {out.fourcc.strip()} ({kind})")
     return 0
 
@@ -300,7 +222,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 def _recognizer_dir(args: argparse.Namespace, params: dict | None) -> Path:
     if args.recognizers:
         return Path(args.recognizers)
-    root = _study_root()
+    root = study_root()
     if root is None:
         raise CLIError("no trained recogniser: not inside the arsr study; run from the study's root, or pass "
                        "--recognizers DIR (a folder with tsn_rgb/ and tsn_flow/)")
@@ -317,7 +239,7 @@ def _class_names(args: argparse.Namespace, rgb_dir: Path) -> tuple[list[str] | N
         names = json.loads((rgb_dir / "recognizer.json").read_text()).get("class_names")
         if names:
             return list(names), str(rgb_dir / "recognizer.json")
-    root = _study_root()
+    root = study_root()
     path = Path(args.classes) if args.classes else (root / CLASSES if root else None)
     if path is None or not path.is_file():
         if args.classes:
@@ -339,7 +261,7 @@ def cmd_recognize(args: argparse.Namespace) -> int:
     from .study.fusion import PAPER_WEIGHTS, weights_in
 
     src = _input_video(args.video)
-    params, _ = _params(args.params)
+    params, _ = read_params(args.params)
     evaluate = (params or {}).get("evaluate") or {}
     num_frames = args.num_frames or int(evaluate.get("num_frames", DEFAULT_NUM_FRAMES))
     crops = args.crops or evaluate.get("crops", DEFAULT_CROPS)
@@ -360,7 +282,7 @@ def cmd_recognize(args: argparse.Namespace) -> int:
             raise CLIError(f"{streams['flow'] / 'model.pt'} scores another number of classes than "
                            f"{streams['rgb'] / 'model.pt'}: the streams were trained on different datasets; "
                            "pass --recognizers DIR with both streams of one training") from None
-        raise CLIError(f"{_one_line(err, folder)}; retrain with `dvc repro train_recognizers`") from None
+        raise CLIError(f"{one_line(err, folder)}; retrain with `dvc repro train_recognizers`") from None
     names, source = _class_names(args, streams["rgb"])
     if names is None:
         names = [f"class {k}" for k in range(tsn.num_classes)]
@@ -413,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("upscale", help="super-resolve a video x4, frame by frame, into a lossless file")
     up.add_argument("input", help="any video OpenCV reads (the LR video)")
     up.add_argument("output", help="the x4 video (.mkv or .avi: lossless FFV1)")
-    sr_options(up, "--method", "tosr")
+    sr_options(up, "--method", "vdsr")
     up.add_argument("--quiet", action="store_true", help="no progress bar")
     up.set_defaults(run=cmd_upscale)
 
@@ -431,19 +353,60 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM (or SIGHUP), raised where the program is, so that every ``finally`` and ``with``
+    block runs (the writer's temporary file is removed) before the process ends."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+#: Signals that end the process at once by default, leaving temporary files behind (SIGINT is
+#: Python's KeyboardInterrupt already; SIGKILL cannot be caught).
+_ENDING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextlib.contextmanager
+def _ending_signals_raise() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise :class:`Terminated` inside the block. Only in the main thread,
+    where Python runs signal handlers (a caller in another thread keeps the defaults)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated(signum)
+
+    before = {signum: signal.signal(signum, handler) for signum in _ENDING_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, previous in before.items():
+            signal.signal(signum, previous)
+
+
+_NOTHING_WRITTEN = {"upscale": "; no output file was written"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.max_frames is not None and args.max_frames < 1:
         print(f"arsr {args.command}: error: --max-frames {args.max_frames}: give 1 or more", file=sys.stderr)
         return 2
     try:
-        return args.run(args)
+        with _ending_signals_raise():
+            return args.run(args)
     except (CLIError, VideoReadError, VideoWriteError) as err:
         print(f"arsr {args.command}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"arsr {args.command}: interrupted", file=sys.stderr)
+        print(f"arsr {args.command}: interrupted{_NOTHING_WRITTEN.get(args.command, '')}", file=sys.stderr)
         return 130
+    except Terminated as stop:
+        print(f"arsr {args.command}: terminated ({signal.Signals(stop.signum).name})"
+              f"{_NOTHING_WRITTEN.get(args.command, '')}", file=sys.stderr)
+        return 128 + stop.signum
 
 
 if __name__ == "__main__":

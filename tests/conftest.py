@@ -12,15 +12,23 @@ import torch
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-REFDATA = Path(os.environ.get("ARSR_REFDATA", ROOT.parent / "shared" / "refdata"))
+#: Where the reference data are: ``ARSR_REFDATA`` when set (then it must be there), else ../shared/refdata.
+REFDATA_SET = os.environ.get("ARSR_REFDATA") or None
+REFDATA = Path(REFDATA_SET) if REFDATA_SET else ROOT.parent / "shared" / "refdata"
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
 @pytest.fixture(scope="session")
 def refdata() -> Path:
-    """The folder of public reference files; tests that need it skip where it is absent."""
+    """The folder of public reference files; tests that need it skip where it is absent, and fail
+    where ``ARSR_REFDATA`` names a folder that is not it (a typo would otherwise pass as a skip)."""
     if not (REFDATA / "README.md").is_file():
+        if REFDATA_SET:
+            what = "no such folder" if not REFDATA.is_dir() else "a folder without the reference data's README.md"
+            pytest.fail(f"ARSR_REFDATA={REFDATA_SET} is {what}: point it at the reference data folder (the "
+                        "one with README.md, set5/, weights/ ...) or unset it to use ../shared/refdata",
+                        pytrace=False)
         pytest.skip(
             f"reference data not found at {REFDATA} (it sits in ../shared/refdata beside the "
             "repository on the project's machines and CI; set ARSR_REFDATA to point elsewhere)"

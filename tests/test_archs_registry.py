@@ -73,3 +73,20 @@ def test_global_residual_by_name_starts_at_the_baseline_with_the_same_keys(name)
         torch.testing.assert_close(y, padded[..., 4:-4, 4:-4], atol=2.5e-3, rtol=0)
     else:
         torch.testing.assert_close(y, imresize(centre, 4), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("vdsr", {"in_ch": 1, "num_feat": 8, "num_conv": 4, "bias": False}),
+    ("vdsr", {"in_ch": 3, "num_feat": 6, "num_conv": 2, "bias": True}),
+    ("rrdbnet", {"num_feat": 8, "num_block": 2, "num_grow_ch": 4, "num_out_ch": 3}),
+    ("srresnet", {"num_in_ch": 3, "num_feat": 8, "num_block": 3, "num_out_ch": 3}),
+])
+def test_fitting_kwargs_read_the_sizes_from_the_tensors(name, kwargs):
+    from arsr.archs.fit import fitting_kwargs, format_kwargs
+
+    state = build_arch(name, **kwargs).state_dict()
+    assert fitting_kwargs(name, state) == kwargs
+    build_arch(name, **fitting_kwargs(name, state)).load_state_dict(state)  # strict: they fit
+    assert fitting_kwargs("duf", build_arch("duf", num_layer=16).state_dict()) is None  # no reader
+    assert fitting_kwargs(name, {"something.else": torch.zeros(1)}) is None  # not one of this arch
+    assert format_kwargs({"in_ch": 1, "bias": False}) == "{in_ch: 1, bias: false}"

@@ -126,7 +126,8 @@ def test_upscale_refuses_bad_inputs(files, tmp_path, capsys, monkeypatch):
         "missing input": (["nope.avi", out, "--method", "bicubic"], ["nope.avi", "no such file"]),
         "missing weights": ([clip, out, "--method", "vdsr", "--weights", "none.pt"], ["none.pt"]),
         "wrong size": ([clip, out, "--method", "vdsr", "--weights", files["dir"] / "vdsr_other_size.pt",
-                        "--params", files["params"]], ["vdsr_other_size.pt", "--params"]),
+                        "--params", files["params"]], ["vdsr_other_size.pt", "--params",
+                                                       "its tensors fit sr.vdsr.arch_kwargs {num_feat: 4}"]),
         "wrong architecture": ([clip, out, "--method", "vdsr", "--weights", files["duf16"]],
                                ["model.pt", "config.json", "'duf'"]),
         "bare file of another architecture": ([clip, out, "--method", "duf16", "--weights", files["vdsr"],
@@ -159,6 +160,109 @@ def test_upscale_refuses_bad_inputs(files, tmp_path, capsys, monkeypatch):
         code, _, err = _run(capsys, "upscale", clip, out, "--method", method, "--quiet")
         assert code == 2
         _one_line(err, "method.json", stage, "--weights")
+
+
+def test_upscale_defaults_to_a_method_quick_on_a_cpu_and_says_when_one_is_slow(files, tmp_path, capsys,
+                                                                               monkeypatch):
+    from arsr import cli
+    from arsr.cli import build_parser
+
+    assert build_parser().parse_args(["upscale", "a.avi", "b.mkv"]).method == "vdsr"
+    monkeypatch.setattr(cli, "SLOW_S", 0.0)  # every method is "slow": the estimate is printed
+    argv = ["upscale", files["clip"], tmp_path / "x4.mkv", "--method", "duf16", "--weights", files["duf16"],
+            "--device", "cpu"]
+    code, _, err = _run(capsys, *argv)
+    line = next(x for x in err.splitlines() if "s per frame" in x)
+    assert code == 0 and line.startswith("arsr upscale: duf16 takes ~") and "for 8 frames" in line
+    assert "--method vdsr is quicker" in line
+    code, _, err = _run(capsys, *argv, "--quiet")
+    assert code == 0 and "per frame" not in err
+
+
+def test_published_vdsr_weights_load_without_a_params_file(refdata, files, tmp_path, capsys):
+    """The released pytorch-vdsr weights (Y channel, no biases) fit no default VDSR: their sizes are
+    read from the tensors and said, and the result is VDSR(in_ch=1, bias=False)'s."""
+    weights = refdata / "weights" / "vdsr_y_twtygqyy_epoch50.pt"
+    out = tmp_path / "x4.mkv"
+    code, stdout, err = _run(capsys, "upscale", files["clip"], out, "--weights", weights, "--max-frames", 2,
+                             "--device", "cpu", "--quiet")
+    assert code == 0, err
+    assert "in_ch: 1" in err and "bias: false" in err and "arch_kwargs" in err
+    want = method_from_arch("vdsr", weights, device="cpu", in_ch=1, bias=False).sr(files["frames"], range(2))
+    np.testing.assert_array_equal(read_video(out), want)
+
+
+class _DroppingWriter:
+    """A cv2.VideoWriter that silently drops every frame after the first ``keep`` (as OpenCV does
+    on a full disk: write() returns nothing and a warning goes to the log)."""
+
+    def __init__(self, inner, keep: int):
+        self.inner, self.keep, self.calls = inner, keep, 0
+
+    def write(self, frame):
+        self.calls += 1
+        if self.calls <= self.keep:
+            self.inner.write(frame)
+
+    def release(self):
+        self.inner.release()
+
+    def isOpened(self):
+        return self.inner.isOpened()
+
+
+def test_upscale_fails_when_frames_could_not_be_written(files, tmp_path, capsys, monkeypatch):
+    import arsr.data.video as video
+
+    real = video._open_writer
+    monkeypatch.setattr(video, "_open_writer",
+                        lambda *a: (lambda w: w and _DroppingWriter(w, keep=3))(real(*a)))
+    out = tmp_path / "out" / "x4.mkv"
+    code, stdout, err = _run(capsys, "upscale", files["clip"], out, "--method", "bicubic", "--quiet")
+    assert code == 2 and stdout == ""
+    _one_line(err, str(out), "only 3 of the 8 frames could be written", "free on")
+    assert list((tmp_path / "out").iterdir()) == []  # no partial file, no temporary one
+
+
+_SLOW_UPSCALE = """
+import sys, time
+import arsr.cli as cli
+real = cli.upscale_frames
+def slow(method, frames, chunk=None):
+    for frame in real(method, frames, chunk=1):
+        time.sleep(0.2)
+        yield frame
+cli.upscale_frames = slow
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_sigterm_leaves_no_partial_or_temporary_file(tmp_path):
+    import signal
+    import time
+
+    frames = _clip(t=60)
+    clip = tmp_path / "long.mkv"
+    write_video(clip, frames)
+    (tmp_path / "slow.py").write_text(_SLOW_UPSCALE)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    proc = subprocess.Popen([sys.executable, str(tmp_path / "slow.py"), "upscale", str(clip), str(folder / "x4.mkv"),
+                             "--method", "bicubic", "--quiet"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        deadline = time.monotonic() + 120
+        while not list(folder.glob(".x4.mkv.*.tmp.mkv")) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert list(folder.glob(".x4.mkv.*.tmp.mkv")), "the writer never started"
+        time.sleep(0.5)  # a few frames in
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    _one_line(err, "terminated (SIGTERM)")
+    assert list(folder.iterdir()) == []
 
 
 def test_upscale_refdata_clip_bicubic(refdata, tmp_path, capsys):

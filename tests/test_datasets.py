@@ -78,8 +78,11 @@ def test_ucf101_lists_beside_root(refdata, tmp_path):
     shutil.copytree(_ucf_lists(refdata), tmp_path / "ucfTrainTestlist")
     parsed = list_ucf101(root, check_files=False)
     _placeholders(root, [r.path.relative_to(root) for r in parsed if r.label < 3])
-    records = list_ucf101(root, on_missing="skip")
-    assert {r.label for r in records} == {0, 1, 2}
+    with pytest.raises(DatasetError, match="class 'BabyCrawling' \\(and 97 more: BalanceBeam, .*on_empty_class: drop"):
+        list_ucf101(root, on_missing="skip")  # a subset of the classes: each class left empty is said
+    records = list_ucf101(root, on_missing="skip", on_empty_class="drop")
+    assert {r.label for r in records} == {0, 1, 2} and len(records.class_names) == 3
+    assert len(records.dropped_classes) == 98 and records.dropped_classes[0] == "BabyCrawling"
     assert records.skipped == len(parsed) - len(records) > 12000
 
 
@@ -157,7 +160,8 @@ def test_missing_files_error_names_them(tiny_ucf):
     assert "2 of 6 listed UCF101 videos" in message
     assert "Spin/v_Spin_g03_c01.avi" in message and "trainlist01.txt" in message
     assert "Jump/v_Jump_g01_c01.avi" in message and "testlist01.txt" in message
-    assert "on_missing='skip'" in message
+    assert "data.on_bad_video: skip" in message and "on_missing='skip'" in message  # params key, then Python
+    assert sorted(info.value.files) == ["Jump/v_Jump_g01_c01.avi", "Spin/v_Spin_g03_c01.avi"]
 
 
 def test_missing_files_skipped_and_counted(tiny_ucf, caplog):
@@ -201,6 +205,46 @@ def test_ucf_errors(tiny_ucf, tmp_path):
         list_ucf101(tiny_ucf)
 
 
+def _with_third_class(root: Path) -> None:
+    """Adds "Roll" (label 3) after Jump and Spin, with one training and one test clip."""
+    lists = root / "ucfTrainTestlist"
+    (lists / "classInd.txt").write_text("1 Jump\n2 Spin\n3 Roll\n")
+    for g, list_file, label in ((1, "testlist01.txt", ""), (2, "trainlist01.txt", " 3")):
+        rel = f"Roll/v_Roll_g{g:02d}_c01.avi"
+        _tiny_clip(root / rel)
+        with open(lists / list_file, "a") as f:
+            f.write(f"{rel}{label}\n")
+
+
+def test_an_empty_class_stops_or_is_dropped_with_dense_labels(tiny_ucf, caplog):
+    """A class in the middle of classInd.txt whose videos are all gone: one line naming it and
+    the fix, or (on_empty_class="drop") left out, the classes after it renumbered: never a gap."""
+    _with_third_class(tiny_ucf)
+    shutil.rmtree(tiny_ucf / "Spin")
+    tiny_ucf.joinpath("Spin").mkdir()  # the class folder is there, empty
+    with pytest.raises(DatasetError) as info:
+        list_ucf101(tiny_ucf, on_missing="skip")
+    message = str(info.value)
+    assert "\n" not in message and "class 'Spin'" in message and str(tiny_ucf / "Spin") in message
+    assert "data.on_empty_class: drop" in message
+    with caplog.at_level(logging.WARNING):
+        records = list_ucf101(tiny_ucf, on_missing="skip", on_empty_class="drop")
+    assert records.class_names == ["Jump", "Roll"] and records.dropped_classes == ["Spin"]
+    assert {r.class_name: r.label for r in records} == {"Jump": 0, "Roll": 1}
+    assert records.skipped == 3 and "Spin" in caplog.text and "on_empty_class" in caplog.text
+    with pytest.raises(ValueError, match="data.on_empty_class"):
+        list_ucf101(tiny_ucf, on_empty_class="skip")
+
+
+def test_a_last_class_without_lines_is_not_dropped_silently(tiny_ucf):
+    (tiny_ucf / "ucfTrainTestlist" / "classInd.txt").write_text("1 Jump\n2 Spin\n3 Hop\n")
+    with pytest.raises(DatasetError, match="class 'Hop' has no video in split 1"):
+        list_ucf101(tiny_ucf)
+    records = list_ucf101(tiny_ucf, on_empty_class="drop")
+    assert records.class_names == ["Jump", "Spin"] and records.dropped_classes == ["Hop"]
+    assert sorted({r.label for r in records}) == [0, 1]
+
+
 def test_tiny_hmdb_layout(tmp_path):
     root, lists = tmp_path / "hmdb", tmp_path / "hmdb" / "testTrainMulti_7030_splits"
     lists.mkdir(parents=True)
@@ -227,6 +271,25 @@ def test_tiny_hmdb_layout(tmp_path):
     (lists / "wave_test_split1.txt").write_text("a.avi 3\n")
     with pytest.raises(DatasetError, match="wave_test_split1.txt, line 1"):
         list_hmdb51(root)
+
+
+def test_hmdb_split_file_without_entries_is_an_empty_class(tmp_path):
+    root, lists = tmp_path / "hmdb", tmp_path / "hmdb" / "testTrainMulti_7030_splits"
+    lists.mkdir(parents=True)
+    for cls in ("clap", "jump", "wave"):
+        lines = []
+        for i, flag in enumerate([1, 2]):
+            name = f"{cls}_{i}.avi"
+            _tiny_clip(root / cls / name)
+            lines.append(f"{name} {flag if cls != 'jump' else 0}")  # jump: every clip unused
+        (lists / f"{cls}_test_split1.txt").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DatasetError) as info:
+        list_hmdb51(root)
+    assert "class 'jump'" in str(info.value) and "jump_test_split1.txt" in str(info.value)
+    assert "data.on_empty_class: drop" in str(info.value)
+    records = list_hmdb51(root, on_empty_class="drop")
+    assert records.class_names == ["clap", "wave"] and records.dropped_classes == ["jump"]
+    assert {r.class_name: r.label for r in records} == {"clap": 0, "wave": 1}
 
 
 def test_list_folder(tmp_path):

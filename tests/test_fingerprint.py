@@ -85,7 +85,8 @@ def test_fingerprint_differs_for_other_frames_labels_splits_or_settings(raw, tmp
     assert _prepare(raw[2], tmp_path / "seed").fingerprint != base  # another generator seed
     first = next(i for i, r in enumerate(raw[1]) if r.split == "test")
     relabelled = list(raw[1])
-    relabelled[first] = dataclasses.replace(raw[1][first], label=(raw[1][first].label + 1) % SYNTHETIC["n_classes"])
+    other_class = next(r for r in raw[1] if 0 <= r.label != raw[1][first].label)  # the video moved to its class
+    relabelled[first] = dataclasses.replace(raw[1][first], label=other_class.label, class_name=other_class.class_name)
     assert _prepare(relabelled, tmp_path / "label").fingerprint != base
     moved = list(raw[1])
     moved[first] = dataclasses.replace(raw[1][first], split="train")

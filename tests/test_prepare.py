@@ -132,17 +132,138 @@ def test_bad_video_errors_or_is_skipped(tmp_path):
     frames = np.random.default_rng(0).integers(0, 255, (5, 32, 32, 3), dtype=np.uint8)
     write_video(folder / "good.avi", frames)
     (folder / "zz_broken.avi").write_bytes(b"not a video at all" * 50)  # listed after good.avi
+    (folder / "zz_broken2.avi").write_bytes(b"not one either" * 50)
     data = _data(folder, dataset="folder")
-    records, _ = list_dataset(data, progress=False)
-    assert len(records) == 2
-    with pytest.raises(VideoReadError, match=r"zz_broken\.avi.*on_bad_video: skip"):
-        prepare_dataset(records, tmp_path / "out", PrepareSettings(), workers=1, progress=False)
+    bad = tmp_path / "reports" / "bad_videos.txt"
+    records, _ = list_dataset(data, progress=False, bad_videos=bad)
+    assert len(records) == 3 and not bad.exists()
+    with pytest.raises(VideoReadError, match=r"zz_broken\.avi.*and 1 more unreadable video, all listed in "
+                       rf"{bad}.*on_bad_video: skip"):
+        prepare_dataset(records, tmp_path / "out", PrepareSettings(), workers=1, progress=False, bad_videos=bad)
+    # every bad video of the run is listed, not only the first
+    lines = bad.read_text().splitlines()
+    assert lines[0] == "problem\tvideo\tdetail" and len(lines) == 3
+    assert [line.split("\t")[:2] for line in lines[1:]] == [["unreadable", "unlabelled/zz_broken"],
+                                                            ["unreadable", "unlabelled/zz_broken2"]]
     # the good video finished before the error stays prepared
     index, stats = prepare_dataset(records, tmp_path / "out", PrepareSettings(), workers=1,
-                                   on_bad_video="skip", progress=False)
-    assert stats["skipped_unreadable"] == 1 and stats["reused"] == 1 and len(index) == 1
+                                   on_bad_video="skip", progress=False, bad_videos=bad)
+    assert stats["skipped_unreadable"] == 2 and stats["reused"] == 1 and len(index) == 1
     assert index.loc[0, "video_id"].startswith("unlabelled/") and "good" in index.loc[0, "video_id"]
     assert "broken" in next(iter(stats["unreadable"].values()))
+    assert len(bad.read_text().splitlines()) == 3
+    (folder / "zz_broken.avi").unlink()
+    (folder / "zz_broken2.avi").unlink()
+    records, _ = list_dataset(data, progress=False, bad_videos=bad)
+    prepare_dataset(records, tmp_path / "out", PrepareSettings(), workers=1, progress=False, bad_videos=bad)
+    assert not bad.exists()  # a run without bad videos leaves no list of an older run's
+
+
+def _tiny_ucf(root: Path, classes=("Jump", "Spin", "Roll")) -> None:
+    """A UCF101 layout with one training and one test clip per class."""
+    lists = root / "ucfTrainTestlist"
+    lists.mkdir(parents=True)
+    (lists / "classInd.txt").write_text("".join(f"{k} {c}\n" for k, c in enumerate(classes, 1)))
+    rng = np.random.default_rng(0)
+    train, test = [], []
+    for label, cls in enumerate(classes, 1):
+        for g in (1, 2):
+            rel = f"{cls}/v_{cls}_g{g:02d}_c01.avi"
+            (root / cls).mkdir(exist_ok=True)
+            write_video(root / rel, rng.integers(0, 255, (3, 16, 16, 3), dtype=np.uint8))
+            (test if g == 1 else train).append(rel if g == 1 else f"{rel} {label}")
+    (lists / "trainlist01.txt").write_text("\n".join(train) + "\n")
+    (lists / "testlist01.txt").write_text("\n".join(test) + "\n")
+
+
+def test_an_empty_class_stops_prepare_or_is_dropped_with_dense_labels(tmp_path):
+    import shutil
+
+    from arsr.data.datasets import DatasetError
+
+    root = tmp_path / "ucf"
+    _tiny_ucf(root)
+    shutil.rmtree(root / "Spin")
+    (root / "Spin").mkdir()
+    bad = tmp_path / "bad_videos.txt"
+    data = _data(root, dataset="ucf101", on_bad_video="skip", validation_groups=0)
+    with pytest.raises(DatasetError, match="class 'Spin'.*data.on_empty_class: drop"):
+        list_dataset(data, progress=False, bad_videos=bad)
+    records, missing = list_dataset({**data, "on_empty_class": "drop"}, progress=False, bad_videos=bad)
+    assert records.dropped_classes == ["Spin"] and len(missing) == 2 and len(bad.read_text().splitlines()) == 3
+    prepare_dataset(records, tmp_path / "interim", PrepareSettings(flow_method="farneback"), workers=1,
+                    progress=False)
+    ds = PreparedDataset(tmp_path / "interim")
+    assert ds.class_names == ["Jump", "Roll"]
+    assert dict(zip(ds.index["class_name"], ds.index["label"])) == {"Jump": 0, "Roll": 1}
+
+
+def test_a_label_gap_is_refused(tiny_records, tmp_path):
+    """Records numbered with a gap (built by hand) never reach classes.csv, and a classes.csv with
+    one (an older prepare's) is refused on reading: a K-way classifier would meet label K."""
+    import dataclasses
+
+    from arsr.data.store import StoreFormatError
+
+    records, _ = tiny_records
+    labelled = [r for r in records if r.label >= 0]
+    firsts = [next(r for r in labelled if r.label == k) for k in (0, 1, 2)]
+    gap = [firsts[0], firsts[1], dataclasses.replace(firsts[2], label=3)]
+    with pytest.raises(StoreFormatError, match=r"classes.csv: labels \[0, 1, 3\] are not 0..2.*missing: \[2\]"):
+        prepare_dataset(gap, tmp_path, PrepareSettings(flow_method="farneback"), workers=1, progress=False)
+    assert not (tmp_path / "classes.csv").exists()
+    prepare_dataset(firsts, tmp_path, PrepareSettings(flow_method="farneback"), workers=1, progress=False)
+    (tmp_path / "classes.csv").write_text((tmp_path / "classes.csv").read_text().replace("\n2,", "\n3,"))
+    with pytest.raises(StoreFormatError, match="dvc repro prepare"):
+        PreparedDataset(tmp_path)
+
+
+def test_missing_videos_are_all_listed_with_the_params_key(tmp_path):
+    from arsr.data.datasets import DatasetError
+
+    root = tmp_path / "ucf"
+    _tiny_ucf(root)
+    for cls in ("Jump", "Spin", "Roll"):
+        (root / cls / f"v_{cls}_g02_c01.avi").unlink()
+    bad = tmp_path / "bad_videos.txt"
+    with pytest.raises(DatasetError, match=rf"data.on_bad_video: skip.*\(all 3 listed in {bad}\)"):
+        list_dataset(_data(root, dataset="ucf101", validation_groups=0), progress=False, bad_videos=bad)
+    assert sorted(line.split("\t")[1] for line in bad.read_text().splitlines()[1:]) == [
+        f"{c}/v_{c}_g02_c01.avi" for c in ("Jump", "Roll", "Spin")]
+
+
+def _tree_digests(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_resumed_prepare_leaves_the_store_byte_identical(tiny_records, tmp_path, monkeypatch):
+    """Run counters (prepared now, reused, seconds) stay out of the store: a prepare killed half way
+    and run again leaves every file of the DVC-tracked folder as a straight run leaves it, so the
+    folder's hash, and the stages downstream, do not change."""
+    import arsr.data.prepare as prep
+
+    records, _ = tiny_records
+    settings = PrepareSettings(scale=4, flow_method="farneback")
+    _, straight = prepare_dataset(records[:4], tmp_path / "straight", settings, workers=1, progress=False)
+    real, calls = prep.write_video_folder, []
+
+    def killed_after_two(folder, **kw):
+        calls.append(folder)
+        if len(calls) > 2:
+            raise KeyboardInterrupt  # Ctrl-C, or the stage killed
+        return real(folder, **kw)
+
+    monkeypatch.setattr(prep, "write_video_folder", killed_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        prepare_dataset(records[:4], tmp_path / "resumed", settings, workers=1, progress=False)
+    monkeypatch.setattr(prep, "write_video_folder", real)
+    _, resumed = prepare_dataset(records[:4], tmp_path / "resumed", settings, workers=1, progress=False)
+    assert (straight["reused"], resumed["reused"]) == (0, 2)  # the runs differ...
+    assert _tree_digests(tmp_path / "resumed") == _tree_digests(tmp_path / "straight")  # ...their stores do not
+    assert "prepare_stats.json" not in _tree_digests(tmp_path / "straight")
 
 
 def test_single_frame_video_is_a_bad_video(tmp_path):
@@ -265,3 +386,56 @@ def test_list_synthetic_holds_out_a_validation_group(tmp_path):
     index, _ = prepare_dataset(records, tmp_path / "interim", PrepareSettings(flow_method="farneback"), workers=1,
                                progress=False)
     assert len(PreparedDataset(tmp_path / "interim").split("val")) == 2
+
+
+_PREPARE_SCRIPT = '''
+import json, sys
+from arsr.data.prepare import PrepareSettings, list_dataset, prepare_dataset
+data = json.loads(sys.argv[1])
+records, _ = list_dataset(data, workers=1, progress=False)
+prepare_dataset(records, "data/interim", PrepareSettings(flow_method="farneback"), workers=1, progress=False)
+'''
+
+
+@pytest.mark.slow
+def test_dvc_finds_the_stages_after_a_resumed_prepare_up_to_date(tmp_path):
+    """The issue's check with DVC itself: prepare killed half way (a video folder and dataset.json
+    gone) and run again by `dvc repro`; the stage after it is not run again."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    dvc = shutil.which("dvc", path=str(Path(sys.executable).parent)) or shutil.which("dvc")
+    if dvc is None:
+        pytest.skip("no dvc command beside this Python")
+    repo = tmp_path / "study"
+    repo.mkdir()
+    (repo / "prepare.py").write_text(_PREPARE_SCRIPT)
+    data = _data(repo / "raw", synthetic={**TINY, "n_classes": 2, "clips_per_class": 2, "n_unlabelled": 1})
+    stages = {"stages": {
+        "prepare": {"cmd": f"{sys.executable} prepare.py '{json.dumps(data)}'", "deps": ["prepare.py"],
+                    "outs": [{"data/interim": {"persist": True}}]},
+        "after": {"cmd": "ls data/interim/videos > after.txt && date +%s%N >> after.txt",
+                  "deps": ["data/interim"], "outs": ["after.txt"]}}}
+    (repo / "dvc.yaml").write_text(json.dumps(stages))
+    (repo / "params.yaml").write_text("{}\n")  # with dvc.yaml: a study root for arsr.paths
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "ARSR_ROOT": str(repo)}
+
+    def run(*argv) -> str:
+        done = subprocess.run([dvc, *argv], cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    run("init", "--no-scm", "-q")
+    run("repro")
+    first = (repo / "after.txt").read_text()
+    videos = sorted((repo / "data/interim/videos").iterdir())
+    shutil.rmtree(videos[1])  # what a killed prepare leaves: a video missing, no fingerprint
+    (repo / "data/interim/dataset.json").unlink()
+    assert "prepare" in run("status")
+    out = run("repro")
+    assert "Running stage 'prepare'" in out and "Running stage 'after'" not in out, out
+    assert (repo / "after.txt").read_text() == first
+    assert "up to date" in run("status")

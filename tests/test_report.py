@@ -1006,6 +1006,9 @@ def test_claim_digits_and_dataset_line():
     assert "skipped" not in report.dataset_summary("x", 10, 10, [0], [], None, {"skipped_missing": 0})
     line = report.dataset_summary("x", 3, 3, [0], [], None, {"skipped_missing": 2, "skipped_unreadable": 1})
     assert "**3 listed videos were skipped** (2 missing on disk, 1 unreadable" in line
+    assert "bad_videos.txt" in line and "left out" not in line
+    line = report.dataset_summary("x", 3, 3, [0], [], None, {"dropped_classes": ["Fencing", "Diving"]})
+    assert "**2 classes without a video left out** (`data.on_empty_class: drop`): Fencing, Diving." in line
 
 
 # ---------------------------------------------------------------------------------------------

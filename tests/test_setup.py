@@ -78,3 +78,49 @@ def test_stage_notebooks_are_clean_and_parameterized():
         outputs = [c for c in nb["cells"] if c.get("outputs") or c.get("execution_count")]
         assert not outputs, f"{nb_path.name} is committed with outputs: clear them"
         assert str(nb_path.relative_to(ROOT)) in stage["deps"]
+
+
+def _dvc_outs() -> list[str]:
+    """Every path of dvc.yaml's outs, metrics and plots (templated parts left as they are)."""
+    paths = []
+    for stage in _stages().values():
+        for kind in ("outs", "metrics", "plots"):
+            for out in stage.get(kind, []) or []:
+                paths.append(out if isinstance(out, str) else next(iter(out)))
+    return paths
+
+
+def test_data_gitignore_covers_every_output_under_data():
+    """DVC adds an output it finds unignored to the .gitignore beside it: a tracked data/.gitignore
+    that lacked one came out of every study run modified (provenance then says +dirty)."""
+    ignored = {line.strip() for line in (ROOT / "data" / ".gitignore").read_text().splitlines()}
+    under = {Path(p).parts[1] for p in _dvc_outs() if Path(p).parts[0] == "data"}
+    assert under and not {f"/{name}" for name in under} - ignored, sorted(under)
+
+
+def test_clutter_of_tools_is_ignored_and_lab_runs_as_root():
+    assert "/dvc_plots/" in (ROOT / ".gitignore").read_text().splitlines()  # `dvc plots show`
+    recipe = re.search(r"^lab: setup\n\t(.*)$", (ROOT / "Makefile").read_text(), re.M).group(1)
+    assert recipe.startswith("jupyter lab") and "--allow-root" in recipe and "id -u" in recipe
+
+
+def test_no_notebook_progress_bar():
+    """tqdm.auto picks the notebook bar inside papermill's kernel, which warns "IProgress not
+    found" without ipywidgets (not a dependency): arsr uses tqdm's text bar everywhere."""
+    files = [*sorted((ROOT / "arsr").rglob("*.py")), *sorted((ROOT / "notebooks").glob("*.ipynb"))]
+    offenders = [str(f.relative_to(ROOT)) for f in files
+                 if re.search(r"tqdm\.(auto|notebook)|tqdm_notebook", f.read_text())]
+    assert not offenders, offenders
+
+
+def test_a_mistyped_refdata_folder_fails_the_tests_that_need_it(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    test = "tests/test_archs_image.py::test_released_vdsr_reproduces_set5_x4"
+    env = {**os.environ, "ARSR_REFDATA": str(tmp_path / "refdaat")}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stdout[-2000:]
+    assert f"ARSR_REFDATA={tmp_path / 'refdaat'} is no such folder" in done.stdout and "1 error" in done.stdout

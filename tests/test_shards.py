@@ -170,7 +170,8 @@ def test_sharded_evaluation_equals_one_process_and_resumes(study, default_params
 
 def test_sharded_prepare_equals_one_process(default_params, tmp_path):
     data = {"dataset": "synthetic", "root": str(tmp_path / "raw"), "split": 1, "splits_dir": None,
-            "sr_root": None, "on_bad_video": "error", "validation_groups": 0, "synthetic": SYNTHETIC}
+            "sr_root": None, "on_bad_video": "error", "on_empty_class": "error", "validation_groups": 0,
+            "synthetic": SYNTHETIC}
     prepare = {**default_params["prepare"], "workers": 1, "flow_method": "dis", "flow_device": "cpu",
                "hr_frames": "stored", "frame_codec": "raw"}
     params = _params_file(tmp_path, default_params, data=data, prepare=prepare)

@@ -1,6 +1,8 @@
 """Video reading/writing: the real UCF101 clip, lossless round trips, broken files."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -171,3 +173,63 @@ def test_streaming_writer_leaves_no_half_file(tmp_path):
 def test_streaming_reader_missing_file(tmp_path):
     with pytest.raises(VideoReadError, match="nope.avi: no such file"):
         VideoReader(tmp_path / "nope.avi")
+
+
+# ---------------------------------------------------------------------------------------------
+# Writes that fail, and OpenCV's own warnings
+
+
+class _DroppingWriter:
+    """A cv2.VideoWriter that drops every frame after the first ``keep``, silently, as OpenCV's
+    does on a full disk (its write() returns nothing)."""
+
+    def __init__(self, inner, keep: int):
+        self.inner, self.keep, self.calls = inner, keep, 0
+
+    def write(self, frame):
+        self.calls += 1
+        if self.calls <= self.keep:
+            self.inner.write(frame)
+
+    def release(self):
+        self.inner.release()
+
+    def isOpened(self):
+        return self.inner.isOpened()
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_a_short_write_is_an_error_and_leaves_no_file(tmp_path, monkeypatch, streaming):
+    import arsr.data.video as video
+    from arsr.data.video import VideoWriteError, count_frames
+
+    real = video._open_writer
+    monkeypatch.setattr(video, "_open_writer",
+                        lambda *a: (lambda w: w and _DroppingWriter(w, keep=2))(real(*a)))
+    frames = _textured_clip(t=5, h=16, w=16)
+    path = tmp_path / "clip.mkv"
+    with pytest.raises(VideoWriteError, match=rf"{re.escape(str(path))}: only 2 of the 5 frames could be written \(.* free on "):
+        if streaming:
+            with VideoWriter(path) as out:
+                for frame in frames:
+                    out.write(frame)
+        else:
+            write_video(path, frames)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(video, "_open_writer", real)
+    write_video(path, frames)
+    assert count_frames(path) == 5 and count_frames(tmp_path / "absent.mkv") == 0
+
+
+def test_opencv_warnings_are_silenced_where_we_report_the_error(tmp_path, capfd):
+    """OpenCV's `[ WARN...]` lines about a file it cannot open come before our own one-line error:
+    the reader lowers OpenCV's log level while it opens, and restores it."""
+    import cv2
+
+    text = tmp_path / "README.md"
+    text.write_text("# not a video\n" * 200)
+    before = cv2.utils.logging.getLogLevel()
+    with pytest.raises(VideoReadError, match="README.md: OpenCV/FFmpeg cannot open it"):
+        read_video(text)
+    assert "WARN" not in capfd.readouterr().err
+    assert cv2.utils.logging.getLogLevel() == before

@@ -2,14 +2,15 @@
 
 Every reader returns a :class:`VideoList`: a ``list`` of :class:`VideoRecord` (train records
 first, then test, each in list-file order) that also carries ``class_names``, ``skipped`` (how
-many listed videos were absent on disk and dropped under ``on_missing="skip"``) and
-``skipped_files`` (their list-relative names).
+many listed videos were absent on disk and dropped under ``on_missing="skip"``),
+``skipped_files`` (their list-relative names) and ``dropped_classes`` (classes without a video,
+left out under ``on_empty_class="drop"``; the labels stay dense, 0..K-1).
 """
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -19,10 +20,16 @@ SPLIT_NUMBERS = (1, 2, 3)
 UCF101_SPLITS_FOLDER = "ucfTrainTestlist"
 HMDB51_SPLITS_FOLDER = "testTrainMulti_7030_splits"
 _SHOW = 5  # how many missing files an error message names
+EMPTY_CLASS_CHOICES = ("error", "drop")
 
 
 class DatasetError(ValueError):
-    """A dataset folder or split list is missing, malformed or disagrees with the disk."""
+    """A dataset folder or split list is missing, malformed or disagrees with the disk.
+    ``files``: every listed video found absent, where that is the fault (the message names a few)."""
+
+    def __init__(self, message: str, files=()):
+        super().__init__(message)
+        self.files: list[str] = list(files)
 
 
 @dataclass(frozen=True)
@@ -42,12 +49,14 @@ class VideoRecord:
 
 
 class VideoList(list):
-    """A list of :class:`VideoRecord` with the listing's class names and skipped files."""
+    """A list of :class:`VideoRecord` with the listing's class names, skipped files and the
+    classes dropped for having no video."""
 
-    def __init__(self, records=(), class_names=(), skipped_files=()):
+    def __init__(self, records=(), class_names=(), skipped_files=(), dropped_classes=()):
         super().__init__(records)
         self.class_names: list[str] = list(class_names)
         self.skipped_files: list[str] = list(skipped_files)
+        self.dropped_classes: list[str] = list(dropped_classes)
 
     @property
     def skipped(self) -> int:
@@ -63,7 +72,7 @@ class VideoList(list):
 # UCF101
 
 def list_ucf101(root: str | os.PathLike, split: int = 1, splits_dir: str | os.PathLike | None = None,
-                on_missing: str = "error", check_files: bool = True) -> VideoList:
+                on_missing: str = "error", check_files: bool = True, on_empty_class: str = "error") -> VideoList:
     """UCF101 train and test records of official split ``split`` (1-3).
 
     ``root`` holds one folder per class (``root/ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi``).
@@ -78,8 +87,14 @@ def list_ucf101(root: str | os.PathLike, split: int = 1, splits_dir: str | os.Pa
     ``on_missing``: "error" raises :class:`DatasetError` if any listed clip is absent; "skip"
     drops them with a warning and counts them in ``VideoList.skipped``. ``check_files=False``
     only parses the lists (``root`` need not exist; paths are where the clips should be).
+
+    ``on_empty_class``: a class of ``classInd.txt`` left without any video of the split (none
+    listed, or all absent and skipped) raises :class:`DatasetError` naming it ("error"), or is
+    left out ("drop"): the other classes are renumbered 0..K-1 in their order, the dropped ones
+    named in ``VideoList.dropped_classes`` and logged. Never a gap in the labels.
     """
     _check_on_missing(on_missing)
+    _check_on_empty_class(on_empty_class)
     split = _check_split(split)
     root = Path(root)
     if check_files:
@@ -123,8 +138,10 @@ def list_ucf101(root: str | os.PathLike, split: int = 1, splits_dir: str | os.Pa
     _check_duplicates(entries)
 
     records, missing = _locate(root, entries, class_names, check_files)
-    return _finish(records, class_names, missing, root, on_missing, "UCF101",
-                   "<root>/<Class>/<file>.avi")
+    found = _finish(records, class_names, missing, root, on_missing, "UCF101", "<root>/<Class>/<file>.avi")
+    return _without_empty_classes(found, on_empty_class, root, split, lambda name: (
+        f"put its clips under {root / name}/ as {lists}'s trainlist0{split}.txt and testlist0{split}.txt "
+        "name them"))
 
 
 def _ucf_class_from_name(filename: str) -> str:
@@ -142,7 +159,7 @@ def _name_of(label: str, class_names: list[str]) -> str:
 # HMDB51
 
 def list_hmdb51(root: str | os.PathLike, split: int = 1, splits_dir: str | os.PathLike | None = None,
-                on_missing: str = "error", check_files: bool = True) -> VideoList:
+                on_missing: str = "error", check_files: bool = True, on_empty_class: str = "error") -> VideoList:
     """HMDB51 train and test records of official split ``split`` (1-3).
 
     ``root`` holds one folder per class (``root/brush_hair/<file>.avi``). The split files
@@ -150,9 +167,11 @@ def list_hmdb51(root: str | os.PathLike, split: int = 1, splits_dir: str | os.Pa
     left out) are read from ``splits_dir``, else ``root/testTrainMulti_7030_splits``, else that
     folder beside ``root``. Classes are the sorted class names of the split files, labels their
     0-based positions. Files are matched case-insensitively and may also sit flat in ``root``.
-    ``on_missing`` and ``check_files`` as in :func:`list_ucf101`.
+    ``on_missing``, ``check_files`` and ``on_empty_class`` as in :func:`list_ucf101` (a split file
+    without a line marked 1 or 2 is an empty class).
     """
     _check_on_missing(on_missing)
+    _check_on_empty_class(on_empty_class)
     split = _check_split(split)
     root = Path(root)
     if check_files:
@@ -179,8 +198,10 @@ def list_hmdb51(root: str | os.PathLike, split: int = 1, splits_dir: str | os.Pa
     entries.sort(key=lambda e: e[2] != "train")  # train first, each in class then file order
 
     records, missing = _locate(root, entries, class_names, check_files)
-    return _finish(records, class_names, missing, root, on_missing, "HMDB51",
-                   "<root>/<class>/<file>.avi")
+    found = _finish(records, class_names, missing, root, on_missing, "HMDB51", "<root>/<class>/<file>.avi")
+    return _without_empty_classes(found, on_empty_class, root, split, lambda name: (
+        f"mark its clips 1 (train) or 2 (test) in {lists / (name + suffix)} and put them under "
+        f"{root / name}/, or remove that split file"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -221,7 +242,8 @@ def list_folder(root: str | os.PathLike, on_missing: str = "error") -> VideoList
         message = (f"{len(broken)} video link(s) under {root} point at nothing, e.g. "
                    f"{', '.join(sorted(broken)[:_SHOW])}; fix or delete the links")
         if on_missing == "error":
-            raise DatasetError(message + ", or pass on_missing='skip'")
+            raise DatasetError(message + ", or set data.on_bad_video: skip in params.yaml "
+                               "(on_missing='skip' from Python)")
         log.warning("skipping: %s", message)
     if not records:
         message = (f"{root} holds no video files ({', '.join(VIDEO_EXTENSIONS)}); put the videos "
@@ -238,6 +260,12 @@ def list_folder(root: str | os.PathLike, on_missing: str = "error") -> VideoList
 def _check_on_missing(on_missing: str) -> None:
     if on_missing not in ("error", "skip"):
         raise ValueError(f"on_missing = {on_missing!r}: choose 'error' or 'skip'")
+
+
+def _check_on_empty_class(on_empty_class: str) -> None:
+    if on_empty_class not in EMPTY_CLASS_CHOICES:
+        raise ValueError(f"on_empty_class = {on_empty_class!r} (params: data.on_empty_class): choose "
+                         f"{' or '.join(map(repr, EMPTY_CLASS_CHOICES))}")
 
 
 def _check_split(split) -> int:
@@ -351,9 +379,37 @@ def _finish(records, class_names, missing: dict, root: Path, on_missing: str, da
         if on_missing == "error":
             raise DatasetError(
                 f"{message}. Download/extract the full dataset so that {layout} exists, point "
-                "root at it, or pass on_missing='skip' to drop absent videos")
+                "data.root at it, or set data.on_bad_video: skip in params.yaml to drop absent videos "
+                "(on_missing='skip' from Python)", skipped)
         log.warning("skipping absent videos: %s", message)
     if not records:
         raise DatasetError(f"no {dataset} video of the split lists is under {root}; "
                            "point root at the extracted dataset")
     return VideoList(records, class_names, skipped)
+
+
+def _without_empty_classes(found: VideoList, on_empty_class: str, root: Path, split: int, fix) -> VideoList:
+    """``found`` without the classes that have no video (``on_empty_class="drop"``), labels
+    renumbered densely in class order; a :class:`DatasetError` naming the first empty class
+    and ``fix(name)`` under ``"error"``."""
+    counts = {}
+    for r in found:
+        counts[r.label] = counts.get(r.label, 0) + 1
+    empty = [name for label, name in enumerate(found.class_names) if not counts.get(label)]
+    if not empty:
+        return found
+    more = empty[1:]
+    others = (f" (and {len(more)} more: {', '.join(more[:_SHOW])}{', ...' if len(more) > _SHOW else ''})"
+              if more else "")
+    if on_empty_class == "error":
+        raise DatasetError(
+            f"class {empty[0]!r}{others} has no video in split {split} under {root}: {fix(empty[0])}; or set "
+            "data.on_empty_class: drop in params.yaml to leave empty classes out (the others renumbered "
+            "0..K-1)")
+    kept = [label for label in range(len(found.class_names)) if counts.get(label)]
+    new_label = {old: new for new, old in enumerate(kept)}
+    log.warning("data.on_empty_class: drop: %d class(es) without a video in split %d under %s left out: %s; "
+                "the other %d classes are labelled 0..%d", len(empty), split, root, ", ".join(empty),
+                len(kept), len(kept) - 1)
+    records = [replace(r, label=new_label[r.label]) for r in found]
+    return VideoList(records, [found.class_names[k] for k in kept], found.skipped_files, empty)

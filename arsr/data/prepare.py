@@ -5,6 +5,13 @@ Parallel over videos (a process pool), one atomic folder per video, resumable: a
 keeps every finished video whose settings fingerprint matches and redoes only the rest. The store's
 dataset fingerprint (:mod:`arsr.data.fingerprint`) is written last, into ``dataset.json``, and
 removed first when prepare starts again, so a store whose prepare did not finish has none.
+
+The store holds only what the data are: the run's own counters (videos prepared now or reused,
+seconds) are returned to the caller, which keeps them outside the store (the stage's
+``reports/metrics/prepare.json``), so a resumed prepare of the same data leaves a store byte for
+byte equal to a straight one and DVC finds the stages downstream up to date. Every bad video of a
+run (listed but missing, unreadable) can be listed in one file (``bad_videos``): the error or the
+log names a few and points at it.
 """
 from __future__ import annotations
 
@@ -21,12 +28,13 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ..io import atomic_dir, disk_full, is_disk_full, tree_bytes, write_json, write_text
+from ..io import disk_full, is_disk_full, tree_bytes, write_text
 from ..paths import resolve
 from ..shards import Shard, is_split, progress_label, rank_ordered
 from ..workers import process_pool
 from .fingerprint import with_hr_digest, write_fingerprint
-from .store import DATASET_FILE, INDEX_COLUMNS, STORE_FORMAT, read_meta, verify_folder, video_key, write_video_folder
+from .store import (DATASET_FILE, INDEX_COLUMNS, STORE_FORMAT, check_dense_labels, read_meta, verify_folder, video_key,
+                    write_video_folder)
 
 log = logging.getLogger(__name__)
 
@@ -70,20 +78,46 @@ class PrepareSettings:
 # --------------------------------------------------------------------------------------------
 # Listing the chosen dataset
 
-def list_dataset(data: dict, *, workers: int = 0, progress: bool = True):
+def list_dataset(data: dict, *, workers: int = 0, progress: bool = True, bad_videos: str | Path | None = None):
     """The videos that the ``data`` params group names, generating the synthetic set if needed;
     ``data.validation_groups`` training groups moved to the split "val" (:mod:`arsr.data.validation`).
 
-    Returns ``(records, skipped)``: a list of :class:`~arsr.data.datasets.VideoRecord` (labelled
-    train/test videos, then unlabelled SR-training videos) and the names of the listed-but-absent
-    files dropped under ``on_bad_video: skip`` (as the split lists name them; SR-training ones
-    under ``unlabelled/``).
+    Returns ``(records, skipped)``: a :class:`~arsr.data.datasets.VideoList` of
+    :class:`~arsr.data.datasets.VideoRecord` (labelled train/test videos, then unlabelled
+    SR-training videos; ``records.dropped_classes``: the classes without a video left out under
+    ``data.on_empty_class: drop``) and the names of the listed-but-absent files dropped under
+    ``on_bad_video: skip`` (as the split lists name them; SR-training ones under ``unlabelled/``).
+    ``bad_videos``: a file that lists every absent video of the listing (:func:`write_bad_videos`;
+    removed when there is none), also when their absence stops the run.
     """
-    from .datasets import list_folder, list_hmdb51, list_ucf101
+    from .datasets import DatasetError, VideoList
     from .validation import hold_out_validation
+
+    try:
+        labelled, unlabelled = _list(data, workers, progress)
+    except DatasetError as err:
+        if bad_videos is None or not err.files:
+            raise
+        write_bad_videos(bad_videos, missing=err.files, unreadable={})
+        raise DatasetError(f"{err} (all {len(err.files)} listed in {bad_videos})", err.files) from None
+    skipped = [*getattr(labelled, "skipped_files", []),
+               *(f"unlabelled/{name}" for name in getattr(unlabelled, "skipped_files", []))]
+    if bad_videos is not None:
+        write_bad_videos(bad_videos, missing=skipped, unreadable={})  # a new run: the old list goes
+    dropped = getattr(labelled, "dropped_classes", [])
+    class_names = getattr(labelled, "class_names", [])
+    unlabelled = [replace(r, video_id=f"unlabelled/{r.video_id}") for r in unlabelled]
+    labelled = hold_out_validation(labelled, data.get("validation_groups", 0))
+    return VideoList(list(labelled) + list(unlabelled), class_names, skipped, dropped), skipped
+
+
+def _list(data: dict, workers: int, progress: bool):
+    """The labelled and the unlabelled videos of the ``data`` group, as the readers list them."""
+    from .datasets import list_folder, list_hmdb51, list_ucf101
 
     dataset, root = data["dataset"], resolve(data["root"])
     on_missing = "skip" if data["on_bad_video"] == "skip" else "error"
+    on_empty = data.get("on_empty_class", "error")
     splits_dir = resolve(data["splits_dir"]) if data.get("splits_dir") else None
     sr_root = resolve(data["sr_root"]) if data.get("sr_root") else None
     if dataset == "synthetic":
@@ -92,22 +126,40 @@ def list_dataset(data: dict, *, workers: int = 0, progress: bool = True):
         # another generator setting replaces the generated set in place (it is remade from its settings)
         generate(root, SyntheticConfig.from_dict(data["synthetic"]), workers=workers, progress=progress,
                  regenerate=True)
-        labelled = list_ucf101(root, split=1, on_missing=on_missing)
+        labelled = list_ucf101(root, split=1, on_missing=on_missing, on_empty_class=on_empty)
         sr_root = sr_root or root / "unlabelled"
     elif dataset == "ucf101":
-        labelled = list_ucf101(root, split=data["split"], splits_dir=splits_dir, on_missing=on_missing)
+        labelled = list_ucf101(root, split=data["split"], splits_dir=splits_dir, on_missing=on_missing,
+                               on_empty_class=on_empty)
     elif dataset == "hmdb51":
-        labelled = list_hmdb51(root, split=data["split"], splits_dir=splits_dir, on_missing=on_missing)
+        labelled = list_hmdb51(root, split=data["split"], splits_dir=splits_dir, on_missing=on_missing,
+                               on_empty_class=on_empty)
     elif dataset == "folder":
         labelled, sr_root = [], root
     else:
         raise ValueError(f"data.dataset = {dataset!r}: choose synthetic, ucf101, hmdb51 or folder")
     unlabelled = list_folder(sr_root, on_missing=on_missing) if sr_root else []
-    skipped = [*getattr(labelled, "skipped_files", []),
-               *(f"unlabelled/{name}" for name in getattr(unlabelled, "skipped_files", []))]
-    unlabelled = [replace(r, video_id=f"unlabelled/{r.video_id}") for r in unlabelled]
-    labelled = hold_out_validation(labelled, data.get("validation_groups", 0))
-    return list(labelled) + list(unlabelled), skipped
+    return labelled, unlabelled
+
+
+def write_bad_videos(path: str | Path, *, missing=None, unreadable: dict | None = None) -> None:
+    """List a run's bad videos in ``path`` (tab-separated ``problem``, ``video``, ``detail``: one
+    line per video, ``missing`` ones as the lists name them, ``unreadable`` ones by video id with
+    the reader's error), atomically; ``None`` keeps that kind's lines of the file as they are, so
+    the listing and prepare fill one file. A file left with no video is removed."""
+    path = resolve(path)
+    kept = []
+    if path.is_file():
+        kept = [line for line in path.read_text().splitlines()[1:]
+                if (line.startswith("missing\t") and missing is None)
+                or (line.startswith("unreadable\t") and unreadable is None)]
+    lines = [*(f"missing\t{name}\tlisted but not on disk" for name in (missing or ())),
+             *(f"unreadable\t{key}\t{' '.join(str(err).split())}" for key, err in sorted((unreadable or {}).items())),
+             *kept]
+    if not lines:
+        path.unlink(missing_ok=True)
+        return
+    write_text(path, "problem\tvideo\tdetail\n" + "\n".join(sorted(lines)) + "\n")
 
 
 # --------------------------------------------------------------------------------------------
@@ -195,13 +247,17 @@ def source_stamp(path: str | Path) -> list[int]:
 
 
 def prepare_dataset(records, out_dir: str | Path, settings: PrepareSettings, *, workers: int = 0,
-                    on_bad_video: str = "error", progress: bool = True, shard: Shard | None = None):
+                    on_bad_video: str = "error", progress: bool = True, shard: Shard | None = None,
+                    bad_videos: str | Path | None = None):
     """Prepare every record into ``out_dir``; return ``(index, stats)``.
 
     ``workers``: processes (:mod:`arsr.workers`: 0 = one per core, 1 = this process). ``stats``
     counts videos ``prepared`` now, ``reused`` from an earlier run, ``skipped`` as unreadable (only
-    with ``on_bad_video="skip"``; with ``"error"`` the first unreadable video stops the run, after
-    the videos already finished are safely on disk).
+    with ``on_bad_video="skip"``; with ``"error"`` the run stops once every video was tried,
+    the good ones safely on disk, with an error that names the first unreadable one and counts
+    them all). ``bad_videos``: the file (:func:`write_bad_videos`) whose unreadable lines this run
+    replaces with its own, also when they stop it. ``stats`` is the run's own account: it is not
+    written into ``out_dir``, whose content depends on the data alone.
 
     ``shard`` (a rank of a torchrun launch, :mod:`arsr.study.sharded`): prepare only this rank's
     slice of ``records`` (``records[rank::world]``; rank 0 first removes a killed run's leftovers
@@ -226,6 +282,7 @@ def prepare_dataset(records, out_dir: str | Path, settings: PrepareSettings, *, 
             videos_dir.mkdir(parents=True, exist_ok=True)
             for leftover in videos_dir.glob(".*.tmp"):  # folders of a killed run
                 shutil.rmtree(leftover, ignore_errors=True)
+            (out_dir / LEGACY_STATS).unlink(missing_ok=True)  # run counters no longer live in the store
             for stale in set(p.name for p in videos_dir.iterdir() if p.is_dir()) - set(keys):
                 shutil.rmtree(videos_dir / stale)
     mine = list(zip(records, keys))
@@ -273,6 +330,11 @@ def prepare_dataset(records, out_dir: str | Path, settings: PrepareSettings, *, 
         raise disk_full(videos_dir, len(mine) - len(metas) - len(errors), per_video) from err
     finally:
         bar.close()
+    if bad_videos is not None:
+        ids = {key: record.video_id for record, key in mine}
+        write_bad_videos(bad_videos, unreadable={ids[key]: err for key, err in errors.items()})
+    if errors and on_bad_video != "skip":
+        raise _bad_video(errors, bad_videos)
     if sharded:
         return None, {"videos": len(mine), "prepared": len(todo) - len(errors), "reused": reused,
                       "skipped_unreadable": len(errors), "unreadable": errors, "fingerprint": fingerprint}
@@ -291,30 +353,38 @@ def prepare_dataset(records, out_dir: str | Path, settings: PrepareSettings, *, 
         raise ValueError(f"no video could be prepared ({len(errors)} unreadable): nothing to write")
     classes = (pd.DataFrame([(r.label, r.class_name) for r in records if r.label >= 0],
                             columns=["label", "class_name"]).drop_duplicates().sort_values("label"))
+    check_dense_labels(classes, out_dir / "classes.csv")
     write_text(out_dir / "index.csv", index.to_csv(index=False))
     write_text(out_dir / "classes.csv", classes.to_csv(index=False))
     write_fingerprint(out_dir, fingerprint)
     stats = {"videos": len(index), "prepared": len(todo) - len(errors), "reused": reused,
              "skipped_unreadable": len(errors), "unreadable": errors,
              "fingerprint": fingerprint}
-    write_json(out_dir / "prepare_stats.json", stats)
     return index, stats
+
+
+#: Where prepare once kept its run counters, inside the store; removed when found.
+LEGACY_STATS = "prepare_stats.json"
 
 
 def _collect(results, metas, errors, on_bad_video, bar) -> None:
     for key, (meta, error) in results:
         if error is not None:
-            if on_bad_video != "skip":
-                raise _bad_video(error)
-            log.warning("skipping unreadable video: %s", error)
+            log.warning("%s unreadable video: %s", "skipping" if on_bad_video == "skip" else "found", error)
             errors[key] = error
         else:
             metas[key] = meta
         bar.update(1)
 
 
-def _bad_video(message: str) -> Exception:
+def _bad_video(errors: dict[str, str], listed: Path | None) -> Exception:
+    """One error for the run's unreadable videos: the first named, all counted (and listed in
+    ``listed``), the params key that skips them."""
     from .video import VideoReadError
 
-    return VideoReadError(message + "  (set data.on_bad_video: skip in params.yaml to count and "
-                                    "skip such files instead)")
+    first = errors[sorted(errors)[0]]
+    more = (f" (and {len(errors) - 1} more unreadable video{'s' if len(errors) > 2 else ''}"
+            + (f", all listed in {listed}" if listed else f": {', '.join(sorted(errors)[1:6])}"
+               + (", ..." if len(errors) > 6 else "")) + ")") if len(errors) > 1 else ""
+    return VideoReadError(f"{first}{more}  (set data.on_bad_video: skip in params.yaml to count and "
+                          "skip such files instead)")

@@ -93,13 +93,16 @@ def write_pack(path: Path, blobs) -> None:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     offsets = [0]
-    with open(tmp, "wb") as f:
-        for blob in blobs:
-            f.write(blob)
-            offsets.append(offsets[-1] + len(blob))
-        f.write(np.asarray(offsets, "<i8").tobytes())
-        f.write(struct.pack("<q", len(offsets) - 1) + PACK_MAGIC)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:  # a failed write (a full disk) raises OSError, at the latest on close
+            for blob in blobs:
+                f.write(blob)
+                offsets.append(offsets[-1] + len(blob))
+            f.write(np.asarray(offsets, "<i8").tobytes())
+            f.write(struct.pack("<q", len(offsets) - 1) + PACK_MAGIC)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 class Pack:
@@ -581,6 +584,17 @@ class PreparedVideo:
         return int(self.meta["n_frames"])
 
 
+def check_dense_labels(classes: pd.DataFrame, where: Path) -> None:
+    """Labels 0..K-1, one class name each: a gap would make a K-way classifier meet label K."""
+    labels = sorted(int(x) for x in classes["label"])
+    if labels != list(range(len(labels))) or classes["class_name"].duplicated().any():
+        gaps = sorted(set(range(max(labels, default=-1) + 1)) - set(labels))
+        raise StoreFormatError(
+            f"{where}: labels {labels[:12]}{' ...' if len(labels) > 12 else ''} are not 0..{len(labels) - 1} with "
+            f"one class each (missing: {gaps[:12]}); re-run `dvc repro prepare`, which numbers the classes "
+            "densely (data.on_empty_class: error or drop)")
+
+
 class PreparedDataset:
     """Read access to a prepared dataset (``data/interim`` by default)."""
 
@@ -599,6 +613,7 @@ class PreparedDataset:
         if missing:
             raise ValueError(f"{index_file} lacks columns {sorted(missing)}: re-run the prepare stage")
         self.classes = pd.read_csv(self.root / "classes.csv", keep_default_na=False)
+        check_dense_labels(self.classes, self.root / "classes.csv")
         if len(self.index):
             check_folder(self.root / "videos" / self.index["key"].iloc[0])
 

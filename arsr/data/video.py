@@ -1,18 +1,26 @@
 """Reading and writing video files with OpenCV: (T, H, W, 3) uint8 RGB arrays in and out.
 
 Written clips use a lossless codec (FFV1 in AVI/MKV where this OpenCV build has it) so that the
-fine texture super-resolution is about survives the round trip.
+fine texture super-resolution is about survives the round trip. A written clip is decoded again
+before it takes its name: OpenCV's writer drops a frame it cannot write (a full disk) with no more
+than a warning, so the frames are counted, and a short file is removed and named in a
+:class:`VideoWriteError` with the free space left. OpenCV's own warnings are silenced where these
+functions report the error themselves.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
 
 import cv2
 import numpy as np
+
+from ..io import human_bytes
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +42,50 @@ class VideoReadError(RuntimeError):
 
 
 class VideoWriteError(RuntimeError):
-    """No codec of this OpenCV build writes the requested container (or the encoder wrote nothing)."""
+    """No codec of this OpenCV build writes the requested container, or the file written holds fewer
+    frames than were given (a full disk, a failing encoder)."""
+
+
+@contextlib.contextmanager
+def quiet_opencv() -> Iterator[None]:
+    """OpenCV's log at errors only inside the block: its ``[ WARN...]`` lines repeat what the caller
+    reports itself (a file that does not open, a frame that could not be written)."""
+    log_api = getattr(getattr(cv2, "utils", None), "logging", None)
+    if log_api is None or not hasattr(log_api, "setLogLevel"):  # pragma: no cover - very old builds
+        yield
+        return
+    before = log_api.getLogLevel()
+    log_api.setLogLevel(min(before, log_api.LOG_LEVEL_ERROR))
+    try:
+        yield
+    finally:
+        log_api.setLogLevel(before)
+
+
+def count_frames(path: str | os.PathLike) -> int:
+    """The frames a video file really holds, counted by decoding it (0 for a file that does not
+    open): a header's count can promise frames that were never written."""
+    with quiet_opencv():
+        cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+        try:
+            count = 0
+            while cap.isOpened() and cap.grab():
+                count += 1
+            return count
+        finally:
+            cap.release()
+
+
+def short_write(path: Path, written: int, given: int) -> VideoWriteError:
+    """The error for a video file that holds ``written`` of the ``given`` frames: its path and the
+    free space of its folder."""
+    probe = path.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    return VideoWriteError(
+        f"{path}: only {written} of the {given} frames could be written ({human_bytes(free)} free on "
+        f"{probe}): free space there or write to a larger disk; no partial file was kept")
 
 
 def _open(path: Path) -> cv2.VideoCapture:
@@ -46,7 +97,8 @@ def _open(path: Path) -> cv2.VideoCapture:
     if path.stat().st_size == 0:
         raise VideoReadError(f"{path}: the file is empty (0 bytes); re-download or re-extract it, "
                              "or remove it from the dataset")
-    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    with quiet_opencv():  # a file that does not open is reported below, once
+        cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     if not cap.isOpened():
         cap.release()
         raise VideoReadError(f"{path}: OpenCV/FFmpeg cannot open it (corrupt, truncated or an "
@@ -163,12 +215,16 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float = 25.0,
             if writer is None:
                 continue
             try:
-                for frame in frames:
-                    writer.write(np.ascontiguousarray(frame[..., ::-1]))
+                with quiet_opencv():  # a frame that fails is counted below and reported
+                    for frame in frames:
+                        writer.write(np.ascontiguousarray(frame[..., ::-1]))
             finally:
                 writer.release()
             if tmp.stat().st_size == 0:
                 continue
+            written = count_frames(tmp)
+            if written != t:
+                raise short_write(path, written, t)
             if fourcc is None:
                 _working_fourcc[ext] = code
             os.replace(tmp, path)
@@ -331,20 +387,26 @@ class VideoWriter:
         elif (w, h) != self.size:
             raise ValueError(f"{self.path}: frame {self.written} is {w}x{h}, the first was "
                              f"{self.size[0]}x{self.size[1]}; every frame must have one size")
-        self._writer.write(np.ascontiguousarray(frame[..., ::-1]))
+        with quiet_opencv():  # a frame that fails is found by close(), which counts them
+            self._writer.write(np.ascontiguousarray(frame[..., ::-1]))
         self.written += 1
 
     def close(self) -> None:
-        """Finish the file and rename it onto ``path`` (an error if no frame was written)."""
+        """Finish the file, count its frames again and rename it onto ``path``; an error (and no
+        file) if no frame was written or the file holds fewer frames than were written."""
         if self._writer is None:
             if self.written:
                 return  # already closed
             raise ValueError(f"{self.path}: no frame was written, so no video was made")
-        self._writer.release()
+        with quiet_opencv():
+            self._writer.release()
         self._writer = None
         try:
             if self._tmp.stat().st_size == 0:
-                raise VideoWriteError(f"{self.path}: the {self.fourcc} encoder wrote nothing; write .mkv or .avi")
+                raise short_write(self.path, 0, self.written)
+            found = count_frames(self._tmp)
+            if found != self.written:
+                raise short_write(self.path, found, self.written)
             os.chmod(self._tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600
             os.replace(self._tmp, self.path)
         finally:

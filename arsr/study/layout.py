@@ -16,6 +16,7 @@ of caches and sample frames relative to ``eval_dir`` (``data/eval``)::
     metrics/prepare.json, metrics/recognizers.json, metrics/train_sr/<m>.json, metrics/eval/<item>.json,
     metrics/ablation/<kind>_<v>.json, metrics/study.json   (one per stage run: seconds, provenance)
     figures/prepare/, figures/study/
+    bad_videos.txt                       problem, video, detail  BAD_VIDEOS (prepare: every bad video of its run)
     <eval_dir>/<item>/samples.npz        video_ids (n,), frames (n,), sr (n, 2, H, W, 3) uint8
 
 ``<item>`` is the method with ``+`` replaced by ``_`` (``sosr+tosr`` -> ``sosr_tosr``); ``seed`` is
@@ -37,7 +38,7 @@ __all__ = [
     "RECOGNIZER_PLOT_COLUMNS", "SR_LOG_TERMS", "SR_PLOT_COLUMNS", "PSNR_ACCURACY_COLUMNS",
     "recognizer_key", "eval_item", "eval_csv", "eval_per_class_csv", "eval_per_video_csv", "eval_metrics_json",
     "ablation_csv", "ablation_per_video_csv", "ablation_metrics_json", "ablation_cache",
-    "sr_metrics_json", "sr_plot_csv", "samples_npz", "REFERENCE_CACHE", "PREPARE_METRICS", "RECOGNIZERS_METRICS",
+    "sr_metrics_json", "sr_plot_csv", "samples_npz", "REFERENCE_CACHE", "PREPARE_METRICS", "BAD_VIDEOS", "RECOGNIZERS_METRICS",
     "RECOGNIZERS_PLOT", "PSNR_ACCURACY_PLOT", "STUDY_METRICS", "PREPARE_FIGURES", "STUDY_FIGURES",
     "PREPARE_STAGE", "RECOGNIZERS_STAGE", "REPORT_STAGE", "eval_stage", "sr_stage", "ablation_stage",
     "LR_BASELINES", "LR_BASELINE_LABELS", "LR_RECOGNIZER_NAMES", "LR_RECOGNIZERS_STAGE", "LR_RECOGNIZERS_METRICS",
@@ -90,6 +91,9 @@ PSNR_ACCURACY_COLUMNS = ["method", "recognizer", "stream", "psnr", "top1"]
 # Files under reports_dir
 
 PREPARE_METRICS = "metrics/prepare.json"
+#: prepare: every bad video of its run (listed but missing, unreadable), one per line
+#: (``arsr.data.prepare.write_bad_videos``); absent when there is none.
+BAD_VIDEOS = "bad_videos.txt"
 #: ``train_recognizers_lr``: the derived LR store and the LR baselines' training (seconds, device).
 LR_RECOGNIZERS_METRICS = "metrics/recognizers_lr.json"
 PREPARE_FIGURES = "figures/prepare"

@@ -133,6 +133,7 @@ SCHEMA: dict[str, Any] = {
         "splits_dir": optional(path(must_exist=True)),
         "sr_root": optional(path(must_exist=True)),
         "on_bad_video": choice("error", "skip"),
+        "on_empty_class": choice("error", "drop"),
         "validation_groups": integer(0),
         "synthetic": free_dict(),
     },

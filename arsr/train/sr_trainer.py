@@ -317,7 +317,7 @@ def train_sr(config: Mapping, out_dir: str | Path, *, feature_extractor: nn.Modu
 
     bar = None
     if progress and dist.is_main:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm  # the text bar: in a notebook the automatic choice wants ipywidgets (warns without)
         bar = progress_bar(tqdm, total=end, initial=start, desc=out_dir.name, unit="it", dynamic_ncols=True)
 
     elapsed0 = float(ckpt["elapsed_s"]) if ckpt else 0.0

@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from ...methods import LABELS
-from .. import paper
+from .. import layout, paper
 
 
 def dataset_summary(dataset: str, test_videos: int, split_videos: int | None, seeds: Sequence[int],
@@ -36,12 +36,17 @@ def dataset_summary(dataset: str, test_videos: int, split_videos: int | None, se
 def _skipped_sentence(prepare: Mapping | None) -> str:
     missing = int((prepare or {}).get("skipped_missing") or 0)
     unreadable = int((prepare or {}).get("skipped_unreadable") or 0)
-    if not missing + unreadable:
-        return ""
-    n = missing + unreadable
-    return (f" **{n} listed video{'s were' if n != 1 else ' was'} skipped** ({missing} missing on disk, "
-            f"{unreadable} unreadable; `data.on_bad_video: skip`): the splits are smaller than their "
-            "lists, the names are in the prepare report and `reports/metrics/prepare.json`.")
+    dropped = list((prepare or {}).get("dropped_classes") or [])
+    out = ""
+    if missing + unreadable:
+        n = missing + unreadable
+        out = (f" **{n} listed video{'s were' if n != 1 else ' was'} skipped** ({missing} missing on disk, "
+               f"{unreadable} unreadable; `data.on_bad_video: skip`): the splits are smaller than their "
+               f"lists, the names are in `reports/{layout.BAD_VIDEOS}` and `reports/metrics/prepare.json`.")
+    if dropped:
+        out += (f" **{len(dropped)} class{'es' if len(dropped) != 1 else ''} without a video left out** "
+                f"(`data.on_empty_class: drop`): {', '.join(dropped)}.")
+    return out
 
 
 def _seconds(stage: str, metrics: Mapping) -> float:
