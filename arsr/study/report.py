@@ -56,6 +56,7 @@ from . import layout, paper
 from .layout import (ABLATION_COLUMNS, ABLATION_PER_VIDEO_COLUMNS, LR_BASELINE_LABELS, LR_BASELINES, PER_VIDEO_COLUMNS,
                      PSNR_ACCURACY_COLUMNS, RECOGNIZER_PLOT_COLUMNS, TABLE_COLUMNS, ablation_stage, eval_stage,
                      sr_stage)
+from .headline import write_headline
 from .variants import ALIASES, KINDS, STREAM as ABLATION_STREAM, VARIANTS, alias_of
 
 __all__ = [
@@ -1935,7 +1936,9 @@ def headline(eval_df: pd.DataFrame, correlations: pd.DataFrame, provenance: Mapp
 
 
 def write_study_metrics(path: str | os.PathLike, metrics: Mapping) -> Path:
-    """Write the headline metrics JSON atomically."""
+    """Write the headline metrics JSON atomically, and beside it the folder ``headline/`` that
+    ``dvc metrics show`` reads (one small file per method, :mod:`arsr.study.headline`)."""
     path = resolve(path)
     write_json(path, dict(metrics))
+    write_headline(path.parent / Path(layout.HEADLINE_METRICS).name, metrics)  # beside it
     return path
