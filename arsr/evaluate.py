@@ -356,6 +356,12 @@ def evaluate(method: SRMethod, recognizers: Mapping[str, Any], test_set: Prepare
     runner = _Runner(workers)
     bar = progress_bar(tqdm, total=len(rows), unit="video", desc=f"evaluate {name}{progress_label(shard)}",
                        disable=not progress, mininterval=1.0)
+    finished = 0  # videos done, found cached or scored (a disabled bar counts nothing)
+
+    def advance() -> None:
+        nonlocal finished
+        finished += 1
+        bar.update(1)
 
     def finish(p: _Pending) -> None:
         key = p.row["key"]
@@ -377,7 +383,7 @@ def evaluate(method: SRMethod, recognizers: Mapping[str, Any], test_set: Prepare
             path = quality_dir.file(key, ".json")
             if path is not None:
                 write_json(path, q)
-        bar.update(1)
+        advance()
 
     pending: _Pending | None = None
     with sigterm_as_interrupt():
@@ -388,7 +394,7 @@ def evaluate(method: SRMethod, recognizers: Mapping[str, Any], test_set: Prepare
                 need_quality = quality_dir is not None and (
                     quality_dir.path is None or _read_json(quality_dir.file(key, ".json")) is None)
                 if not todo and not need_quality:
-                    bar.update(1)
+                    advance()
                     continue
                 video = test_set.video(row)
                 n_frames = int(row["n_frames"])
@@ -425,13 +431,13 @@ def evaluate(method: SRMethod, recognizers: Mapping[str, Any], test_set: Prepare
                 raise
             cached = len(list((root / "quality").glob("*.json"))) if quality_dir is not None else \
                 len(list(next(iter(score_dirs.values())).path.glob("*.npz")))
-            raise disk_full(root, len(rows) - bar.n, tree_bytes(root) / cached if cached else None) from err
+            raise disk_full(root, len(rows) - finished, tree_bytes(root) / cached if cached else None) from err
         except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM: keep the video the pool has worked on
             if pending is not None:
                 previous, pending = pending, None
                 finish(previous)
             kept = f"; {shown_path(root)} keeps them" if root is not None else ""
-            raise Interrupted(f"evaluate {name}{progress_label(shard)}: stopped after {bar.n} of {len(rows)} "
+            raise Interrupted(f"evaluate {name}{progress_label(shard)}: stopped after {finished} of {len(rows)} "
                               f"videos{kept}", getattr(err, "signum", signal.SIGINT)) from None
         finally:
             if pending is not None:  # an error while super-resolving the next video: keep this one
