@@ -58,6 +58,7 @@ import logging
 import math
 import os
 import shutil
+import signal
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,10 +72,11 @@ from tqdm import tqdm
 from .data.store import PreparedDataset
 from .evaluate_columns import PER_CLASS_COLUMNS, PREDICTION_COLUMNS, TABLE_COLUMNS
 from .flow import compute_flow, quantize
+from .interrupt import Interrupted, sigterm_as_interrupt
 from .io import atomic_path, disk_full, is_disk_full, tree_bytes, write_json
 from .mapping import changes
 from .metrics import frame_quality
-from .paths import resolve
+from .paths import resolve, shown_path
 from .recognition.inference import STREAMS, SnippetPlan, STResNetRecognizer, TwoStreamTSN, load_recognizers
 from .recognition.sampling import needed_frames, uniform_offsets
 from .recognition.tsn import fuse_scores
@@ -354,6 +356,12 @@ def evaluate(method: SRMethod, recognizers: Mapping[str, Any], test_set: Prepare
     runner = _Runner(workers)
     bar = progress_bar(tqdm, total=len(rows), unit="video", desc=f"evaluate {name}{progress_label(shard)}",
                        disable=not progress, mininterval=1.0)
+    finished = 0  # videos done, found cached or scored (a disabled bar counts nothing)
+
+    def advance() -> None:
+        nonlocal finished
+        finished += 1
+        bar.update(1)
 
     def finish(p: _Pending) -> None:
         key = p.row["key"]
@@ -375,62 +383,70 @@ def evaluate(method: SRMethod, recognizers: Mapping[str, Any], test_set: Prepare
             path = quality_dir.file(key, ".json")
             if path is not None:
                 write_json(path, q)
-        bar.update(1)
+        advance()
 
     pending: _Pending | None = None
-    try:
-        for _, row in rows.iterrows():
-            key = row["key"]
-            todo = [r for r in recognizers if _load_scores(score_dirs[r].file(key, ".npz")) is None]
-            need_quality = quality_dir is not None and (
-                quality_dir.path is None or _read_json(quality_dir.file(key, ".json")) is None)
-            if not todo and not need_quality:
-                bar.update(1)
-                continue
-            video = test_set.video(row)
-            n_frames = int(row["n_frames"])
-            plans = {r: recognizers[r].plan(n_frames, num_frames) for r in todo}
-            spatial_idx = needed_frames(rgb_frames=_union(p.rgb for p in plans.values()))
-            fields_idx = _union(p.flow for p in plans.values())
-            quality_idx = uniform_offsets(n_frames, num_frames) if need_quality else np.zeros(0, int)
-            flow_frames = needed_frames(flow_fields=fields_idx)
-            # one request per method and video: exactly the frames the snippets and PSNR need
-            if temporal_method is None:
-                frames = _request(method, video, np.concatenate([spatial_idx, flow_frames, quality_idx]))
-                temporal_frames = frames
-            else:
-                frames = _request(method, video, np.concatenate([spatial_idx, quality_idx]))
-                temporal_frames = _request(temporal_method, video, flow_frames)
-            flow_items = [(int(k), temporal_frames[int(k)], temporal_frames[int(k) + 1]) for k in fields_idx]
-            flow_jobs = [runner.submit(_flow_job, flow_method, flow_options, _bound(recognizers, plans), part)
-                         for part in runner.split(flow_items)]
-            quality_jobs = []
-            if need_quality:
-                hr = np.asarray(video.hr[np.unique(quality_idx)])
-                items = [(int(k), frames[int(k)], hr[j]) for j, k in enumerate(np.unique(quality_idx))]
-                quality_jobs = [runner.submit(_quality_job, shave, part) for part in runner.split(items)]
-            current = _Pending(row, frames, plans, todo, flow_jobs, quality_jobs)
-            if pending is not None:  # the pool worked on it while this video was super-resolved
+    with sigterm_as_interrupt():
+        try:
+            for _, row in rows.iterrows():
+                key = row["key"]
+                todo = [r for r in recognizers if _load_scores(score_dirs[r].file(key, ".npz")) is None]
+                need_quality = quality_dir is not None and (
+                    quality_dir.path is None or _read_json(quality_dir.file(key, ".json")) is None)
+                if not todo and not need_quality:
+                    advance()
+                    continue
+                video = test_set.video(row)
+                n_frames = int(row["n_frames"])
+                plans = {r: recognizers[r].plan(n_frames, num_frames) for r in todo}
+                spatial_idx = needed_frames(rgb_frames=_union(p.rgb for p in plans.values()))
+                fields_idx = _union(p.flow for p in plans.values())
+                quality_idx = uniform_offsets(n_frames, num_frames) if need_quality else np.zeros(0, int)
+                flow_frames = needed_frames(flow_fields=fields_idx)
+                # one request per method and video: exactly the frames the snippets and PSNR need
+                if temporal_method is None:
+                    frames = _request(method, video, np.concatenate([spatial_idx, flow_frames, quality_idx]))
+                    temporal_frames = frames
+                else:
+                    frames = _request(method, video, np.concatenate([spatial_idx, quality_idx]))
+                    temporal_frames = _request(temporal_method, video, flow_frames)
+                flow_items = [(int(k), temporal_frames[int(k)], temporal_frames[int(k) + 1]) for k in fields_idx]
+                flow_jobs = [runner.submit(_flow_job, flow_method, flow_options, _bound(recognizers, plans), part)
+                             for part in runner.split(flow_items)]
+                quality_jobs = []
+                if need_quality:
+                    hr = np.asarray(video.hr[np.unique(quality_idx)])
+                    items = [(int(k), frames[int(k)], hr[j]) for j, k in enumerate(np.unique(quality_idx))]
+                    quality_jobs = [runner.submit(_quality_job, shave, part) for part in runner.split(items)]
+                current = _Pending(row, frames, plans, todo, flow_jobs, quality_jobs)
+                if pending is not None:  # the pool worked on it while this video was super-resolved
+                    previous, pending = pending, None
+                    finish(previous)
+                pending = current
+            if pending is not None:
                 previous, pending = pending, None
                 finish(previous)
-            pending = current
-        if pending is not None:
-            previous, pending = pending, None
-            finish(previous)
-    except OSError as err:
-        if not is_disk_full(err) or root is None:
-            raise
-        cached = len(list((root / "quality").glob("*.json"))) if quality_dir is not None else \
-            len(list(next(iter(score_dirs.values())).path.glob("*.npz")))
-        raise disk_full(root, len(rows) - bar.n, tree_bytes(root) / cached if cached else None) from err
-    finally:
-        if pending is not None:  # an error while super-resolving the next video: keep this one
-            try:
-                finish(pending)
-            except Exception:  # pragma: no cover - the original error matters more
-                log.exception("could not finish video %s after an error", pending.row["video_id"])
-        bar.close()
-        runner.close()
+        except OSError as err:
+            if not is_disk_full(err) or root is None:
+                raise
+            cached = len(list((root / "quality").glob("*.json"))) if quality_dir is not None else \
+                len(list(next(iter(score_dirs.values())).path.glob("*.npz")))
+            raise disk_full(root, len(rows) - finished, tree_bytes(root) / cached if cached else None) from err
+        except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM: keep the video the pool has worked on
+            if pending is not None:
+                previous, pending = pending, None
+                finish(previous)
+            kept = f"; {shown_path(root)} keeps them" if root is not None else ""
+            raise Interrupted(f"evaluate {name}{progress_label(shard)}: stopped after {finished} of {len(rows)} "
+                              f"videos{kept}", getattr(err, "signum", signal.SIGINT)) from None
+        finally:
+            if pending is not None:  # an error while super-resolving the next video: keep this one
+                try:
+                    finish(pending)
+                except Exception:  # pragma: no cover - the original error matters more
+                    log.exception("could not finish video %s after an error", pending.row["video_id"])
+            bar.close()
+            runner.close()
 
     return _collect(name, rows, recognizers, score_dirs, memory_scores, quality_dir, memory_quality,
                     test_set.class_names)

@@ -11,6 +11,11 @@ executed notebook and its HTML land in ``--out`` (default ``reports/``), both wr
 the notebook complete (code included, for JupyterLab), the HTML for readers (markdown and
 outputs, and the parameters the stage ran with; no code).
 
+Ctrl-C or SIGTERM stops a stage in order (:class:`arsr.interrupt.KernelStop`): the kernel is
+interrupted, a training loop writes the checkpoint of its iteration and an evaluation keeps the
+videos it scored, and the runner prints one line saying where it stopped and exits with 130
+(SIGINT) or 143 (SIGTERM); ``dvc repro`` resumes from there.
+
 A stage notebook's parameters cell holds no settings of its own: its groups default to ``None``
 and ``stage_params`` / ``study_param`` read those from the study's params.yaml when the notebook
 is run by hand, so the settings live in params.yaml and the profiles only.
@@ -34,6 +39,7 @@ sys.modules.setdefault("rfc3987_syntax", None)
 
 import yaml
 
+from .interrupt import Interrupted, KernelStop
 from .io import atomic_path, write_text
 from .params import ParamError, load_params
 from .study.schema import validate
@@ -219,9 +225,11 @@ def render_html(ipynb: Path, html: Path) -> None:
     write_text(html, body)
 
 
-def _kernel_manager(folder: str) -> dict:
+def _kernel_manager(folder: str, started: list) -> dict:
     """papermill keywords that start the kernel on local IPC sockets in ``folder`` (POSIX): no TCP
-    port is opened, so the kernel has no unencrypted-TCP warning to print on every stage."""
+    port is opened, so the kernel has no unencrypted-TCP warning to print on every stage. Each
+    kernel manager made is appended to ``started`` (:class:`arsr.interrupt.KernelStop` signals
+    its kernel)."""
     if os.name != "posix":
         return {}
     from jupyter_client import AsyncKernelManager
@@ -231,6 +239,7 @@ def _kernel_manager(folder: str) -> dict:
             super().__init__(**kwargs)
             self.transport = "ipc"
             self.ip = os.path.join(folder, "kernel")
+            started.append(self)
 
     return {"kernel_manager_class": IpcKernelManager}
 
@@ -262,13 +271,21 @@ def run_notebook(notebook: str | Path, *, groups: list[str] = (), extra: dict | 
     out_nb, out_html = out_dir / f"{stem}.ipynb", out_dir / f"{stem}.html"
     _check_kernel(kernel)
     t0 = time.perf_counter()
+    stopping = KernelStop()
     with atomic_path(out_nb, suffix=".ipynb") as tmp, tempfile.TemporaryDirectory(prefix="arsr-kernel-") as sockets:
         try:
-            pm.execute_notebook(str(notebook), str(tmp), parameters=parameters, kernel_name=kernel,
-                                cwd=str(root), progress_bar=False, log_output=False,
-                                stdout_file=sys.stdout, stderr_file=sys.stderr,
-                                **_kernel_manager(sockets))
-        except pm.PapermillExecutionError as err:
+            with stopping.handling():
+                pm.execute_notebook(str(notebook), str(tmp), parameters=parameters, kernel_name=kernel,
+                                    cwd=str(root), progress_bar=False, log_output=False,
+                                    stdout_file=sys.stdout, stderr_file=sys.stderr,
+                                    on_cell_start=stopping.before_cell,
+                                    **_kernel_manager(sockets, stopping.kernels))
+        except BaseException as err:
+            stopped = stopping.interrupted(err)
+            if stopped is not None:  # the partial notebook is dropped: the stage is not done
+                raise stopped from None
+            if not isinstance(err, pm.PapermillExecutionError):
+                raise
             failed = out_dir / f"{stem}.failed.ipynb"
             tmp.replace(failed)
             print(f"\nerror: {notebook.name} failed at In [{err.exec_count}]: {err.ename}: {err.evalue}\n"
@@ -307,6 +324,10 @@ def main(argv: list[str] | None = None) -> int:
     except ParamError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as err:  # Interrupted from the kernel, or Ctrl-C before it started
+        stopped = err if isinstance(err, Interrupted) else Interrupted("stopped")
+        print(f"\n{Path(args.notebook).name}: {stopped}; `dvc repro` resumes from there", file=sys.stderr)
+        return stopped.exit_code
     except Exception as err:  # papermill's error already printed the failing cell
         if type(err).__name__ != "PapermillExecutionError":
             raise

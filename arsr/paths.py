@@ -31,3 +31,11 @@ def resolve(path: str | os.PathLike, root: Path | None = None) -> Path:
     """``path`` as given if absolute (or ``~``-prefixed), else relative to the study root."""
     p = Path(path).expanduser()
     return p if p.is_absolute() else (root or repo_root()) / p
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """``path`` for a message: relative to the study root when it lies inside it, else as given."""
+    try:
+        return str(Path(path).resolve().relative_to(repo_root()))
+    except (ValueError, FileNotFoundError):
+        return str(path)

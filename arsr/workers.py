@@ -14,6 +14,7 @@ evaluation's videos).
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import queue as queues
 import signal
@@ -24,6 +25,8 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any, Callable, Sequence
+
+from .interrupt import REPEAT_S, Interrupted
 
 __all__ = ["worker_count", "loader_workers", "per_process", "single_threaded", "one_thread", "process_pool", "Job", "JobError",
            "run_jobs", "progress_bar"]
@@ -107,7 +110,11 @@ def run_jobs(jobs: Sequence[Job], processes: int | None, *, desc: str, progress:
     threads sum in another order, and a job's result must not depend on how many others it has. A job that fails stops the others (their processes are terminated; what they wrote
     atomically stays, so a re-run resumes) and raises :class:`JobError` naming it; one process
     re-raises the job's own error, with a note naming the job. A pool process whose stage
-    process dies stops too, so that a re-run never trains beside an orphan."""
+    process dies stops too, so that a re-run never trains beside an orphan.
+
+    Ctrl-C (``KeyboardInterrupt`` here) stops the jobs in order (:func:`_stop_jobs`): no job
+    starts any more, each running one is interrupted (a trainer writes the checkpoint of its
+    iteration), and :class:`arsr.interrupt.Interrupted` names where each job stopped."""
     n = min(worker_count(processes), len(jobs))
     if n <= 1:
         results = []
@@ -115,6 +122,8 @@ def run_jobs(jobs: Sequence[Job], processes: int | None, *, desc: str, progress:
             for job in jobs:
                 try:
                     results.append(job.fn(*job.args, **job.kwargs, progress=progress))
+                except Interrupted as stopped:
+                    raise Interrupted(f"{desc}: {job.label} {stopped}", stopped.signum) from None
                 except Exception as err:
                     err.add_note(f"{desc}: job {job.label} failed")
                     raise
@@ -122,12 +131,14 @@ def run_jobs(jobs: Sequence[Job], processes: int | None, *, desc: str, progress:
     from tqdm import tqdm
 
     context = get_context("spawn")
-    reports = context.Queue()
-    pool = ProcessPoolExecutor(n, mp_context=context, initializer=_job_process, initargs=(os.getpid(), reports))
+    reports, stopping = context.Queue(), context.Event()
+    pool = ProcessPoolExecutor(n, mp_context=context, initializer=_job_process,
+                               initargs=(os.getpid(), reports, stopping))
     results: list = [None] * len(jobs)
     running: dict[str, str] = {}
     finished: set[str] = set()  # a job's last message may come after its result
     bar = tqdm(total=len(jobs), unit="job", desc=f"{desc} ({n} processes)", disable=not progress)
+    index: dict = {}
     try:
         index = {pool.submit(_run_job, job.label, job.fn, job.args, job.kwargs, progress): i
                  for i, job in enumerate(jobs)}
@@ -138,6 +149,8 @@ def run_jobs(jobs: Sequence[Job], processes: int | None, *, desc: str, progress:
             for future in sorted(done, key=index.get):
                 job = jobs[index[future]]
                 err = future.exception()
+                if isinstance(err, KeyboardInterrupt):  # a job stopped on a signal: stop the others too
+                    raise Interrupted("a job stopped", getattr(err, "signum", signal.SIGINT))
                 if err is not None:
                     raise JobError(f"{desc}: job {job.label} failed: {type(err).__name__}: {err} (the other jobs "
                                    "were stopped; finished ones are kept and a re-run resumes)") from err
@@ -149,6 +162,9 @@ def run_jobs(jobs: Sequence[Job], processes: int | None, *, desc: str, progress:
             if now != line and (done or time.monotonic() - shown >= 1.0):  # at most once a second, when it moved
                 bar.set_postfix_str(now, refresh=True)
                 shown, line = time.monotonic(), now
+    except KeyboardInterrupt as err:
+        bar.close()
+        raise _stop_jobs(pool, stopping, index, jobs, desc, getattr(err, "signum", signal.SIGINT)) from None
     except BaseException:
         _terminate(pool)
         raise
@@ -186,6 +202,36 @@ def _drain(reports, running: dict[str, str], finished: set[str]) -> None:
             running[label] = text
 
 
+#: Seconds :func:`run_jobs` waits, after Ctrl-C, for its running jobs to write their checkpoints
+#: before it terminates their processes.
+STOP_WAIT_S = 120.0
+
+
+def _stop_jobs(pool: ProcessPoolExecutor, stopping, index: dict, jobs: Sequence[Job], desc: str,
+               signum: int) -> Interrupted:
+    """Stop a pool in order after Ctrl-C in the stage process: ``stopping`` keeps queued jobs from
+    starting, SIGINT reaches each pool process (a trainer finishes its iteration, writes its
+    checkpoint and raises Interrupted; another job raises KeyboardInterrupt where it is, its
+    ``finally`` blocks run), the jobs get :data:`STOP_WAIT_S` seconds to end, then what remains
+    is terminated. Returns the :class:`Interrupted` naming where each job stopped."""
+    stopping.set()
+    for future in index:
+        future.cancel()  # not yet handed to a process
+    try:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            with contextlib.suppress(OSError):
+                os.kill(process.pid, signal.SIGINT)
+        wait([f for f in index if not f.done()], timeout=STOP_WAIT_S)
+    finally:
+        _terminate(pool)
+    where = []
+    for future in sorted(index, key=index.get):
+        if future.done() and not future.cancelled() and isinstance(future.exception(), Interrupted) \
+                and str(future.exception()) != NOT_STARTED:
+            where.append(f"{jobs[index[future]].label} {future.exception()}")
+    return Interrupted(f"{desc}: {'; '.join(where) if where else 'stopped'}", signum)
+
+
 def _terminate(pool: ProcessPoolExecutor) -> None:
     """Stop the pool's processes now (each gets SIGTERM, which runs its ``finally`` blocks)."""
     stop = getattr(pool, "terminate_workers", None)  # Python >= 3.14
@@ -197,23 +243,39 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
 
 
 class _JobState:
-    """In a pool process of :func:`run_jobs`: where progress goes and which job runs."""
+    """In a pool process of :func:`run_jobs`: where progress goes, which job runs, and whether the
+    stage process is stopping the pool."""
 
     reports = None
+    stopping = None
     label: str | None = None
+    interrupted_at = -math.inf
 
 
-def _job_process(parent: int, reports) -> None:
+#: The message of a job that a stopping pool did not start.
+NOT_STARTED = "not started"
+
+
+def _job_process(parent: int, reports, stopping) -> None:
     """A pool process's initializer: single-threaded, progress to ``reports``, SIGTERM raises
-    SystemExit (``finally`` blocks remove temporary files), and exit when the stage process is gone."""
+    SystemExit (``finally`` blocks remove temporary files), SIGINT interrupts the running job (an
+    idle process ignores it), and exit when the stage process is gone."""
     single_threaded()
-    _JobState.reports = reports
+    _JobState.reports, _JobState.stopping = reports, stopping
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGINT, _interrupt_job)
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
 
 
 def _exit_on_sigterm(signum, frame):
     raise SystemExit(128 + signum)
+
+
+def _interrupt_job(signum, frame):
+    # the same Ctrl-C may come twice (the terminal's to the process group, run_jobs' forwarded)
+    if _JobState.label is not None and time.monotonic() - _JobState.interrupted_at > REPEAT_S:
+        _JobState.interrupted_at = time.monotonic()
+        raise KeyboardInterrupt
 
 
 def _exit_with(parent: int) -> None:
@@ -223,6 +285,8 @@ def _exit_with(parent: int) -> None:
 
 
 def _run_job(label: str, fn: Callable[..., Any], args: tuple, kwargs: dict, progress: bool):
+    if _JobState.stopping is not None and _JobState.stopping.is_set():
+        raise Interrupted(NOT_STARTED)
     _JobState.label = label
     try:
         return fn(*args, **kwargs, progress=progress)

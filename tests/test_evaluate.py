@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import signal
 
 import numpy as np
 import pandas as pd
@@ -219,6 +220,38 @@ def test_interrupted_evaluation_resumes(toy, recognizers, tmp_path):
     other = Recording(bic)
     run(other, recognizers, toy, tmp_path / "b", crops="ten")
     assert len(other.calls) == 3  # other settings: the stale cache is rebuilt
+
+
+class Signalling(Recording):
+    """A method during whose n-th request the process gets ``signum``."""
+
+    def __init__(self, inner: SRMethod, signum: int, on_call: int):
+        super().__init__(inner)
+        self.signum, self.on_call = signum, on_call
+
+    def frames(self, video, indices):
+        if len(self.calls) + 1 == self.on_call:
+            signal.raise_signal(self.signum)
+        return super().frames(video, indices)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_keeps_the_scored_videos_and_says_so(signum, toy, recognizers, tmp_path):
+    """Ctrl-C or SIGTERM while the third video is super-resolved: the second, whose scoring was
+    under way, is finished and cached too; Interrupted says how many; a re-run does the rest."""
+    from arsr.interrupt import Interrupted
+
+    bic = bicubic_method(4, device="cpu")
+    reference = run(bic, recognizers, toy, tmp_path / "a")
+    with pytest.raises(Interrupted) as info:
+        run(Signalling(bic, signum, on_call=3), recognizers, toy, tmp_path / "b")
+    assert str(info.value) == f"evaluate bicubic: stopped after 2 of 3 videos; {tmp_path / 'b' / 'bicubic'} keeps them"
+    assert info.value.exit_code == 128 + signum
+    assert len(list((tmp_path / "b" / "bicubic" / "scores" / "tsn").glob("*.npz"))) == 2
+    assert not list((tmp_path / "b").rglob("*.tmp*"))  # no temporary file left behind
+    resumed = Recording(bic)
+    pd.testing.assert_frame_equal(run(resumed, recognizers, toy, tmp_path / "b").table, reference.table)
+    assert len(resumed.calls) == 1
 
 
 def test_process_pool_gives_the_in_process_result(toy, recognizers):

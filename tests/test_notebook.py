@@ -229,3 +229,79 @@ def test_a_params_list_is_injected_under_another_name(tmp_path, monkeypatch, cap
     assert (tmp_path / "got.txt").read_text() == "[0, 4]"
     assert main([str(tmp_path / "stage.ipynb"), "-k", "sr_seeds=recognition.seeds", "--out", "reports"]) == 2
     assert "group 'recognition' is missing from params.yaml" in capfd.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# Ctrl-C and SIGTERM to a stage: one line, the kernel's checkpoint written, 130 / 143
+
+_COUNTING_CELL = """\
+import time
+from pathlib import Path
+from arsr.interrupt import stop_requests
+
+with stop_requests() as stop:
+    for it in range(1, 100_000):
+        Path("running").write_text(str(it))
+        time.sleep(0.05)
+        if stop:
+            Path("checkpoint.txt").write_text(str(it))
+            stop.stop_here(f"stopped at iteration {it} of 99999 (checkpoint.txt written)")
+"""
+
+_SWALLOWING_CELL = """\
+import time
+from pathlib import Path
+
+Path("running").write_text("1")
+try:
+    time.sleep(120)
+except KeyboardInterrupt:
+    pass  # a cell that goes on after an interrupt: the runner starts no further cell
+"""
+
+
+def _stop_a_stage(tmp_path, cell: str, signum: int):
+    """Run a one-cell stage in a subprocess, send ``signum`` to the runner once the cell runs;
+    (return code, stderr's non-empty lines)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    (tmp_path / "params.yaml").write_text("seeds: [0]\n")
+    nb = new_notebook(cells=[new_code_cell("x = 1", metadata={"tags": ["parameters"]}), new_code_cell(cell),
+                             new_code_cell("from pathlib import Path\nPath('next_cell_ran').touch()")],
+                      metadata={"kernelspec": {"name": "arsr", "display_name": "arsr", "language": "python"}})
+    nbformat.write(nb, tmp_path / "stage.ipynb")
+    env = {**os.environ, "ARSR_ROOT": str(tmp_path), "PYTHONPATH": os.pathsep.join(
+        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    proc = subprocess.Popen([sys.executable, "-m", "arsr.notebook", "stage.ipynb", "--out", "reports"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "running").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.3)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    return proc.returncode, [line for line in err.splitlines() if line.strip()]
+
+
+def test_sigterm_stops_a_stage_at_a_checkpoint_with_one_line(tmp_path):
+    import signal
+
+    code, lines = _stop_a_stage(tmp_path, _COUNTING_CELL, signal.SIGTERM)
+    n = (tmp_path / "checkpoint.txt").read_text()  # the kernel answered at its safe point
+    assert lines == [f"stage.ipynb: stopped at iteration {n} of 99999 (checkpoint.txt written); "
+                     "`dvc repro` resumes from there"]
+    assert code == 143
+    assert not (tmp_path / "next_cell_ran").exists() and not (tmp_path / "reports/stage.ipynb").exists()
+
+
+def test_ctrl_c_starts_no_further_cell(tmp_path):
+    import signal
+
+    code, lines = _stop_a_stage(tmp_path, _SWALLOWING_CELL, signal.SIGINT)
+    assert lines == ["stage.ipynb: stopped before its next cell; `dvc repro` resumes from there"]
+    assert code == 130 and not (tmp_path / "next_cell_ran").exists()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -252,6 +253,42 @@ def test_resume_after_stop_gives_the_same_weights(toy, tmp_path):
     assert again.finished and again.iteration == 6
     with pytest.raises(CheckpointError, match=r"last\.pt was written by a run with other settings \(lr: checkpoint"):
         train_recognizer({**cfg, "lr": 0.01}, toy, tmp_path / "split", progress=False, device="cpu")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_checkpoints_its_iteration_and_the_resume_is_bitwise(signum, toy, tmp_path, monkeypatch):
+    """Ctrl-C / SIGTERM mid-iteration 3 (no checkpoint due before 1000): last.pt of iteration 3 with
+    its RNG and log window, Interrupted saying so, the resumed run reaches the whole run's weights."""
+    import arsr.recognition.train as training
+    from arsr.interrupt import Interrupted
+
+    cfg = tiny_config("rgb", epochs=3, lr_steps=[2], checkpoint_every=1000, log_every=4)
+    cfg["model"] = {**cfg["model"], "dropout": 0.5}  # dropout draws from the restored RNG
+    whole = train_recognizer(cfg, toy, tmp_path / "whole", progress=False, device="cpu")
+
+    real = training.lr_at
+
+    def signal_in_iteration_3(iteration, *args):
+        if iteration == 2:
+            signal.raise_signal(signum)  # before this iteration's update: it must still finish
+        return real(iteration, *args)
+
+    monkeypatch.setattr(training, "lr_at", signal_in_iteration_3)
+    with pytest.raises(Interrupted) as info:
+        train_recognizer(cfg, toy, tmp_path / "split", progress=False, device="cpu")
+    assert str(info.value) == f"stopped at iteration 3 of 6 ({tmp_path / 'split' / 'last.pt'} written)"
+    assert info.value.exit_code == 128 + signum
+    assert torch.load(tmp_path / "split" / "last.pt", weights_only=True)["iteration"] == 3
+    assert not (tmp_path / "split" / "model.pt").exists()
+
+    monkeypatch.setattr(training, "lr_at", real)
+    rest = train_recognizer(cfg, toy, tmp_path / "split", progress=False, device="cpu")
+    assert rest.finished and rest.iteration == whole.iteration == 6
+    a = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)
+    b = torch.load(tmp_path / "split" / "model.pt", weights_only=True)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    cols = ["iteration", "epoch", "loss", "accuracy", "lr"]  # the log window crossed the stop
+    pd.testing.assert_frame_equal(whole.log[cols], rest.log[cols])
 
 
 def test_st_resnet_trains_jointly(toy, tmp_path):

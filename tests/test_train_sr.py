@@ -5,6 +5,7 @@ import csv
 import itertools
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -351,6 +352,47 @@ def test_resume_after_a_kill_gives_bitwise_the_same_weights(kind, block_store, t
     # a finished phase is found finished
     again = train_sr(cfg, tmp_path / "part", **kw)
     assert again.finished and again.iteration == 6
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_checkpoints_its_iteration_and_the_resume_is_bitwise(signum, block_store, tmp_path, monkeypatch):
+    """Ctrl-C / SIGTERM mid-iteration 4 with no checkpoint due before 1000: last.pt of iteration 4,
+    Interrupted saying so, and the resumed run reaches the uninterrupted run's weights."""
+    import arsr.train.sr_trainer as trainer
+    from arsr.interrupt import Interrupted
+
+    cfg = {**_resume_config("gan"), "checkpoint_every": 1000}
+    kw = dict(dataset=block_store, progress=False, feature_extractor=TinyFeatures())
+    whole = train_sr(cfg, tmp_path / "whole", **kw)
+
+    real = trainer._set_learning_rates
+
+    def signal_in_iteration_4(cfg, opt_g, opt_d, done):
+        if done == 3:
+            signal.raise_signal(signum)  # before this iteration's update: it must still finish
+        return real(cfg, opt_g, opt_d, done)
+
+    monkeypatch.setattr(trainer, "_set_learning_rates", signal_in_iteration_4)
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Interrupted) as info:
+        train_sr(cfg, tmp_path / "part", **kw)
+    assert str(info.value) == f"stopped at iteration 4 of 6 ({tmp_path / 'part' / 'last.pt'} written)"
+    assert info.value.exit_code == 128 + signum
+    assert torch.load(tmp_path / "part" / "last.pt", weights_only=True)["iteration"] == 4
+    assert not (tmp_path / "part" / "model.pt").exists()
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers  # given back
+
+    monkeypatch.setattr(trainer, "_set_learning_rates", real)
+    resumed = train_sr(cfg, tmp_path / "part", **kw)
+    assert resumed.finished and resumed.resumed_from == 4 and whole.finished
+    a = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)
+    b = torch.load(tmp_path / "part" / "model.pt", weights_only=True)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    la = torch.load(tmp_path / "whole" / "last.pt", weights_only=True)
+    lb = torch.load(tmp_path / "part" / "last.pt", weights_only=True)
+    assert all(torch.equal(la["disc"][k], lb["disc"][k]) for k in la["disc"])
+    whole_rows, rows = read_log(tmp_path / "whole" / "log.csv"), read_log(tmp_path / "part" / "log.csv")
+    assert [r["total"] for r in rows] == [r["total"] for r in whole_rows]
 
 
 def test_resume_under_another_model_config_is_refused(block_store, tmp_path):

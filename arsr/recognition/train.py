@@ -21,7 +21,9 @@ Outputs in ``out_dir``: ``model.pt`` (state dict only), ``recognizer.json`` (wha
 ``load_recognizer``, defined in ``arsr.recognition.inference``, needs to rebuild the model),
 ``last.pt`` (checkpoint: model, optimizer, iteration, RNG state, log window; a rerun resumes from
 it), ``log.csv`` (iteration, epoch, loss, accuracy, lr, seconds). A run is a pure function of its
-config: a resumed run gives the uninterrupted run's weights (exactly, on the CPU).
+config: a resumed run gives the uninterrupted run's weights (exactly, on the CPU). Ctrl-C or
+SIGTERM lets the iteration under way finish, writes its ``last.pt`` and raises
+:class:`arsr.interrupt.Interrupted`, whatever ``checkpoint_every`` says.
 
 Several GPUs (DDP, one process per GPU; ``batch_size`` is the global batch)::
 
@@ -33,9 +35,11 @@ Rank 0 logs and writes files; each rank draws its own share of every batch.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +56,7 @@ from tqdm import tqdm
 
 from ..checkpoint import check_settings, load_checkpoint, save_checkpoint
 from ..data.store import PreparedDataset
+from ..interrupt import Interrupted, stop_requests, stopped_at
 from ..io import atomic_path, write_json, write_text
 from ..ops.layout import channels_last_convs
 from ..paths import resolve
@@ -399,8 +404,8 @@ def train_recognizer(config: Mapping[str, Any] | TrainConfig, dataset: PreparedD
     if info.distributed:
         net = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
-    stop = total if stop_after is None else min(total, max(stop_after, iteration))
-    plan = BatchPlan(len(data), cfg.batch_size, cfg.seed, iteration, stop, info.rank, info.world_size)
+    end = total if stop_after is None else min(total, max(stop_after, iteration))
+    plan = BatchPlan(len(data), cfg.batch_size, cfg.seed, iteration, end, info.rank, info.world_size)
     loader = DataLoader(data, batch_sampler=plan, num_workers=loader_workers(cfg.workers), pin_memory=device.type == "cuda",
                         generator=torch.Generator(), persistent_workers=False)
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -408,7 +413,8 @@ def train_recognizer(config: Mapping[str, Any] | TrainConfig, dataset: PreparedD
                        disable=not (progress and info.is_main), mininterval=1.0)
     epoch_end = ipe if cfg.checkpoint_every == 0 else cfg.checkpoint_every
     net.train()
-    try:
+    # Ctrl-C / SIGTERM: the iteration under way finishes, its checkpoint is written, then Interrupted
+    with stop_requests() as stop, contextlib.closing(bar):
         tic = time.perf_counter()
         for batch in loader:
             lr = lr_at(iteration, ipe, cfg.lr, cfg.lr_steps, cfg.lr_gamma)
@@ -442,21 +448,23 @@ def train_recognizer(config: Mapping[str, Any] | TrainConfig, dataset: PreparedD
                     _append_log(log_path, row)
                     bar.set_postfix(loss=f"{row['loss']:.3f}", acc=f"{row['accuracy']:.3f}", lr=f"{lr:.2g}")
                 window = {"loss": 0.0, "correct": 0, "count": 0, "batches": 0}
-            if iteration % epoch_end == 0 or iteration == stop or iteration == total:
+            if iteration % epoch_end == 0 or iteration == end or iteration == total or stop:
                 now = time.perf_counter()
                 seconds, tic = seconds + now - tic, now
                 if info.is_main:
                     _save_checkpoint(last_path, model, optimizer, scaler, iteration, seconds, window,
                                      config_dict, ipe)
-    finally:
+                if iteration < end:
+                    stop.stop_here(stopped_at(iteration, total, last_path))
         bar.close()
-    distributed.barrier()
-    finished = iteration >= total
-    if finished and info.is_main:
-        with atomic_path(model_path, suffix=".pt") as tmp:
-            torch.save(model.state_dict(), tmp)
-        write_json(out_dir / "recognizer.json", _recognizer_info(cfg, model, dataset, total))
-    distributed.barrier()
+        distributed.barrier()
+        finished = iteration >= total
+        if finished and info.is_main:
+            with atomic_path(model_path, suffix=".pt") as tmp:
+                torch.save(model.state_dict(), tmp)
+            write_json(out_dir / "recognizer.json", _recognizer_info(cfg, model, dataset, total))
+        distributed.barrier()
+        stop.stop_here(stopped_at(iteration, total, model_path if finished else last_path))
     return TrainResult(out_dir, model_path if finished else None, iteration, total, finished,
                        _read_log(log_path))
 
@@ -519,6 +527,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = train_recognizer(config, args.data, args.out, progress=not args.no_progress,
                                   device=args.device, stop_after=args.stop_after)
+    except Interrupted as stopped:
+        print(f"{stopped}; run the same command again to resume", file=sys.stderr)
+        return stopped.exit_code
     finally:
         distributed.cleanup()
     if int(os.environ.get("RANK", "0")) == 0:

@@ -15,6 +15,7 @@ of caches and sample frames relative to ``eval_dir`` (``data/eval``)::
     plots/psnr_vs_accuracy.csv           PSNR_ACCURACY_COLUMNS       PSNR_ACCURACY_PLOT
     metrics/prepare.json, metrics/recognizers.json, metrics/train_sr/<m>.json, metrics/eval/<item>.json,
     metrics/ablation/<kind>_<v>.json, metrics/study.json   (one per stage run: seconds, provenance)
+    metrics/headline/<item>.json         arsr.study.headline         HEADLINE_METRICS (`dvc metrics show`)
     figures/prepare/, figures/study/
     bad_videos.txt                       problem, video, detail  BAD_VIDEOS (prepare: every bad video of its run)
     <eval_dir>/<item>/samples.npz        video_ids (n,), frames (n,), sr (n, 2, H, W, 3) uint8
@@ -104,6 +105,8 @@ RECOGNIZERS_PLOT = "plots/recognizers.csv"
 LR_RECOGNIZERS_PLOT = "plots/recognizers_lr.csv"
 PSNR_ACCURACY_PLOT = "plots/psnr_vs_accuracy.csv"
 STUDY_METRICS = "metrics/study.json"
+#: What ``dvc metrics show`` reads, beside ``STUDY_METRICS``: ``<item>.json`` per method (:mod:`arsr.study.headline`).
+HEADLINE_METRICS = "metrics/headline"
 STUDY_FIGURES = "figures/study"
 #: ``metrics/eval/<item>.json`` ``colour_shift``'s headline, which the report shows: the largest over
 #: R, G, B of the mean over test videos of |a video's mean SR - HR| (grey levels), worst SR seed.

@@ -14,6 +14,7 @@ from typing import Mapping
 
 import torch.nn as nn
 
+from ..interrupt import Interrupted
 from ..io import write_json
 from ..paths import resolve
 from . import distributed
@@ -70,6 +71,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m arsr.train.phases
     try:
         path = train_method(args.method, args.out, overrides, dataset=args.data,
                             progress=not args.no_progress)
+    except Interrupted as stopped:
+        print(f"{stopped}; run the same command again to resume", file=sys.stderr)
+        return stopped.exit_code
     finally:
         distributed.cleanup()
     if distributed.is_main_process():

@@ -40,7 +40,10 @@ Calling :func:`train_sr` again on the same ``out_dir`` resumes from ``last.pt`` 
 result is bitwise the one of an uninterrupted run: batches are a function of (seed, iteration,
 rank), see :mod:`arsr.train.patches`). A ``last.pt`` made for another model (``arch``,
 ``arch_kwargs``, ``scale``, the discriminator) stops with :class:`arsr.checkpoint.CheckpointError`
-instead of resuming (the format of last.pt: :mod:`arsr.checkpoint`).
+instead of resuming (the format of last.pt: :mod:`arsr.checkpoint`). Ctrl-C or SIGTERM lets the
+iteration under way finish, writes its ``last.pt`` and raises :class:`arsr.interrupt.Interrupted`
+(:mod:`arsr.interrupt`), so that a run stopped long before its next ``checkpoint_every`` resumes
+where it stopped.
 
 Command line (single process, or several GPUs with torchrun)::
 
@@ -73,6 +76,7 @@ from ..archs.arch_util import load_weights
 from ..archs.discriminator_arch import VGGStyleDiscriminator
 from ..checkpoint import check_settings, load_checkpoint, save_checkpoint
 from ..data.store import PreparedDataset
+from ..interrupt import Interrupted, stop_requests, stopped_at
 from ..io import atomic_path, write_json, write_text
 from ..ops.layout import channels_last_convs
 from ..paths import resolve
@@ -324,30 +328,35 @@ def train_sr(config: Mapping, out_dir: str | Path, *, feature_extractor: nn.Modu
     t0 = time.perf_counter()
     values: dict[str, float] = {}
     it = start
-    try:
-        for it, batch in batches:
-            lr_g = _set_learning_rates(cfg, opt_g, opt_d, done=it - 1)
-            batch = {k: v.to(dev, non_blocking=True) for k, v in batch.items()}
-            terms_out = step(batch)
-            elapsed = elapsed0 + time.perf_counter() - t0
-            if dist.is_main and (it == 1 or it % cfg["log_every"] == 0 or it == total):
-                values = {k: float(v) for k, v in terms_out.items()}
-                log.append({"iteration": it, **{k: repr(v) for k, v in values.items()},
-                            "lr": repr(lr_g), "seconds": f"{elapsed:.3f}"})
+    # Ctrl-C / SIGTERM: the iteration under way finishes, its checkpoint is written, then Interrupted
+    with stop_requests() as stop:
+        try:
+            for it, batch in batches:
+                lr_g = _set_learning_rates(cfg, opt_g, opt_d, done=it - 1)
+                batch = {k: v.to(dev, non_blocking=True) for k, v in batch.items()}
+                terms_out = step(batch)
+                elapsed = elapsed0 + time.perf_counter() - t0
+                if dist.is_main and (it == 1 or it % cfg["log_every"] == 0 or it == total):
+                    values = {k: float(v) for k, v in terms_out.items()}
+                    log.append({"iteration": it, **{k: repr(v) for k, v in values.items()},
+                                "lr": repr(lr_g), "seconds": f"{elapsed:.3f}"})
+                    if bar is not None:
+                        bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()}, refresh=False)
+                if it != end and (it % cfg["checkpoint_every"] == 0 or stop):
+                    _checkpoint(cfg, gen, disc, opt_g, opt_d, it, elapsed, last_path, dist)
+                    stop.stop_here(stopped_at(it, total, last_path))
                 if bar is not None:
-                    bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()}, refresh=False)
-            if it % cfg["checkpoint_every"] == 0 and it != end:
-                _checkpoint(cfg, gen, disc, opt_g, opt_d, it, elapsed, last_path, dist)
+                    bar.update(1)
+        finally:
             if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
-        close = getattr(batches, "close", None)
-        if close is not None:
-            close()
-    elapsed = elapsed0 + time.perf_counter() - t0
-    return _finish(cfg, gen, disc, opt_g, opt_d, ckpt, start, it, elapsed, out_dir, dist, values)
+                bar.close()
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+        elapsed = elapsed0 + time.perf_counter() - t0
+        result = _finish(cfg, gen, disc, opt_g, opt_d, ckpt, start, it, elapsed, out_dir, dist, values)
+        stop.stop_here(stopped_at(it, total, model_path if result.finished else last_path))
+    return result
 
 
 def _task_teachers(cfg: Mapping, teachers: Mapping[str, nn.Module] | None, dev: torch.device) -> dict:
@@ -582,6 +591,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = train_sr(read_config_file(args.config), args.out, dataset=args.data,
                           progress=not args.no_progress, stop_after=args.stop_after)
+    except Interrupted as stopped:
+        print(f"{stopped}; run the same command again to resume", file=sys.stderr)
+        return stopped.exit_code
     finally:
         distributed.cleanup()
     if distributed.is_main_process():

@@ -12,7 +12,8 @@ import pandas as pd
 from ...io import write_json
 from ...methods import BEYOND_PAPER, COMBINED
 from ...paths import resolve
-from .. import paper
+from .. import layout, paper
+from ..headline import write_headline
 from .claims import HR_CEILING_CLAIM
 from .names import ROW_ORDER
 from .tables import seed_summary
@@ -103,7 +104,9 @@ def headline(eval_df: pd.DataFrame, correlations: pd.DataFrame, provenance: Mapp
 
 
 def write_study_metrics(path: str | os.PathLike, metrics: Mapping) -> Path:
-    """Write the headline metrics JSON atomically."""
+    """Write the headline metrics JSON atomically, and beside it the folder ``headline/`` that
+    ``dvc metrics show`` reads (one small file per method, :mod:`arsr.study.headline`)."""
     path = resolve(path)
     write_json(path, dict(metrics))
+    write_headline(path.parent / Path(layout.HEADLINE_METRICS).name, metrics)  # beside it
     return path
