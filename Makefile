@@ -22,6 +22,7 @@ replication: study
 	$(PY) -m arsr.study.replicate report
 
 test: setup
+	$(PY) -m ruff check .
 	$(PY) -m pytest
 
 # JupyterLab refuses to start as root unless told; containers often run as root.

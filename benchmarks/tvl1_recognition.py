@@ -18,12 +18,10 @@ between them (same videos, same snippets, same weights). Flow runs in this proce
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 
 def main(argv=None) -> int:

@@ -264,7 +264,6 @@ def _stop_a_stage(tmp_path, cell: str, signum: int):
     """Run a one-cell stage in a subprocess, send ``signum`` to the runner once the cell runs;
     (return code, stderr's non-empty lines)."""
     import os
-    import signal
     import subprocess
     import sys
     import time

@@ -21,7 +21,7 @@ from arsr.data.fingerprint import write_fingerprint
 from arsr.data.store import PreparedDataset, write_video_folder
 from arsr.methods import ORDER
 from arsr.study import layout, paper, report
-from arsr.study.ablations import ALIASES, KINDS, VARIANTS
+from arsr.study.ablations import KINDS, VARIANTS
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The paper's SR methods (its Table 2).

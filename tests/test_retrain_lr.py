@@ -22,7 +22,7 @@ from arsr.study.lr_baselines import lr_baseline_configs, train_lr_baselines
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from test_recognition_train import tiny_config, write_toy_store  # tests/ is on sys.path under pytest
+from test_recognition_train import tiny_config, write_toy_store  # noqa: E402 (tests/ is on sys.path under pytest)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""VGG-style discriminator: Wang et al., "ESRGAN: Enhanced Super-Resolution Generative Adversarial Networks", ECCVW 2018 (after SRGAN's, Ledig et al., CVPR 2017)."""
+"""VGG-style discriminator: Wang et al., "ESRGAN: Enhanced Super-Resolution Generative Adversarial Networks", ECCVW 2018 (after SRGAN's, Ledig et al., CVPR 2017)."""  # noqa: E501 (the one-line citation)
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,4 @@
-"""VSR-DUF: Jo, Oh, Kang, Kim, "Deep Video Super-Resolution Network Using Dynamic Upsampling Filters Without Explicit Motion Compensation", CVPR 2018."""
+"""VSR-DUF: Jo, Oh, Kang, Kim, "Deep Video Super-Resolution Network Using Dynamic Upsampling Filters Without Explicit Motion Compensation", CVPR 2018."""  # noqa: E501 (the one-line citation)
 from __future__ import annotations
 
 import math

@@ -1,4 +1,4 @@
-"""RRDBNet: Wang et al., "ESRGAN: Enhanced Super-Resolution Generative Adversarial Networks", ECCVW 2018 (SoSR's generator)."""
+"""RRDBNet: Wang et al., "ESRGAN: Enhanced Super-Resolution Generative Adversarial Networks", ECCVW 2018 (SoSR's generator)."""  # noqa: E501 (the one-line citation)
 from __future__ import annotations
 
 import torch

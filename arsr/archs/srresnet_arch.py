@@ -1,4 +1,4 @@
-"""SRResNet: Ledig et al., "Photo-Realistic Single Image Super-Resolution Using a Generative Adversarial Network", CVPR 2017."""
+"""SRResNet: Ledig et al., "Photo-Realistic Single Image Super-Resolution Using a Generative Adversarial Network", CVPR 2017."""  # noqa: E501 (the one-line citation)
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,4 @@
-"""VGG19 features for the perceptual loss: Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale Image Recognition", ICLR 2015."""
+"""VGG19 features for the perceptual loss: Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale Image Recognition", ICLR 2015."""  # noqa: E501 (the one-line citation)
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
-"""Two-stream action recognisers for the study: TSN (Wang et al., ECCV 2016) and ST-ResNet (Feichtenhofer et al., NIPS 2016).
+"""Two-stream action recognisers for the study: TSN (Wang et al., ECCV 2016) and ST-ResNet
+(Feichtenhofer et al., NIPS 2016).
 
 Names are imported lazily: ``arsr.recognition.config`` (the training settings that
 ``arsr.study.schema`` checks) loads without torch and the models. Code of the package imports from the

@@ -1,4 +1,4 @@
-"""ST-ResNet (Feichtenhofer, Pinz, Wildes, "Spatiotemporal Residual Networks for Video Action Recognition", NIPS 2016)."""
+"""ST-ResNet (Feichtenhofer, Pinz, Wildes, "Spatiotemporal Residual Networks for Video Action Recognition", NIPS 2016)."""  # noqa: E501 (the one-line citation)
 from __future__ import annotations
 
 import os
@@ -223,6 +223,7 @@ class STResNet(nn.Module):
             (self.appearance.layer1, self.appearance.layer2, self.appearance.layer3, self.appearance.layer4),
             (self.motion.layer1, self.motion.layer2, self.motion.layer3, self.motion.layer4),
         ):
+            a_pre = a  # unit 0 sets it before unit 1 reads it
             for j, (unit_a, unit_m) in enumerate(zip(stage_a, stage_m)):
                 # Into unit 1 of a stage: pre-ReLU appearance + post-ReLU motion of unit 0.
                 branch_in = a_pre + m if (j == 1 and self.motion_links) else a

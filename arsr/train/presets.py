@@ -72,7 +72,7 @@ from ..params import check_keys
 from .config import ConfigError, resolve_config
 
 __all__ = ["PRESETS", "METHODS", "BEYOND_PAPER", "RECIPES", "RDSR_ABLATION", "BASES", "base_overrides",
-           "Phase", "method_phases", "train_phases", "train_method",
+           "Phase", "method_phases", "train_phases", "train_method",  # noqa: F822 (module __getattr__)
            "VGG19_WEIGHTS"]
 
 #: Where the study keeps torchvision's ImageNet VGG19 (vgg19-dcbb9e9d.pth) for feature losses.

@@ -198,7 +198,7 @@ def ablation_table(ablation_df: pd.DataFrame, kind: str, reference: bool = False
         main = first["alias"] if "alias" in part.columns and isinstance(first["alias"], str) else ""
         row[("", "Run")] = f"= {LABELS.get(main, main)} row" if main else "ablation"
         if main:
-            notes.append(f"\"= X row\": the variant is the main method X of the accuracy table (same model and "
+            notes.append("\"= X row\": the variant is the main method X of the accuracy table (same model and "
                          "settings), so its numbers are X's TSN results, not a second training.")
         for col, value, dg, cells in ((acc, "top1", digits, CELLS), ("PSNR (dB)", "psnr", 2, ("seed",)),
                                       ("SSIM", "ssim", 4, ("seed",))):
@@ -280,7 +280,7 @@ def quality_table(eval_df: pd.DataFrame, reference: str | None = None, *, digits
     ref = paper.quality() if reference else None
     if ref is not None:
         ref = ref[ref["dataset"] == reference].set_index("method")
-    rows, notes = [], [f"HR is the reference of PSNR/SSIM (PSNR ∞) and SoSR+ToSR is two streams, "
+    rows, notes = [], ["HR is the reference of PSNR/SSIM (PSNR ∞) and SoSR+ToSR is two streams, "
                        "not one video: neither has a row."]
     if len(margins):
         notes.append(f"above bicubic: the PSNR of a model trained for pixel fidelity ({', '.join(LABELS[m] for m in FIDELITY_SR)}) "
