@@ -287,9 +287,11 @@ def cmd_recognize(args: argparse.Namespace) -> int:
     if names is None:
         names = [f"class {k}" for k in range(tsn.num_classes)]
     elif len(names) != tsn.num_classes:
-        raise CLIError(f"{streams['rgb'] / 'model.pt'} scores {tsn.num_classes} classes but {source} names "
-                       f"{len(names)}: the recogniser was trained on another dataset's classes; pass "
-                       f"--recognizers DIR trained on these classes, or --classes FILE with its {tsn.num_classes} class names")
+        raise CLIError(
+            f"{streams['rgb'] / 'model.pt'} scores {tsn.num_classes} classes but {source} names "
+            f"{len(names)}: the recogniser was trained on another dataset's classes; pass "
+            f"--recognizers DIR trained on these classes, or --classes FILE with its {tsn.num_classes} class names"
+        )
     sr = load_method(args.sr, args.weights, seed=args.seed, params=args.params, device=device) if args.sr else None
     frames = read_video(src, max_frames=args.max_frames)
     if len(frames) < 2:

@@ -319,8 +319,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--params-file", help="params file (default: params.yaml at the study root)")
     args = ap.parse_args(argv)
     try:
-        run_notebook(args.notebook, groups=args.group, extra=_parse_extra(args.param),
-                     keys=_parse_extra(args.key, "-k", str), out_dir=args.out, name=args.name, params_file=args.params_file)
+        run_notebook(
+            args.notebook,
+            groups=args.group,
+            extra=_parse_extra(args.param),
+            keys=_parse_extra(args.key, "-k", str),
+            out_dir=args.out,
+            name=args.name,
+            params_file=args.params_file,
+        )
     except ParamError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -67,11 +67,38 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-__all__ = ["VERDICTS", "N_RESAMPLES", "CONFIDENCE", "FAMILY_ALPHA", "PairedDifference", "BestOfComparison",
-           "SpearmanInterval", "HolmResult", "seed_means", "cell_mean_std", "resampled_means", "bootstrap_means",
-           "paired_bootstrap", "verdict", "best_of", "compare_with_best", "rank_rows", "spearman_rows",
-           "spearman_bootstrap", "association_verdict", "association_direction", "decisive_p", "holm",
-           "family_verdicts", "mean_half_width", "decimals_for", "late_change", "final_segment_change", "trend", "FLAT_TOLERANCE"]
+__all__ = [
+    "VERDICTS",
+    "N_RESAMPLES",
+    "CONFIDENCE",
+    "FAMILY_ALPHA",
+    "PairedDifference",
+    "BestOfComparison",
+    "SpearmanInterval",
+    "HolmResult",
+    "seed_means",
+    "cell_mean_std",
+    "resampled_means",
+    "bootstrap_means",
+    "paired_bootstrap",
+    "verdict",
+    "best_of",
+    "compare_with_best",
+    "rank_rows",
+    "spearman_rows",
+    "spearman_bootstrap",
+    "association_verdict",
+    "association_direction",
+    "decisive_p",
+    "holm",
+    "family_verdicts",
+    "mean_half_width",
+    "decimals_for",
+    "late_change",
+    "final_segment_change",
+    "trend",
+    "FLAT_TOLERANCE",
+]
 
 VERDICTS = ("holds", "reversed", "inconclusive")
 #: Bootstrap resamples per interval: enough for stable 2.5/97.5 percentiles (Monte Carlo error of

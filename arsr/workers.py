@@ -28,8 +28,18 @@ from typing import Any, Callable, Sequence
 
 from .interrupt import REPEAT_S, Interrupted
 
-__all__ = ["worker_count", "loader_workers", "per_process", "single_threaded", "one_thread", "process_pool", "Job", "JobError",
-           "run_jobs", "progress_bar"]
+__all__ = [
+    "worker_count",
+    "loader_workers",
+    "per_process",
+    "single_threaded",
+    "one_thread",
+    "process_pool",
+    "Job",
+    "JobError",
+    "run_jobs",
+    "progress_bar",
+]
 
 
 def worker_count(workers: int | None) -> int:
@@ -107,9 +117,10 @@ def run_jobs(jobs: Sequence[Job], processes: int | None, *, desc: str, progress:
     of spawned single-threaded processes (:func:`single_threaded`; at most one per job), each job
     reporting its progress to one line here (``desc``: jobs done, and where each running one
     is). A lone job (more processes than jobs: one) runs in this process but on one thread too:
-    threads sum in another order, and a job's result must not depend on how many others it has. A job that fails stops the others (their processes are terminated; what they wrote
-    atomically stays, so a re-run resumes) and raises :class:`JobError` naming it; one process
-    re-raises the job's own error, with a note naming the job. A pool process whose stage
+    threads sum in another order, and a job's result must not depend on how many others it has.
+    A job that fails stops the others (their processes are terminated; what they wrote atomically
+    stays, so a re-run resumes) and raises :class:`JobError` naming it; one process re-raises the
+    job's own error, with a note naming the job. A pool process whose stage
     process dies stops too, so that a re-run never trains beside an orphan.
 
     Ctrl-C (``KeyboardInterrupt`` here) stops the jobs in order (:func:`_stop_jobs`): no job

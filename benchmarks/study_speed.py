@@ -48,7 +48,9 @@ def notebook_seconds(root: Path) -> dict[str, float]:
     return {name: seconds for _, name, seconds in sorted(rows)}
 
 
-def stage_table(ref: dict[str, float], head: dict[str, float]) -> list[tuple[str, float | None, float | None, float | None]]:
+def stage_table(
+    ref: dict[str, float], head: dict[str, float]
+) -> list[tuple[str, float | None, float | None, float | None]]:
     """(notebook, ref s, head s, head/ref) for every notebook either side ran, ref's order first,
     then a ``total`` row over the notebooks both ran (None where a side did not run it)."""
     names = list(ref) + [n for n in head if n not in ref]
@@ -123,7 +125,8 @@ def parse_set(text: str) -> tuple[tuple[str, ...], list[str], object]:
         raise SystemExit(f"--set {text!r}: the side before ':' is ref or head, not {side!r}")
     key, eq, value = rest.partition("=")
     if not eq or not key:
-        raise SystemExit(f"--set {text!r}: write [ref:|head:]dotted.key=value, e.g. head:recognition.feature_streams=[rgb]")
+        raise SystemExit(f"--set {text!r}: write [ref:|head:]dotted.key=value, "
+                         "e.g. head:recognition.feature_streams=[rgb]")
     return ((side,) if side else SIDES), key.split("."), yaml.safe_load(value)
 
 
@@ -204,7 +207,8 @@ def main(argv=None) -> int:
           f"head/ref {walls['head'] / walls['ref']:.3f}")
     diff = compare_results(result_files(clones["ref"]), result_files(clones["head"]))
     equal = [name for name, (d, _) in diff.items() if not d]
-    print(f"\n## Results (timings and provenance left out)\n\n{len(equal)} of {len(diff)} files both runs wrote are equal")
+    print("\n## Results (timings and provenance left out)\n\n"
+          f"{len(equal)} of {len(diff)} files both runs wrote are equal")
     for name, (d, n) in diff.items():
         if d:
             print(f"- {name}: {len(d)} of {n} values differ, e.g. {', '.join(d[:4])}")

@@ -37,8 +37,13 @@ def number(cell: str) -> float:
 
 @pytest.fixture(scope="module")
 def quick_run():
-    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "scale.py"), "--quick", "--gpu-frames-per-s", "100"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "scale.py"), "--quick", "--gpu-frames-per-s", "100"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     return run.stdout
 
@@ -50,7 +55,8 @@ def test_scale_measured_table(quick_run):
     expected = {"store: source video (HR, decoded on demand)": "bytes/frame", "store hr.pack": "bytes/frame",
                 "store lr.pack": "bytes/frame", "store flow.pack": "bytes/frame",
                 "store total (folder + source)": "bytes/frame", "flow dis": "pairs/s",
-                "loader: HR frame, random (video, frame)": "frames/s", "loader: LR frame, random (video, frame)": "frames/s",
+                "loader: HR frame, random (video, frame)": "frames/s",
+                "loader: LR frame, random (video, frame)": "frames/s",
                 "loader: flow field, random (video, frame)": "frames/s",
                 "loader: SR sample (5 LR + HR + flow)": "samples/s",
                 "prepare (decode + LR + flow dis + write)": "frames/s", "prepare: decode": "frames/s",
@@ -192,12 +198,16 @@ def test_study_speed_results_and_sets(tmp_path):
         (tmp_path / side / "reports/eval").mkdir(parents=True)
         (tmp_path / side / "reports/metrics").mkdir(parents=True)
         (tmp_path / side / "reports/eval/vdsr.csv").write_text(f"method,{header},top1\nvdsr,tsn,{top1}\nvdsr,st,60\n")
-        (tmp_path / side / "reports/metrics/x.json").write_text(json.dumps(
-            {"psnr": 34.5, "seconds": secs, "per_seed": {"0": {"train_seconds": secs}}, "provenance": {"git": side}}))
+        (tmp_path / side / "reports/metrics/x.json").write_text(
+            json.dumps(
+                {"psnr": 34.5, "seconds": secs, "per_seed": {"0": {"train_seconds": secs}}, "provenance": {"git": side}}
+            )
+        )
     diff = s.compare_results(s.result_files(tmp_path / "ref"), s.result_files(tmp_path / "head"))
     assert diff["reports/metrics/x.json"] == ([], 1)
     assert diff["reports/eval/vdsr.csv"] == (["row 1 col 2"], 6)
-    assert s.parse_set("head:recognition.feature_streams=[rgb]") == (("head",), ["recognition", "feature_streams"], ["rgb"])
+    assert s.parse_set("head:recognition.feature_streams=[rgb]") == (
+        ("head",), ["recognition", "feature_streams"], ["rgb"])
     assert s.parse_set("sr.common.iterations=5") == (("ref", "head"), ["sr", "common", "iterations"], 5)
     with pytest.raises(SystemExit, match="ref or head"):
         s.parse_set("both:a=1")

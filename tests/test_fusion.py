@@ -101,6 +101,8 @@ def test_a_store_without_validation_videos_says_how_to_get_them(tmp_path, traine
     from test_recognition_train import write_toy_store
 
     store = write_toy_store(tmp_path / "interim", train_per_class=1, test_per_class=1, frames=6)
-    with pytest.raises(ValueError, match="no validation videos.*data.validation_groups >= 1.*recognition.fusion: paper"):
+    with pytest.raises(
+        ValueError, match="no validation videos.*data.validation_groups >= 1.*recognition.fusion: paper"
+    ):
         fit_fusion_weights(trained["recognizers"], [0], store.root, num_frames=2, crops="center", flow_method="dis",
                            progress=False)

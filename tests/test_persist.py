@@ -44,5 +44,9 @@ def test_a_reset_is_logged_in_one_line_naming_what_differs(tmp_path, caplog):
 
 def test_changes_name_the_keys_that_differ():
     assert changes({"a": 1, "b": {"x": 1}}, {"a": 1, "b": {"x": 1}}) == []
-    assert changes({"a": 1, "b": {"x": 1}}, {"a": 2, "b": {"x": 2}, "c": "new"}) == ["a: 1 -> 2", "b", "c: (none) -> new"]
+    assert changes({"a": 1, "b": {"x": 1}}, {"a": 2, "b": {"x": 2}, "c": "new"}) == [
+        "a: 1 -> 2",
+        "b",
+        "c: (none) -> new",
+    ]
     assert changes({"path": "x" * 41}, {}) == ["path"]  # too long for one line: named only

@@ -23,7 +23,11 @@ def randomised(state: dict[str, torch.Tensor], seed: int = 0) -> dict[str, torch
     out = {}
     for k, v in state.items():
         if v.is_floating_point():
-            r = torch.rand(v.shape, generator=g) + 0.5 if k.endswith("running_var") else torch.randn(v.shape, generator=g)
+            r = (
+                torch.rand(v.shape, generator=g) + 0.5
+                if k.endswith("running_var")
+                else torch.randn(v.shape, generator=g)
+            )
             out[k] = r
         else:
             out[k] = v.clone()
@@ -434,7 +438,8 @@ def test_st_resnet_load_imagenet_both_streams(fake_resnet18_file):
     st = STResNet(5, depth=18, width=8)
     st.load_imagenet(fake_resnet18_file)
     torch.testing.assert_close(st.appearance.conv1.weight, source["conv1.weight"])
-    torch.testing.assert_close(st.motion.conv1.weight, source["conv1.weight"].mean(1, keepdim=True).expand(-1, 10, -1, -1))
+    averaged = source["conv1.weight"].mean(1, keepdim=True).expand(-1, 10, -1, -1)
+    torch.testing.assert_close(st.motion.conv1.weight, averaged)
     for stream in (st.appearance, st.motion):
         w = stream.layer3[1].conv1.weight
         torch.testing.assert_close(w[:, :, 1], source["layer3.1.conv1.weight"])

@@ -111,7 +111,9 @@ def write_lr_baselines(root: Path, seeds=(0, 1), baselines=layout.LR_BASELINES, 
                                  "ssim": 0.5})
                     videos += per_video_rows(keys, top1)
         pd.DataFrame(rows).to_csv(reports / layout.eval_csv(baseline), index=False)
-        pd.DataFrame(videos)[layout.PER_VIDEO_COLUMNS].to_csv(reports / layout.eval_per_video_csv(baseline), index=False)
+        pd.DataFrame(videos)[layout.PER_VIDEO_COLUMNS].to_csv(
+            reports / layout.eval_per_video_csv(baseline), index=False
+        )
         (reports / layout.eval_metrics_json(baseline)).write_text(json.dumps({"seconds": 2.0, "provenance": PROV}))
     stream = {"seconds": 1.0, "epochs": 1, "lr": 0.01, "init": "scratch", "train_accuracy": 0.5, "train_loss": 1.0,
               "iterations": 2}
@@ -408,7 +410,8 @@ def test_accuracy_table_and_costs_with_the_lr_baselines(fake):
     table = report.accuracy_table(both)
     assert list(table.index) == ["Bicubic", *LR_ROWS, *ROWS[1:]]
     assert table.loc["TSN retrained on LR", ("ours", "TSN", "Fusion")] == "55.00 ± 0.00"  # as bicubic: no SR seed
-    assert all(table.loc[row, ("ours", "ST-ResNet", s)] == "—" for row in LR_ROWS for s in ("Spatial", "Temporal", "Fusion"))
+    assert all(table.loc[row, ("ours", "ST-ResNet", s)] == "—"
+               for row in LR_ROWS for s in ("Spatial", "Temporal", "Fusion"))
     assert report.NOTE_LR_TSN_ONLY in table.attrs["notes"]
     with_paper = report.accuracy_table(both, "ucf101")
     assert (with_paper.loc[LR_ROWS, "paper (UCF101)"] == "—").all().all()
@@ -533,10 +536,12 @@ def test_quality_table(fake):
     df = report.read_eval(fake / "reports", METHODS)
     table = report.quality_table(df)
     assert list(table.index) == [r for r in ROWS if r not in ("HR", "SoSR+ToSR")]
-    assert list(table.columns) == [("ours", "PSNR (dB)"), ("ours", "SSIM"), ("ours", "above bicubic, worst SR seed (dB)")]
+    assert list(table.columns) == [("ours", "PSNR (dB)"), ("ours", "SSIM"),
+                                   ("ours", "above bicubic, worst SR seed (dB)")]
     assert table.loc["RCAN", ("ours", "PSNR (dB)")] == f"{_psnr('rcan'):.2f} ± 0.00"
     # the pixel-fidelity rows' margin over bicubic (fake PSNRs: 20 + row index mod 5); VDSR, 1 dB above
-    assert table.loc["VDSR", ("ours", "above bicubic, worst SR seed (dB)")] == f"{_psnr('vdsr') - _psnr('bicubic'):+.3f}"
+    margin = f"{_psnr('vdsr') - _psnr('bicubic'):+.3f}"
+    assert table.loc["VDSR", ("ours", "above bicubic, worst SR seed (dB)")] == margin
     assert table.loc["SRGAN", ("ours", "above bicubic, worst SR seed (dB)")] == "—"  # trained for other losses
     # a model within 0.05 dB of bicubic in one seed: bicubic-equivalent, the worst seed named
     close = df.copy()
@@ -700,7 +705,8 @@ def test_headline(fake, tmp_path):
         assert set(entry) == {"psnr", "ssim", "tsn_top1", "tsn_top1_std", "gap_closed"}, m
         assert set(entry["tsn_top1"]) == set(entry["tsn_top1_std"]) == {"spatial", "temporal", "fusion"}
     assert methods["hr"]["psnr"] is None and methods["sosr+tosr"]["psnr"] is None
-    assert methods["sosr+tosr"]["tsn_top1"]["spatial"] is None and methods["sosr+tosr"]["tsn_top1"]["fusion"] is not None
+    combined = methods["sosr+tosr"]["tsn_top1"]
+    assert combined["spatial"] is None and combined["fusion"] is not None
     assert methods["rcan"]["psnr"] == pytest.approx(_psnr("rcan"))
     assert methods["vdsr"]["tsn_top1_std"]["fusion"] == pytest.approx(math.sqrt(5 / 3), abs=1e-4)
     # no SR seed: the same rows for every SR seed; the recognizer seeds' spread remains
@@ -781,7 +787,8 @@ def test_rdsr_row_claim_cost_and_ablation_beyond_the_paper(fake):
     assert list(shown.index[-2:]) == ["SoSR+ToSR", RDSR_ROW]
     assert "RRDBNet-PSNR" in shown.loc[RDSR_ROW, "trained"] and "teachers not counted" in shown.loc[RDSR_ROW, "trained"]
     prose = report.cost_prose(costs, claims)
-    assert "RDSR cost 10 s to train with its RRDBNet-PSNR base, SoSR+ToSR 20 s with both bases (RDSR: 50% of SoSR+ToSR's)" in prose
+    assert ("RDSR cost 10 s to train with its RRDBNet-PSNR base, SoSR+ToSR 20 s with both bases "
+            "(RDSR: 50% of SoSR+ToSR's)") in prose
     head = report.headline(study.eval, report.spearman_by_stream(report.psnr_vs_accuracy(study.eval)), None, claims,
                            costs=costs)
     assert head["tsn_top1"]["fusion"]["rdsr"] == fusion + 1.5 and head["methods"]["rdsr"]["training_seconds"] == 10.0
@@ -932,7 +939,8 @@ def test_claims_intersection_union_and_positive_psnr():
     spatial = dict(SPATIAL, sosr=60, esrgan=50, rcan=59.5)
     rows = per_video[~((per_video["stream"] == "spatial") & per_video["method"].isin(["sosr", "esrgan", "rcan"]))]
     extra = [r for m in ("sosr", "esrgan", "rcan") for s in (0, 1)
-             for r in per_video_rows({"method": m, "seed": s, "recognizer": "tsn", "stream": "spatial"}, spatial[m], 200)]
+             for r in per_video_rows({"method": m, "seed": s, "recognizer": "tsn", "stream": "spatial"},
+                                     spatial[m], 200)]
     per_video = pd.concat([rows, pd.DataFrame(extra)], ignore_index=True)
     # PSNR rising with accuracy: rho +1, reversed
     eval_df = eval_df.assign(psnr=eval_df["method"].map(lambda m: FUSION[m] / 10))
@@ -966,7 +974,8 @@ def test_claims_display_prose_and_digits():
     per_video, eval_df = _scenario()
     claims = report.claims_table(per_video, None, eval_df, n_resamples=1000)
     shown = report.claims_display(claims)
-    assert list(shown.columns) == ["compared", "estimate", "95% CI", "verdict (95%)", "p", "family verdict (Holm, 0.05)"]
+    assert list(shown.columns) == ["compared", "estimate", "95% CI", "verdict (95%)", "p",
+                                   "family verdict (Holm, 0.05)"]
     row = shown.loc["Super-resolution beats bicubic upscaling (TSN fusion)"]
     # a half-width of a few points: whole points
     assert re.fullmatch(r"\+20 pp", row["estimate"]) and re.fullmatch(r"\[\+\d+, \+\d+\]", row["95% CI"])
@@ -1300,7 +1309,8 @@ def test_paper_profile_validates_once_its_files_exist(tmp_path):
     assert all(prof["recognition"][s]["input_size"] == 224 for s in ("tsn_rgb", "tsn_flow", "st_resnet"))
     assert "iterations" not in prof["sr"]["common"]
     # rdsr (beyond the paper, untuned) is left out of the paper profile, its ablation too
-    assert "rdsr" not in prof["sr"]["methods"] and "rdsr" not in prof["sr"]["finetune"] and prof["ablation"]["rdsr"] == []
+    assert "rdsr" not in prof["sr"]["methods"] and "rdsr" not in prof["sr"]["finetune"]
+    assert prof["ablation"]["rdsr"] == []
     for method in METHODS:  # the presets' published schedules and sizes, untouched
         # methods with a base (esrgan, sosr: rrdb_psnr; tosr: duf16) take that model's sizes
         assert prof["sr"][method] == ({} if method in BASES else {"arch_kwargs": {}})

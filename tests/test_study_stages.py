@@ -364,8 +364,14 @@ def test_every_recognizer_seed_scores_frames_made_once(study):
     assert sorted(calls) == sorted(study["store"].split("test")["video_id"])  # once per video, not per seed
     assert set(names.values()) == {("tsn", k) for k in REC_SEEDS}
     for key, (_, seed) in names.items():
-        alone = evaluate(bicubic_method(4), seeded_recognizers(study["recognizers"], [seed], ("tsn",))[0], study["store"],
-                         num_frames=2, progress=False, workers=1)
+        alone = evaluate(
+            bicubic_method(4),
+            seeded_recognizers(study["recognizers"], [seed], ("tsn",))[0],
+            study["store"],
+            num_frames=2,
+            progress=False,
+            workers=1,
+        )
         for stream in ("spatial", "temporal", "fusion"):
             np.testing.assert_array_equal(both.scores[(key, stream)], alone.scores[(key, stream)])
     # the seeds are different recognizers: their scores differ
@@ -499,9 +505,11 @@ def test_rdsr_teachers_are_not_the_recognizers_that_score_it(default_params):
         task = phases[-1].config["task"]
         assert task["spatial_weight"] > 0 and task["temporal_weight"] > 0
         teachers = {resolve(task["spatial_teacher"]), resolve(task["temporal_teacher"])}
-        assert teachers == {resolve(recognizer_dir(feature_dir, rec["feature_seed"], n)) for n in ("tsn_rgb", "tsn_flow")}
+        assert teachers == {resolve(recognizer_dir(feature_dir, rec["feature_seed"], n))
+                            for n in ("tsn_rgb", "tsn_flow")}
         assert not teachers & scoring, (teachers, scoring)
-        assert resolve(task["spatial_teacher"]).name == "tsn_rgb" and resolve(task["temporal_teacher"]).name == "tsn_flow"
+        assert resolve(task["spatial_teacher"]).name == "tsn_rgb"
+        assert resolve(task["temporal_teacher"]).name == "tsn_flow"
     # the ablation's spatial variant distils the same spatial teacher, its pixel variant none
     spatial = with_teachers(variant_phases("rdsr", "spatial", sr), _stage_folder("ablate_rdsr", "feature_dir"),
                             rec["feature_seed"])[-1].config["task"]

@@ -399,7 +399,9 @@ def test_resume_under_another_model_config_is_refused(block_store, tmp_path):
     cfg = _merge({"arch": "srresnet", "pixel": {"type": "mse"}}, tiny("srresnet", iterations=2))
     train_sr(cfg, tmp_path, dataset=block_store, progress=False, stop_after=1)
     wider = _merge(cfg, {"arch_kwargs": {"num_feat": 16}})
-    with pytest.raises(CheckpointError, match=r"last\.pt was written by a run with other model settings \(arch_kwargs: "):
+    with pytest.raises(
+        CheckpointError, match=r"last\.pt was written by a run with other model settings \(arch_kwargs: "
+    ):
         train_sr(wider, tmp_path, dataset=block_store, progress=False)
     # a change that leaves the model alone resumes (here: more iterations)
     longer = train_sr(_merge(cfg, {"iterations": 3}), tmp_path, dataset=block_store, progress=False)

@@ -208,7 +208,9 @@ def test_a_short_write_is_an_error_and_leaves_no_file(tmp_path, monkeypatch, str
                         lambda *a: (lambda w: w and _DroppingWriter(w, keep=2))(real(*a)))
     frames = _textured_clip(t=5, h=16, w=16)
     path = tmp_path / "clip.mkv"
-    with pytest.raises(VideoWriteError, match=rf"{re.escape(str(path))}: only 2 of the 5 frames could be written \(.* free on "):
+    with pytest.raises(
+        VideoWriteError, match=rf"{re.escape(str(path))}: only 2 of the 5 frames could be written \(.* free on "
+    ):
         if streaming:
             with VideoWriter(path) as out:
                 for frame in frames:

@@ -203,7 +203,8 @@ def prepare_video(source: Path, folder: Path, settings: PrepareSettings) -> dict
     """Read ``source``, write the video's store folder (:mod:`arsr.data.store`) atomically.
 
     HR is stored (``settings.hr_frames == "stored"``), or decoded from ``source`` at read time
-    when ``"source"`` and the working frames are a crop of it (else stored). Returns the meta dict (the video's index columns are filled in by the caller).
+    when ``"source"`` and the working frames are a crop of it (else stored). Returns the meta dict
+    (the video's index columns are filled in by the caller).
     """
     from ..flow import compute_flows
     from .video import VideoReadError, read_video

@@ -578,8 +578,8 @@ def generate(root: str | os.PathLike, cfg: SyntheticConfig = SyntheticConfig(),
     ``overwrite`` (which deletes the old dataset's class folders, unlabelled/, split lists and
     manifest first); ``regenerate`` replaces a synthetic dataset of other settings (its manifest
     says it is one: nothing else is deleted) and logs it, the study's way to run another
-    generator seed in place (``dvc exp run -S data.synthetic.seed=1``). ``workers``: processes, as everywhere (:mod:`arsr.workers`: 0 or None = one per core,
-    1 = this process).
+    generator seed in place (``dvc exp run -S data.synthetic.seed=1``). ``workers``: processes, as everywhere
+    (:mod:`arsr.workers`: 0 or None = one per core, 1 = this process).
 
     Returns a summary: root, class_names, n_train, n_test, n_unlabelled, written, reused,
     seconds.

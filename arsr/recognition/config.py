@@ -49,8 +49,9 @@ class TrainConfig:
         TSN's multi-scale crop. flip: random horizontal flips. flow_bound: quantisation bound.
     st_loss_weights: ST-ResNet loss weights (appearance, motion, fused).
     split: the store's split to train on. workers: loading processes, as everywhere
-        (:mod:`arsr.workers`: 1 = batches made in the training process, 0 = one per core). seed: model init, sampling and augmentation. log_every: iterations per log
-        row. checkpoint_every: iterations between ``last.pt`` saves (0 = at each epoch's end).
+        (:mod:`arsr.workers`: 1 = batches made in the training process, 0 = one per core).
+        seed: model init, sampling and augmentation. log_every: iterations per log row.
+        checkpoint_every: iterations between ``last.pt`` saves (0 = at each epoch's end).
         amp: autocast (bfloat16, or float16 with loss scaling) when training on CUDA.
     """
 

@@ -406,8 +406,14 @@ def train_recognizer(config: Mapping[str, Any] | TrainConfig, dataset: PreparedD
             model, device_ids=[device.index] if device.type == "cuda" else None)
     end = total if stop_after is None else min(total, max(stop_after, iteration))
     plan = BatchPlan(len(data), cfg.batch_size, cfg.seed, iteration, end, info.rank, info.world_size)
-    loader = DataLoader(data, batch_sampler=plan, num_workers=loader_workers(cfg.workers), pin_memory=device.type == "cuda",
-                        generator=torch.Generator(), persistent_workers=False)
+    loader = DataLoader(
+        data,
+        batch_sampler=plan,
+        num_workers=loader_workers(cfg.workers),
+        pin_memory=device.type == "cuda",
+        generator=torch.Generator(),
+        persistent_workers=False,
+    )
     trainable = [p for p in model.parameters() if p.requires_grad]
     bar = progress_bar(tqdm, total=total, initial=iteration, unit="it", desc=f"train {cfg.stream}",
                        disable=not (progress and info.is_main), mininterval=1.0)

@@ -41,10 +41,30 @@ from ..workers import per_process, worker_count
 from .layout import (COLOUR_SHIFT_KEY, LR_BASELINES, PER_CLASS_COLUMNS, PER_VIDEO_COLUMNS, REFERENCE_CACHE,
                      TABLE_COLUMNS, eval_item, eval_stage, recognizer_key, samples_npz)
 
-__all__ = ["SAMPLE_VIDEOS", "REFERENCE_METHODS", "COMBINED", "EvalRuns", "per_video_rows", "sample_videos", "sample_frame", "balanced_subset", "prune_cache",
-           "seeded_recognizers", "stage_recognizers", "sr_method", "evaluate_stage", "flow_workers", "sample_frames",
-           "save_samples", "load_samples", "seed_means", "eval_metrics", "colour_shift_metrics", "plot_accuracy",
-           "plot_samples"]
+__all__ = [
+    "SAMPLE_VIDEOS",
+    "REFERENCE_METHODS",
+    "COMBINED",
+    "EvalRuns",
+    "per_video_rows",
+    "sample_videos",
+    "sample_frame",
+    "balanced_subset",
+    "prune_cache",
+    "seeded_recognizers",
+    "stage_recognizers",
+    "sr_method",
+    "evaluate_stage",
+    "flow_workers",
+    "sample_frames",
+    "save_samples",
+    "load_samples",
+    "seed_means",
+    "eval_metrics",
+    "colour_shift_metrics",
+    "plot_accuracy",
+    "plot_samples",
+]
 
 #: Clips in the sample figures (the report's ``sample_videos`` default).
 SAMPLE_VIDEOS = 4
@@ -154,7 +174,8 @@ def stage_recognizers(recognizers_dir: str | Path, seed: int, which: Sequence[st
         if not (path / "model.pt").is_file():
             raise FileNotFoundError(f"{path / 'model.pt'} not found: recognizer {name} of seed {seed} is not "
                                     "trained; run `dvc repro train_recognizers` (recognition.seeds must match)")
-    return load_recognizers(**paths, fusion_weights=fusion_weights(recognizers_dir, seed) or PAPER_WEIGHTS, device=device)
+    weights = fusion_weights(recognizers_dir, seed) or PAPER_WEIGHTS
+    return load_recognizers(**paths, fusion_weights=weights, device=device)
 
 
 def sr_method(method: str, models_dir: str | Path, seed: int, scale: int = 4, device=None):

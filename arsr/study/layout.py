@@ -7,7 +7,7 @@ of caches and sample frames relative to ``eval_dir`` (``data/eval``)::
     eval/<item>.csv                      TABLE_COLUMNS               eval_csv(method)
     eval/<item>_per_class.csv            PER_CLASS_COLUMNS           eval_per_class_csv(method)
     eval/<item>_per_video.csv            PER_VIDEO_COLUMNS           eval_per_video_csv(method)
-    ablation/<kind>_<v>.csv              ABLATION_COLUMNS            ablation_csv(kind, variant)  (kind: sosr, tosr, rdsr)
+    ablation/<kind>_<v>.csv              ABLATION_COLUMNS            ablation_csv(kind, variant)  kind: sosr|tosr|rdsr
     ablation/<kind>_<v>_per_video.csv    ABLATION_PER_VIDEO_COLUMNS  ablation_per_video_csv(kind, variant)
     plots/recognizers.csv                RECOGNIZER_PLOT_COLUMNS     RECOGNIZERS_PLOT
     plots/recognizers_lr.csv             RECOGNIZER_PLOT_COLUMNS     LR_RECOGNIZERS_PLOT
@@ -35,15 +35,54 @@ from ..train.config import LOSS_TERMS
 from .variants import LABEL_COLUMNS, variant_name
 
 __all__ = [
-    "TABLE_COLUMNS", "PER_CLASS_COLUMNS", "PER_VIDEO_COLUMNS", "ABLATION_COLUMNS", "ABLATION_PER_VIDEO_COLUMNS",
-    "RECOGNIZER_PLOT_COLUMNS", "SR_LOG_TERMS", "SR_PLOT_COLUMNS", "PSNR_ACCURACY_COLUMNS",
-    "recognizer_key", "eval_item", "eval_csv", "eval_per_class_csv", "eval_per_video_csv", "eval_metrics_json",
-    "ablation_csv", "ablation_per_video_csv", "ablation_metrics_json", "ablation_cache",
-    "sr_metrics_json", "sr_plot_csv", "samples_npz", "REFERENCE_CACHE", "PREPARE_METRICS", "BAD_VIDEOS", "RECOGNIZERS_METRICS",
-    "RECOGNIZERS_PLOT", "PSNR_ACCURACY_PLOT", "STUDY_METRICS", "PREPARE_FIGURES", "STUDY_FIGURES",
-    "PREPARE_STAGE", "RECOGNIZERS_STAGE", "REPORT_STAGE", "eval_stage", "sr_stage", "ablation_stage",
-    "LR_BASELINES", "LR_BASELINE_LABELS", "LR_RECOGNIZER_NAMES", "LR_RECOGNIZERS_STAGE", "LR_RECOGNIZERS_METRICS",
-    "LR_RECOGNIZERS_PLOT", "lr_baseline_stage", "AA_CONTROL", "AA_TRAIN_STAGE", "AA_EVAL_STAGE", "COLOUR_SHIFT_KEY",
+    "TABLE_COLUMNS",
+    "PER_CLASS_COLUMNS",
+    "PER_VIDEO_COLUMNS",
+    "ABLATION_COLUMNS",
+    "ABLATION_PER_VIDEO_COLUMNS",
+    "RECOGNIZER_PLOT_COLUMNS",
+    "SR_LOG_TERMS",
+    "SR_PLOT_COLUMNS",
+    "PSNR_ACCURACY_COLUMNS",
+    "recognizer_key",
+    "eval_item",
+    "eval_csv",
+    "eval_per_class_csv",
+    "eval_per_video_csv",
+    "eval_metrics_json",
+    "ablation_csv",
+    "ablation_per_video_csv",
+    "ablation_metrics_json",
+    "ablation_cache",
+    "sr_metrics_json",
+    "sr_plot_csv",
+    "samples_npz",
+    "REFERENCE_CACHE",
+    "PREPARE_METRICS",
+    "BAD_VIDEOS",
+    "RECOGNIZERS_METRICS",
+    "RECOGNIZERS_PLOT",
+    "PSNR_ACCURACY_PLOT",
+    "STUDY_METRICS",
+    "PREPARE_FIGURES",
+    "STUDY_FIGURES",
+    "PREPARE_STAGE",
+    "RECOGNIZERS_STAGE",
+    "REPORT_STAGE",
+    "eval_stage",
+    "sr_stage",
+    "ablation_stage",
+    "LR_BASELINES",
+    "LR_BASELINE_LABELS",
+    "LR_RECOGNIZER_NAMES",
+    "LR_RECOGNIZERS_STAGE",
+    "LR_RECOGNIZERS_METRICS",
+    "LR_RECOGNIZERS_PLOT",
+    "lr_baseline_stage",
+    "AA_CONTROL",
+    "AA_TRAIN_STAGE",
+    "AA_EVAL_STAGE",
+    "COLOUR_SHIFT_KEY",
 ]
 
 

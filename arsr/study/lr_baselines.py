@@ -56,8 +56,9 @@ def train_lr_baselines(recognition: Mapping, recognition_lr: Mapping, prepare: M
 
     Metrics: ``derive`` (the store's stats; ``derive_seconds`` summed over videos), per baseline
     its streams (training seconds, iterations, epochs, last training accuracy; means over the
-    seeds, each seed's under ``per_seed``) and ``train_seconds`` (both streams, one seed) and ``cost_seconds`` (derivation + training: the fine-tuned
-    baseline's cost leaves out the HR TSN it starts from, which the study trains anyway).
+    seeds, each seed's under ``per_seed``) and ``train_seconds`` (both streams, one seed) and
+    ``cost_seconds`` (derivation + training: the fine-tuned baseline's cost leaves out the HR TSN it
+    starts from, which the study trains anyway).
     Seconds are wall seconds on ``device`` (``recognition.device``).
     """
     from ..data.degraded import derive_lr_store

@@ -37,10 +37,25 @@ from .layout import SR_LOG_TERMS, SR_PLOT_COLUMNS, sr_stage
 from .persist import file_digest, reuse_or_reset
 from .recognizers import recognizer_dir
 
-__all__ = ["FEATURE_LAYERS", "TEACHER_STREAMS", "RecognizerFeatures", "SRRuns",
-           "recognizer_features", "method_overrides", "base_model_path", "uses_feature_loss", "feature_network_label",
-           "uses_task_loss", "teacher_dirs", "with_teachers", "train_sr_seeds", "train_seed", "sr_log", "load_sr_method",
-           "plot_sr_curves"]
+__all__ = [
+    "FEATURE_LAYERS",
+    "TEACHER_STREAMS",
+    "RecognizerFeatures",
+    "SRRuns",
+    "recognizer_features",
+    "method_overrides",
+    "base_model_path",
+    "uses_feature_loss",
+    "feature_network_label",
+    "uses_task_loss",
+    "teacher_dirs",
+    "with_teachers",
+    "train_sr_seeds",
+    "train_seed",
+    "sr_log",
+    "load_sr_method",
+    "plot_sr_curves",
+]
 
 #: Mid-level layer of each TSN backbone family used for the recognizer feature loss.
 FEATURE_LAYERS = {"resnet": "layer3", "bninception": "inception_4d"}

@@ -1,7 +1,7 @@
 """The paper's ablation grids (poster Tables 3 and 4), and rdsr's beyond the paper: what each variant
 of stages ``ablate_sosr`` / ``ablate_tosr`` / ``ablate_rdsr`` trains, and which are rows of the main
-study. Plain data, no torch: ``arsr.study.schema`` checks ``ablation.<kind>`` against it; :mod:`arsr.study.ablations` trains and
-scores the variants (and re-exports these names).
+study. Plain data, no torch: ``arsr.study.schema`` checks ``ablation.<kind>`` against it;
+:mod:`arsr.study.ablations` trains and scores the variants (and re-exports these names).
 
 A variant is a preset of ``arsr.train.presets`` with the study's sizes (``sr.common`` merged with
 ``sr.<sizes>``) and loss overrides, and for the ``*_warp`` VDSR row one extra fine-tuning phase

@@ -132,7 +132,11 @@ def cost_prose(costs: pd.DataFrame, claims: pd.DataFrame) -> str:
         accuracy = _accuracy_phrase(r, "RDSR", "SoSR+ToSR")
         goal = "meets" if r.verdict == "holds" and r.difference >= 2 else "misses"
         mine, theirs = seconds.get("rdsr", math.nan), seconds.get(COMBINED, math.nan)
-        ratio = f" (RDSR: {mine / theirs:.0%} of SoSR+ToSR's)" if math.isfinite(mine) and math.isfinite(theirs) and theirs > 0 else ""
+        ratio = (
+            f" (RDSR: {mine / theirs:.0%} of SoSR+ToSR's)"
+            if math.isfinite(mine) and math.isfinite(theirs) and theirs > 0
+            else ""
+        )
         parts.append(f"RDSR (beyond the paper): {accuracy}, so it {goal} the goal of +2 points with an interval "
                      f"excluding 0; RDSR cost {mine:,.0f} s to train with its RRDBNet-PSNR base, SoSR+ToSR "
                      f"{theirs:,.0f} s with both bases{ratio}.")

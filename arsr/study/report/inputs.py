@@ -100,8 +100,10 @@ def _check_per_video(df: pd.DataFrame, path: Path, stage: str) -> pd.DataFrame:
     df["video_id"] = df["video_id"].astype(str)
     bad = ~df["correct"].isin([0, 1, True, False])
     if bad.any():
-        raise ValueError(f"{path}: column correct must be 0/1 (top-1 hit), found {sorted(set(df['correct'][bad]))[:5]}; "
-                         f"re-run `dvc repro {stage}`")
+        raise ValueError(
+            f"{path}: column correct must be 0/1 (top-1 hit), found {sorted(set(df['correct'][bad]))[:5]}; "
+            f"re-run `dvc repro {stage}`"
+        )
     df["correct"] = df["correct"].astype(int)
     return df
 

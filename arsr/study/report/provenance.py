@@ -27,10 +27,13 @@ def dataset_summary(dataset: str, test_videos: int, split_videos: int | None, se
     shown = f"paper ({paper.DATASET_LABELS[reference]})" if reference else "not shown"
     scored = (f" each scored by the recognizers of **{len(rec)} recognizer seed{'s' if len(rec) != 1 else ''}** "
               f"{rec}" if rec else "")
-    return (f"Dataset **{dataset}**: **{test_videos} test videos**{of}, **{len(seeds)} SR "
-            f"seed{'s' if len(seeds) != 1 else ''}** {seeds}{scored} (a cell is the mean over the (SR seed, "
-            f"recognizer seed) cells, *mean ± std* with several); methods: {', '.join(LABELS.get(m, m) for m in methods)}; the paper's "
-            f"numbers: **{shown}**." + _skipped_sentence(prepare))
+    return (
+        f"Dataset **{dataset}**: **{test_videos} test videos**{of}, **{len(seeds)} SR "
+        f"seed{'s' if len(seeds) != 1 else ''}** {seeds}{scored} (a cell is the mean over the (SR seed, "
+        f"recognizer seed) cells, *mean ± std* with several); methods: "
+        f"{', '.join(LABELS.get(m, m) for m in methods)}; the paper's "
+        f"numbers: **{shown}**." + _skipped_sentence(prepare)
+    )
 
 
 def _skipped_sentence(prepare: Mapping | None) -> str:

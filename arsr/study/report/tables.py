@@ -283,10 +283,13 @@ def quality_table(eval_df: pd.DataFrame, reference: str | None = None, *, digits
     rows, notes = [], ["HR is the reference of PSNR/SSIM (PSNR ∞) and SoSR+ToSR is two streams, "
                        "not one video: neither has a row."]
     if len(margins):
-        notes.append(f"above bicubic: the PSNR of a model trained for pixel fidelity ({', '.join(LABELS[m] for m in FIDELITY_SR)}) "
-                     f"minus bicubic's, in its worst SR seed; bicubic-equivalent: less than {BICUBIC_MARGIN_DB:g} dB, "
-                     "so on this benchmark it restores nothing measurable over bicubic and its accuracy rows read as "
-                     f"bicubic's; {DASH}: a row trained for other losses.")
+        notes.append(
+            "above bicubic: the PSNR of a model trained for pixel fidelity "
+            f"({', '.join(LABELS[m] for m in FIDELITY_SR)}) "
+            f"minus bicubic's, in its worst SR seed; bicubic-equivalent: less than {BICUBIC_MARGIN_DB:g} dB, "
+            "so on this benchmark it restores nothing measurable over bicubic and its accuracy rows read as "
+            f"bicubic's; {DASH}: a row trained for other losses."
+        )
     if colour_shift is not None:
         notes.append("colour shift: mean |shift| per channel per video: per test video, |mean SR − HR| "
                      "of each of R, G, B over its measured frames, averaged over the videos (a video "
