@@ -46,7 +46,8 @@ def test_readme_starts_with_the_two_commands_and_ci_runs_the_test_one():
     assert ci[-1] == "make test"
     assert not any("pytest" in ln or "||" in ln for ln in ci), "CI must not mask pytest's exit code"
     makefile = (ROOT / "Makefile").read_text()
-    assert re.search(r"^test: setup\n\t\$\(PY\) -m pytest$", makefile, re.M)
+    # the linter first (pyproject's [tool.ruff]), then pytest: either failing fails make test
+    assert re.search(r"^test: setup\n\t\$\(PY\) -m ruff check \.\n\t\$\(PY\) -m pytest$", makefile, re.M)
     # the study: the whole params.yaml checked first, then dvc repro
     assert re.search(r"^study: setup\n\t\$\(PY\) -m arsr\.study\.check\n\tdvc repro$", makefile, re.M)
 
