@@ -20,6 +20,7 @@ from arsr.data.video import LOSSLESS_FOURCCS, read_video, write_video
 from arsr.recognition.inference import build_model
 from arsr.sr_methods import VideoMethod, bicubic_method, method_from_arch
 from arsr.train.presets import method_phases
+from test_video_io import _DroppingWriter  # tests/ is on sys.path under pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_VDSR = {"num_feat": 8, "num_conv": 3}
@@ -190,25 +191,6 @@ def test_published_vdsr_weights_load_without_a_params_file(refdata, files, tmp_p
     assert "in_ch: 1" in err and "bias: false" in err and "arch_kwargs" in err
     want = method_from_arch("vdsr", weights, device="cpu", in_ch=1, bias=False).sr(files["frames"], range(2))
     np.testing.assert_array_equal(read_video(out), want)
-
-
-class _DroppingWriter:
-    """A cv2.VideoWriter that silently drops every frame after the first ``keep`` (as OpenCV does
-    on a full disk: write() returns nothing and a warning goes to the log)."""
-
-    def __init__(self, inner, keep: int):
-        self.inner, self.keep, self.calls = inner, keep, 0
-
-    def write(self, frame):
-        self.calls += 1
-        if self.calls <= self.keep:
-            self.inner.write(frame)
-
-    def release(self):
-        self.inner.release()
-
-    def isOpened(self):
-        return self.inner.isOpened()
 
 
 def test_upscale_fails_when_frames_could_not_be_written(files, tmp_path, capsys, monkeypatch):

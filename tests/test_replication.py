@@ -25,9 +25,14 @@ def claim(name, difference, low, high, verdict, family=None):
             "p_value": 0.01, "family_verdict": family or verdict}
 
 
-def study(fingerprint, claims):
+def study(fingerprint, claims, methods=None):
     return {"dataset_fingerprint": fingerprint, "seeds": 3, "recognizer_seeds": 3, "test_videos": 144,
-            "provenance": {"git_commit": "0123abc"}, "claims": claims}
+            "provenance": {"git_commit": "0123abc"}, "claims": claims, "methods": methods or {}}
+
+
+def tsn(fusion, spatial, std=1.0):
+    return {"tsn_top1": {"fusion": fusion, "spatial": spatial, "temporal": None},
+            "tsn_top1_std": {"fusion": std, "spatial": std, "temporal": None}}
 
 
 #: Three dataset seeds. sr_beats_bicubic holds everywhere (half-widths 2, 3, 4); warp_helps_vdsr
@@ -40,18 +45,21 @@ STUDIES = {
                      claim("rdsr_beats_sosr_tosr", 3.0, 1.0, 5.0, "holds", "inconclusive"),
                      claim("hr_is_the_ceiling", 5.0, 2.0, 8.0, "holds"),
                      claim("aa_control", 0.5, -2.0, 3.0, "inconclusive"),
-                     claim("psnr_not_predictive_fusion", 0.1, -0.3, 0.4, "holds")]),
+                     claim("psnr_not_predictive_fusion", 0.1, -0.3, 0.4, "holds")],
+            {"hr": tsn(80.0, 50.0), "tsn_retrained_lr": tsn(60.0, 22.9)}),
     1: study("fp1", [claim("sr_beats_bicubic", 6.0, 3.0, 9.0, "holds"),
                      claim("warp_helps_vdsr", -3.0, -5.0, -1.0, "reversed", "inconclusive"),
                      claim("rdsr_beats_sosr_tosr", 1.0, -1.0, 3.0, "inconclusive"),
                      claim("hr_is_the_ceiling", 4.0, 1.0, 7.0, "holds"),
                      claim("aa_control", -0.5, -3.0, 2.0, "inconclusive"),
-                     claim("psnr_not_predictive_fusion", 0.0, -0.35, 0.35, "holds")]),
+                     claim("psnr_not_predictive_fusion", 0.0, -0.35, 0.35, "holds")],
+            {"hr": tsn(84.0, 55.5), "tsn_retrained_lr": tsn(70.0, 54.9)}),
     2: study("fp2", [claim("sr_beats_bicubic", 5.0, 1.0, 9.0, "holds"),
                      claim("warp_helps_vdsr", 0.0, -2.0, 2.0, "inconclusive"),
                      claim("rdsr_beats_sosr_tosr", 2.5, 0.5, 4.5, "holds", "inconclusive"),
                      claim("hr_is_the_ceiling", -2.0, -3.0, -1.0, "reversed"),
-                     claim("aa_control", 0.0, -2.0, 2.0, "inconclusive")]),
+                     claim("aa_control", 0.0, -2.0, 2.0, "inconclusive")],
+            {"hr": tsn(78.5, 47.0)}),
 }
 SOURCES = {0: {"source": "workspace", "rev": None},
            1: {"source": "experiment dataset-seed-1", "rev": "1" * 40},
@@ -165,11 +173,27 @@ def test_same_dataset_fingerprint_is_flagged():
     assert any("seeds 0, 1 ran on the same data" in n for n in notes)
 
 
+def test_instruments_across_seeds(result):
+    rows = {(r["name"], r["stream"]): r for r in result["instruments"]}
+    assert set(rows) == {("hr", "fusion"), ("hr", "spatial"), ("tsn_retrained_lr", "fusion"),
+                         ("tsn_retrained_lr", "spatial")}  # no temporal numbers, no bicubic row: none shown
+    hr = rows[("hr", "spatial")]
+    assert hr["range"] == pytest.approx(55.5 - 47.0) and hr["within_tolerance"] is True  # 8.5 <= 10
+    lr = rows[("tsn_retrained_lr", "spatial")]
+    assert lr["range"] == pytest.approx(54.9 - 22.9) and lr["within_tolerance"] is False  # the 22.9 vs 54.9
+    assert lr["missing_on"] == [2] and sorted(lr["per_seed"]) == [0, 1]
+    assert rows[("tsn_retrained_lr", "fusion")]["within_tolerance"] is True  # 10.0: the bound is inclusive
+    table = replicate.instruments_frame(result)
+    assert table.loc[("tsn_retrained_lr", "spatial"), "seed 1"] == "54.9 ± 1.0"
+    assert table.loc[("tsn_retrained_lr", "spatial"), "seed 2"] == "—"
+    assert table.loc[("tsn_retrained_lr", "spatial"), "within 10 points"] == "no"
+
+
 def test_report_page_has_the_tables(result):
     page = replicate.replication_html(result)
     for shown in ("Claims, seed by seed, and pooled", "seed 2 (dataset fp2)", "warp_helps_vdsr", "+4 [+2, +6]",
                   "Do the verdicts stay the same?", "experiment dataset-seed-1 (1111111)", "Fisher",
-                  "lr-2e-4: differs from the workspace in other params"):
+                  "lr-2e-4: differs from the workspace in other params", "The instruments across the seeds"):
         assert shown in page, shown
     assert "<table" in page and "import " not in page
 

@@ -41,7 +41,7 @@ from .report import AA_CLAIM, DASH, HR_CEILING_CLAIM, RHO_MARGIN, table_html
 from .report.verdicts import _claim_decimals, _signed  # the study's digits for an estimate and its interval
 
 __all__ = ["EXPERIMENT_NAME", "ReplicationError", "exp_show", "study_at", "collect", "run", "wait_for", "report",
-           "claims_frame", "runs_frame", "summary_frame", "replication_html", "main"]
+           "claims_frame", "runs_frame", "summary_frame", "instruments_frame", "replication_html", "main"]
 
 #: The name ``run`` gives the experiment of a seed.
 EXPERIMENT_NAME = "dataset-seed-{seed}"
@@ -295,6 +295,28 @@ def summary_frame(result: Mapping) -> pd.DataFrame:
     return table
 
 
+def instruments_frame(result: Mapping) -> pd.DataFrame:
+    """The instruments across the seeds: a row per (instrument, stream); per seed its TSN top-1,
+    mean ± std over its recognizer seeds; the range over the seeds and whether it is within the
+    tolerance (:data:`arsr.study.replication.INSTRUMENT_TOLERANCE`)."""
+    rows = {}
+    for row in result.get("instruments") or []:
+        shown = {}
+        for run in result["runs"]:
+            cell = row["per_seed"].get(run["seed"])
+            std = None if cell is None else cell["std"]
+            shown[f"seed {run['seed']}"] = DASH if cell is None else (
+                f"{cell['top1']:.1f}" + ("" if std is None else f" ± {std:.1f}"))
+        within = row["within_tolerance"]
+        shown["range (max − min)"] = f"{row['range']:.1f}"
+        shown[f"within {row['tolerance']:g} points"] = DASH if within is None else ("yes" if within else "no")
+        rows[(row["name"], row["stream"])] = shown
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    if len(table):
+        table.index = pd.MultiIndex.from_tuples(table.index, names=["instrument", "stream"])
+    return table
+
+
 def replication_html(result: Mapping) -> str:
     """``reports/replication.html``: the runs, the stability summary, the claims side by side and
     how they were pooled; no code."""
@@ -325,6 +347,10 @@ def replication_html(result: Mapping) -> str:
         table_html(summary_frame(result), "Do the verdicts stay the same?"),
         table_html(claims_frame(result), "Claims, seed by seed, and pooled"), f"<p>{html.escape(method)}</p>",
     ]
+    if result.get("instruments"):
+        parts.append(table_html(instruments_frame(result), "The instruments across the seeds: TSN top-1 (%) of "
+                                "HR and bicubic frames, and of the TSN trained on LR (mean ± std over the "
+                                "recognizer seeds)"))
     if result["notes"]:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in result["notes"]) + "</ul>")
     if left:

@@ -44,7 +44,8 @@ from .report import AA_CLAIM, HR_CEILING_CLAIM, RHO_MARGIN
 
 __all__ = ["SEED_KEY", "STUDY_JSON", "REPLICATION_JSON", "REPLICATION_HTML", "Z95", "CHANGES", "TARGETS",
            "Experiment", "Selection", "flatten", "parse_exp_show", "seed_of", "select_seed_runs", "unit_of",
-           "tabulate", "pool", "seed_list", "stability", "summarise", "replication", "VERDICT_KINDS", "CLAIM_KEYS"]
+           "tabulate", "pool", "seed_list", "stability", "summarise", "replication", "VERDICT_KINDS", "CLAIM_KEYS",
+           "INSTRUMENTS", "INSTRUMENT_TOLERANCE", "instruments"]
 
 #: The param that draws the synthetic dataset.
 SEED_KEY = "data.synthetic.seed"
@@ -62,6 +63,13 @@ CHANGES = {"holds_and_reversed": ("holds", "reversed"), "holds_and_inconclusive"
 TARGETS = {"holds_and_reversed": 0, "holds_and_inconclusive": 2}
 #: A claim's numbers kept per seed (study.json's keys).
 CLAIM_KEYS = ("difference", "ci_low", "ci_high", "verdict", "family_verdict", "p_value")
+#: The rows that measure the instrument rather than an SR method: the HR-trained TSN on HR and on
+#: bicubic frames, and the TSN trained on LR (from scratch, or fine-tuned from the HR one).
+INSTRUMENTS = ("hr", "bicubic", "tsn_retrained_lr", "tsn_finetuned_lr")
+#: How far (top-1 points, max - min over the dataset seeds) an instrument's mean accuracy may move
+#: between dataset seeds and still count as the same instrument: about twice the spread of the HR
+#: TSN's fusion between its own recogniser seeds (2.6 points std at 56f27c9, dataset seed 0).
+INSTRUMENT_TOLERANCE = 10.0
 #: The two verdicts of each claim: its own at 95%, and Holm's family verdict (the study's prose).
 VERDICT_KINDS = {"own": "verdict", "family": "family_verdict"}
 
@@ -296,6 +304,33 @@ def summarise(rows: Sequence[Mapping]) -> dict:
     return out
 
 
+def instruments(studies: Mapping[Any, Mapping], names: Sequence[str] = INSTRUMENTS,
+                tolerance: float = INSTRUMENT_TOLERANCE) -> list[dict]:
+    """Each instrument's TSN top-1 (``methods.<name>.tsn_top1`` of study.json: the mean over its
+    cells) per dataset seed and stream, with its spread over the recognizer seeds within a seed
+    (``tsn_top1_std``), the range over the dataset seeds (max - min) and whether that range is
+    within ``tolerance`` points: one row per (instrument, stream) that some seed reports. A seed
+    without the row leaves it out of the range (``missing_on`` names it)."""
+    seeds = sorted(studies)
+    rows = []
+    for name in names:
+        for stream in ("spatial", "temporal", "fusion"):
+            per_seed = {}
+            for seed in seeds:
+                entry = (studies[seed].get("methods") or {}).get(name) or {}
+                mean = (entry.get("tsn_top1") or {}).get(stream)
+                if mean is not None and _finite(mean):
+                    per_seed[seed] = {"top1": float(mean), "std": (entry.get("tsn_top1_std") or {}).get(stream)}
+            if not per_seed:
+                continue
+            means = [v["top1"] for v in per_seed.values()]
+            spread = max(means) - min(means)
+            rows.append({"name": name, "stream": stream, "per_seed": per_seed, "range": spread,
+                         "tolerance": tolerance, "within_tolerance": spread <= tolerance if len(means) > 1 else None,
+                         "missing_on": [s for s in seeds if s not in per_seed]})
+    return rows
+
+
 def _run_summary(seed, study: Mapping, source: Mapping) -> dict:
     provenance = study.get("provenance") or {}
     return {"seed": seed, "source": source.get("source"), "rev": source.get("rev"),
@@ -310,7 +345,8 @@ def replication(studies: Mapping[Any, Mapping], sources: Mapping[Any, Mapping] |
     ``runs`` (each seed's source, ``sources[seed]``: ``source`` and ``rev``; its dataset fingerprint,
     commit and sizes), ``claims`` (:func:`tabulate`'s rows with ``pooled`` (:func:`pool`) and
     ``stability`` (:func:`stability` of the own and the family verdicts)), ``summary``
-    (:func:`summarise`), ``left_out`` experiments and ``notes``."""
+    (:func:`summarise`), ``instruments`` (:func:`instruments`: the recognizers' own rows across the
+    seeds), ``left_out`` experiments and ``notes``."""
     seeds = sorted(studies)
     sources = sources or {}
     rows = []
@@ -337,7 +373,7 @@ def replication(studies: Mapping[Any, Mapping], sources: Mapping[Any, Mapping] |
             notes.append(f"the seeds' studies differ in {what}: " + ", ".join(f"seed {r['seed']}: {r[what]}"
                                                                               for r in runs))
     return {"seed_key": SEED_KEY, "seeds": seeds, "runs": runs, "claims": rows,
-            "summary": summarise(rows),
+            "summary": summarise(rows), "instruments": instruments(studies),
             "left_out": [{"experiment": name, "why": why} for name, why in left_out], "notes": notes,
             "pooling": ("fixed-effect inverse-variance over the dataset seeds; each seed's SE = its 95% interval's "
                         "half-width / 1.96 (an approximation: the intervals are bootstrap percentiles); Spearman's "
