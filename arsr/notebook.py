@@ -241,6 +241,15 @@ def _kernel_manager(folder: str, started: list) -> dict:
             self.ip = os.path.join(folder, "kernel")
             started.append(self)
 
+        async def _async_interrupt_kernel(self):
+            # jupyter_client interrupts the kernel before every shutdown; ours come after the last
+            # cell ended, where the interrupt can only land in the kernel's own message handling
+            # and print "[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel" (seen under load,
+            # after a stop's one line). The shutdown request and its timeout still end the kernel.
+            if self.shutting_down:
+                return
+            await super()._async_interrupt_kernel()
+
     return {"kernel_manager_class": IpcKernelManager}
 
 
