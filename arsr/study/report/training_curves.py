@@ -26,11 +26,21 @@ def sr_training_figure(curves: pd.DataFrame):
         loss = part["loss"].dropna()
         if len(loss) and (loss > 0).all() and loss.max() > 20 * loss.min():  # log only for wide ranges
             ax.set_yscale("log")
-        ax.set_title(LABELS[method], fontsize=9)
-        ax.set_xlabel("step", fontsize=8)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=6)
-    for ax in list(axes.flat)[len(methods):]:
+        _label_panel(ax, LABELS[method], "step")
+    return _finish_grid(fig, axes, len(methods))
+
+
+def _label_panel(ax, title: str, xlabel: str) -> None:
+    """One training-curve panel's title, x label, grid and legend."""
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6)
+
+
+def _finish_grid(fig, axes, used: int):
+    """The panels past the ``used`` first switched off, the y label on each row's first, laid out."""
+    for ax in list(axes.flat)[used:]:
         ax.axis("off")
     for row in axes:
         row[0].set_ylabel("training loss", fontsize=8)
@@ -58,16 +68,8 @@ def recognizer_training_figure(curves: pd.DataFrame):
                     ax.axvline(x, color="grey", ls=":", lw=0.8)
         if (part["loss"] > 0).all():
             ax.set_yscale("log")
-        ax.set_title(model, fontsize=9)
-        ax.set_xlabel("iteration", fontsize=8)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=6)
-    for ax in list(axes.flat)[len(models):]:
-        ax.axis("off")
-    for row in axes:
-        row[0].set_ylabel("training loss", fontsize=8)
-    fig.tight_layout()
-    return fig
+        _label_panel(ax, model, "iteration")
+    return _finish_grid(fig, axes, len(models))
 
 
 def training_trends(sr_curves: pd.DataFrame | None, recognizer_curves: pd.DataFrame | None) -> pd.DataFrame:
