@@ -373,3 +373,33 @@ def test_commands_on_a_toy_dvc_project(tmp_path):
     assert [c["difference"] for c in result["claims"][0]["per_seed"]] == [3.0, 5.0]
     assert [e["experiment"] for e in result["left_out"]] == ["not-a-seed"]
     assert "Claims, seed by seed, and pooled" in (tmp_path / "reports/replication.html").read_text()
+
+
+def test_waiting_rides_out_a_passing_exp_show_failure_but_not_a_lasting_one(tmp_path, monkeypatch):
+    # seen on a real queue: `dvc exp show` fails for a moment while the worker sets up the
+    # experiment's temporary copy; the wait goes on, and gives up only after SHOW_RETRIES in a row
+    workspace = EXP_SHOW[0]
+    done = json.loads(json.dumps([workspace, {**EXP_SHOW[1], "experiments": [
+        _entry("2" * 40, "dataset-seed-2", 2, state="success")]}]))
+    answers = iter([replicate.ReplicationError("`dvc exp show --json` failed in x (exit 1):\n  ERROR: directory "
+                                               "'.dvc/tmp/exps/tmpabc/.dvc' does not exist"), done])
+
+    def flaky(root):
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(replicate, "exp_show", flaky)
+    said = []
+    assert replicate.wait_for(tmp_path, ["dataset-seed-2"], poll=0, say=said.append, sleep=lambda s: None) == 0
+    assert any("retry 1 of" in s and "does not exist" in s for s in said)
+
+    def broken(root):
+        raise replicate.ReplicationError("`dvc exp show --json` failed in x (exit 1):\n  ERROR: no repo")
+
+    monkeypatch.setattr(replicate, "exp_show", broken)
+    said = []
+    with pytest.raises(replicate.ReplicationError, match="no repo"):
+        replicate.wait_for(tmp_path, ["dataset-seed-2"], poll=0, say=said.append, sleep=lambda s: None)
+    assert sum("retry" in s for s in said) == replicate.SHOW_RETRIES

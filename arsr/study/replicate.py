@@ -46,6 +46,8 @@ __all__ = ["EXPERIMENT_NAME", "ReplicationError", "exp_show", "study_at", "colle
 #: The name ``run`` gives the experiment of a seed.
 EXPERIMENT_NAME = "dataset-seed-{seed}"
 FINISHED = ("success", "failed")
+#: Consecutive failures of `dvc exp show` that ``wait_for`` rides out before giving up.
+SHOW_RETRIES = 5
 
 
 class ReplicationError(RuntimeError):
@@ -174,10 +176,23 @@ def run(root: Path, seeds: Sequence[int], *, jobs: int = 1, poll: float = 60.0, 
 def wait_for(root: Path, names: Sequence[str], *, poll: float = 60.0, say: Callable[[str], None] = print,
              sleep: Callable[[float], None] = time.sleep) -> int:
     """Poll ``dvc exp show --json`` until each experiment of ``names`` has finished; 0 if all succeeded."""
-    start, last = time.monotonic(), {}
+    start, last, failures = time.monotonic(), {}, 0
     try:
         while True:
-            _, experiments = parse_exp_show(exp_show(root))
+            try:
+                listing = exp_show(root)
+            except ReplicationError as e:
+                # `dvc exp show` fails for a moment while the queue worker sets up an experiment's
+                # temporary copy ("directory '.dvc/tmp/exps/tmp…/.dvc' does not exist"): retry
+                failures += 1
+                if failures > SHOW_RETRIES:
+                    raise
+                why = str(e).splitlines()[1:2] or [str(e)]
+                say(f"`dvc exp show` failed (retry {failures} of {SHOW_RETRIES}): {why[0].strip()}")
+                sleep(poll)
+                continue
+            failures = 0
+            _, experiments = parse_exp_show(listing)
             states = {n: (e.state if (e := _latest(experiments, n)) else "gone") for n in names}
             for n, state in states.items():
                 if last.get(n) != state:
