@@ -96,8 +96,11 @@ __all__ = [
     "decimals_for",
     "late_change",
     "final_segment_change",
+    "held_out_change",
     "trend",
+    "held_out_trend",
     "FLAT_TOLERANCE",
+    "HELD_OUT_FLAT_POINTS",
 ]
 
 VERDICTS = ("holds", "reversed", "inconclusive")
@@ -642,6 +645,46 @@ def final_segment_change(values: Sequence[float], rates: Sequence[float], min_po
     half = segment.size // 2
     first, second = float(segment[:half].mean()), float(segment[segment.size - half:].mean())
     return second / first - 1.0 if first > 0 else math.nan
+
+
+#: a recognizer's held-out top-1 that moves by at most this many points over its last-rate stretch is
+#: at a plateau: one video of the default's 48 validation videos is 2.1 points, so less is below what
+#: the split can tell (fixed before any study read it)
+HELD_OUT_FLAT_POINTS = 2.0
+
+
+def held_out_change(accuracy: Sequence[float], rates: Sequence[float]) -> float:
+    """How much a recognizer's held-out top-1 still moves at the final learning rate, in points: over
+    the validated points of the last constant-rate stretch, preceded by the last validated point
+    before it (the model the final rate starts from), the mean of the second half minus that of
+    the first (an odd middle point left out). ``accuracy``: the logged fractions, NaN where a row
+    was not validated; ``rates``: the learning rate of each row. NaN with fewer than 2 points.
+    Training loss on a few hundred videos keeps falling as the network memorises them; whether
+    longer training would change the instrument is a held-out question."""
+    a = np.asarray(accuracy, dtype=np.float64)
+    r = np.asarray(rates, dtype=np.float64)
+    if a.shape != r.shape:
+        raise ValueError(f"held_out_change: {a.size} accuracies but {r.size} learning rates")
+    if a.size == 0:
+        return math.nan
+    changed = np.flatnonzero(~np.isclose(r, r[-1], rtol=1e-9, atol=0.0))
+    start = changed[-1] + 1 if changed.size else 0
+    validated = np.flatnonzero(np.isfinite(a))
+    before = validated[validated < start]
+    points = a[np.concatenate([before[-1:], validated[validated >= start]])]
+    if points.size < 2:
+        return math.nan
+    half = points.size // 2
+    return 100.0 * (float(points[points.size - half:].mean()) - float(points[:half].mean()))
+
+
+def held_out_trend(change_points: float, tolerance: float = HELD_OUT_FLAT_POINTS) -> str:
+    """"plateau", "rising" or "falling" for a ``held_out_change`` (points); "n/a" for NaN."""
+    if not math.isfinite(change_points):
+        return "n/a"
+    if abs(change_points) <= tolerance:
+        return "plateau"
+    return "rising" if change_points > 0 else "falling"
 
 
 def trend(change: float, tolerance: float = FLAT_TOLERANCE) -> str:

@@ -225,7 +225,8 @@ def test_tiny_tsn_learns_the_toy_classes(toy, tmp_path, modality):
     assert info["model"]["modality"] == modality and info["class_names"] == [c[0] for c in TOY_CLASSES]
     assert info["new_length"] == {modality: 1 if modality == "rgb" else 5}
     log = result.log
-    assert list(log.columns) == ["iteration", "epoch", "loss", "accuracy", "lr", "seconds"]
+    assert list(log.columns) == ["iteration", "epoch", "loss", "accuracy", "lr", "seconds", "val_loss", "val_accuracy"]
+    assert log["val_loss"].isna().all()  # val_every 0: no validation
     assert log["iteration"].tolist() == list(range(4, 49, 4))
     assert log["lr"].iloc[0] == pytest.approx(0.02) and log["lr"].iloc[-1] == pytest.approx(0.002)
     assert log["loss"].iloc[-2:].mean() < log["loss"].iloc[0]
@@ -289,6 +290,59 @@ def test_a_signal_checkpoints_its_iteration_and_the_resume_is_bitwise(signum, to
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     cols = ["iteration", "epoch", "loss", "accuracy", "lr"]  # the log window crossed the stop
     pd.testing.assert_frame_equal(whole.log[cols], rest.log[cols])
+
+
+@pytest.fixture(scope="module")
+def toy_with_val(tmp_path_factory) -> PreparedDataset:
+    return write_toy_store(tmp_path_factory.mktemp("toy_val_store"), val_per_class=2)
+
+
+def test_validation_logs_the_held_out_loss_and_changes_no_weight(toy, toy_with_val, tmp_path):
+    """val_every 2 over 5 epochs of 2 iterations: rows at epochs 2, 4 and the end carry the held-out
+    loss and top-1 (of 6 videos: a multiple of 1/6); the weights and the training rows equal those
+    of the same run without validation; resumed after a stop, the log and weights are the same."""
+    cfg = tiny_config("rgb", epochs=5, lr_steps=[3], log_every=3)
+    cfg["model"] = {**cfg["model"], "dropout": 0.5}  # dropout draws from the RNG: validation must not
+    plain = train_recognizer(cfg, toy_with_val, tmp_path / "plain", progress=False, device="cpu")
+    val = train_recognizer({**cfg, "val_every": 2}, toy_with_val, tmp_path / "val", progress=False, device="cpu")
+    a = torch.load(tmp_path / "plain" / "model.pt", weights_only=True)
+    b = torch.load(tmp_path / "val" / "model.pt", weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert plain.log["iteration"].tolist() == [3, 6, 9, 10]
+    assert val.log["iteration"].tolist() == [3, 4, 6, 8, 9, 10]  # + the epoch ends 4 and 8
+    rows = val.log.dropna(subset=["val_loss"])
+    assert rows["iteration"].tolist() == [4, 8, 10]
+    assert (rows["val_loss"] > 0).all()
+    six = rows["val_accuracy"] * 6
+    assert np.allclose(six, np.round(six)) and rows["val_accuracy"].between(0, 1).all()
+    # the same validation, by hand, on the finished model
+    from arsr.recognition.config import TrainConfig as Config
+    from arsr.recognition.train import validate, validation_data
+    model = load_recognizer(tmp_path / "val", device="cpu").model
+    config = Config.from_dict({**cfg, "val_every": 2}).resolved()
+    data = validation_data(toy_with_val, config, ("rgb",), {"rgb": 1})
+    assert len(data) == 6
+    loss, accuracy = validate(model, data, config, torch.device("cpu"))
+    assert loss == pytest.approx(rows["val_loss"].iloc[-1], rel=1e-5) and accuracy == rows["val_accuracy"].iloc[-1]
+    # stopped after iteration 5 (checkpoint at 6), resumed: the same log and weights
+    part = train_recognizer({**cfg, "val_every": 2}, toy_with_val, tmp_path / "split", progress=False, device="cpu",
+                            stop_after=5)
+    assert not part.finished
+    rest = train_recognizer({**cfg, "val_every": 2}, toy_with_val, tmp_path / "split", progress=False, device="cpu")
+    cols = ["iteration", "epoch", "loss", "accuracy", "lr", "val_loss", "val_accuracy"]
+    pd.testing.assert_frame_equal(val.log[cols], rest.log[cols])
+    # on a store without the split, nothing is validated
+    none = train_recognizer({**cfg, "val_every": 1, "epochs": 1}, toy, tmp_path / "none", progress=False,
+                            device="cpu")
+    assert none.log["val_loss"].isna().all()
+
+
+def test_st_resnet_validation(toy_with_val, tmp_path):
+    cfg = {"model": {"type": "st_resnet", "depth": 18, "width": 8}, "epochs": 1, "batch_size": 6,
+           "lr": 0.01, "input_size": 32, "workers": 1, "log_every": 1, "num_segments": 3, "val_every": 1}
+    result = train_recognizer(cfg, toy_with_val, tmp_path / "st", progress=False, device="cpu")
+    rows = result.log.dropna(subset=["val_loss"])
+    assert rows["iteration"].tolist() == [2] and np.isfinite(rows["val_loss"]).all()
 
 
 def test_st_resnet_trains_jointly(toy, tmp_path):

@@ -1349,3 +1349,18 @@ def test_training_trends_flags_curves_still_falling():
     still = np.where(it <= 30, 2 - it / 40.0, 1.0 - (it - 30) / 20.0)
     falls = report.training_trends(None, curve.assign(loss=still, lr=rates)).set_index("model").loc["st_resnet"]
     assert falls["trend"] == "falling" and falls["change_pct"] < -5
+    assert falls["plateau"] == "n/a"  # no held-out scores logged
+    # held-out top-1 on the validated rows (every 5th): flat over the final rate on seed 0, still rising
+    # on seed 1 -> the mean over seeds decides; the prose names the recognizer and its points
+    val = np.where(it % 5 == 0, np.where(it <= 30, it / 60.0, 0.5), np.nan)
+    rising = np.where(it % 5 == 0, np.where(it <= 30, it / 60.0, 0.5 + (it - 30) / 100.0), np.nan)
+    two = pd.concat([curve.assign(loss=still, lr=rates, val_accuracy=val),
+                     curve.assign(loss=still, lr=rates, val_accuracy=rising, seed=1)])
+    # points at iterations 30 (the last before the step), 35, 40: seed 0 0.5, 0.5, 0.5 -> 0; seed 1
+    # 0.5, 0.55, 0.6 -> 0.6 - 0.5 = 10 points (middle left out); mean 5
+    row = report.training_trends(None, two).set_index("model").loc["st_resnet"]
+    assert row["val_change_pts"] == pytest.approx(5.0) and row["plateau"] == "rising"
+    prose = report.trends_prose(report.training_trends(None, two))
+    assert "0 of 1 recognizers' validation top-1" in prose and "st_resnet +5.0" in prose
+    flat = report.training_trends(None, curve.assign(loss=still, lr=rates, val_accuracy=val)).iloc[0]
+    assert flat["val_change_pts"] == pytest.approx(0.0) and flat["plateau"] == "plateau"

@@ -52,6 +52,10 @@ class TrainConfig:
         (:mod:`arsr.workers`: 1 = batches made in the training process, 0 = one per core).
         seed: model init, sampling and augmentation. log_every: iterations per log row.
         checkpoint_every: iterations between ``last.pt`` saves (0 = at each epoch's end).
+        val_every: every this many epochs (and at the end), the loss and top-1 of the held-out
+        ``val_split`` (0 = never): the same fixed snippets each time (no flips, one scale, the
+        augmentation draw of epoch 0), in eval mode, logged as ``val_loss``/``val_accuracy`` in
+        ``log.csv``; it changes no weight. A store without that split logs none.
         amp: autocast (bfloat16, or float16 with loss scaling) when training on CUDA.
     """
 
@@ -77,6 +81,8 @@ class TrainConfig:
     seed: int = 0
     log_every: int = 20
     checkpoint_every: int = 0
+    val_every: int = 0
+    val_split: str = "val"
     amp: bool = True
 
     @classmethod
@@ -104,6 +110,8 @@ class TrainConfig:
         for name in ("batch_size", "input_size", "log_every"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ParamError(f"{key}.{name} = {getattr(self, name)!r}: a positive integer")
+        if not isinstance(self.val_every, int) or self.val_every < 0:
+            raise ParamError(f"{key}.val_every = {self.val_every!r}: epochs between validations, 0 = none")
         if self.epochs is not None and self.epochs < 1:
             raise ParamError(f"{key}.epochs = {self.epochs}: at least 1 (or null for the default)")
         if self.num_segments is not None and self.num_segments < 1:

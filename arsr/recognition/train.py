@@ -20,7 +20,8 @@ ECCV 2016) and ST-ResNet (Feichtenhofer et al., NIPS 2016). Trained once, reused
 Outputs in ``out_dir``: ``model.pt`` (state dict only), ``recognizer.json`` (what
 ``load_recognizer``, defined in ``arsr.recognition.inference``, needs to rebuild the model),
 ``last.pt`` (checkpoint: model, optimizer, iteration, RNG state, log window; a rerun resumes from
-it), ``log.csv`` (iteration, epoch, loss, accuracy, lr, seconds). A run is a pure function of its
+it), ``log.csv`` (iteration, epoch, loss, accuracy, lr, seconds; val_loss, val_accuracy on the rows
+of the epochs ``val_every`` validates, empty elsewhere). A run is a pure function of its
 config: a resumed run gives the uninterrupted run's weights (exactly, on the CPU). Ctrl-C or
 SIGTERM lets the iteration under way finish, writes its ``last.pt`` and raises
 :class:`arsr.interrupt.Interrupted`, whatever ``checkpoint_every`` says.
@@ -76,10 +77,10 @@ __all__ = ["TrainConfig", "TrainResult", "TrainedRecognizer", "SnippetDataset", 
 
 #: The layout of recognizer.json (the training checkpoint's: arsr.checkpoint.FORMAT_VERSION).
 FORMAT_VERSION = 1
-LOG_COLUMNS = ["iteration", "epoch", "loss", "accuracy", "lr", "seconds"]
+LOG_COLUMNS = ["iteration", "epoch", "loss", "accuracy", "lr", "seconds", "val_loss", "val_accuracy"]
 
 # Keys that may change between a run and its resumption without changing the result.
-_RESUMABLE_KEYS = ("workers", "log_every", "checkpoint_every")
+_RESUMABLE_KEYS = ("workers", "log_every", "checkpoint_every", "val_every", "val_split")
 
 
 @dataclass
@@ -275,8 +276,8 @@ def _load_checkpoint(path: Path, config: dict) -> dict:
 def _read_log(path: Path) -> pd.DataFrame:
     if not path.is_file():
         return pd.DataFrame(columns=LOG_COLUMNS)
-    try:
-        return pd.read_csv(path)
+    try:  # a log of before the validation columns gets them, empty
+        return pd.read_csv(path).reindex(columns=LOG_COLUMNS)
     except (pd.errors.EmptyDataError, pd.errors.ParserError):
         return pd.DataFrame(columns=LOG_COLUMNS)
 
@@ -331,6 +332,41 @@ def _forward_loss(model: nn.Module, batch: dict, cfg: TrainConfig, device: torch
     return loss, out.fused
 
 
+def validation_data(dataset: PreparedDataset, cfg: TrainConfig, streams: Sequence[str],
+                    new_length: Mapping[str, int]) -> SnippetDataset | None:
+    """The held-out snippets ``val_every`` scores (None when off or the store has no ``val_split``):
+    no flips, one scale, no distortion, and always the draw of epoch 0, so that every validation
+    sees the same inputs and a change of its loss is the model's."""
+    if cfg.val_every <= 0 or dataset.split(cfg.val_split).empty:
+        return None
+    return SnippetDataset(dataset, split=cfg.val_split, streams=streams, new_length=new_length,
+                          num_segments=cfg.num_segments, aligned=cfg.kind == "st_resnet",
+                          input_size=cfg.input_size, scale_size=cfg.scale_size, scales=(1.0,), max_distort=0,
+                          flip=False, flow_bound=cfg.flow_bound, seed=cfg.seed)
+
+
+def validate(model: nn.Module, data: SnippetDataset, cfg: TrainConfig, device: torch.device) -> tuple[float, float]:
+    """(mean loss, top-1 fraction) of ``model`` on every snippet of ``data``, in eval mode and
+    without gradients; the model's mode is restored. Draws no random number (the training that
+    calls it gives the weights it gives without it)."""
+    from torch.utils.data import default_collate
+
+    was_training = model.training
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    try:
+        with torch.no_grad():
+            for start in range(0, len(data), cfg.batch_size):
+                batch = default_collate([data[(0, i)] for i in range(start, min(start + cfg.batch_size, len(data)))])
+                loss, scores = _forward_loss(model, batch, cfg, device)
+                n = int(batch["label"].numel())
+                loss_sum += float(loss) * n
+                correct += int((scores.argmax(1).cpu() == batch["label"]).sum())
+    finally:
+        model.train(was_training)
+    return loss_sum / len(data), correct / len(data)
+
+
 def train_recognizer(config: Mapping[str, Any] | TrainConfig, dataset: PreparedDataset | str | os.PathLike,
                      out_dir: str | os.PathLike, *, progress: bool = True,
                      device: str | torch.device | None = None, stop_after: int | None = None,
@@ -370,6 +406,7 @@ def train_recognizer(config: Mapping[str, Any] | TrainConfig, dataset: PreparedD
                           num_segments=cfg.num_segments, aligned=cfg.kind == "st_resnet",
                           input_size=cfg.input_size, scale_size=cfg.scale_size, scales=cfg.scales,
                           max_distort=cfg.max_distort, flip=cfg.flip, flow_bound=cfg.flow_bound, seed=cfg.seed)
+    val_data = validation_data(dataset, cfg, streams, new_length)
     probe = BatchPlan(len(data), cfg.batch_size, cfg.seed, 0, 0, info.rank, info.world_size)
     ipe = probe.iterations_per_epoch
     total = cfg.epochs * ipe
@@ -442,14 +479,19 @@ def train_recognizer(config: Mapping[str, Any] | TrainConfig, dataset: PreparedD
             window["count"] += n
             window["batches"] += 1
             bar.update(1)
-            if iteration % cfg.log_every == 0 or iteration == total:
+            validating = val_data is not None and (
+                iteration == total or (iteration % ipe == 0 and (iteration // ipe) % cfg.val_every == 0))
+            if iteration % cfg.log_every == 0 or iteration == total or validating:
                 now = time.perf_counter()
                 seconds, tic = seconds + now - tic, now
                 totals = _all_reduce(window, device, info.distributed)
                 row = {"iteration": iteration, "epoch": round(iteration / ipe, 4),
                        "loss": totals["loss"] / max(totals["count"], 1),
                        "accuracy": totals["correct"] / max(totals["count"], 1), "lr": lr,
-                       "seconds": round(seconds, 3)}
+                       "seconds": round(seconds, 3), "val_loss": "", "val_accuracy": ""}
+                if validating:  # not counted in `seconds` (training time)
+                    row["val_loss"], row["val_accuracy"] = validate(model, val_data, cfg, device)
+                    tic = time.perf_counter()
                 if info.is_main:
                     _append_log(log_path, row)
                     bar.set_postfix(loss=f"{row['loss']:.3f}", acc=f"{row['accuracy']:.3f}", lr=f"{lr:.2g}")

@@ -66,7 +66,9 @@ def train_lr_baselines(recognition: Mapping, recognition_lr: Mapping, prepare: M
     from ..workers import Job, run_jobs, worker_count
 
     t0 = time.perf_counter()
-    derive = derive_lr_store(interim_dir, lr_interim_dir, scale=int(prepare["scale"]),
+    # the validation split too: the baselines' held-out plateau check (recognition.<stream>.val_every)
+    splits = [s for s in ("train", "val") if not PreparedDataset(interim_dir).split(s).empty]
+    derive = derive_lr_store(interim_dir, lr_interim_dir, scale=int(prepare["scale"]), splits=splits,
                              flow_method=prepare["flow_method"],
                              flow_options=flow_options(prepare["flow_method"], prepare.get("flow_device", "cpu")),
                              workers=worker_count(recognition_lr["workers"]), progress=progress)

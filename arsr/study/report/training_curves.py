@@ -50,7 +50,8 @@ def _finish_grid(fig, axes, used: int):
 
 def recognizer_training_figure(curves: pd.DataFrame):
     """Training loss of each recognizer (the LR baselines' too) against the iteration, one panel per
-    model, one line per seed (log scale; dotted: where the learning rate steps, when logged)."""
+    model, one line per seed (log scale; dotted: where the learning rate steps, when logged); with
+    held-out scores logged, the validation top-1 (%) of each seed as markers on a right-hand axis."""
     import matplotlib.pyplot as plt
 
     models = list(dict.fromkeys(curves["model"]))
@@ -69,6 +70,16 @@ def recognizer_training_figure(curves: pd.DataFrame):
         if (part["loss"] > 0).all():
             ax.set_yscale("log")
         _label_panel(ax, model, "iteration")
+        if "val_accuracy" in part.columns:
+            held = part.assign(val=pd.to_numeric(part["val_accuracy"], errors="coerce")).dropna(subset=["val"])
+            if len(held):
+                right = ax.twinx()
+                for seed, line in held.groupby("seed", sort=True):
+                    line = line.sort_values("iteration")
+                    right.plot(line["iteration"], 100 * line["val"], ls="none", marker=".", ms=3, alpha=0.7)
+                right.set_ylim(0, 100)
+                right.set_ylabel("validation top-1 %", fontsize=7)
+                right.tick_params(labelsize=7)
     return _finish_grid(fig, axes, len(models))
 
 
@@ -79,8 +90,12 @@ def training_trends(sr_curves: pd.DataFrame | None, recognizer_curves: pd.DataFr
     constant-rate stretch of its step schedule, second half over first (``arsr.stats.final_segment_change``:
     the step itself lowers the loss, the question is whether it had settled at the final rate),
     else the quarters. In %, mean and range over seeds, ``trend`` of the mean ("flat" within 5%),
-    and ``measured`` saying which."""
-    from ...stats import final_segment_change, late_change, trend
+    and ``measured`` saying which. A recognizer whose log holds held-out scores (``val_accuracy``,
+    ``recognition.<name>.val_every``) also gets ``val_change_pts``, the change of its validation top-1
+    over the last-rate stretch in points (``arsr.stats.held_out_change``, mean over seeds), and
+    ``plateau`` ("plateau" within ``arsr.stats.HELD_OUT_FLAT_POINTS``): whether longer training
+    would change the instrument, which its falling training loss (memorising) does not say."""
+    from ...stats import final_segment_change, held_out_change, held_out_trend, late_change, trend
 
     rows = []
     for curves, keys, kind in ((sr_curves, ["method", "phase"], "SR"), (recognizer_curves, ["model"], "recognizer")):
@@ -96,14 +111,28 @@ def training_trends(sr_curves: pd.DataFrame | None, recognizer_curves: pd.DataFr
                                else late_change(line["loss"].tolist()))
             finite = [c for c in changes if math.isfinite(c)]
             mean = float(np.mean(finite)) if finite else math.nan
+            held_out = math.nan
+            if by_rate and "val_accuracy" in part.columns:
+                per_seed = []
+                for _, line in part.groupby("seed"):
+                    line = line.sort_values("iteration")
+                    per_seed.append(held_out_change(pd.to_numeric(line["val_accuracy"], errors="coerce"), line["lr"]))
+                per_seed = [c for c in per_seed if math.isfinite(c)]
+                held_out = float(np.mean(per_seed)) if per_seed else math.nan
             name = LABELS.get(key[0], key[0]) if kind == "SR" else key[0]
             rows.append({"kind": kind, "model": name, "phase": key[1] if len(key) > 1 else "",
                          "change_pct": 100 * mean,
                          "seed_range_pct": (f"{100 * min(finite):+.1f} .. {100 * max(finite):+.1f}"
                                             if len(finite) > 1 else ""),
                          "trend": trend(mean),
-                         "measured": "last-rate stretch" if by_rate else "last vs third quarter"})
-    return pd.DataFrame(rows, columns=["kind", "model", "phase", "change_pct", "seed_range_pct", "trend", "measured"])
+                         "measured": "last-rate stretch" if by_rate else "last vs third quarter",
+                         "val_change_pts": held_out,
+                         "plateau": held_out_trend(held_out) if kind == "recognizer" else ""})
+    return pd.DataFrame(rows, columns=TREND_COLUMNS)
+
+
+TREND_COLUMNS = ["kind", "model", "phase", "change_pct", "seed_range_pct", "trend", "measured", "val_change_pts",
+                 "plateau"]
 
 
 def trends_prose(trends: pd.DataFrame) -> str:
@@ -117,4 +146,15 @@ def trends_prose(trends: pd.DataFrame) -> str:
     if moving:
         text += (" Still moving at the end, so longer training could change their results: "
                  + ", ".join(moving) + ".")
+    held = [r for r in trends.itertuples() if getattr(r, "plateau", "") not in ("", "n/a")]
+    if held:
+        from ...stats import HELD_OUT_FLAT_POINTS
+
+        level = [r.model for r in held if r.plateau == "plateau"]
+        other = [f"{r.model} {r.val_change_pts:+.1f}" for r in held if r.plateau != "plateau"]
+        text += (f" A recognizer's training loss keeps falling as it memorises its training videos; whether longer "
+                 f"training would change it is read on the held-out validation split: {len(level)} of {len(held)} "
+                 f"recognizers' validation top-1 moved by at most {HELD_OUT_FLAT_POINTS:g} points (about one "
+                 "validation video) over their last learning rate, mean over seeds")
+        text += ("." if not other else "; still moving (points): " + ", ".join(other) + ".")
     return text
