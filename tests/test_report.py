@@ -414,7 +414,7 @@ def test_accuracy_table_and_costs_with_the_lr_baselines(fake):
                for row in LR_ROWS for s in ("Spatial", "Temporal", "Fusion"))
     assert report.NOTE_LR_TSN_ONLY in table.attrs["notes"]
     with_paper = report.accuracy_table(both, "ucf101")
-    assert (with_paper.loc[LR_ROWS, "paper (UCF101)"] == "—").all().all()
+    assert (with_paper.loc[LR_ROWS, "paper (UCF101, split 1, x4)"] == "—").all().all()
     assert report.NOTE_LR_NOT_IN_PAPER in with_paper.attrs["notes"]
     costs = report.training_costs(study.metrics, METHODS, sr)
     seconds = dict(zip(costs["row"], costs["seconds"]))
@@ -478,16 +478,16 @@ def test_accuracy_table_paper_columns_only_when_asked(fake):
     df = report.read_eval(fake / "reports", METHODS)
     assert not any("paper" in c[0] for c in report.accuracy_table(df, None).columns)
     table = report.accuracy_table(df, "hmdb51")
-    assert list(table.columns.get_level_values(0).unique()) == ["ours", "paper (HMDB51)"]
-    assert table.loc["SoSR", ("paper (HMDB51)", "TSN", "Spatial")] == "53.59"
-    assert table.loc["HR", ("paper (HMDB51)", "ST-ResNet", "Fusion")] == "68.10"
-    assert table.loc["SoSR+ToSR", ("paper (HMDB51)", "TSN", "Temporal")] == "—"
+    assert list(table.columns.get_level_values(0).unique()) == ["ours", "paper (HMDB51, split 1, x4)"]
+    assert table.loc["SoSR", ("paper (HMDB51, split 1, x4)", "TSN", "Spatial")] == "53.59"
+    assert table.loc["HR", ("paper (HMDB51, split 1, x4)", "ST-ResNet", "Fusion")] == "68.10"
+    assert table.loc["SoSR+ToSR", ("paper (HMDB51, split 1, x4)", "TSN", "Temporal")] == "—"
     ucf = report.accuracy_table(df, "ucf101")
-    assert ucf.loc["SoSR+ToSR", ("paper (UCF101)", "TSN", "Fusion")] == "92.13"
+    assert ucf.loc["SoSR+ToSR", ("paper (UCF101, split 1, x4)", "TSN", "Fusion")] == "92.13"
     # a subset of methods: only their rows (plus bicubic and HR), paper numbers still aligned
     sub = report.accuracy_table(df[df["method"].isin(["hr", "bicubic", "rcan"])], "ucf101")
     assert list(sub.index) == ["Bicubic", "RCAN", "HR"]
-    assert sub.loc["RCAN", ("paper (UCF101)", "TSN", "Temporal")] == "82.12"
+    assert sub.loc["RCAN", ("paper (UCF101, split 1, x4)", "TSN", "Temporal")] == "82.12"
 
 
 def test_accuracy_table_refuses_a_hole(fake):
@@ -520,8 +520,8 @@ def test_ablation_tables(fake):
     assert any("= X row" in n for n in sosr.attrs["notes"])
     tosr = report.ablation_table(abl, "tosr", reference=True)
     assert list(tosr.index) == GRID["tosr"]
-    assert ("", "Warp loss") in tosr.columns and ("paper (HMDB51)", "top-1 temporal (%)") in tosr.columns
-    assert tosr.loc["duf16_warp", ("paper (HMDB51)", "top-1 temporal (%)")] == "61.50"
+    assert ("", "Warp loss") in tosr.columns and ("paper (HMDB51, split 1, x4)", "top-1 temporal (%)") in tosr.columns
+    assert tosr.loc["duf16_warp", ("paper (HMDB51, split 1, x4)", "top-1 temporal (%)")] == "61.50"
     assert tosr.loc["duf16_warp", ("", "Run")] == "= ToSR row"
     assert tosr.loc["duf16", ("", "Structure")] == "VSR-DUF-16"
     assert tosr.loc["vdsr_warp", ("", "Warp loss")] == "✓"
@@ -553,8 +553,8 @@ def test_quality_table(fake):
     shown = report.quality_table(close).loc["SPMC", ("ours", "above bicubic, worst SR seed (dB)")]
     assert shown == "+0.002 bicubic-equivalent"
     ref = report.quality_table(df, "ucf101")
-    assert ref.loc["ToSR", ("paper (UCF101)", "PSNR (dB)")] == "30.84"
-    assert ref.loc["VDSR", ("paper (UCF101)", "SSIM")] == "—"
+    assert ref.loc["ToSR", ("paper (UCF101, split 1, x4)", "PSNR (dB)")] == "30.84"
+    assert ref.loc["VDSR", ("paper (UCF101, split 1, x4)", "SSIM")] == "—"
     assert any("does not report" in n for n in ref.attrs["notes"])
     # the colour-shift column, read from the evaluation metrics (a method without one: a dash): the
     # mean |shift| per channel per video, not the signed mean where opposite shifts cancel
@@ -578,7 +578,7 @@ def test_table_html_has_no_blank_cells(fake):
     text = report.table_html(report.accuracy_table(df, "ucf101"), "Table 4")
     cells = re.findall(r"<td[^>]*>(.*?)</td>", text, flags=re.S)
     assert len(cells) == 12 * 12 and all(c.strip() for c in cells)
-    assert "paper (UCF101)" in text and "font-style: italic" in text and "the paper&#x27;s" in text
+    assert "paper (UCF101, split 1, x4)" in text and "font-style: italic" in text and "the paper&#x27;s" in text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -623,6 +623,16 @@ def test_psnr_vs_accuracy_and_correlations(fake, tmp_path):
 
 # ---------------------------------------------------------------------------------------------
 # Figures
+
+
+def test_figure_row_labels_are_never_cut():
+    from arsr.study.report.figures import clip_label
+
+    assert clip_label("SlideRight/v_SlideRight_g01_c00", 14) == "SlideRight\ng01 c00, frame 14"
+    assert clip_label("v_ApplyEyeMakeup_g08_c04", 3) == "ApplyEyeMakeup\ng08 c04, frame 3"
+    long = clip_label("brush_hair/April_09_brush_hair_u_nm_np1_ba_goo_0", 2)  # HMDB51-style: wrapped, whole
+    assert long.replace("\n", "").replace("frame 2", "") == "April_09_brush_hair_u_nm_np1_ba_goo_0"
+    assert all(len(line) <= 16 for line in long.split("\n"))
 
 
 def test_figures(fake):
@@ -759,7 +769,7 @@ def test_rdsr_row_claim_cost_and_ablation_beyond_the_paper(fake):
     assert list(table.index) == [*ROWS[:-1], RDSR_ROW, "HR"]
     fusion = _acc("rdsr", "tsn", "fusion", 0)
     assert table.loc[RDSR_ROW, ("ours", "TSN", "Fusion")] == f"{fusion + 1.5:.2f} ± {math.sqrt(5 / 3):.2f}"
-    assert (table.loc[RDSR_ROW, "paper (UCF101)"] == "—").all()
+    assert (table.loc[RDSR_ROW, "paper (UCF101, split 1, x4)"] == "—").all()
     assert report.NOTE_BEYOND in table.attrs["notes"] and report.NOTE_LR_NOT_IN_PAPER not in table.attrs["notes"]
     assert RDSR_ROW in report.quality_table(study.eval, "ucf101").index
     claims = report.claims_table(study.per_video, study.ablation_per_video, study.eval, n_resamples=300)
@@ -877,7 +887,7 @@ def test_claims_table_verdicts():
     assert c.loc["psnr_not_predictive_fusion", "verdict"] == "reversed"
     assert claims.attrs["direction"]["psnr_not_predictive_fusion"] == "inverse"
     assert "predicts accuracy inversely" in c.loc["psnr_not_predictive_fusion", "comparison"]
-    assert "reversed: PSNR predicts accuracy inversely" in report.claims_prose(claims)
+    assert "(TSN fusion), PSNR predicts accuracy inversely: ρ = −1" in report.claims_prose(claims)
     # every claim the scenario decides, and no other. PSNR against top-1, the Pearson correlation of their
     # ranks by hand (PSNR ranks 1..10, top-1 ranks with ties averaged): spatial -9.5 / sqrt(82.5 * 81.5) ~ -0.12,
     # weak, its interval inside +-0.5: "does not predict" holds; temporal -65 / sqrt(82.5 * 80) ~ -0.80: reversed
@@ -982,9 +992,13 @@ def test_claims_display_prose_and_digits():
     assert shown.loc["PSNR does not predict recognition accuracy (TSN fusion)", "estimate"].startswith("ρ = −1")
     assert row["p"] == "< 0.0004" and row["family verdict (Holm, 0.05)"] == "holds"
     text = report.claims_prose(claims)
-    assert text.startswith(f"The {len(claims)} claims tested are one family, decided together by Holm's step-down")
-    assert "Super-resolution beats bicubic upscaling (TSN fusion): **holds** (+20 points, 95% CI +" in text
-    assert "**reversed**" in text and "**inconclusive**" in text
+    assert text.startswith("Decided together as one family (Holm's step-down at a family-wise error of 0.05")
+    assert f"of the {len(claims)} claims" in text
+    assert "Super-resolution beats bicubic upscaling (TSN fusion): +20 points, 95% CI +" in text
+    # said once: one sentence, naming only the claims the family decides (the table has the rest)
+    assert text.count(". ") == 0 and text.endswith("is in the table.")
+    undecided = claims.loc[claims["family_verdict"] == "inconclusive", "claim"]
+    assert len(undecided) and not any(f"{c}:" in text for c in undecided)
     # digits: the first significant digit of the cells' 95% half-width
     assert report.accuracy_digits(per_video) == 0  # 200 videos: ~7 points
     big = pd.DataFrame(per_video_rows({"method": "hr", "seed": 0, "recognizer": "tsn", "stream": "fusion"}, 90, 20000))
@@ -1004,12 +1018,29 @@ def test_claim_digits_and_dataset_line():
     assert shown["estimate"] == "+6.0 pp" and shown["95% CI"] == "[+0.4, +11.6]" and shown["p"] == "0.03"
     # the prose states the family verdict, not the claim's own 95% one
     text = report.claims_prose(claims)
-    assert "0 hold, 0 are reversed and 1 is inconclusive" in text and "the 3 recognizer seeds" in text
-    assert "A beats B: **inconclusive** (+6.0 points, 95% CI +0.4 to +11.6, p 0.03; A vs B)." in text
+    assert "of the 1 claim 0 hold, 0 are reversed and 1 is inconclusive;" in text and "the 3 recognizer seeds" in text
+    assert "A beats B" not in text  # own verdict holds, family inconclusive: the table says it
+    decided = claims.assign(family_verdict="holds")
+    assert "**1 holds (A beats B: +6.0 points, 95% CI +0.4 to +11.6)**" in report.claims_prose(decided)
     line = report.dataset_summary("hmdb51", 48, 1530, [0, 1, 2], ["bicubic", "sosr", "hr"], "hmdb51", None, [0, 1])
     assert "**48 test videos** (of 1530 in the test split" in line and "**3 SR seeds** [0, 1, 2]" in line
     assert "**2 recognizer seeds** [0, 1]" in line
-    assert "paper (HMDB51)" in line and "Bicubic, SoSR, HR" in line
+    assert "paper (HMDB51, split 1, x4)" in line and "Bicubic, SoSR, HR" in line
+    assert "The paper's columns" not in line  # sizes not given: no caveat can be worked out
+    # classes and training videos stated; a 3-class subset of HMDB51 beside the paper's columns gets the caveat
+    line = report.dataset_summary("hmdb51", 9, 9, [0], ["bicubic"], "hmdb51", None, [0], classes=3, train_videos=21,
+                                  val_videos=6, split=1)
+    assert "Dataset **hmdb51**: **3 classes**, the recognizers trained on **21 HR training videos** (6 more held " \
+           "out for validation); **9 test videos**" in line
+    assert ("this run differs (3 classes, not 51; 9 test videos, not 1530), so compare the methods' ordering with "
+            "the paper's, not the values.") in line
+    full = report.dataset_summary("ucf101", 3783, 3783, [0], [], "ucf101", None, [0], classes=101, train_videos=9537,
+                                  split=1)
+    assert "The paper's columns" not in full and "paper (UCF101, split 1, x4)" in full
+    assert "split 2, not 1" in report.dataset_summary("ucf101", 3783, 3783, [0], [], "ucf101", classes=101, split=2)
+    synthetic = report.dataset_summary("synthetic", 144, 144, [0], [], "ucf101", classes=12, train_videos=336)
+    assert "the synthetic dataset, not UCF101; 12 classes, not 101; 144 test videos, not 3783" in synthetic
+    assert "The paper's columns" not in report.dataset_summary("synthetic", 144, 144, [0], [], None, classes=12)
     assert "(the whole test split)" in report.dataset_summary("x", 10, 10, [0], [], None)
     assert "**1 SR seed** [0]" in report.dataset_summary("x", 10, 10, [0], [], None)
     assert "skipped" not in report.dataset_summary("x", 10, 10, [0], [], None, {"skipped_missing": 0})
@@ -1124,7 +1155,7 @@ def check_study_html(text: str, *, methods=STUDY_METHODS, ablation=GRID) -> None
                 continue
             assert re.fullmatch(r"\[[+−]?\d+(\.\d+)?, [+−]?\d+(\.\d+)?\]", row[-4][0]), row
             assert re.fullmatch(r"< 0\.0004|\d\.\d+(e-\d+)?", row[-2][0]), row
-    assert "claims tested are one family" in text
+    assert "Decided together as one family" in text
     assert any(row and row[0][0].startswith("The best super-resolution beats TSN retrained on LR") for row in claims)
     beyond = [RDSR_ROW] if "rdsr" in methods else []
     if beyond:
@@ -1246,7 +1277,8 @@ def test_report_notebook_on_fake_results(tmp_path, default_params):
     text = (study / "reports/study.html").read_text()
     check_study_html(text)
     headers = {c for table in html_tables(text) for row in table for c, tag in row if tag == "th"}
-    assert {"paper (UCF101)", "paper (HMDB51)"} <= headers  # Tables 4/5 on UCF101; ablations: HMDB51
+    # poster Tables 2 and 5 on UCF101; the ablations (Tables 3, 4): HMDB51
+    assert {"paper (UCF101, split 1, x4)", "paper (HMDB51, split 1, x4)"} <= headers
     assert "92.13" in text and "61.50" in text
 
 
@@ -1362,5 +1394,13 @@ def test_training_trends_flags_curves_still_falling():
     assert row["val_change_pts"] == pytest.approx(5.0) and row["plateau"] == "rising"
     prose = report.trends_prose(report.training_trends(None, two))
     assert "0 of 1 recognizers' validation top-1" in prose and "st_resnet +5.0" in prose
+    # on the page: a run too short to tell reads n/a (never "+nan"); an SR row has no held-out cell
+    short = pd.DataFrame({"model": "tsn_rgb", "seed": 0, "iteration": [1, 2], "loss": [1.0, 0.9], "accuracy": 0.5})
+    both = report.training_trends(sr.iloc[:3], pd.concat([two, short]))
+    page = report.trends_display(both)
+    assert "nan" not in page.to_string().lower()
+    assert page.loc[("recognizer", "tsn_rgb", ""), "training loss change (%)"] == "n/a"
+    assert page.loc[("recognizer", "st_resnet", ""), "validation top-1 change (points)"] == "+5.0"
+    assert page.loc[("SR", "VDSR", "sr"), "validation top-1 change (points)"] == ""
     flat = report.training_trends(None, curve.assign(loss=still, lr=rates, val_accuracy=val)).iloc[0]
     assert flat["val_change_pts"] == pytest.approx(0.0) and flat["plateau"] == "plateau"

@@ -28,7 +28,7 @@ Ablation variants are keyed by the names of ``params.yaml``'s ``ablation`` group
 ``esrgan_wmse_feat_adv`` = ESRGAN structure, WMSE, feature and adversarial losses = SoSR).
 
 These numbers are never results of this study: the report shows them only in columns labelled
-"paper (UCF101)" / "paper (HMDB51)".
+"paper (UCF101, split 1, x4)" / "paper (HMDB51, split 1, x4)".
 """
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ from ..methods import LABELS, PAPER_ORDER
 from ..params_file import ParamError
 from ..recognition.config import RECOGNIZER_TYPES, STREAMS  # noqa: F401 (STREAMS re-exported: the report reads paper.STREAMS)
 
-__all__ = ["METHOD_ORDER", "METHOD_LABELS", "DATASETS", "DATASET_LABELS", "RECOGNIZERS", "STREAMS",
+__all__ = ["METHOD_ORDER", "METHOD_LABELS", "DATASETS", "DATASET_LABELS", "PAPER_DATA", "paper_caveat", "RECOGNIZERS",
+           "STREAMS",
            "accuracy", "accuracy_wide", "sosr_ablation", "tosr_ablation", "quality", "reference_dataset"]
 
 #: Rows of the paper's Table 4, in its order, by our method keys (the registry's rows of the paper,
@@ -49,6 +50,10 @@ METHOD_ORDER = PAPER_ORDER
 METHOD_LABELS = {m: LABELS[m] for m in PAPER_ORDER}
 DATASETS = ("hmdb51", "ucf101")
 DATASET_LABELS = {"hmdb51": "HMDB51", "ucf101": "UCF101"}
+#: What the paper's numbers were measured on: split 1 of each dataset, x4 bicubic LR (classes and
+#: test videos of split 1: the official lists, ../shared/refdata/splits).
+PAPER_DATA = {"ucf101": {"classes": 101, "split": 1, "test_videos": 3783, "scale": 4},
+              "hmdb51": {"classes": 51, "split": 1, "test_videos": 1530, "scale": 4}}
 RECOGNIZERS = RECOGNIZER_TYPES
 
 _ = math.nan  # the paper's "/"
@@ -159,6 +164,29 @@ def reference_dataset(paper_reference: str, dataset: str) -> str | None:
     if dataset in DATASETS:
         return dataset
     return "ucf101" if paper_reference == "on" else None
+
+
+def paper_caveat(reference: str | None, dataset: str, classes: int, test_videos: int, split: int | None) -> str:
+    """The line a report prints beside the paper's columns when this run's data differ from what
+    they were measured on (another dataset, e.g. synthetic; another class count; a subset of the
+    test split; another split); "" when no paper column is shown or the data are the same."""
+    if reference is None:
+        return ""
+    ref = PAPER_DATA[reference]
+    differs = []
+    if dataset != reference:
+        differs.append(f"the {dataset} dataset, not {DATASET_LABELS[reference]}")
+    if classes != ref["classes"]:
+        differs.append(f"{classes} classes, not {ref['classes']}")
+    if test_videos != ref["test_videos"]:
+        differs.append(f"{test_videos} test videos, not {ref['test_videos']}")
+    if dataset == reference and split is not None and int(split) != ref["split"]:
+        differs.append(f"split {split}, not {ref['split']}")
+    if not differs:
+        return ""
+    return (f"The paper's columns are its numbers on {DATASET_LABELS[reference]} (split {ref['split']}, "
+            f"{ref['classes']} classes, {ref['test_videos']} test videos, x{ref['scale']} bicubic); this run "
+            f"differs ({'; '.join(differs)}), so compare the methods' ordering with the paper's, not the values.")
 
 
 def _check_dataset(dataset: str) -> None:

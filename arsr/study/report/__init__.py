@@ -46,7 +46,8 @@ from .study_metrics import headline, method_summary, write_study_metrics
 from .tables import (BICUBIC_MARGIN_DB, CELLS, NOTE_BEYOND, NOTE_COMBINED, NOTE_LR_NOT_IN_PAPER, NOTE_LR_TSN_ONLY,
                      NOTE_NOT_REPORTED, OURS, ablation_table, accuracy_table, bicubic_margins, colour_shifts,
                      format_mean_std, quality_table, seed_summary, table_html)
-from .training_curves import recognizer_training_figure, sr_training_figure, training_trends, trends_prose
+from .training_curves import (recognizer_training_figure, sr_training_figure, training_trends, trends_display,
+                              trends_prose)
 from .verdicts import VERDICT_LABELS, claims_display, claims_prose
 
 __all__ = [
@@ -56,7 +57,7 @@ __all__ = [
     "seed_summary", "format_mean_std", "accuracy_table", "ablation_table", "quality_table", "colour_shifts",
     "table_html", "psnr_vs_accuracy", "spearman", "spearman_by_stream", "write_psnr_vs_accuracy",
     "psnr_accuracy_figure", "visual_comparison_figure", "wmse_weight_figure", "flow_comparison_figure",
-    "sr_training_figure", "recognizer_training_figure", "stage_seconds", "provenance_summary",
+    "sr_training_figure", "recognizer_training_figure", "trends_display", "stage_seconds", "provenance_summary",
     "headline", "write_study_metrics", "read_per_video",
     "ablation_sources", "read_ablation_per_video", "read_aa_control", "trained_methods", "IMAGE_SR", "VIDEO_SR",
     "ABLATION_CLAIMS", "RHO_MARGIN", "CLAIM_COLUMNS", "correctness_table", "aligned_scores", "claims_table",

@@ -10,6 +10,19 @@ import pandas as pd
 from ...methods import COMBINED, LABELS, ORDER
 
 
+
+def clip_label(video_id, frame: int) -> str:
+    """A figure row's label that fits its row, never cut: a UCF101-style id ``v_<Class>_g01_c02``
+    as "<Class>" over "g01 c02, frame t"; any other id whole over "frame t" (long ones wrapped)."""
+    import re
+    import textwrap
+
+    name = str(video_id).split("/")[-1]
+    m = re.fullmatch(r"v_(.+)_(g\d+)_(c\d+)", name)
+    if m:
+        return f"{m.group(1)}\n{m.group(2)} {m.group(3)}, frame {frame}"
+    return "\n".join(textwrap.wrap(name, 16) or [name]) + f"\nframe {frame}"
+
 def _motion_box(motion: np.ndarray, size: tuple[int, int]) -> tuple[int, int]:
     """Top-left (y, x) of the ``size`` window with the most ``motion`` (ties: nearest the centre)."""
     import cv2
@@ -68,7 +81,7 @@ def visual_comparison_figure(samples: Mapping[str, Mapping[str, np.ndarray]], me
             if i == 0:
                 ax.set_title(LABELS.get(method, method), fontsize=8)
             if j == 0:
-                ax.set_ylabel(f"{str(vid).split('/')[-1][:18]}\nframe {t}", fontsize=6)
+                ax.set_ylabel(clip_label(vid, t), fontsize=6)
     fig.tight_layout(pad=0.3)
     return fig
 
@@ -94,7 +107,7 @@ def wmse_weight_figure(dataset, video_ids: Sequence[str], frames: Sequence[int])
         fig.colorbar(im, ax=row[1], fraction=0.046, pad=0.02)
         top = np.sort(weights.ravel())[::-1]
         share = top[: max(1, top.size // 10)].sum() / max(top.sum(), 1e-12)
-        row[0].set_ylabel(f"{str(vid).split('/')[-1][:18]}\nframe {t}", fontsize=6)
+        row[0].set_ylabel(clip_label(vid, t), fontsize=6)
         row[1].set_title(f"top 10% pixels carry {100 * share:.0f}% of the weight", fontsize=8)
         for ax in row:
             _no_ticks(ax)
@@ -133,8 +146,7 @@ def flow_comparison_figure(samples: Mapping[str, Mapping[str, np.ndarray]], flow
             label = LABELS.get(m, m)
             ax.set_title(f"{label}: reference" if m == "hr" else f"{label}: EPE {epe:.2f} px", fontsize=8)
             if j == 0:
-                ax.set_ylabel(f"{str(hr['video_ids'][i]).split('/')[-1][:18]}\nframe {int(hr['frames'][i])}",
-                              fontsize=6)
+                ax.set_ylabel(clip_label(hr["video_ids"][i], int(hr["frames"][i])), fontsize=6)
     fig.suptitle(f"optical flow ({flow_method}) of each method's frames t -> t+1", fontsize=9)
     fig.tight_layout()
     return fig, pd.DataFrame(rows, columns=["video_id", "method", "epe"])

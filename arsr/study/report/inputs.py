@@ -38,7 +38,7 @@ from .names import _method_key, eval_methods
 
 
 #: The recognizer each ablation is scored by, on its kind's stream (``ABLATION_STREAM``; the
-#: paper's Tables 2 and 3: TSN on HMDB51).
+#: poster's Tables 3 and 4: TSN on HMDB51).
 ABLATION_RECOGNIZER = "tsn"
 
 

@@ -12,10 +12,13 @@ from .. import layout, paper
 
 def dataset_summary(dataset: str, test_videos: int, split_videos: int | None, seeds: Sequence[int],
                     methods: Sequence[str], reference: str | None, prepare: Mapping | None = None,
-                    recognizer_seeds: Sequence[int] | None = None) -> str:
-    """The report's opening line: dataset, how many test videos (of the split), SR seeds and
-    recognizer seeds, the methods, whether the paper's numbers are shown; with ``prepare`` (its
-    metrics JSON), how many listed videos ``on_bad_video: skip`` dropped."""
+                    recognizer_seeds: Sequence[int] | None = None, classes: int | None = None,
+                    train_videos: int | None = None, val_videos: int | None = None, split: int | None = None) -> str:
+    """The report's opening line: dataset, its classes and the recognizers' training and validation
+    videos (when given), how many test videos (of the split), SR seeds and recognizer seeds, the
+    methods, whether the paper's numbers are shown and, when they are and the data differ from
+    theirs, a caveat (:func:`arsr.study.paper.paper_caveat`); with ``prepare`` (its metrics JSON),
+    how many listed videos ``on_bad_video: skip`` dropped."""
     seeds = list(seeds)
     rec = list(recognizer_seeds or [])
     if split_videos is None or split_videos < test_videos:
@@ -24,15 +27,25 @@ def dataset_summary(dataset: str, test_videos: int, split_videos: int | None, se
         of = " (the whole test split)"
     else:
         of = f" (of {split_videos} in the test split: evaluate.max_videos)"
-    shown = f"paper ({paper.DATASET_LABELS[reference]})" if reference else "not shown"
+    shown = (f"paper ({paper.DATASET_LABELS[reference]}, split {paper.PAPER_DATA[reference]['split']}, "
+             f"x{paper.PAPER_DATA[reference]['scale']})" if reference else "not shown")
+    sizes = ""
+    if classes is not None:
+        sizes = f" **{classes} classes**"
+        if train_videos is not None:
+            sizes += f", the recognizers trained on **{train_videos} HR training videos**"
+            if val_videos:
+                sizes += f" ({val_videos} more held out for validation)"
+        sizes += ";"
+    caveat = paper.paper_caveat(reference, dataset, classes, test_videos, split) if classes is not None else ""
     scored = (f" each scored by the recognizers of **{len(rec)} recognizer seed{'s' if len(rec) != 1 else ''}** "
               f"{rec}" if rec else "")
     return (
-        f"Dataset **{dataset}**: **{test_videos} test videos**{of}, **{len(seeds)} SR "
+        f"Dataset **{dataset}**:{sizes} **{test_videos} test videos**{of}, **{len(seeds)} SR "
         f"seed{'s' if len(seeds) != 1 else ''}** {seeds}{scored} (a cell is the mean over the (SR seed, "
         f"recognizer seed) cells, *mean ± std* with several); methods: "
         f"{', '.join(LABELS.get(m, m) for m in methods)}; the paper's "
-        f"numbers: **{shown}**." + _skipped_sentence(prepare)
+        f"numbers: **{shown}**." + (f" {caveat}" if caveat else "") + _skipped_sentence(prepare)
     )
 
 

@@ -1,12 +1,12 @@
-"""The report's tables, the counterparts of the paper's (poster numbering in brackets): recognition
-accuracy (Table 4 [Table2]), the SoSR and ToSR ablations (Tables 2, 3 [Table3, Table4]) and PSNR/SSIM
-([Table5]), and a table as HTML.
+"""The report's tables, the counterparts of the paper's, numbered as the poster numbers them (the
+report, README and poster agree): recognition accuracy (Table 2), the SoSR and ToSR ablations
+(Tables 3 and 4) and PSNR/SSIM (Table 5), and a table as HTML.
 
 A cell holds the mean over seeds, "mean ± std" (sample std) when there are several; "—" appears
 only where no number can exist (the paper's "/": SoSR+ToSR has no single-stream accuracy) or where
 the paper did not report one, and each table says which in its notes (``table.attrs["notes"]``).
 The paper's numbers (:mod:`arsr.study.paper`) appear only in column groups labelled
-"paper (UCF101)" / "paper (HMDB51)".
+"paper (UCF101, split 1, x4)" / "paper (HMDB51, split 1, x4)".
 """
 from __future__ import annotations
 
@@ -69,7 +69,8 @@ def format_mean_std(mean: float, std: float = math.nan, n: int = 1, digits: int 
 
 
 def _paper_label(dataset: str) -> str:
-    return f"paper ({paper.DATASET_LABELS[dataset]})"
+    ref = paper.PAPER_DATA[dataset]
+    return f"paper ({paper.DATASET_LABELS[dataset]}, split {ref['split']}, x{ref['scale']})"
 
 
 def _recognizers(df: pd.DataFrame) -> list[str]:
@@ -84,9 +85,10 @@ def _notes(table: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
 
 def accuracy_table(eval_df: pd.DataFrame, reference: str | None = None, *, metric: str = "top1",
                    digits: int = 2) -> pd.DataFrame:
-    """The paper's Table 4 for our results: rows = methods (paper order, its names), columns =
+    """The poster's Table 2 for our results: rows = methods (paper order, its names), columns =
     (source, recognizer, stream) with source "ours" and, with ``reference`` ("ucf101" /
-    "hmdb51"), "paper (UCF101)" / "paper (HMDB51)". Cells are strings ("mean ± std" over seeds).
+    "hmdb51"), "paper (UCF101, split 1, x4)" / "paper (HMDB51, split 1, x4)". Cells are strings
+    ("mean ± std" over seeds).
 
     Every (method, recognizer, stream) must be in ``eval_df`` except the single streams of
     SoSR+ToSR and the LR baselines' ST-ResNet cells (shown "—", explained in ``attrs["notes"]``).
@@ -158,7 +160,7 @@ def _structure(name) -> str:
 
 
 def ablation_table(ablation_df: pd.DataFrame, kind: str, reference: bool = False, *, digits: int = 2) -> pd.DataFrame:
-    """The paper's SoSR (``kind="sosr"``, Table 2) or ToSR (``"tosr"``, Table 3) ablation for our
+    """The poster's SoSR (``kind="sosr"``, Table 3) or ToSR (``"tosr"``, Table 4) ablation for our
     variants, or rdsr's (``"rdsr"``, beyond the paper: its task terms, scored by TSN fusion): label
     columns (structure and losses), "Run" ("= <Method> row" for a variant that is
     a main method of the accuracy table, read from its evaluation; "ablation" for its own run),

@@ -135,6 +135,25 @@ TREND_COLUMNS = ["kind", "model", "phase", "change_pct", "seed_range_pct", "tren
                  "plateau"]
 
 
+def trends_display(trends: pd.DataFrame) -> pd.DataFrame:
+    """:func:`training_trends` for the page: one row per curve, signed one-decimal changes, "n/a"
+    where a run was too short to tell (no "+nan"), blank where a measure does not apply (the SR
+    methods have no held-out score)."""
+    def signed(v) -> str:
+        return "n/a" if v is None or not math.isfinite(v) else f"{v:+.1f}"
+
+    rec = trends["kind"] == "recognizer"
+    shown = pd.DataFrame({
+        "kind": trends["kind"], "model": trends["model"], "phase": trends["phase"],
+        "training loss change (%)": trends["change_pct"].map(signed),
+        "range over seeds (%)": trends["seed_range_pct"],
+        "measured": trends["measured"], "training loss": trends["trend"],
+        "validation top-1 change (points)": [signed(v) if r else "" for v, r in zip(trends["val_change_pts"], rec)],
+        "held-out": trends["plateau"],
+    })
+    return shown.set_index(["kind", "model", "phase"])
+
+
 def trends_prose(trends: pd.DataFrame) -> str:
     """One sentence: which losses had flattened and which still moved."""
     if not len(trends):

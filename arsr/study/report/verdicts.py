@@ -59,37 +59,35 @@ def claims_display(claims: pd.DataFrame) -> pd.DataFrame:
 
 
 def claims_prose(claims: pd.DataFrame) -> str:
-    """A paragraph that says what the family verdicts say (templated from :func:`claims_table`):
-    the claims are one family, decided by Holm's step-down; each claim's own 95% verdict is in
-    the table beside it."""
+    """One sentence that says what the family verdicts say (templated from :func:`claims_table`):
+    how many claims the family (Holm's step-down) decides each way, naming with estimate and
+    interval only those it decides; the table holds every claim, its own 95% verdict among them,
+    so the prose does not repeat it."""
     if claims.empty:
         return "No claim could be tested: the results they compare are missing (see the notes)."
     alpha = claims.attrs.get("alpha", stats.FAMILY_ALPHA)
-    counts = claims["family_verdict"].value_counts()
-
-    def n(verdict: str, one: str, many: str) -> str:
-        k = int(counts.get(verdict, 0))
-        return f"{k} {one if k == 1 else many}"
-
-    n_rec = int(claims["n_rec_seeds"].max())
-    parts = [f"The {len(claims)} claim{'s' if len(claims) != 1 else ''} tested are one family, decided together "
-             f"by Holm's step-down at a family-wise error of {alpha:g}: {n('holds', 'holds', 'hold')}, "
-             f"{n('reversed', 'is reversed', 'are reversed')} and "
-             f"{n('inconclusive', 'is inconclusive', 'are inconclusive')}. Each interval resamples the test videos, "
-             f"each method's SR seeds and the {n_rec} recognizer seed{'s' if n_rec != 1 else ''} (a bootstrap over "
-             "every source of variance, conservative by design: `arsr.stats`); the verdicts below are the family's, "
-             "each claim's own 95% verdict is in the table."]
     direction = claims.attrs.get("direction", {})
-    for r in claims.itertuples():
+    n_rec = int(claims["n_rec_seeds"].max())
+
+    def named(r) -> str:
         d = _claim_decimals(r)
-        if r.unit == "rho":
-            estimate = f"ρ = {_signed(r.difference, d)}"
-        else:
-            estimate = f"{_signed(r.difference, d)} points"
-        interval = f"95% CI {_signed(r.ci_low, d)} to {_signed(r.ci_high, d)}"
-        verdict_ = r.family_verdict
-        if r.unit == "rho" and verdict_ == "reversed":
-            verdict_ = {"positive": "reversed: PSNR predicts accuracy",
-                        "inverse": "reversed: PSNR predicts accuracy inversely"}.get(direction.get(r.name), verdict_)
-        parts.append(f"{r.claim}: **{verdict_}** ({estimate}, {interval}, p {_p_text(r.p_value)}; {r.comparison}).")
-    return " ".join(parts)
+        estimate = f"ρ = {_signed(r.difference, d)}" if r.unit == "rho" else f"{_signed(r.difference, d)} points"
+        how = ""
+        if r.unit == "rho" and r.family_verdict == "reversed":
+            how = {"positive": ", PSNR predicts accuracy", "inverse": ", PSNR predicts accuracy inversely"}.get(
+                direction.get(r.name), "")
+        return f"{r.claim}{how}: {estimate}, 95% CI {_signed(r.ci_low, d)} to {_signed(r.ci_high, d)}"
+
+    def group(verdict: str, one: str, many: str) -> str:
+        rows = [r for r in claims.itertuples() if r.family_verdict == verdict]
+        text = f"{len(rows)} {one if len(rows) == 1 else many}"
+        if rows and verdict != "inconclusive":
+            text += " (" + "; ".join(named(r) for r in rows) + ")"
+        return f"**{text}**" if rows and verdict != "inconclusive" else text
+
+    return (f"Decided together as one family (Holm's step-down at a family-wise error of {alpha:g}, over intervals "
+            f"that resample the test videos, each method's SR seeds and the {n_rec} recognizer "
+            f"seed{'s' if n_rec != 1 else ''}), of the {len(claims)} claim{'s' if len(claims) != 1 else ''} "
+            f"{group('holds', 'holds', 'hold')}, {group('reversed', 'is reversed', 'are reversed')} and "
+            f"{group('inconclusive', 'is inconclusive', 'are inconclusive')}; each claim's own 95% verdict is in "
+            "the table.")
