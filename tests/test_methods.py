@@ -36,3 +36,21 @@ def test_presets_and_paper_numbers_cover_the_registry():
     # the paper's numbers: one row per registry row of the paper, in its order
     assert list(dict.fromkeys(paper.accuracy()["method"])) == list(methods.PAPER_ORDER)
     assert paper.METHOD_LABELS == {m: methods.LABELS[m] for m in methods.PAPER_ORDER}
+
+
+def test_each_row_carries_its_recipe_and_base():
+    """The registry's rows are where a method's recipe and base live: presets resolves those."""
+    from arsr.train import recipes
+
+    rows = {m.name: m for m in (*methods.METHODS, *methods.BASE_MODELS)}
+    assert rows["sosr"].recipe == recipes.SOSR and rows["sosr"].base == ("rrdb_psnr", "psnr")
+    assert rows["tosr"].base == ("duf16", "duf") and rows["rrdb_psnr"].kind == "base"
+    assert not rows["bicubic"].recipe and not rows["hr"].recipe and not rows["sosr+tosr"].recipe
+    assert {m: [p.name for p in r] for m, r in RECIPES.items()} == {
+        n: [p.name for p in rows[n].recipe] for n in methods.SR_TRAINABLE}
+    assert BASES == {n: r.base for n, r in rows.items() if r.base}
+    # every recipe's architecture is one the trainer knows, and one of arsr.archs
+    from arsr.archs import ARCHS
+    from arsr.train.config import TRAINABLE_ARCHS
+
+    assert {p.config["arch"] for r in RECIPES.values() for p in r} == set(TRAINABLE_ARCHS) <= set(ARCHS)

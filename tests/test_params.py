@@ -200,3 +200,18 @@ def test_check_imports_no_torch():
 
     code = "import sys, arsr.study.check; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_the_tiny_profile_runs_every_method_of_params_yaml():
+    """The end-to-end test runs profiles/tiny.yaml: a method added to params.yaml's sr lists must be
+    in the tiny profile's too (docs/adding-a-method.md, step 3), or nothing tests it end to end."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    study = yaml.safe_load((root / "params.yaml").read_text())["sr"]
+    tiny = yaml.safe_load((root / "profiles" / "tiny.yaml").read_text())["sr"]
+    for key in ("methods", "train"):
+        missing = [m for m in study[key] if m not in tiny[key]]
+        assert not missing, f"profiles/tiny.yaml: sr.{key} lacks {missing}, which params.yaml's sr.{key} lists"
+    missing = {m: b for m, b in study["finetune"].items() if tiny["finetune"].get(m) != b}
+    assert not missing, f"profiles/tiny.yaml: sr.finetune lacks {missing}, which params.yaml's lists"

@@ -11,6 +11,7 @@ from bisect import bisect_right
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..methods import BASE_MODELS as _BASE_MODELS, METHODS as _REGISTRY
 from ..params import ParamError, check_keys
 
 __all__ = ["ConfigError", "DEFAULTS", "PIXEL_TYPES", "GAN_TYPES", "FEATURE_NETWORKS", "RANDOM_VGG",
@@ -73,10 +74,10 @@ DEFAULTS: dict[str, Any] = {
 
 #: Sub-mappings whose keys belong to someone else (the architecture's constructor).
 _FREE = ("arch_kwargs", "gan.disc")
-#: The architectures the trainer trains: the keys of ``arsr.archs.ARCHS`` in its order, less
-#: ``bicubic`` and ``vgg_discriminator`` (named here so that checking a config needs no torch;
-#: tests/test_train_sr.py keeps the two lists in step).
-TRAINABLE_ARCHS = ("vdsr", "rcan", "srresnet", "rrdbnet", "spmc", "duf")
+#: The architectures the trainer trains: those the method registry's recipes name (``arsr.methods``,
+#: torch-free, so that checking a config needs no torch; each is a key of ``arsr.archs.ARCHS``,
+#: tests/test_train_sr.py checks).
+TRAINABLE_ARCHS = tuple(dict.fromkeys(phase.config["arch"] for m in (*_REGISTRY, *_BASE_MODELS) for phase in m.recipe))
 #: ``warp.norm`` values: the norms of ``arsr.losses.warp_loss`` (``arsr.losses.NORMS``).
 WARP_NORMS = ("l2", "huber")
 
