@@ -142,6 +142,38 @@ def test_second_repro_is_a_no_op(study):
 
 
 @pytest.mark.slow
+def test_bicubic_row_psnr_is_the_metric_of_bicubic_frames(study):
+    """A number with a known answer: the table's bicubic PSNR is, recomputed here from the prepared
+    store with the library's pieces (TSN's test frame positions, MATLAB bicubic x4 in float64 rounded
+    once to 8 bits, as the evaluation's bicubic row makes its frames; PSNR on Y with the border shave),
+    the mean over test videos of each video's mean over its measured frames."""
+    import numpy as np
+    import pandas as pd
+
+    from arsr.data.store import PreparedDataset
+    from arsr.metrics import psnr_y
+    from arsr.ops import imresize
+    from arsr.recognition.sampling import uniform_offsets
+
+    repo, _, _ = study
+    store = PreparedDataset(repo / "data/interim")
+    num, shave, scale = TINY["evaluate"]["num_frames"], TINY["evaluate"]["shave"], TINY["prepare"]["scale"]
+    per_video = []
+    for _, row in store.split("test").iterrows():
+        video = store.video(row)
+        frames = [int(t) for t in uniform_offsets(video.n_frames, num)]
+        values = []
+        for t in frames:
+            up = imresize(np.asarray(video.lr[t]).astype(np.float64) / 255.0, scale)
+            sr = np.clip(np.round(up * 255.0), 0, 255).astype(np.uint8)
+            values.append(psnr_y(sr, np.asarray(video.hr[t]), shave))
+        per_video.append(np.mean(values))
+    table = pd.read_csv(repo / "reports/eval/bicubic.csv")
+    assert len(per_video) == table["n_videos"].max()
+    assert np.allclose(table["psnr"], np.mean(per_video), rtol=0, atol=1e-3), (table["psnr"].unique(), per_video)
+
+
+@pytest.mark.slow
 def test_one_method_knob_reruns_only_its_stages(study):
     repo, _, _ = study
     params = yaml.safe_load((repo / "params.yaml").read_text())
