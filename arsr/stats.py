@@ -94,13 +94,6 @@ __all__ = [
     "family_verdicts",
     "mean_half_width",
     "decimals_for",
-    "late_change",
-    "final_segment_change",
-    "held_out_change",
-    "trend",
-    "held_out_trend",
-    "FLAT_TOLERANCE",
-    "HELD_OUT_FLAT_POINTS",
 ]
 
 VERDICTS = ("holds", "reversed", "inconclusive")
@@ -605,92 +598,3 @@ def decimals_for(half_width: float, max_decimals: int = 2) -> int:
     if half_width is None or not math.isfinite(half_width) or half_width <= 0:
         return max_decimals
     return int(min(max(-math.floor(math.log10(half_width)), 0), max_decimals))
-
-
-#: a training curve whose last-quarter mean is within this fraction of its third-quarter mean is flat
-FLAT_TOLERANCE = 0.05
-
-
-def late_change(values: Sequence[float]) -> float:
-    """How much a logged training curve still moves at its end: the mean of its last quarter over
-    the mean of its third quarter, minus 1 (-0.12: the loss fell 12% more in the last quarter).
-    Quarters by count of logged points (equally spaced iterations); NaN with fewer than 8 points
-    or a non-positive third-quarter mean (a ratio means nothing there)."""
-    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=np.float64)
-    if v.size < 8:
-        return math.nan
-    q = v.size // 4
-    third, last = v[v.size - 2 * q:v.size - q], v[v.size - q:]
-    base = float(third.mean())
-    return float(last.mean()) / base - 1.0 if base > 0 else math.nan
-
-
-def final_segment_change(values: Sequence[float], rates: Sequence[float], min_points: int = 6) -> float:
-    """How much a loss still moves in the last constant-learning-rate stretch of a step schedule: the
-    mean of that stretch's second half over its first half, minus 1 (NaN with fewer than
-    ``min_points`` logged points there, or a non-positive first-half mean). A step late in training
-    lowers the loss after it by itself; this asks whether the loss had settled at the final rate.
-    values, rates: the logged loss and learning rate at each logged point, in order."""
-    v = np.asarray(values, dtype=np.float64)
-    r = np.asarray(rates, dtype=np.float64)
-    if v.shape != r.shape:
-        raise ValueError(f"final_segment_change: {v.size} losses but {r.size} learning rates")
-    if v.size == 0:
-        return math.nan
-    changed = np.flatnonzero(~np.isclose(r, r[-1], rtol=1e-9, atol=0.0))
-    segment = v[changed[-1] + 1:] if changed.size else v
-    segment = segment[np.isfinite(segment)]
-    if segment.size < min_points:
-        return math.nan
-    half = segment.size // 2
-    first, second = float(segment[:half].mean()), float(segment[segment.size - half:].mean())
-    return second / first - 1.0 if first > 0 else math.nan
-
-
-#: a recognizer's held-out top-1 that moves by at most this many points over its last-rate stretch is
-#: at a plateau: one video of the default's 48 validation videos is 2.1 points, so less is below what
-#: the split can tell (fixed before any study read it)
-HELD_OUT_FLAT_POINTS = 2.0
-
-
-def held_out_change(accuracy: Sequence[float], rates: Sequence[float]) -> float:
-    """How much a recognizer's held-out top-1 still moves at the final learning rate, in points: over
-    the validated points of the last constant-rate stretch, preceded by the last validated point
-    before it (the model the final rate starts from), the mean of the second half minus that of
-    the first (an odd middle point left out). ``accuracy``: the logged fractions, NaN where a row
-    was not validated; ``rates``: the learning rate of each row. NaN with fewer than 2 points.
-    Training loss on a few hundred videos keeps falling as the network memorises them; whether
-    longer training would change the instrument is a held-out question."""
-    a = np.asarray(accuracy, dtype=np.float64)
-    r = np.asarray(rates, dtype=np.float64)
-    if a.shape != r.shape:
-        raise ValueError(f"held_out_change: {a.size} accuracies but {r.size} learning rates")
-    if a.size == 0:
-        return math.nan
-    changed = np.flatnonzero(~np.isclose(r, r[-1], rtol=1e-9, atol=0.0))
-    start = changed[-1] + 1 if changed.size else 0
-    validated = np.flatnonzero(np.isfinite(a))
-    before = validated[validated < start]
-    points = a[np.concatenate([before[-1:], validated[validated >= start]])]
-    if points.size < 2:
-        return math.nan
-    half = points.size // 2
-    return 100.0 * (float(points[points.size - half:].mean()) - float(points[:half].mean()))
-
-
-def held_out_trend(change_points: float, tolerance: float = HELD_OUT_FLAT_POINTS) -> str:
-    """"plateau", "rising" or "falling" for a ``held_out_change`` (points); "n/a" for NaN."""
-    if not math.isfinite(change_points):
-        return "n/a"
-    if abs(change_points) <= tolerance:
-        return "plateau"
-    return "rising" if change_points > 0 else "falling"
-
-
-def trend(change: float, tolerance: float = FLAT_TOLERANCE) -> str:
-    """"flat", "falling" or "rising" for a ``late_change`` of a loss; "n/a" for NaN."""
-    if not math.isfinite(change):
-        return "n/a"
-    if abs(change) <= tolerance:
-        return "flat"
-    return "falling" if change < 0 else "rising"

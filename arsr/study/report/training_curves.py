@@ -85,17 +85,17 @@ def recognizer_training_figure(curves: pd.DataFrame):
 
 def training_trends(sr_curves: pd.DataFrame | None, recognizer_curves: pd.DataFrame | None) -> pd.DataFrame:
     """Has each training loss flattened? Per SR method and phase: the change of the loss from the
-    third to the last quarter of its logged steps (``arsr.stats.late_change``); per recognizer
+    third to the last quarter of its logged steps (``arsr.trends.late_change``); per recognizer
     (the LR baselines' too) whose curves log the learning rate: the change within the last
-    constant-rate stretch of its step schedule, second half over first (``arsr.stats.final_segment_change``:
+    constant-rate stretch of its step schedule, second half over first (``arsr.trends.final_segment_change``:
     the step itself lowers the loss, the question is whether it had settled at the final rate),
     else the quarters. In %, mean and range over seeds, ``trend`` of the mean ("flat" within 5%),
     and ``measured`` saying which. A recognizer whose log holds held-out scores (``val_accuracy``,
     ``recognition.<name>.val_every``) also gets ``val_change_pts``, the change of its validation top-1
-    over the last-rate stretch in points (``arsr.stats.held_out_change``, mean over seeds), and
-    ``plateau`` ("plateau" within ``arsr.stats.HELD_OUT_FLAT_POINTS``): whether longer training
+    over the last-rate stretch in points (``arsr.trends.held_out_change``, mean over seeds), and
+    ``plateau`` ("plateau" within ``arsr.trends.HELD_OUT_FLAT_POINTS``): whether longer training
     would change the instrument, which its falling training loss (memorising) does not say."""
-    from ...stats import final_segment_change, held_out_change, held_out_trend, late_change, trend
+    from ...trends import final_segment_change, held_out_change, held_out_trend, late_change, trend
 
     rows = []
     for curves, keys, kind in ((sr_curves, ["method", "phase"], "SR"), (recognizer_curves, ["model"], "recognizer")):
@@ -167,7 +167,7 @@ def trends_prose(trends: pd.DataFrame) -> str:
                  + ", ".join(moving) + ".")
     held = [r for r in trends.itertuples() if getattr(r, "plateau", "") not in ("", "n/a")]
     if held:
-        from ...stats import HELD_OUT_FLAT_POINTS
+        from ...trends import HELD_OUT_FLAT_POINTS
 
         level = [r.model for r in held if r.plateau == "plateau"]
         other = [f"{r.model} {r.val_change_pts:+.1f}" for r in held if r.plateau != "plateau"]
