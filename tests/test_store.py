@@ -7,8 +7,8 @@ import threading
 import numpy as np
 import pytest
 
-from arsr.data.store import (FrameStack, Pack, PreparedVideo, StoreFormatError, decode_flow,
-                             encode_flow, flow_steps, write_pack, write_video_folder)
+from arsr.data.packs import Pack, decode_flow, encode_flow, flow_steps, write_pack
+from arsr.data.store import FrameStack, PreparedVideo, StoreFormatError, write_video_folder
 from arsr.data.video import write_video
 from arsr.flow import quantize
 from arsr.ops import imresize

@@ -36,7 +36,8 @@ import numpy as np
 import pandas as pd
 
 from ..io import write_json
-from .store import DATASET_FILE, PreparedVideo, StoreFormatError, frames_digest, index_digest, read_meta
+from .packs import frames_digest
+from .store import DATASET_FILE, PreparedVideo, StoreFormatError, index_digest, read_meta
 
 __all__ = ["FINGERPRINT_FORMAT", "VIDEO_FIELDS", "dataset_fingerprint", "write_fingerprint", "with_hr_digest"]
 
