@@ -126,8 +126,9 @@ def write_lr_baselines(root: Path, seeds=(0, 1), baselines=layout.LR_BASELINES, 
     (reports / "plots").mkdir(exist_ok=True)
     pd.DataFrame({"model": [f"{b}/tsn_rgb" for b in baselines for _ in range(3)], "seed": 0,
                   "iteration": [1, 2, 3] * len(baselines), "loss": [2.0, 1.0, 0.5] * len(baselines),
-                  "accuracy": [0.1, 0.5, 0.9] * len(baselines), "lr": 0.01}).to_csv(
-        reports / layout.LR_RECOGNIZERS_PLOT, index=False)
+                  "accuracy": [0.1, 0.5, 0.9] * len(baselines), "lr": 0.01,
+                  "val_loss": [None, None, 1.2] * len(baselines), "val_accuracy": [None, None, 0.6] * len(baselines)}
+                 ).to_csv(reports / layout.LR_RECOGNIZERS_PLOT, index=False)
 
 
 def write_aa_control(root: Path, method: str = "vdsr", seeds=(3, 4), rec_seeds=(0, 1), shift: float = 0.0) -> None:
@@ -222,7 +223,8 @@ def write_fake_study(root: Path, methods=STUDY_METHODS, seeds=(0, 1), ablation=S
                       "loss": [1.0, 0.5, 0.25], "pixel": [1.0, 0.5, 0.25]}).to_csv(
             reports / "plots/train_sr" / f"{method}.csv", index=False)
     pd.DataFrame({"model": ["tsn_rgb"] * 3 + ["tsn_flow"] * 3, "seed": 0, "iteration": [1, 2, 3] * 2,
-                  "loss": [2.0, 1.0, 0.5] * 2, "accuracy": [0.1, 0.5, 0.9] * 2, "lr": 0.01}).to_csv(
+                  "loss": [2.0, 1.0, 0.5] * 2, "accuracy": [0.1, 0.5, 0.9] * 2, "lr": 0.01,
+                  "val_loss": [None, None, 1.5] * 2, "val_accuracy": [None, None, 0.5] * 2}).to_csv(
         reports / "plots/recognizers.csv", index=False)
     # data/interim (two test videos) and data/eval/<item>/samples.npz
     h, w = frames
@@ -656,7 +658,11 @@ def test_figures(fake):
     assert "EPE" in fig.axes[0].get_title()
     study = report.load_study(fake / "reports", METHODS, ABLATION)
     assert len([a for a in report.sr_training_figure(study.sr_curves).axes if a.lines]) == 9
-    assert len(report.recognizer_training_figure(study.recognizer_curves).axes) == 2
+    fig = report.recognizer_training_figure(study.recognizer_curves)
+    # a panel per recognizer, each with its held-out top-1 on a right-hand axis (one validated point each)
+    assert [a.get_title() for a in fig.axes if a.get_title()] == ["tsn_rgb", "tsn_flow"]
+    right = [a for a in fig.axes if a.get_ylabel() == "validation top-1 %"]
+    assert len(right) == 2 and all(list(a.lines[0].get_ydata()) == [50.0] for a in right)
 
 
 def test_samples_must_show_the_same_clips(fake):

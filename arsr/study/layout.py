@@ -116,8 +116,9 @@ ABLATION_COLUMNS = ["kind", "variant", *LABEL_COLUMNS, "seed", "recognizer_seed"
 #: variant in place of the method and recognizer.
 ABLATION_PER_VIDEO_COLUMNS = ["kind", "variant", *(c for c in PER_VIDEO_COLUMNS if c not in ("method", "recognizer"))]
 #: ``plots/recognizers.csv``: the recognizers' training curves (``lr``: the learning rate, so that the
-#: report's trend check finds the last constant-rate stretch of a step schedule).
-RECOGNIZER_PLOT_COLUMNS = ["model", "seed", "iteration", "loss", "accuracy", "lr"]
+#: report's trend check finds the last constant-rate stretch of a step schedule; ``val_loss`` and
+#: ``val_accuracy``: the held-out scores on the rows ``val_every`` validated, empty elsewhere).
+RECOGNIZER_PLOT_COLUMNS = ["model", "seed", "iteration", "loss", "accuracy", "lr", "val_loss", "val_accuracy"]
 #: Loss columns of an SR phase's log.csv (weighted generator terms, rdsr's task terms among them, and
 #: the discriminator's loss).
 SR_LOG_TERMS = (*LOSS_TERMS, "d_loss")

@@ -180,6 +180,9 @@ def training_log(models_dir: str | Path, seeds: Sequence[int], names: Sequence[s
                 raise FileNotFoundError(f"{path} not found: train the recognizer first "
                                         "(arsr.study.recognizers.train_recognizers)")
             log = pd.read_csv(path)
+            for column in ("val_loss", "val_accuracy"):  # a log of before held-out scoring has none
+                if column not in log.columns:
+                    log[column] = float("nan")
             log.insert(0, "seed", int(seed))
             log.insert(0, "model", name)
             parts.append(log)
