@@ -59,13 +59,15 @@ HELD_OUT_FLAT_POINTS = 2.0
 
 
 def held_out_change(accuracy: Sequence[float], rates: Sequence[float]) -> float:
-    """How much a recognizer's held-out top-1 still moves at the final learning rate, in points: over
-    the validated points of the last constant-rate stretch, preceded by the last validated point
-    before it (the model the final rate starts from), the mean of the second half minus that of
-    the first (an odd middle point left out). ``accuracy``: the logged fractions, NaN where a row
-    was not validated; ``rates``: the learning rate of each row. NaN with fewer than 2 points.
-    Training loss on a few hundred videos keeps falling as the network memorises them; whether
-    longer training would change the instrument is a held-out question."""
+    """Is a recognizer's held-out top-1 still moving at the end of training, in points: over the
+    validated points of its last constant-learning-rate stretch, the mean of the last quarter minus
+    that of the third (as :func:`late_change` reads a loss, within the stretch as
+    :func:`final_segment_change` does: the step itself raises accuracy, and so does the first part
+    of the stretch; the question is whether it had settled by the end). ``accuracy``: the logged
+    fractions, NaN where a row was not validated; ``rates``: the learning rate of each row. NaN with
+    fewer than 4 validated points in the stretch. Training loss on a few hundred videos keeps falling
+    as the network memorises them; whether longer training would change the instrument is a
+    held-out question."""
     a = np.asarray(accuracy, dtype=np.float64)
     r = np.asarray(rates, dtype=np.float64)
     if a.shape != r.shape:
@@ -74,13 +76,12 @@ def held_out_change(accuracy: Sequence[float], rates: Sequence[float]) -> float:
         return math.nan
     changed = np.flatnonzero(~np.isclose(r, r[-1], rtol=1e-9, atol=0.0))
     start = changed[-1] + 1 if changed.size else 0
-    validated = np.flatnonzero(np.isfinite(a))
-    before = validated[validated < start]
-    points = a[np.concatenate([before[-1:], validated[validated >= start]])]
-    if points.size < 2:
+    points = a[start:][np.isfinite(a[start:])]
+    if points.size < 4:
         return math.nan
-    half = points.size // 2
-    return 100.0 * (float(points[points.size - half:].mean()) - float(points[:half].mean()))
+    q = points.size // 4
+    third, last = points[points.size - 2 * q:points.size - q], points[points.size - q:]
+    return 100.0 * (float(last.mean()) - float(third.mean()))
 
 
 def held_out_trend(change_points: float, tolerance: float = HELD_OUT_FLAT_POINTS) -> str:

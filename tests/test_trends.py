@@ -18,20 +18,24 @@ def test_late_change_on_hand_made_curves():
     assert math.isnan(late_change([1, 1, 1, 1, 0, 0, 1, 1]))  # no ratio on a zero base
 
 
-def test_held_out_change_reads_the_last_rate_stretch_from_the_point_before_it():
+def test_held_out_change_reads_the_end_of_the_last_rate_stretch():
     from arsr.trends import held_out_change, held_out_trend
 
     nan = float("nan")
-    # validated at rows 1, 3, 5, 6, 7; the rate drops after row 3: the stretch is rows 4-7, preceded by row 3
-    accuracy = [nan, 0.30, nan, 0.50, nan, 0.60, 0.62, 0.64]
-    rates = [0.01, 0.01, 0.01, 0.01, 0.001, 0.001, 0.001, 0.001]
-    # points 0.50, 0.60, 0.62, 0.64: second half 0.63 - first half 0.55 = 8 points
+    # the rate drops after row 2; validated in the stretch: rows 3-8, 10, 11 (8 points, quarters of 2):
+    # third quarter 0.62, 0.64 (rows 7, 8), last 0.70, 0.72 (rows 10, 11): +8 points; the rise right after
+    # the step (rows 3, 4) and the points before it take no part
+    accuracy = [0.1, nan, 0.30, 0.50, 0.58, 0.60, 0.60, 0.62, 0.64, nan, 0.70, 0.72]
+    rates = [0.01] * 3 + [0.001] * 9
     assert held_out_change(accuracy, rates) == pytest.approx(8.0)
     assert held_out_trend(8.0) == "rising" and held_out_trend(-3.0) == "falling"
     assert held_out_trend(1.5) == "plateau" and held_out_trend(nan) == "n/a"
-    # odd count: the middle point is left out; a constant rate: every validated point is the stretch
-    assert held_out_change([0.5, 0.9, 0.52], [0.1, 0.1, 0.1]) == pytest.approx(2.0)
-    assert math.isnan(held_out_change([nan, nan, 0.5], [0.1, 0.1, 0.1]))  # one point: no change to tell
+    # risen early in the stretch, then settled: a plateau, though the stretch's second half is far above its first
+    settled = [0.5, 0.6, 0.7, 0.8, 0.8, 0.8, 0.8, 0.8]
+    assert held_out_change(settled, [0.001] * 8) == pytest.approx(0.0)
+    # a constant rate: every validated point is the stretch; fewer than 4 points: no change to tell
+    assert held_out_change([0.5, 0.9, 0.52, 0.6], [0.1] * 4) == pytest.approx(8.0)
+    assert math.isnan(held_out_change([0.9, nan, 0.5, 0.5, 0.5], [0.1, 0.1, 0.01, 0.01, 0.01]))
     with pytest.raises(ValueError, match="3 accuracies but 2 learning rates"):
         held_out_change([0.1, 0.2, 0.3], [0.1, 0.1])
 

@@ -92,7 +92,8 @@ def training_trends(sr_curves: pd.DataFrame | None, recognizer_curves: pd.DataFr
     else the quarters. In %, mean and range over seeds, ``trend`` of the mean ("flat" within 5%),
     and ``measured`` saying which. A recognizer whose log holds held-out scores (``val_accuracy``,
     ``recognition.<name>.val_every``) also gets ``val_change_pts``, the change of its validation top-1
-    over the last-rate stretch in points (``arsr.trends.held_out_change``, mean over seeds), and
+    at the end of the last-rate stretch, last quarter over third, in points
+    (``arsr.trends.held_out_change``, mean over seeds), and
     ``plateau`` ("plateau" within ``arsr.trends.HELD_OUT_FLAT_POINTS``): whether longer training
     would change the instrument, which its falling training loss (memorising) does not say."""
     from ...trends import final_segment_change, held_out_change, held_out_trend, late_change, trend
@@ -174,6 +175,7 @@ def trends_prose(trends: pd.DataFrame) -> str:
         text += (f" A recognizer's training loss keeps falling as it memorises its training videos; whether longer "
                  f"training would change it is read on the held-out validation split: {len(level)} of {len(held)} "
                  f"recognizers' validation top-1 moved by at most {HELD_OUT_FLAT_POINTS:g} points (about one "
-                 "validation video) over their last learning rate, mean over seeds")
+                 "validation video) at the end of their last learning rate (last quarter against the third), "
+                 "mean over seeds")
         text += ("." if not other else "; still moving (points): " + ", ".join(other) + ".")
     return text
