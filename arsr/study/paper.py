@@ -44,7 +44,7 @@ __all__ = ["METHOD_ORDER", "METHOD_LABELS", "DATASETS", "DATASET_LABELS", "PAPER
            "STREAMS",
            "accuracy", "accuracy_wide", "sosr_ablation", "tosr_ablation", "quality", "reference_dataset"]
 
-#: Rows of the paper's Table 4, in its order, by our method keys (the registry's rows of the paper,
+#: Rows of the poster's Table 2 (the paper's Table 4), in its order, by our method keys (the registry's rows of the paper,
 #: ``arsr.methods.PAPER_ORDER``: the study's rows beyond the paper have no numbers here).
 METHOD_ORDER = PAPER_ORDER
 METHOD_LABELS = {m: LABELS[m] for m in PAPER_ORDER}
@@ -107,7 +107,7 @@ _QUALITY = {
 
 
 def accuracy() -> pd.DataFrame:
-    """The paper's Table 4, tidy: columns method, dataset, recognizer, stream, top1 (%; NaN = "/")."""
+    """Poster Table 2 (the paper's Table 4), tidy: columns method, dataset, recognizer, stream, top1 (%; NaN = "/")."""
     rows = []
     for method, values in _TABLE4.items():
         it = iter(values)
@@ -120,7 +120,7 @@ def accuracy() -> pd.DataFrame:
 
 
 def accuracy_wide(dataset: str) -> pd.DataFrame:
-    """The paper's Table 4 for one dataset: index = method keys (paper order), columns =
+    """Poster Table 2 (the paper's Table 4) for one dataset: index = method keys (paper order), columns =
     (recognizer, stream)."""
     _check_dataset(dataset)
     tidy = accuracy()
@@ -131,13 +131,13 @@ def accuracy_wide(dataset: str) -> pd.DataFrame:
 
 
 def sosr_ablation() -> pd.DataFrame:
-    """The paper's Table 2 (TSN spatial, HMDB51): variant, structure, pixel, feature, adversarial, top1."""
+    """Poster Table 3 (the paper's Table 2; TSN spatial, HMDB51): variant, structure, pixel, feature, adversarial, top1."""
     return pd.DataFrame(_SOSR_ABLATION,
                         columns=["variant", "structure", "pixel", "feature", "adversarial", "top1"])
 
 
 def tosr_ablation() -> pd.DataFrame:
-    """The paper's Table 3 (TSN temporal, HMDB51): variant, structure, warp, top1."""
+    """Poster Table 4 (the paper's Table 3; TSN temporal, HMDB51): variant, structure, warp, top1."""
     return pd.DataFrame(_TOSR_ABLATION, columns=["variant", "structure", "warp", "top1"])
 
 
