@@ -44,8 +44,8 @@ __all__ = ["METHOD_ORDER", "METHOD_LABELS", "DATASETS", "DATASET_LABELS", "PAPER
            "STREAMS",
            "accuracy", "accuracy_wide", "sosr_ablation", "tosr_ablation", "quality", "reference_dataset"]
 
-#: Rows of the poster's Table 2 (the paper's Table 4), in its order, by our method keys (the registry's rows of the paper,
-#: ``arsr.methods.PAPER_ORDER``: the study's rows beyond the paper have no numbers here).
+#: Rows of the poster's Table 2 (the paper's Table 4), in its order, by our method keys (the registry's
+#: rows of the paper, ``arsr.methods.PAPER_ORDER``: the study's rows beyond the paper have no numbers here).
 METHOD_ORDER = PAPER_ORDER
 METHOD_LABELS = {m: LABELS[m] for m in PAPER_ORDER}
 DATASETS = ("hmdb51", "ucf101")
@@ -131,7 +131,8 @@ def accuracy_wide(dataset: str) -> pd.DataFrame:
 
 
 def sosr_ablation() -> pd.DataFrame:
-    """Poster Table 3 (the paper's Table 2; TSN spatial, HMDB51): variant, structure, pixel, feature, adversarial, top1."""
+    """Poster Table 3 (the paper's Table 2; TSN spatial, HMDB51): variant, structure, pixel, feature,
+    adversarial, top1."""
     return pd.DataFrame(_SOSR_ABLATION,
                         columns=["variant", "structure", "pixel", "feature", "adversarial", "top1"])
 
