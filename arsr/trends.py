@@ -16,6 +16,27 @@ __all__ = ["FLAT_TOLERANCE", "HELD_OUT_FLAT_POINTS", "late_change", "final_segme
 FLAT_TOLERANCE = 0.05
 
 
+def _quarters(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The third and the last quarter of ``v``, by count (a remainder goes to the earlier part)."""
+    q = v.size // 4
+    return v[v.size - 2 * q:v.size - q], v[v.size - q:]
+
+
+def _last_rate_stretch(values: Sequence[float], rates: Sequence[float], who: str, what: str) -> np.ndarray:
+    """The finite ``values`` logged at the final learning rate (after the schedule's last step; all
+    of them for a constant rate). ``who``/``what`` name the caller and its values in the error a
+    length mismatch raises."""
+    v = np.asarray(values, dtype=np.float64)
+    r = np.asarray(rates, dtype=np.float64)
+    if v.shape != r.shape:
+        raise ValueError(f"{who}: {v.size} {what} but {r.size} learning rates")
+    if v.size == 0:
+        return v
+    changed = np.flatnonzero(~np.isclose(r, r[-1], rtol=1e-9, atol=0.0))
+    segment = v[changed[-1] + 1:] if changed.size else v
+    return segment[np.isfinite(segment)]
+
+
 def late_change(values: Sequence[float]) -> float:
     """How much a logged training curve still moves at its end: the mean of its last quarter over
     the mean of its third quarter, minus 1 (-0.12: the loss fell 12% more in the last quarter).
@@ -24,8 +45,7 @@ def late_change(values: Sequence[float]) -> float:
     v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=np.float64)
     if v.size < 8:
         return math.nan
-    q = v.size // 4
-    third, last = v[v.size - 2 * q:v.size - q], v[v.size - q:]
+    third, last = _quarters(v)
     base = float(third.mean())
     return float(last.mean()) / base - 1.0 if base > 0 else math.nan
 
@@ -36,16 +56,8 @@ def final_segment_change(values: Sequence[float], rates: Sequence[float], min_po
     ``min_points`` logged points there, or a non-positive first-half mean). A step late in training
     lowers the loss after it by itself; this asks whether the loss had settled at the final rate.
     values, rates: the logged loss and learning rate at each logged point, in order."""
-    v = np.asarray(values, dtype=np.float64)
-    r = np.asarray(rates, dtype=np.float64)
-    if v.shape != r.shape:
-        raise ValueError(f"final_segment_change: {v.size} losses but {r.size} learning rates")
-    if v.size == 0:
-        return math.nan
-    changed = np.flatnonzero(~np.isclose(r, r[-1], rtol=1e-9, atol=0.0))
-    segment = v[changed[-1] + 1:] if changed.size else v
-    segment = segment[np.isfinite(segment)]
-    if segment.size < min_points:
+    segment = _last_rate_stretch(values, rates, "final_segment_change", "losses")
+    if segment.size == 0 or segment.size < min_points:
         return math.nan
     half = segment.size // 2
     first, second = float(segment[:half].mean()), float(segment[segment.size - half:].mean())
@@ -68,19 +80,10 @@ def held_out_change(accuracy: Sequence[float], rates: Sequence[float]) -> float:
     fewer than 4 validated points in the stretch. Training loss on a few hundred videos keeps falling
     as the network memorises them; whether longer training would change the instrument is a
     held-out question."""
-    a = np.asarray(accuracy, dtype=np.float64)
-    r = np.asarray(rates, dtype=np.float64)
-    if a.shape != r.shape:
-        raise ValueError(f"held_out_change: {a.size} accuracies but {r.size} learning rates")
-    if a.size == 0:
-        return math.nan
-    changed = np.flatnonzero(~np.isclose(r, r[-1], rtol=1e-9, atol=0.0))
-    start = changed[-1] + 1 if changed.size else 0
-    points = a[start:][np.isfinite(a[start:])]
+    points = _last_rate_stretch(accuracy, rates, "held_out_change", "accuracies")
     if points.size < 4:
         return math.nan
-    q = points.size // 4
-    third, last = points[points.size - 2 * q:points.size - q], points[points.size - q:]
+    third, last = _quarters(points)
     return 100.0 * (float(last.mean()) - float(third.mean()))
 
 

@@ -105,21 +105,19 @@ def training_trends(sr_curves: pd.DataFrame | None, recognizer_curves: pd.DataFr
         for key, part in curves.groupby(keys, sort=False):
             key = key if isinstance(key, tuple) else (key,)
             by_rate = kind == "recognizer" and "lr" in part.columns and part["lr"].notna().all()
-            changes = []
+            held = by_rate and "val_accuracy" in part.columns
+            changes, held_changes = [], []
             for _, line in part.groupby("seed"):
                 line = line.sort_values("iteration")
                 changes.append(final_segment_change(line["loss"], line["lr"]) if by_rate
                                else late_change(line["loss"].tolist()))
+                if held:
+                    held_changes.append(held_out_change(pd.to_numeric(line["val_accuracy"], errors="coerce"),
+                                                        line["lr"]))
             finite = [c for c in changes if math.isfinite(c)]
             mean = float(np.mean(finite)) if finite else math.nan
-            held_out = math.nan
-            if by_rate and "val_accuracy" in part.columns:
-                per_seed = []
-                for _, line in part.groupby("seed"):
-                    line = line.sort_values("iteration")
-                    per_seed.append(held_out_change(pd.to_numeric(line["val_accuracy"], errors="coerce"), line["lr"]))
-                per_seed = [c for c in per_seed if math.isfinite(c)]
-                held_out = float(np.mean(per_seed)) if per_seed else math.nan
+            held_finite = [c for c in held_changes if math.isfinite(c)]
+            held_out = float(np.mean(held_finite)) if held_finite else math.nan
             name = LABELS.get(key[0], key[0]) if kind == "SR" else key[0]
             rows.append({"kind": kind, "model": name, "phase": key[1] if len(key) > 1 else "",
                          "change_pct": 100 * mean,
