@@ -92,20 +92,29 @@ class Pack:
 # --------------------------------------------------------------------------------------------
 # Codecs
 
-def encode_rgb(frame: np.ndarray) -> bytes:
-    """(H, W, 3) uint8 RGB -> lossless PNG bytes."""
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(frame[..., ::-1]),
-                           [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL])
+def _encode_png(image: np.ndarray, what: str) -> bytes:
+    """``image`` (as OpenCV lays it out) -> PNG bytes at ``PNG_LEVEL``; ``what`` names it in the error."""
+    ok, buf = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL])
     if not ok:
-        raise RuntimeError("OpenCV could not encode a PNG")
+        raise RuntimeError(f"OpenCV could not encode {what}")
     return buf.tobytes()
 
 
-def decode_rgb(blob: bytes) -> np.ndarray:
-    bgr = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_UNCHANGED)
-    if bgr is None:
+def _decode_png(blob: bytes) -> np.ndarray:
+    """PNG bytes -> the image as stored (8 or 16 bit, BGR order for colour)."""
+    image = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None:
         raise ValueError(f"{len(blob)} bytes that OpenCV cannot decode as a PNG")
-    return np.ascontiguousarray(bgr[..., ::-1])
+    return image
+
+
+def encode_rgb(frame: np.ndarray) -> bytes:
+    """(H, W, 3) uint8 RGB -> lossless PNG bytes."""
+    return _encode_png(np.ascontiguousarray(frame[..., ::-1]), "a PNG")
+
+
+def decode_rgb(blob: bytes) -> np.ndarray:
+    return np.ascontiguousarray(_decode_png(blob)[..., ::-1])
 
 
 def raw_decoder(shape: tuple[int, ...], dtype) -> Callable[[bytes], np.ndarray]:
@@ -137,18 +146,12 @@ def flow_steps(flow: np.ndarray) -> np.ndarray:
 def encode_flow(flow: np.ndarray) -> bytes:
     """(H, W, 2) flow in pixels -> 16-bit PNG of (H, 2W): x | y in steps of 1/64 px, + 32768."""
     u = (flow_steps(flow).astype(np.int32) + 32768).astype(np.uint16)
-    ok, buf = cv2.imencode(".png", np.concatenate([u[..., 0], u[..., 1]], axis=1),
-                           [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL])
-    if not ok:
-        raise RuntimeError("OpenCV could not encode a 16-bit PNG")
-    return buf.tobytes()
+    return _encode_png(np.concatenate([u[..., 0], u[..., 1]], axis=1), "a 16-bit PNG")
 
 
 def decode_flow(blob: bytes) -> np.ndarray:
     """Bytes of :func:`encode_flow` -> (H, W, 2) float32 pixels."""
-    u = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_UNCHANGED)
-    if u is None:
-        raise ValueError(f"{len(blob)} bytes that OpenCV cannot decode as a PNG")
+    u = _decode_png(blob)
     w = u.shape[1] // 2
     steps = np.stack([u[:, :w], u[:, w:]], axis=-1).astype(np.float32) - 32768.0
     return steps / np.float32(FLOW_STEPS_PER_PIXEL)
