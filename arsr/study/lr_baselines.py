@@ -67,7 +67,8 @@ def train_lr_baselines(recognition: Mapping, recognition_lr: Mapping, prepare: M
 
     t0 = time.perf_counter()
     # the validation split too: the baselines' held-out plateau check (recognition.<stream>.val_every)
-    splits = [s for s in ("train", "val") if not PreparedDataset(interim_dir).split(s).empty]
+    source = PreparedDataset(interim_dir)
+    splits = [s for s in ("train", "val") if not source.split(s).empty]
     derive = derive_lr_store(interim_dir, lr_interim_dir, scale=int(prepare["scale"]), splits=splits,
                              flow_method=prepare["flow_method"],
                              flow_options=flow_options(prepare["flow_method"], prepare.get("flow_device", "cpu")),
