@@ -13,9 +13,10 @@ from arsr.data.cues import (
 )
 from arsr.data.datasets import list_folder, list_ucf101
 from arsr.data.synthetic import (
-    ACTION_CLASSES, CLASS_NAMES, SHARP, SyntheticConfig, clip_entry, generate, group_look,
-    layout, matches, render_clip, render_unlabelled,
+    ACTION_CLASSES, CLASS_NAMES, SHARP, SyntheticConfig, clip_entry, group_look, layout, render_clip,
+    render_unlabelled,
 )
+from arsr.data.synthetic_files import generate, matches
 from arsr.data.video import read_video
 
 TINY = SyntheticConfig(n_classes=10, clips_per_class=2, n_unlabelled=3, frames_min=8,

@@ -121,7 +121,8 @@ def _list(data: dict, workers: int, progress: bool):
     splits_dir = resolve(data["splits_dir"]) if data.get("splits_dir") else None
     sr_root = resolve(data["sr_root"]) if data.get("sr_root") else None
     if dataset == "synthetic":
-        from .synthetic import SyntheticConfig, generate
+        from .synthetic import SyntheticConfig
+        from .synthetic_files import generate
 
         # another generator setting replaces the generated set in place (it is remade from its settings)
         generate(root, SyntheticConfig.from_dict(data["synthetic"]), workers=workers, progress=progress,
