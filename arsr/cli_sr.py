@@ -104,7 +104,7 @@ def _method_from_file(method: str, weights: Path, params_path: str | None, devic
     from .sr_methods import default_device, method_from_model
     from .train.config import ConfigError
     from .train.presets import method_phases
-    from .train.sr_trainer import load_generator
+    from .train.networks import load_generator
 
     if not weights.is_file():
         raise CLIError(f"{weights}: no such weight file; check the path, or leave out --weights for the "
@@ -158,7 +158,7 @@ def _fitting_model(weights: Path, config: dict):
     from .archs.arch_util import read_state_dict
     from .archs.fit import fitting_kwargs
     from .train.config import ConfigError
-    from .train.sr_trainer import load_generator
+    from .train.networks import load_generator
 
     try:
         fitted = fitting_kwargs(config["arch"], read_state_dict(weights))

@@ -206,7 +206,7 @@ def build_sr_method(name: str, profile: dict):
     from arsr.methods import SR_TRAINABLE
     from arsr.study.sr import method_overrides
     from arsr.train.presets import method_phases
-    from arsr.train.sr_trainer import build_generator
+    from arsr.train.networks import build_generator
 
     if name not in SR_TRAINABLE:
         raise SystemExit(f"--methods: {name!r} is not bicubic, hr or one of {', '.join(SR_TRAINABLE)}")

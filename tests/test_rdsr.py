@@ -19,7 +19,8 @@ from arsr.recognition.tsn import TSN
 from arsr.train.config import ConfigError, resolve_config
 from arsr.train.patches import PatchSampler
 from arsr.train.presets import BASES, PRESETS, RDSR_ABLATION, RECIPES, method_phases, train_method
-from arsr.train.sr_trainer import _freeze, train_sr
+from arsr.train.networks import _freeze
+from arsr.train.sr_trainer import train_sr
 
 # tests/ is on sys.path under pytest; one_thread is test_train_sr's autouse fixture, used here too
 from test_train_sr import TINY_ARCH, one_thread, shift_video, tiny, write_store  # noqa: F401

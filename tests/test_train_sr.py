@@ -23,7 +23,8 @@ from arsr.data.store import PreparedDataset, video_key, write_video_folder
 from arsr.ops import imresize, warp
 from arsr.train.patches import PatchSampler, PatchSpec, augment, compose_flows
 from arsr.train.presets import METHODS, PRESETS, method_phases, train_method
-from arsr.train.sr_trainer import ConfigError, load_generator, lr_at, resolve_config, train_sr
+from arsr.train.networks import load_generator
+from arsr.train.sr_trainer import ConfigError, lr_at, resolve_config, train_sr
 
 SCALE = 4
 

@@ -454,7 +454,7 @@ def load_sr_method(models_dir: str | Path, method: str, seed: int, *, name: str 
     ``method.json``) wrapped as an ``arsr.sr_methods`` method (``VideoMethod`` for window models,
     ``ImageMethod`` otherwise) named ``name`` (default ``method``)."""
     from ..sr_methods import default_device, method_from_model
-    from ..train.sr_trainer import load_generator
+    from ..train.networks import load_generator
 
     folder = resolve(models_dir) / method / f"seed{seed}"
     spec = _read_method(folder)

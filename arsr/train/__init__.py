@@ -14,7 +14,7 @@ _EXPORTS = {
     "PatchSampler": "patches", "PatchSpec": "patches", "augment": "patches",
     "compose_flows": "patches",
     "DEFAULTS": "config", "resolve_config": "config",
-    "TrainResult": "sr_trainer", "load_generator": "sr_trainer", "train_sr": "sr_trainer",
+    "TrainResult": "sr_trainer", "load_generator": "networks", "train_sr": "sr_trainer",
     "METHODS": "presets", "PRESETS": "presets", "method_phases": "presets",
     "train_method": "phases",
 }
