@@ -323,6 +323,8 @@ os.makedirs("reports/metrics", exist_ok=True)  # a fresh clone (the queue's) has
 p = yaml.safe_load(open("params.yaml"))
 seed = p["data"]["synthetic"]["seed"]
 d = 3.0 + seed
+os.makedirs("reports/plots", exist_ok=True)
+open("reports/plots/curve.csv", "w").write("step,loss\\n1,%s\\n2,%s\\n" % (9 + seed, 8 + seed))
 json.dump({"dataset_fingerprint": hashlib.sha1(str(seed).encode()).hexdigest()[:12], "seeds": 1,
            "recognizer_seeds": 1, "test_videos": 10, "claims": [
     {"name": "sr_beats_bicubic", "difference": d, "ci_low": d - 2, "ci_high": d + 2, "verdict": "holds",
@@ -340,7 +342,9 @@ def test_commands_on_a_toy_dvc_project(tmp_path):
     env.pop("ARSR_ROOT", None)
 
     def sh(*args):
-        return subprocess.run(args, cwd=tmp_path, env=env, check=True, capture_output=True, text=True).stdout
+        proc = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, f"{args}: {proc.stdout}{proc.stderr}"
+        return proc.stdout
 
     (tmp_path / "reports/metrics").mkdir(parents=True)
     shutil.copy(ROOT / "reports/.gitignore", tmp_path / "reports/.gitignore")  # the study's: what git sees
@@ -348,7 +352,8 @@ def test_commands_on_a_toy_dvc_project(tmp_path):
     (tmp_path / "stage.py").write_text(TOY_STAGE)
     (tmp_path / "dvc.yaml").write_text(
         "stages:\n  report:\n    cmd: python stage.py\n    deps: [stage.py]\n    params: [data.synthetic]\n"
-        "    metrics:\n      - reports/metrics/study.json:\n          cache: false\n")
+        "    metrics:\n      - reports/metrics/study.json:\n          cache: false\n"
+        "    plots:\n      - reports/plots/curve.csv:\n          cache: false\n          x: step\n          y: loss\n")
     sh("git", "init", "-q")
     sh("dvc", "init", "-q")
     sh("git", "add", "-A")
@@ -373,6 +378,11 @@ def test_commands_on_a_toy_dvc_project(tmp_path):
     assert [c["difference"] for c in result["claims"][0]["per_seed"]] == [3.0, 5.0]
     assert [e["experiment"] for e in result["left_out"]] == ["not-a-seed"]
     assert "Claims, seed by seed, and pooled" in (tmp_path / "reports/replication.html").read_text()
+    # the experiments' curves are in their commits: `dvc plots diff` sets two dataset seeds side by side
+    plots = json.loads(sh("dvc", "plots", "diff", "dataset-seed-2", "--json"))
+    assert not plots.get("errors"), plots["errors"]
+    revisions = {rev for plot in plots["data"]["reports/plots/curve.csv"] for rev in plot.get("revisions", [])}
+    assert {"workspace", "dataset-seed-2"} <= revisions, plots["data"]
 
 
 def test_waiting_rides_out_a_passing_exp_show_failure_but_not_a_lasting_one(tmp_path, monkeypatch):
