@@ -1404,7 +1404,13 @@ def test_training_trends_flags_curves_still_falling():
     prose = report.trends_prose(report.training_trends(None, two))
     assert "1 of 1 recognizers' validation top-1" in prose and "still moving" not in prose
     prose = report.trends_prose(report.training_trends(None, two[two["seed"] == 1]))
-    assert "0 of 1 recognizers' validation top-1" in prose and "st_resnet +4.0" in prose
+    assert "0 of 1 recognizers' validation top-1" in prose and "still rising, so longer training might raise them " \
+        "(points): st_resnet +4.0." in prose and "past their best" not in prose
+    # held-out top-1 falling over the final rate (0.70 .. 0.54): past its best, not short of it
+    sinking = np.where(it % 2 == 0, np.where(it <= 30, it / 60.0, 0.7 - (it - 30) / 50.0), np.nan)
+    prose = report.trends_prose(report.training_trends(None, curve.assign(loss=still, lr=rates, val_accuracy=sinking)))
+    assert "falling, past their best on held-out videos, so longer training would not raise them (points): " \
+        "st_resnet -4.0." in prose and "still rising" not in prose
     # on the page: a run too short to tell reads n/a (never "+nan"); an SR row has no held-out cell
     short = pd.DataFrame({"model": "tsn_rgb", "seed": 0, "iteration": [1, 2], "loss": [1.0, 0.9], "accuracy": 0.5})
     both = report.training_trends(sr.iloc[:3], pd.concat([two, short]))

@@ -169,11 +169,18 @@ def trends_prose(trends: pd.DataFrame) -> str:
         from ...trends import HELD_OUT_FLAT_POINTS
 
         level = [r.model for r in held if r.plateau == "plateau"]
-        other = [f"{r.model} {r.val_change_pts:+.1f}" for r in held if r.plateau != "plateau"]
+        rising = [f"{r.model} {r.val_change_pts:+.1f}" for r in held if r.plateau == "rising"]
+        falling = [f"{r.model} {r.val_change_pts:+.1f}" for r in held if r.plateau == "falling"]
         text += (f" A recognizer's training loss keeps falling as it memorises its training videos; whether longer "
                  f"training would change it is read on the held-out validation split: {len(level)} of {len(held)} "
                  f"recognizers' validation top-1 moved by at most {HELD_OUT_FLAT_POINTS:g} points (about one "
                  "validation video) at the end of their last learning rate (last quarter against the third), "
                  "mean over seeds")
-        text += ("." if not other else "; still moving (points): " + ", ".join(other) + ".")
+        parts = []
+        if rising:
+            parts.append("still rising, so longer training might raise them (points): " + ", ".join(rising))
+        if falling:
+            parts.append("falling, past their best on held-out videos, so longer training would not raise them "
+                         "(points): " + ", ".join(falling))
+        text += "." if not parts else "; " + "; ".join(parts) + "."
     return text
