@@ -1,34 +1,78 @@
-"""The house's import graph and what the pipeline re-runs: ``arsr`` has no import cycle and no
-import goes up a layer of docs/architecture.md; every dvc.yaml stage lists its notebook's digest
-(``data/code/<notebook>.txt``, written by the stage ``code``: :mod:`arsr.codegraph`) as a dep, so
-an edit re-runs exactly the stages whose code it changes.
+"""The house's import graph: ``arsr`` has no import cycle, and every dvc.yaml stage lists as deps
+the arsr code it runs (its notebook's imports and the ``python -m`` runner, transitively), so a
+code edit makes ``dvc status`` say which results are stale.
 
-The graph itself (static ``ast`` reading: lazy imports and parent packages count) is tested on a
-tiny hand-made tree below, where the answers are known; on the project, the digests are checked
-against hand-stated facts (what only the report runs, what every stage runs) and by real DVC.
+Imports are read statically with ``ast``; function-level (lazy) imports count, because they run
+as soon as the function does. Importing ``arsr.a.b`` runs ``arsr/__init__.py`` and
+``arsr/a/__init__.py`` too, so those are part of a closure.
 """
 from __future__ import annotations
 
+import ast
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from arsr.codegraph import (DIGEST_DIR, PACKAGE, closure, digest_name, imported_modules, module_graph,
-                            program_files, write_digests)
-
 ROOT = Path(__file__).resolve().parents[1]
-DVC = Path(sys.executable).parent / "dvc"
+PACKAGE = "arsr"
 
 
 # --------------------------------------------------------------------------------------------
-# The module graph (arsr/codegraph.py) and its cycles.
+# The module graph of a source tree (``root/arsr/...``).
+
+def module_file(root: Path, module: str) -> Path | None:
+    """The file of a dotted module name under ``root`` (a package's ``__init__.py``), or None."""
+    base = root.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def with_parents(module: str) -> list[str]:
+    """``arsr.a.b`` -> ``arsr``, ``arsr.a``, ``arsr.a.b``: what importing it runs."""
+    parts = module.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
+def imported_modules(source: str, package: str, root: Path) -> set[str]:
+    """The ``arsr`` modules (with their parent packages) that ``source`` imports anywhere, its
+    relative imports read from inside ``package``."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            # ``from pkg import name``: name is a submodule, or an attribute of pkg
+            names = [base] + [f"{base}.{alias.name}" for alias in node.names
+                              if module_file(root, f"{base}.{alias.name}")]
+        else:
+            continue
+        for name in names:
+            if name.split(".")[0] == PACKAGE:
+                found.update(m for m in with_parents(name) if module_file(root, m))
+    return found
+
+
+def module_graph(root: Path) -> dict[str, set[str]]:
+    """{module: the arsr modules it imports} for every ``.py`` under ``root/arsr``."""
+    graph = {}
+    for path in sorted((root / PACKAGE).rglob("*.py")):
+        parts = list(path.relative_to(root).with_suffix("").parts)
+        is_package = parts[-1] == "__init__"
+        module = ".".join(parts[:-1] if is_package else parts)
+        package = module if is_package else module.rpartition(".")[0]
+        graph[module] = imported_modules(path.read_text(), package, root) - {module}
+    return graph
+
 
 def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     """Strongly connected components of more than one module (Tarjan, iterative). A module's
@@ -78,6 +122,17 @@ def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return cycles
 
 
+def closure(graph: dict[str, set[str]], modules: set[str]) -> set[str]:
+    seen: set[str] = set()
+    todo = list(modules)
+    while todo:
+        module = todo.pop()
+        if module not in seen and module in graph:
+            seen.add(module)
+            todo.extend(graph[module])
+    return seen
+
+
 # --------------------------------------------------------------------------------------------
 # dvc.yaml stages and what they run.
 
@@ -86,6 +141,61 @@ def stage_definitions(root: Path) -> dict[str, dict]:
     ``arsr`` code never depend on the item)."""
     stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
     return {name: stage.get("do", stage) for name, stage in stages.items()}
+
+
+def notebook_source(path: Path) -> str:
+    """The code cells of a notebook, without IPython magics and shell lines."""
+    lines = []
+    for cell in json.loads(path.read_text())["cells"]:
+        if cell["cell_type"] == "code":
+            source = "".join(cell["source"])
+            lines += [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+    return "\n".join(lines)
+
+
+def stage_code(root: Path, stage: dict, graph: dict[str, set[str]]) -> set[Path]:
+    """The arsr files a stage runs: the closure of its notebooks' imports and of the module its
+    command runs with ``python -m``, as paths relative to ``root``."""
+    command = " ".join(str(stage.get("cmd", "")).split())
+    modules: set[str] = set()
+    for runner in re.findall(r"-m\s+(\S+)", command):
+        if runner.split(".")[0] == PACKAGE:
+            modules.update(m for m in with_parents(runner) if module_file(root, m))
+    for word in command.split():
+        if word.endswith(".ipynb") and (root / word).is_file():
+            modules |= imported_modules(notebook_source(root / word), PACKAGE, root)
+    return {module_file(root, m).relative_to(root) for m in closure(graph, modules)}
+
+
+def covered(path: Path, deps: list[str]) -> bool:
+    """Whether a dep lists ``path`` itself or a folder above it."""
+    return any(path == Path(dep) or Path(dep) in path.parents for dep in deps)
+
+
+def missing_deps(root: Path) -> dict[str, list[str]]:
+    """{stage: arsr files it runs but does not list as deps} for every stage of root/dvc.yaml."""
+    graph = module_graph(root)
+    out = {}
+    for name, stage in stage_definitions(root).items():
+        deps = [dep if isinstance(dep, str) else next(iter(dep)) for dep in stage.get("deps", [])]
+        missing = sorted(str(p) for p in stage_code(root, stage, graph) if not covered(p, deps))
+        if missing:
+            out[name] = missing
+    return out
+
+
+def extra_deps(root: Path) -> dict[str, list[str]]:
+    """{stage: arsr deps (files or folders) that cover none of the code it runs}: an edit there
+    would re-run the stage for nothing."""
+    graph = module_graph(root)
+    out = {}
+    for name, stage in stage_definitions(root).items():
+        code = stage_code(root, stage, graph)
+        deps = [dep if isinstance(dep, str) else next(iter(dep)) for dep in stage.get("deps", [])]
+        extra = sorted(d for d in deps if d.split("/")[0] == PACKAGE and not any(covered(p, [d]) for p in code))
+        if extra:
+            out[name] = extra
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -155,92 +265,23 @@ def test_arsr_has_no_import_cycle():
                        "module): " + "; ".join(" <-> ".join(c) for c in cycles)
 
 
-def _notebook_of(stage: dict) -> str | None:
-    """The notebook a stage runs with ``python -m arsr.notebook <notebook>``, else None."""
-    found = re.match(r"python -m arsr\.notebook (\S+\.ipynb)\b", " ".join(str(stage.get("cmd", "")).split()))
-    return found.group(1) if found else None
+def test_every_stage_lists_the_code_it_runs():
+    missing = missing_deps(ROOT)
+    assert not missing, "dvc.yaml stages miss deps on code they run (add them under deps): " + "; ".join(
+        f"{stage}: {', '.join(files)}" for stage, files in missing.items())
 
 
-def _deps(stage: dict) -> list[str]:
-    return [dep if isinstance(dep, str) else next(iter(dep)) for dep in stage.get("deps", [])]
+def test_no_stage_lists_code_it_does_not_run():
+    extra = extra_deps(ROOT)
+    assert not extra, "dvc.yaml stages list deps on code they do not run (remove them): " + "; ".join(
+        f"{stage}: {', '.join(files)}" for stage, files in extra.items())
 
 
-def test_every_stage_lists_its_notebook_and_that_notebooks_code_digest():
-    stages = stage_definitions(ROOT)
-    assert "code" in stages, "dvc.yaml: the stage `code` (python -m arsr.codegraph) is missing"
-    for name, stage in stages.items():
-        if name == "code":
-            continue
-        notebook = _notebook_of(stage)
-        assert notebook and (ROOT / notebook).is_file(), \
-            f"dvc.yaml stage {name}: runs no notebook with `python -m arsr.notebook` (the digests cover only those)"
-        deps = _deps(stage)
-        assert notebook in deps and f"{DIGEST_DIR}/{digest_name(notebook)}" in deps, \
-            f"dvc.yaml stage {name}: list {notebook} and {DIGEST_DIR}/{digest_name(notebook)} under deps"
-        listed = [d for d in deps if d.split("/")[0] == PACKAGE]
-        assert not listed, f"dvc.yaml stage {name}: lists arsr code ({listed}); its digest covers it"
-
-
-def test_the_code_stage_reads_all_code_and_writes_the_digests():
-    code = stage_definitions(ROOT)["code"]
-    assert code["cmd"].split()[:3] == ["python", "-m", "arsr.codegraph"] and DIGEST_DIR in code["cmd"]
-    assert sorted(_deps(code)) == [PACKAGE, "notebooks"]
-    assert [next(iter(o)) if isinstance(o, dict) else o for o in code["outs"]] == [DIGEST_DIR]
-
-
-@pytest.fixture(scope="module")
-def digests(tmp_path_factory):
-    """A copy of the project's code and notebooks with its digests written: (root, {name: text})."""
-    root = tmp_path_factory.mktemp("project")
-    shutil.copytree(ROOT / PACKAGE, root / PACKAGE, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "notebooks", root / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    write_digests(root)
-    return root, {p.name: p.read_text() for p in (root / DIGEST_DIR).glob("*.txt")}
-
-
-def _changed_by_edit(root: Path, before: dict[str, str], path: str) -> set[str]:
-    """The digests (notebook stems) that change when ``path`` gets a comment line appended."""
-    target = root / path
-    original = target.read_text()
-    try:
-        target.write_text(original + "\n# an edit\n")
-        write_digests(root)
-        after = {p.name: p.read_text() for p in (root / DIGEST_DIR).glob("*.txt")}
-    finally:
-        target.write_text(original)
-        write_digests(root)
-    return {Path(name).stem for name in after if after[name] != before.get(name)}
-
-
-ALL_NOTEBOOKS = {p.stem for p in (ROOT / "notebooks").glob("*.ipynb")}
-
-
-@pytest.mark.parametrize("path, expected", [
-    ("arsr/io.py", ALL_NOTEBOOKS),                                   # atomic writes: every stage
-    ("arsr/notebook.py", ALL_NOTEBOOKS),                             # the runner itself
-    ("arsr/study/report/claims.py", {"60_report"}),                  # only the report reads the claims
-    ("arsr/stats.py", {"60_report"}),                                # the bootstrap: the report's
-    ("arsr/data/prepare.py", {"10_prepare_data"}),                   # writing the store: prepare only
-    ("arsr/study/ablations.py", {"50_ablation"}),
-    ("arsr/archs/vdsr_arch.py", ALL_NOTEBOOKS - {"10_prepare_data"}),  # an SR model: not the data
-    ("arsr/cli.py", set()),                                          # the command line: no stage
-    ("arsr/codegraph.py", set()),                                    # the code stage's own code: no stage
-])
-def test_an_edit_changes_exactly_the_digests_of_the_notebooks_that_run_it(digests, path, expected):
-    root, before = digests
-    assert set(before) == {f"{n}.txt" for n in ALL_NOTEBOOKS}
-    assert _changed_by_edit(root, before, path) == expected
-
-
-def test_a_digest_is_sha256sum_of_the_files_the_notebook_runs(digests):
-    root, before = digests
-    lines = before["40_evaluate.txt"].splitlines()
-    assert lines[0].startswith("# ") and "notebooks/40_evaluate.ipynb" in lines[0]
-    files = [line.split("  ", 1)[1] for line in lines[1:]]
-    assert files == sorted(files) and "arsr/evaluate.py" in files and "arsr/data/prepare.py" not in files
-    check = subprocess.run(["sha256sum", "--check", "--quiet", f"{DIGEST_DIR}/40_evaluate.txt"], cwd=root,
-                           capture_output=True, text=True)
-    assert check.returncode == 0, check.stdout + check.stderr
+def test_every_stage_runs_a_notebook_the_check_can_read():
+    # a stage whose notebook is not found would pass the deps check vacuously
+    for name, stage in stage_definitions(ROOT).items():
+        notebooks = [w for w in str(stage.get("cmd", "")).split() if w.endswith(".ipynb")]
+        assert notebooks and all((ROOT / nb).is_file() for nb in notebooks), name
 
 
 # --------------------------------------------------------------------------------------------
@@ -258,78 +299,41 @@ def _notebook(*sources: str) -> str:
     return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
 
 
-def _tree(tmp_path: Path) -> Path:
+def _tree(tmp_path: Path, deps: list[str]) -> Path:
     _write(tmp_path, {
         "arsr/__init__.py": "",
         "arsr/leaf.py": "import os\n",
         "arsr/middle.py": "def f():\n    from .low import g  # lazy\n",
         "arsr/low/__init__.py": "from .deep import g  # a package re-exporting its child\n",
         "arsr/low/deep.py": "from .. import leaf\ndef g():\n    pass\n",
-        "arsr/notebook.py": "from arsr.leaf import *\n",       # the runner
-        "arsr/other.py": "X = 1\n",
-        "arsr/unused.py": "",
-        "notebooks/nb.ipynb": _notebook("%matplotlib inline\nimport numpy", "from arsr.middle import f"),
-        "notebooks/other.ipynb": _notebook("!ls", "import arsr.other"),
+        "arsr/runner.py": "from arsr.leaf import *\n",
+        "nb.ipynb": _notebook("%matplotlib inline\nimport numpy", "from arsr.middle import f"),
+        "dvc.yaml": yaml.safe_dump({"stages": {
+            "plain": {"cmd": "python -m arsr.runner nb.ipynb", "deps": deps},
+            "grid": {"foreach": [1, 2], "do": {"cmd": "python -m arsr.runner nb.ipynb -p x=${item}",
+                                               "deps": deps}}}}),
     })
     return tmp_path
 
 
 def test_closure_follows_relative_lazy_and_package_imports(tmp_path):
-    root = _tree(tmp_path)
-    assert {str(p) for p in program_files(root, Path("notebooks/nb.ipynb"))} == {
-        "arsr/__init__.py", "arsr/middle.py", "arsr/low/__init__.py", "arsr/low/deep.py", "arsr/leaf.py",
-        "arsr/notebook.py"}
-    assert {str(p) for p in program_files(root, Path("notebooks/other.ipynb"))} == {
-        "arsr/__init__.py", "arsr/leaf.py", "arsr/notebook.py", "arsr/other.py"}
-    assert closure(module_graph(root), {"arsr.low.deep"}) == {"arsr", "arsr.leaf", "arsr.low.deep"}
+    root = _tree(tmp_path, deps=["nb.ipynb"])
+    code = stage_code(root, stage_definitions(root)["plain"], module_graph(root))
+    assert {str(p) for p in code} == {"arsr/__init__.py", "arsr/middle.py", "arsr/low/__init__.py",
+                                      "arsr/low/deep.py", "arsr/leaf.py", "arsr/runner.py"}
 
 
-def test_digests_follow_the_notebooks_folder(tmp_path):
-    root = _tree(tmp_path)
-    assert [p.name for p in write_digests(root)] == ["nb.txt", "other.txt"]
-    (root / "notebooks" / "other.ipynb").unlink()
-    write_digests(root)
-    assert sorted(p.name for p in (root / DIGEST_DIR).iterdir()) == ["nb.txt"]  # the gone notebook's too
-    shutil.rmtree(root / "notebooks")
-    with pytest.raises(FileNotFoundError, match="no notebook"):
-        write_digests(root)
-
-
-@pytest.mark.skipif(not DVC.is_file(), reason=f"dvc is not installed beside {sys.executable}")
-def test_dvc_reruns_exactly_the_stages_whose_code_an_edit_changes(tmp_path):
-    """Real DVC on the tiny tree: a stage depends on a digest, a file inside the code stage's
-    output folder; an edit re-runs the code stage and the stages whose digest changed, no other."""
-    root = _tree(tmp_path)
-    # the tiny tree's own ``arsr`` package would shadow the project's on the code stage's path: ours first
-    codegraph = (f"{sys.executable} -c \"import sys; sys.path.insert(0, {str(ROOT)!r}); "
-                 f"from arsr.codegraph import main; sys.exit(main())\"")
-    _write(root, {"dvc.yaml": yaml.safe_dump({"stages": {
-        "code": {"cmd": f"{codegraph} --out {DIGEST_DIR}", "deps": ["arsr", "notebooks"],
-                 "outs": [{DIGEST_DIR: {"cache": False}}]},
-        **{name: {"cmd": f"cp {DIGEST_DIR}/{name}.txt {name}.out",
-                  "deps": [f"notebooks/{name}.ipynb", f"{DIGEST_DIR}/{name}.txt"], "outs": [f"{name}.out"]}
-           for name in ("nb", "other")}}}), ".dvcignore": "__pycache__/\n"})
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
-
-    def repro() -> set[str]:
-        proc = subprocess.run([str(DVC), "repro"], cwd=root, capture_output=True, text=True, env=env)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        return set(re.findall(r"Running stage '([^']+)'", proc.stdout))
-
-    for args in (["git", "init", "-q"], [str(DVC), "init", "-q"]):
-        subprocess.run(args, cwd=root, check=True, capture_output=True, env=env)
-    assert repro() == {"code", "nb", "other"}
-    assert repro() == set()
-    _write(root, {"arsr/other.py": "X = 2\n"})
-    assert repro() == {"code", "other"}
-    _write(root, {"arsr/unused.py": "# no notebook runs this\n"})
-    assert repro() == {"code"}
-    _write(root, {"arsr/leaf.py": "import os  # the runner imports it: every stage\n"})
-    assert repro() == {"code", "nb", "other"}
+def test_missing_deps_are_reported_and_folders_cover_their_files(tmp_path):
+    root = _tree(tmp_path, deps=["nb.ipynb", "arsr/__init__.py", "arsr/middle.py", "arsr/runner.py",
+                                 "arsr/leaf.py", "arsr/low/__init__.py"])
+    assert missing_deps(root) == {"plain": ["arsr/low/deep.py"], "grid": ["arsr/low/deep.py"]}
+    root = _tree(tmp_path, deps=["nb.ipynb", "arsr/__init__.py", "arsr/middle.py", "arsr/runner.py",
+                                 "arsr/leaf.py", "arsr/low"])
+    assert missing_deps(root) == {}
 
 
 def test_cycles_are_found_even_through_lazy_imports(tmp_path):
-    root = _tree(tmp_path)
+    root = _tree(tmp_path, deps=[])
     assert import_cycles(module_graph(root)) == []  # arsr.low -> arsr.low.deep -> arsr.low is no cycle
     _write(root, {"arsr/leaf.py": "def h():\n    from arsr.middle import f\n"})
     assert import_cycles(module_graph(root)) == [["arsr.leaf", "arsr.low", "arsr.low.deep", "arsr.middle"]]
@@ -342,7 +346,7 @@ def test_cycles_are_found_even_through_lazy_imports(tmp_path):
     ("import numpy\nfrom os import path", set()),
 ])
 def test_imported_modules(tmp_path, text, expected):
-    root = _tree(tmp_path)
+    root = _tree(tmp_path, deps=[])
     assert imported_modules(text, PACKAGE, root) == expected
 
 
@@ -359,3 +363,11 @@ def test_upward_imports_and_unplaced_modules_are_found(tmp_path):
     graph["arsr.low.deep"] = {"arsr.top"}  # a lazy import from the bottom to the top
     assert layer_violations(graph, layers)[0] == ["arsr.low.deep (0) -> arsr.top (1)"]
     assert "0 arsr.low -> arsr.top" in layer_graph(graph, layers)
+
+
+def test_extra_deps_are_reported(tmp_path):
+    code = ["nb.ipynb", "arsr/__init__.py", "arsr/middle.py", "arsr/runner.py", "arsr/leaf.py", "arsr/low"]
+    assert extra_deps(_tree(tmp_path, deps=code)) == {}
+    _write(tmp_path, {"arsr/unused.py": ""})
+    extra = extra_deps(_tree(tmp_path, deps=[*code, "arsr/unused.py"]))
+    assert extra == {"plain": ["arsr/unused.py"], "grid": ["arsr/unused.py"]}

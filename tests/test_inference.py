@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from arsr.recognition.inference import TwoStreamTSN, build_model, load_recognizer, load_recognizers
-from arsr.codegraph import closure, module_graph
-from test_dvc_deps import ROOT  # tests/ is on sys.path under pytest
+from test_dvc_deps import ROOT, closure, module_graph  # tests/ is on sys.path under pytest
 
 TINY_TSN = {"type": "tsn", "modality": "rgb", "backbone": "resnet18", "width": 8, "num_classes": 3,
             "num_segments": 3}

@@ -147,8 +147,6 @@ def test_every_stage_injects_every_parameter_of_its_notebook():
     from params.yaml behind dvc's back (not a declared param of the stage)."""
     used = set()
     for stage, definition in stage_definitions(ROOT).items():
-        if stage == "code":  # the code digests (arsr.codegraph), no notebook
-            continue
         command = " ".join(str(definition["cmd"]).split())
         (notebook,) = [w for w in command.split() if w.endswith(".ipynb")]
         used.add(notebook)

@@ -72,8 +72,6 @@ def test_params_yaml_validates_for_every_stage(default_params):
 
 def test_stage_notebooks_are_clean_and_parameterized():
     for name, stage in _stages().items():
-        if name == "code":  # the code digests (arsr.codegraph): no notebook
-            continue
         nb_path = ROOT / stage["cmd"].split()[3]
         nb = json.loads(nb_path.read_text())
         tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
