@@ -82,15 +82,13 @@ def generate(root: str | os.PathLike, cfg: SyntheticConfig = SyntheticConfig(),
     root = Path(root)
     found = read_manifest(root)
     if found is not None and not _same(found, cfg):
+        old = found.get("config", {})
+        diff = sorted(k for k in set(old) | set(cfg.to_dict()) if old.get(k) != cfg.to_dict().get(k))
         if regenerate and not overwrite:
-            old = found.get("config", {})
-            diff = sorted(k for k in set(old) | set(cfg.to_dict()) if old.get(k) != cfg.to_dict().get(k))
             log.warning("%s held a synthetic dataset of other settings (%s): generating this one in its place",
                         root, ", ".join(f"{k}: {old.get(k)!r} -> {cfg.to_dict().get(k)!r}" for k in diff)
                         or "generator version")
         elif not overwrite:
-            old = found.get("config", {})
-            diff = sorted(k for k in set(old) | set(cfg.to_dict()) if old.get(k) != cfg.to_dict().get(k))
             raise ValueError(
                 f"{root / MANIFEST_NAME}: this folder holds a synthetic dataset made with other "
                 f"settings (differing: {', '.join(diff) or 'generator version'}); delete {root}, "
