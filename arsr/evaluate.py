@@ -51,6 +51,7 @@ rebuilt (one warning line names the settings that differ).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -59,6 +60,7 @@ import math
 import os
 import shutil
 import signal
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,9 +89,12 @@ from .workers import process_pool, progress_bar, worker_count
 log = logging.getLogger(__name__)
 
 __all__ = ["SnippetPlan", "TwoStreamTSN", "STResNetRecognizer", "EvaluationResult", "evaluate",
-           "fuse_cached", "load_recognizers", "STREAMS", "TABLE_COLUMNS", "PER_CLASS_COLUMNS", "PREDICTION_COLUMNS"]
+           "fuse_cached", "load_recognizers", "TIMING_PARTS", "STREAMS", "TABLE_COLUMNS", "PER_CLASS_COLUMNS",
+           "PREDICTION_COLUMNS"]
 
 FORMAT_VERSION = 1
+#: The parts of ``evaluate(timings=...)``, in the order a video goes through them.
+TIMING_PARTS = ("frames", "flow", "quality", "pool", "recognise", "write")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,6 +114,24 @@ def _quality_job(shave: int, items: list[tuple[int, np.ndarray, np.ndarray]]) ->
         psnr, ssim, shift = frame_quality(sr, hr, shave)
         out.append((k, psnr, ssim, shift.tolist()))
     return out
+
+
+class _Clock:
+    """``with clock(part):`` adds the block's wall seconds to ``timings[part]`` (nothing when None)."""
+
+    def __init__(self, timings: dict[str, float] | None):
+        self.timings = timings
+
+    @contextlib.contextmanager
+    def __call__(self, part: str):
+        if self.timings is None:
+            yield
+            return
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[part] = self.timings.get(part, 0.0) + time.perf_counter() - start
 
 
 class _Runner:
@@ -294,7 +317,7 @@ def evaluate(method: SRMethod, recognizers: Mapping[str, Any], test_set: Prepare
              flow_options: Mapping[str, Any] | None = None, num_frames: int = 25, crops: str = "center",
              workers: int | None = None, psnr: bool = True, shave: int = 4, split: str = "test",
              videos: Sequence[str] | None = None, progress: bool = True,
-             shard: Shard | None = None) -> EvaluationResult | None:
+             shard: Shard | None = None, timings: dict[str, float] | None = None) -> EvaluationResult | None:
     """Recognition accuracy (and PSNR/SSIM) of ``method``'s SR video; see the module notes.
 
     method: an ``arsr.sr_methods`` method (``hr_method()``, ``bicubic_method(4)``, ...).
@@ -315,6 +338,9 @@ def evaluate(method: SRMethod, recognizers: Mapping[str, Any], test_set: Prepare
         (``role="setup"``: it opens them and evaluates no video); the result covers that slice
         (None for a rank without videos). The whole result is a later call without ``shard``,
         which finds every video cached.
+    timings: a dict to which this process's wall seconds per part are added (:data:`TIMING_PARTS`):
+        reading + SR (``frames``), flow and PSNR/SSIM (``flow``, ``quality``: the work with ``workers``
+        1, the hand-over with a pool), waiting for the pool, scoring (``recognise``), cache writes.
     Returns an ``EvaluationResult`` (``.table`` is the tidy table).
     """
     if not isinstance(test_set, PreparedDataset):
@@ -354,6 +380,7 @@ def evaluate(method: SRMethod, recognizers: Mapping[str, Any], test_set: Prepare
     memory_scores: dict[str, dict[str, tuple[int, dict]]] = {r: {} for r in recognizers}
     memory_quality: dict[str, dict] = {}
     runner = _Runner(workers)
+    clock = _Clock(timings)
     bar = progress_bar(tqdm, total=len(rows), unit="video", desc=f"evaluate {name}{progress_label(shard)}",
                        disable=not progress, mininterval=1.0)
     finished = 0  # videos done, found cached or scored (a disabled bar counts nothing)
@@ -365,15 +392,19 @@ def evaluate(method: SRMethod, recognizers: Mapping[str, Any], test_set: Prepare
 
     def finish(p: _Pending) -> None:
         key = p.row["key"]
-        fields = {k: q for job in p.flow_jobs for k, q in job.result()}
+        with clock("pool"):  # in-process jobs are done: their results are there
+            fields = {k: q for job in p.flow_jobs for k, q in job.result()}
         for rec_name in p.todo:
-            scores = recognizers[rec_name].score(p.frames, fields, p.plans[rec_name], crops)
+            with clock("recognise"):
+                scores = recognizers[rec_name].score(p.frames, fields, p.plans[rec_name], crops)
             memory_scores[rec_name][key] = (int(p.row["label"]), scores, p.row["video_id"])
             path = score_dirs[rec_name].file(key, ".npz")
             if path is not None:
-                _save_scores(path, p.row["video_id"], int(p.row["label"]), scores)
+                with clock("write"):
+                    _save_scores(path, p.row["video_id"], int(p.row["label"]), scores)
         if p.quality_jobs:
-            per_frame = sorted(x for job in p.quality_jobs for x in job.result())
+            with clock("pool"):  # after the scoring, which the pool's quality jobs overlap
+                per_frame = sorted(x for job in p.quality_jobs for x in job.result())
             q = {"frames": [x[0] for x in per_frame], "psnr_frames": [x[1] for x in per_frame],
                  "ssim_frames": [x[2] for x in per_frame],
                  "psnr": float(np.mean([x[1] for x in per_frame])),
@@ -382,7 +413,8 @@ def evaluate(method: SRMethod, recognizers: Mapping[str, Any], test_set: Prepare
             memory_quality[key] = q
             path = quality_dir.file(key, ".json")
             if path is not None:
-                write_json(path, q)
+                with clock("write"):
+                    write_json(path, q)
         advance()
 
     pending: _Pending | None = None
@@ -404,20 +436,23 @@ def evaluate(method: SRMethod, recognizers: Mapping[str, Any], test_set: Prepare
                 quality_idx = uniform_offsets(n_frames, num_frames) if need_quality else np.zeros(0, int)
                 flow_frames = needed_frames(flow_fields=fields_idx)
                 # one request per method and video: exactly the frames the snippets and PSNR need
-                if temporal_method is None:
-                    frames = _request(method, video, np.concatenate([spatial_idx, flow_frames, quality_idx]))
-                    temporal_frames = frames
-                else:
-                    frames = _request(method, video, np.concatenate([spatial_idx, quality_idx]))
-                    temporal_frames = _request(temporal_method, video, flow_frames)
+                with clock("frames"):
+                    if temporal_method is None:
+                        frames = _request(method, video, np.concatenate([spatial_idx, flow_frames, quality_idx]))
+                        temporal_frames = frames
+                    else:
+                        frames = _request(method, video, np.concatenate([spatial_idx, quality_idx]))
+                        temporal_frames = _request(temporal_method, video, flow_frames)
                 flow_items = [(int(k), temporal_frames[int(k)], temporal_frames[int(k) + 1]) for k in fields_idx]
-                flow_jobs = [runner.submit(_flow_job, flow_method, flow_options, _bound(recognizers, plans), part)
-                             for part in runner.split(flow_items)]
+                with clock("flow"):
+                    flow_jobs = [runner.submit(_flow_job, flow_method, flow_options, _bound(recognizers, plans),
+                                               part) for part in runner.split(flow_items)]
                 quality_jobs = []
                 if need_quality:
-                    hr = np.asarray(video.hr[np.unique(quality_idx)])
-                    items = [(int(k), frames[int(k)], hr[j]) for j, k in enumerate(np.unique(quality_idx))]
-                    quality_jobs = [runner.submit(_quality_job, shave, part) for part in runner.split(items)]
+                    with clock("quality"):
+                        hr = np.asarray(video.hr[np.unique(quality_idx)])
+                        items = [(int(k), frames[int(k)], hr[j]) for j, k in enumerate(np.unique(quality_idx))]
+                        quality_jobs = [runner.submit(_quality_job, shave, part) for part in runner.split(items)]
                 current = _Pending(row, frames, plans, todo, flow_jobs, quality_jobs)
                 if pending is not None:  # the pool worked on it while this video was super-resolved
                     previous, pending = pending, None

@@ -2,7 +2,8 @@
 
     python benchmarks/gpu_smoke.py stages --work DIR   (a) every stage of the study, a few iterations
     python benchmarks/gpu_smoke.py flow                (b) tvl1_torch on CUDA vs the CPU
-    torchrun --nproc_per_node=N benchmarks/gpu_smoke.py ddp --work DIR   (c) DDP training
+    python benchmarks/gpu_smoke.py evaluation --work DIR   (c) the default study's evaluation, timed
+    torchrun --nproc_per_node=N benchmarks/gpu_smoke.py ddp --work DIR   (d) DDP training
 
 (a) runs the study's own stage functions (``arsr.study``: recognisers, SR training of every method
 with its base models and feature network, the evaluation of every row of Table 2) on the real
@@ -10,18 +11,25 @@ clip of the reference data and variants of it (``benchmarks/clips.py``), with th
 sizes of ``profiles/paper.yaml`` and a handful of iterations; the trainers use bf16 autocast on
 CUDA (their ``amp`` setting), the evaluation float32. (b) times ``tvl1_torch`` on 320x240 pairs
 on CUDA and on every CPU core and compares the flows (median end-point difference, also against
-OpenCV's TV-L1). (c) trains an image and a video SR model and a TSN stream under torchrun.
+OpenCV's TV-L1). (c) runs the evaluation stage of one method (``--method``, VDSR) at the sizes of
+``--default-profile`` (params.yaml: its synthetic dataset, generated in the working folder, its
+flow, snippets and crops) on the device, once with the flow and PSNR/SSIM in the stage's process
+and once with a pool of every core, and prints where the time went per video (``arsr.evaluate``'s
+``timings``: SR, flow, quality, waiting for the pool, scoring, writes) and the CPU side's share:
+on a GPU the CPU work must not dominate. Its models are trained a few iterations: the timings do
+not depend on the weights. (d) trains an image and a video SR model and a TSN stream under torchrun.
 
 Every step prints what it measured and stops with a non-zero status at the first failure (an
 exception, a non-finite loss, a flow beyond the tolerance). ``--device cpu --profile
-profiles/tiny.yaml`` runs the same code on the CPU at tiny sizes: a check of this script, not of
-the GPU paths.
+profiles/tiny.yaml`` (and ``--default-profile profiles/tiny.yaml`` for (c)) runs the same code on
+the CPU at tiny sizes: a check of this script, not of the GPU paths.
 """
 from __future__ import annotations
 
 import argparse
 import math
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -47,7 +55,7 @@ def fail(message: str) -> None:
 
 
 def smoke_profile(path: str, iterations: int, device: str, world: int = 1) -> dict:
-    """The params of ``path`` shrunk to a few iterations: recognisers 2 epochs of batches of
+    """The params of ``path`` shrunk to a few iterations: recognisers of one seed, 2 epochs of batches of
     2 per process, SR ``iterations`` per phase on the training split, evaluation in this
     process, prepare with DIS (it has no device option: ``tvl1_torch`` would run on the CPU)."""
     from arsr.mapping import merged
@@ -57,6 +65,7 @@ def smoke_profile(path: str, iterations: int, device: str, world: int = 1) -> di
     params = load_params(p if p.is_absolute() else ROOT / p)
     rec = params["recognition"]
     rec["device"] = "cuda" if device == "cuda" else "cpu"
+    rec.update(seeds=[0], st_resnet_seeds=1)
     for name in ("tsn_rgb", "tsn_flow", "st_resnet"):
         rec[name].update(epochs=2, batch_size=2 * world, workers=2, log_every=1, checkpoint_every=0)
     params["sr"]["common"] = merged(params["sr"].get("common") or {}, {
@@ -120,13 +129,48 @@ def prepare(args) -> None:
     say(f"prepare: {len(records)} videos in {time.perf_counter() - t:.1f} s (CPU, flow dis)")
 
 
-def stages(args) -> None:
-    """(a) The study's stages at published sizes, a few iterations each."""
+def train_recognizers_briefly(params: dict, store: Path, models: Path, device: str, features: bool = True) -> None:
+    """The recognisers of ``params`` (:func:`smoke_profile`'s few iterations) into ``models/recognizers``,
+    with ``features`` the feature network's streams into ``models/feature_net``."""
     import torch
 
-    from arsr.study.evaluation import COMBINED, REFERENCE_METHODS, evaluate_stage, sr_method, stage_recognizers
     from arsr.study.recognizers import train_recognizers
+
+    rec = params["recognition"]
+    t = time.perf_counter()
+    runs = train_recognizers(rec, rec["seeds"], store, models / "recognizers", progress=False,
+                             **({"feature_dir": models / "feature_net", "feature_seed": rec["feature_seed"]}
+                                if features else {}))
+    for name, m in runs.metrics.items():
+        if isinstance(m, dict):
+            finite({"train_loss": m["train_loss"]}, f"recogniser {name}")
+            say(f"train recogniser {name}: {m['iterations']} iterations, {m['seconds']:.2f} s, "
+                f"loss {m['train_loss']:.3f}")
+    say(f"train recognisers: {time.perf_counter() - t:.1f} s in all, peak memory {peak_memory()}, "
+        f"autocast {'bf16' if device == 'cuda' and torch.cuda.is_bf16_supported() else 'off'}")
+
+
+def train_sr_briefly(method: str, params: dict, store: Path, models: Path, device: str) -> None:
+    """SR ``method`` (its phases, :func:`smoke_profile`'s iterations) into ``models/sr/<method>``."""
     from arsr.study.sr import train_sr_seeds
+
+    t = time.perf_counter()
+    out = train_sr_seeds(method, params["sr"], params["seeds"], store, models / "sr" / method,
+                         recognizers_dir=models / "feature_net", feature_seed=params["recognition"]["feature_seed"],
+                         sr_models_dir=models / "sr", progress=False, device=device)
+    m = out.metrics
+    for phase, losses in m["final_losses"].items():
+        finite(losses, f"SR {method} phase {phase}")
+    its = sum(p["iterations"] for p in m["phases"])
+    say(f"train SR {method}: {m['arch']} {m['parameters']:,} parameters, {its} iterations in "
+        f"{len(m['phases'])} phase(s), {time.perf_counter() - t:.1f} s, "
+        f"{sum(m['train_seconds_per_seed'].values()) / max(its, 1):.3f} s/iteration, peak memory {peak_memory()}, "
+        "final loss " + ", ".join(f"{ph} {v['loss']:.4g}" for ph, v in m["final_losses"].items()))
+
+
+def stages(args) -> None:
+    """(a) The study's stages at published sizes, a few iterations each."""
+    from arsr.study.evaluation import COMBINED, REFERENCE_METHODS, evaluate_stage, sr_method, stage_recognizers
 
     describe_device(args.device)
     prepare(args)
@@ -134,36 +178,15 @@ def stages(args) -> None:
     store, models = store_path(args.work), args.work / "models"
     rec, sr, seeds = params["recognition"], params["sr"], params["seeds"]
 
-    t = time.perf_counter()
-    runs = train_recognizers(rec, [rec["seed"]], store, models / "recognizers", feature_dir=models / "feature_net",
-                             feature_seed=rec["feature_seed"], progress=False)
-    for name, m in runs.metrics.items():
-        if isinstance(m, dict):
-            finite({"train_loss": m["train_loss"]}, f"recogniser {name}")
-            say(f"train recogniser {name}: {m['iterations']} iterations, {m['seconds']:.2f} s, "
-                f"loss {m['train_loss']:.3f}")
-    say(f"train recognisers: {time.perf_counter() - t:.1f} s in all, peak memory {peak_memory()}, "
-        f"autocast {'bf16' if args.device == 'cuda' and torch.cuda.is_bf16_supported() else 'off'}")
-
+    train_recognizers_briefly(params, store, models, args.device)
     for method in [*sr["train"], *sr["finetune"]]:
-        t = time.perf_counter()
-        out = train_sr_seeds(method, sr, seeds, store, models / "sr" / method, recognizers_dir=models / "feature_net",
-                             feature_seed=rec["feature_seed"], sr_models_dir=models / "sr", progress=False,
-                             device=args.device)
-        m = out.metrics
-        for phase, losses in m["final_losses"].items():
-            finite(losses, f"SR {method} phase {phase}")
-        its = sum(p["iterations"] for p in m["phases"])
-        say(f"train SR {method}: {m['arch']} {m['parameters']:,} parameters, {its} iterations in "
-            f"{len(m['phases'])} phase(s), {time.perf_counter() - t:.1f} s, "
-            f"{sum(m['train_seconds_per_seed'].values()) / max(its, 1):.3f} s/iteration, peak memory {peak_memory()}, "
-            "final loss " + ", ".join(f"{ph} {v['loss']:.4g}" for ph, v in m["final_losses"].items()))
+        train_sr_briefly(method, params, store, models, args.device)
 
     ev = params["evaluate"]
     for method in [*REFERENCE_METHODS, *sr["methods"], COMBINED]:
         t = time.perf_counter()
         result = evaluate_stage(method, ev, seeds, params["prepare"], store, models / "recognizers",
-                                models / "sr", args.work / "eval", recognizer_seed=rec["seed"], n_samples=0,
+                                models / "sr", args.work / "eval", recognizer_seeds=rec["seeds"], n_samples=0,
                                 progress=False, device=args.device)
         table = result.table
         if table.empty or not table["top1"].between(0, 100).all():
@@ -175,7 +198,7 @@ def stages(args) -> None:
     from arsr.data.store import PreparedDataset
     from arsr.evaluate import evaluate
 
-    recs = stage_recognizers(models / "recognizers", rec["seed"], ev["recognizers"], device=args.device)
+    recs = stage_recognizers(models / "recognizers", rec["seeds"][0], ev["recognizers"], device=args.device)
     method = sr_method(sr["methods"][-1], models / "sr", seeds[0], params["prepare"]["scale"], device=args.device)
     video = PreparedDataset(store).split("test")["video_id"].iloc[0]
     t = time.perf_counter()
@@ -237,8 +260,58 @@ def flow(args) -> None:
         fail(f"tvl1_torch on {args.device} differs from the CPU / OpenCV flow by more than {EPE_TOLERANCE} px")
 
 
+#: the parts of ``arsr.evaluate``'s timings done on the CPU whatever the device
+CPU_PARTS = ("flow", "quality", "pool", "write")
+
+
+def evaluation(args) -> None:
+    """(c) The default study's evaluation stage of ``--method`` on the device, timed per part."""
+    from arsr.data.prepare import PrepareSettings, list_dataset, prepare_dataset
+    from arsr.evaluate import TIMING_PARTS
+    from arsr.study.evaluation import evaluate_stage
+    from arsr.workers import worker_count
+
+    describe_device(args.device)
+    params = smoke_profile(args.default_profile, args.iterations, args.device)
+    work = args.work / "default"
+    store, models = work / "store", work / "models"
+    if not (store / "index.csv").is_file():
+        t = time.perf_counter()
+        records, _ = list_dataset({**params["data"], "root": str(work / "synthetic"), "sr_root": None}, workers=0,
+                                  progress=False)
+        prepare_dataset(records, store, PrepareSettings.from_params(params["prepare"]), workers=0, progress=False)
+        say(f"default dataset ({args.default_profile}): {len(records)} videos generated and prepared in "
+            f"{time.perf_counter() - t:.1f} s (flow {params['prepare']['flow_method']})")
+    train_recognizers_briefly(params, store, models, args.device, features=False)
+    train_sr_briefly(args.method, params, store, models, args.device)
+    # warm-up (kernels, allocator, the recognisers' first shapes), untimed; then each way, timed: the
+    # pool's start-up is part of its time, as in the stage
+    for workers, folder in ((1, "eval_warmup"), (1, "eval_workers1"), (0, "eval_workers0")):
+        ev = {**params["evaluate"], "workers": workers, "max_videos": args.videos}
+        shutil.rmtree(work / folder, ignore_errors=True)  # a cached video would not be timed
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        runs = evaluate_stage(args.method, ev, params["seeds"], params["prepare"], store, models / "recognizers",
+                              models / "sr", work / folder, recognizer_seeds=params["recognition"]["seeds"],
+                              n_samples=0, progress=False, device=args.device, timings=timings)
+        seconds = time.perf_counter() - t
+        if folder == "eval_warmup":
+            continue
+        n = int(runs.table["n_videos"].max())
+        timed = sum(timings.values())
+        if n == 0 or timed <= 0:
+            fail(f"evaluate {args.method}: no video was evaluated")
+        cpu = sum(timings.get(p, 0.0) for p in CPU_PARTS)
+        say(f"evaluate {args.method} (default profile: {n} videos, {ev['num_frames']} snippets x {ev['crops']} crop, "
+            f"flow {params['prepare']['flow_method']}, recognisers {', '.join(ev['recognizers'])}) on {args.device}, "
+            f"{worker_count(workers)} flow process(es): {seconds:.1f} s, {1000 * seconds / n:.0f} ms/video; per video "
+            + ", ".join(f"{part} {1000 * timings.get(part, 0.0) / n:.0f} ms" for part in TIMING_PARTS)
+            + f"; CPU side ({', '.join(CPU_PARTS)}) {cpu / timed:.0%} of the timed parts"
+            + (" (it dominates)" if cpu > timed / 2 else ""))
+
+
 def ddp(args) -> None:
-    """(c) SR (an image and a video model) and TSN training under torchrun, every process; the
+    """(d) SR (an image and a video model) and TSN training under torchrun, every process; the
     bicubic row's evaluation sharded over them (equal to step (a)'s single-process run)."""
     import torch.distributed as dist
 
@@ -291,7 +364,7 @@ def ddp(args) -> None:
             seconds = time.perf_counter() - t
             single = evaluate_stage("bicubic", params["evaluate"], params["seeds"], params["prepare"], store,
                                     dirs["recognizers"], dirs["models"], args.work / "eval",
-                                    recognizer_seed=params["recognition"]["seed"], n_samples=0, progress=False,
+                                    recognizer_seeds=params["recognition"]["seeds"], n_samples=0, progress=False,
                                     device=info.device)
             a, b = (r.per_video.sort_values(["recognizer", "stream", "video_id"])["prediction"].to_numpy()
                     for r in (runs, single))
@@ -305,8 +378,8 @@ def ddp(args) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python benchmarks/gpu_smoke.py", description=__doc__.split("\n\n")[0])
-    p.add_argument("step", choices=("stages", "flow", "ddp"))
-    p.add_argument("--work", type=Path, default=None, help="working folder (stages, ddp: required)")
+    p.add_argument("step", choices=("stages", "flow", "evaluation", "ddp"))
+    p.add_argument("--work", type=Path, default=None, help="working folder (stages, evaluation, ddp: required)")
     p.add_argument("--device", default="cuda", help="cuda (default) or cpu (a check of this script)")
     p.add_argument("--profile", default="profiles/paper.yaml", help="sizes (default profiles/paper.yaml)")
     p.add_argument("--clips", type=int, default=8, help="clips, half train, half test (default 8)")
@@ -314,10 +387,13 @@ def main(argv=None) -> int:
     p.add_argument("--iterations", type=int, default=3, help="SR iterations per phase (default 3)")
     p.add_argument("--pairs", type=int, default=64, help="flow pairs timed on the device (default 64)")
     p.add_argument("--cpu-pairs", type=int, default=4, help="flow pairs timed on the CPU (default 4)")
+    p.add_argument("--default-profile", default="params.yaml", help="evaluation: the study's sizes (params.yaml)")
+    p.add_argument("--method", default="vdsr", help="evaluation: the method timed (default vdsr)")
+    p.add_argument("--videos", type=int, default=48, help="evaluation: test videos, spread over classes (default 48)")
     args = p.parse_args(argv)
-    if args.step in ("stages", "ddp") and args.work is None:
+    if args.step in ("stages", "evaluation", "ddp") and args.work is None:
         p.error(f"{args.step} needs --work")
-    {"stages": stages, "flow": flow, "ddp": ddp}[args.step](args)
+    {"stages": stages, "flow": flow, "evaluation": evaluation, "ddp": ddp}[args.step](args)
     return 0
 
 

@@ -10,7 +10,11 @@
 #       with tvl1_torch on CUDA;
 #   (b) tvl1_torch throughput on CUDA vs every CPU core on 320x240 pairs, and the median
 #       end-point difference between them (and against OpenCV's TV-L1);
-#   (c) DDP: SR and TSN training under torchrun, one process per visible GPU, and the evaluation
+#   (c) the default study's evaluation of one method (params.yaml's synthetic dataset and sizes,
+#       VDSR) on CUDA, with the flow in the stage's process and with a pool of every core: seconds
+#       per video by part (SR, flow, PSNR/SSIM, waiting for the pool, scoring, writes) and the CPU
+#       side's share, which must not dominate;
+#   (d) DDP: SR and TSN training under torchrun, one process per visible GPU, and the evaluation
 #       sharded over those processes (arsr.study.sharded), equal to the single-process run.
 # Each step prints what it measured (lines starting "gpu_smoke:"). The Python side is
 # benchmarks/gpu_smoke.py. GPU_SMOKE_WORK=DIR keeps the working files there (default: a
@@ -54,9 +58,12 @@ echo "== (a) every stage on CUDA (bf16 autocast in the trainers), published size
 echo "== (b) tvl1_torch on CUDA vs the CPU"
 "$PYTHON" benchmarks/gpu_smoke.py flow --work "$WORK"
 
+echo "== (c) the default study's evaluation of one method on CUDA, timed by part"
+"$PYTHON" benchmarks/gpu_smoke.py evaluation --work "$WORK"
+
 # The GPUs this process may use (CUDA_VISIBLE_DEVICES respected, unlike `nvidia-smi -L | wc -l`).
 NGPU=$("$PYTHON" -c 'import torch; print(torch.cuda.device_count())')
-echo "== (c) DDP: torchrun --nproc_per_node=$NGPU"
+echo "== (d) DDP: torchrun --nproc_per_node=$NGPU"
 "$PYTHON" -m torch.distributed.run --standalone --nproc_per_node="$NGPU" \
     benchmarks/gpu_smoke.py ddp --work "$WORK"
 

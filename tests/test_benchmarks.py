@@ -1,10 +1,12 @@
 """benchmarks/: the scale benchmark's smallest run prints the tables it promises; the GPU smoke
-script runs its three steps in order and stops at the first failure with its status (a stand-in
+script runs its four steps in order and stops at the first failure with its status (a stand-in
 Python says CUDA is there), and, without CUDA, refuses with status 2 instead of passing having done
-nothing; the ST-ResNet speed benchmark's smallest run prints its table."""
+nothing; its evaluation step runs on the CPU at tiny sizes and accounts for its time; the ST-ResNet
+speed benchmark's smallest run prints its table."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -129,6 +131,7 @@ def test_gpu_smoke_runs_its_steps_in_order_and_stops_at_the_first_failure(tmp_pa
     assert run.returncode == 0, run.stderr
     assert calls == [f"benchmarks/gpu_smoke.py stages --work {work}",
                      f"benchmarks/gpu_smoke.py flow --work {work}",
+                     f"benchmarks/gpu_smoke.py evaluation --work {work}",
                      "-m torch.distributed.run --standalone --nproc_per_node=2 benchmarks/gpu_smoke.py ddp "
                      f"--work {work}"]
     assert "torchrun --nproc_per_node=2" in run.stdout
@@ -149,6 +152,28 @@ def test_gpu_smoke_refuses_without_cuda():
     assert run.stdout == ""
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and "CUDA is not available" in lines[0] and "nothing was tested" in lines[0]
+
+
+def test_gpu_smoke_evaluation_step_times_the_stage_by_part_on_the_cpu(tmp_path):
+    """The step that times the default study's evaluation on CUDA, run on the CPU at tiny sizes
+    (the same code: the study's stage functions, whose signatures it must follow)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run([sys.executable, "benchmarks/gpu_smoke.py", "evaluation", "--work", str(tmp_path),
+                          "--device", "cpu", "--default-profile", "profiles/tiny.yaml", "--videos", "4",
+                          "--iterations", "1"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    lines = [line for line in run.stdout.splitlines() if line.startswith("gpu_smoke: evaluate vdsr ")]
+    assert [re.search(r"(\d+) flow process", line).group(1) for line in lines] == ["1", str(os.cpu_count())]
+    for line in lines:
+        assert "4 videos" in line
+        per_video = float(re.search(r"(\d+) ms/video", line).group(1))
+        parts = dict((k, float(v)) for k, v in re.findall(r"(frames|flow|quality|pool|recognise|write) (\d+) ms",
+                                                          line))
+        assert list(parts) == ["frames", "flow", "quality", "pool", "recognise", "write"]
+        assert parts["frames"] > 0 and parts["recognise"] > 0
+        assert sum(parts.values()) <= per_video + len(parts)  # the parts lie within the stage's time (rounding)
+    # in one process the flow is computed there: nothing waits for a pool
+    assert re.search(r"pool (\d+) ms", lines[0]).group(1) == "0"
 
 
 def _study_speed():

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import signal
+import time
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from arsr.archs.duf_arch import sliding_window_sr
-from arsr.evaluate import STResNetRecognizer, TwoStreamTSN, colour_shift_over_videos, evaluate, fuse_cached
+from arsr.evaluate import (TIMING_PARTS, STResNetRecognizer, TwoStreamTSN, colour_shift_over_videos, evaluate,
+                           fuse_cached)
 from arsr.recognition import STResNet, TSN
 from arsr.recognition.sampling import needed_frames, snippet_fields, uniform_offsets
 from arsr.recognition.tsn import fuse_scores
@@ -92,6 +94,19 @@ def test_table_has_every_row_and_quality(toy, recognizers, tmp_path):
     np.testing.assert_allclose(r.scores[("tsn", "fusion")], expect, rtol=1e-6)
     top1 = 100 * np.mean(r.scores[("tsn", "fusion")].argmax(1) == r.labels)
     assert r.table.query("recognizer == 'tsn' and stream == 'fusion'")["top1"].item() == pytest.approx(top1)
+
+
+def test_timings_say_where_the_time_went(toy, recognizers, tmp_path):
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    run(bicubic_method(4, device="cpu"), recognizers, toy, tmp_path, timings=timings)
+    wall = time.perf_counter() - start
+    assert list(timings) == list(TIMING_PARTS)  # every part ran, in the order a video meets them
+    assert all(v > 0 for v in timings.values()) and sum(timings.values()) <= wall
+    # a second call finds every video cached: no part runs
+    again: dict[str, float] = {}
+    run(bicubic_method(4, device="cpu"), recognizers, toy, tmp_path, timings=again)
+    assert again == {}
 
 
 def test_top1_and_top5_of_known_scores():

@@ -256,7 +256,7 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
                    eval_dir: str | Path, *, recognizer_seeds: Sequence[int] = (0,), n_samples: int = SAMPLE_VIDEOS,
                    name: str | None = None, progress: bool = True, device=None,
                    shard: Shard | None = None, processes: int | None = 1,
-                   st_resnet_seeds: int | None = None) -> EvalRuns | None:
+                   st_resnet_seeds: int | None = None, timings: dict[str, float] | None = None) -> EvalRuns | None:
     """Evaluate ``method`` (``hr``, ``bicubic``, a method of ``sr.methods``, ``sosr+tosr``, or an LR
     baseline of ``layout.LR_BASELINES``: see the module notes) for every SR seed of ``seeds`` with
     the recognizers ``evaluate.recognizers`` of every seed of ``recognizer_seeds``
@@ -280,7 +280,10 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
     ``shard`` (a rank of a torchrun launch, :mod:`arsr.study.sharded`, or of that pool): evaluate
     only this rank's slice of the videos into the per-video caches and return None; the stage's
     result is a later call without ``shard`` (the notebook's), which finds every video cached and
-    only merges."""
+    only merges.
+
+    ``timings``: a dict to which this process's seconds per part of the evaluation are added
+    (``arsr.evaluate.TIMING_PARTS``; not with a pool or a shard: their processes keep their own)."""
     from ..evaluate import evaluate as run_evaluation
     from ..flow import flow_options
 
@@ -307,7 +310,7 @@ def evaluate_stage(method: str, evaluate: Mapping, seeds: Sequence[int], prepare
                    num_frames=evaluate["num_frames"],
                    crops=evaluate["crops"], workers=flow_workers(evaluate, shard),
                    shave=evaluate["shave"], videos=subset, progress=progress,
-                   **({"shard": shard} if sharded else {}))
+                   **({"shard": shard} if sharded else {"timings": timings}))
     lr_baseline = method in LR_BASELINES
     if lr_baseline:
         recs, names = seeded_recognizers(resolve(recognizers_dir) / method, recognizer_seeds, ("tsn",),
