@@ -189,6 +189,22 @@ def test_instruments_across_seeds(result):
     assert table.loc[("tsn_retrained_lr", "spatial"), "within 10 points"] == "no"
 
 
+def test_fidelity_rows_across_seeds():
+    """SPMC 0.002 dB above bicubic on one seed is bicubic-equivalent there (margin 0.05 dB); VDSR
+    is above on both; RCAN's older study.json (no margin) leaves it out on that seed."""
+    margins = {0: {"vdsr": 0.19, "spmc": 0.002, "rcan": None}, 1: {"vdsr": 0.23, "spmc": 0.06, "rcan": 1.2}}
+    studies = {s: study(f"fp{s}", [claim("aa_control", 0.0, -1.0, 1.0, "inconclusive")],
+                        {m: {"psnr_margin_worst_seed": v} for m, v in ms.items()}) for s, ms in margins.items()}
+    rows = {r["name"]: r for r in replication(studies)["fidelity"]}
+    assert list(rows) == ["vdsr", "rcan", "spmc"]  # FIDELITY_SR's order; no row for a method no seed ran
+    assert rows["vdsr"]["above_on_every_seed"] is True and rows["vdsr"]["per_seed"] == {0: 0.19, 1: 0.23}
+    assert rows["spmc"]["above_on_every_seed"] is False
+    assert rows["rcan"]["per_seed"] == {1: 1.2} and rows["rcan"]["missing_on"] == [0]
+    table = replicate.fidelity_frame(replication(studies))
+    assert table.loc["spmc", "seed 0"] == "+0.002" and table.loc["spmc", "≥ 0.05 dB on every seed"].startswith("no")
+    assert table.loc["rcan", "seed 0"] == "—"
+
+
 def test_report_page_has_the_tables(result):
     page = replicate.replication_html(result)
     for shown in ("Claims, seed by seed, and pooled", "seed 2 (dataset fp2)", "warp_helps_vdsr", "+4 [+2, +6]",

@@ -718,12 +718,15 @@ def test_headline(fake, tmp_path):
     methods = head["methods"]
     assert list(methods) == list(paper.METHOD_ORDER)
     for m, entry in methods.items():
-        assert set(entry) == {"psnr", "ssim", "tsn_top1", "tsn_top1_std", "gap_closed"}, m
+        assert set(entry) == {"psnr", "ssim", "psnr_margin_worst_seed", "tsn_top1", "tsn_top1_std",
+                              "gap_closed"}, m
         assert set(entry["tsn_top1"]) == set(entry["tsn_top1_std"]) == {"spatial", "temporal", "fusion"}
     assert methods["hr"]["psnr"] is None and methods["sosr+tosr"]["psnr"] is None
     combined = methods["sosr+tosr"]["tsn_top1"]
     assert combined["spatial"] is None and combined["fusion"] is not None
     assert methods["rcan"]["psnr"] == pytest.approx(_psnr("rcan"))
+    assert methods["rcan"]["psnr_margin_worst_seed"] == pytest.approx(_psnr("rcan") - _psnr("bicubic"), abs=1e-4)
+    assert methods["hr"]["psnr_margin_worst_seed"] is None and methods["bicubic"]["psnr_margin_worst_seed"] is None
     assert methods["vdsr"]["tsn_top1_std"]["fusion"] == pytest.approx(math.sqrt(5 / 3), abs=1e-4)
     # no SR seed: the same rows for every SR seed; the recognizer seeds' spread remains
     assert methods["hr"]["tsn_top1_std"]["fusion"] == pytest.approx(math.sqrt(1 / 3), abs=1e-4)
@@ -749,6 +752,10 @@ def test_headline(fake, tmp_path):
     flat = df.copy()
     flat.loc[flat["method"] == "hr", "top1"] = flat.loc[flat["method"] == "bicubic", "top1"].to_numpy()
     assert report.method_summary(flat)["vdsr"]["gap_closed"] is None
+    # the worst SR seed's PSNR, not the mean, against bicubic's
+    low = df.copy()
+    low.loc[(low["method"] == "vdsr") & (low["seed"] == 1), "psnr"] = _psnr("bicubic") - 0.25
+    assert report.method_summary(low)["vdsr"]["psnr_margin_worst_seed"] == pytest.approx(-0.25)
 
 
 # ---------------------------------------------------------------------------------------------

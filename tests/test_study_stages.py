@@ -586,6 +586,18 @@ def test_colour_shift_metrics_worst_channel_and_seed_of_the_mean_absolute_shift(
     assert "colour_shift" not in eval_metrics(EvalRuns("srgan", table, runs.per_class, None, 1.0))
 
 
+def test_eval_metrics_keep_each_sr_seeds_psnr():
+    """The PSNR target is per SR seed, and an experiment keeps only its metrics: both seeds' PSNR
+    are there beside their mean (HR's infinite PSNR is null)."""
+    rows = [{"method": "vdsr", "seed": s, "recognizer": "tsn", "recognizer_seed": k, "stream": "fusion", "top1": 50.0,
+             "top5": 90.0, "n_videos": 6, "psnr": p, "ssim": 0.8} for s, p in ((0, 30.0), (2, 31.5)) for k in (0, 1)]
+    table = pd.DataFrame(rows)[TABLE_COLUMNS]
+    metrics = eval_metrics(EvalRuns("vdsr", table, pd.DataFrame(columns=PER_CLASS_COLUMNS), None, 1.0))
+    assert metrics["psnr"] == pytest.approx(30.75) and metrics["psnr_per_seed"] == {"0": 30.0, "2": 31.5}
+    hr = eval_metrics(EvalRuns("hr", table.assign(psnr=np.inf), table.iloc[:0], None, 1.0))
+    assert hr["psnr"] is None and hr["psnr_per_seed"] == {"0": None, "2": None}
+
+
 def test_st_resnet_trains_and_scores_with_the_first_seeds_only(study):
     from arsr.params_file import ParamError
     from arsr.study.evaluation import seeded_recognizers

@@ -468,7 +468,7 @@ def _finite(x) -> float | None:
 def eval_metrics(runs: EvalRuns) -> dict:
     """``reports/metrics/eval/<item>.json`` (without provenance): top1 (%) means over the (SR seed,
     recognizer seed) cells per recognizer and stream, PSNR/SSIM (null where not finite: hr,
-    sosr+tosr), videos, the colour shift where PSNR was measured (:func:`colour_shift_metrics`),
+    sosr+tosr; PSNR also per SR seed), videos, the colour shift where PSNR was measured (:func:`colour_shift_metrics`),
     seconds."""
     means = seed_means(runs.table)
     out: dict = {"method": runs.method, "seeds": sorted(int(s) for s in runs.table["seed"].unique()),
@@ -476,8 +476,11 @@ def eval_metrics(runs: EvalRuns) -> dict:
     for rec, part in means.groupby("recognizer", sort=False):
         out[rec] = {row.stream: _finite(row.top1) for row in part.itertuples()}
         out[f"{rec}_top5"] = {row.stream: _finite(row.top5) for row in part.itertuples()}
-    quality = runs.table.groupby("seed")[["psnr", "ssim"]].first().mean()
+    per_seed = runs.table.groupby("seed")[["psnr", "ssim"]].first()
+    quality = per_seed.mean()
     out["psnr"] = _finite(quality["psnr"])
+    # each SR seed's: an experiment keeps its metrics only, and the PSNR target is per seed
+    out["psnr_per_seed"] = {str(int(s)): _finite(v) for s, v in per_seed["psnr"].items()}
     out["ssim"] = _finite(quality["ssim"])
     out["n_videos"] = int(runs.table["n_videos"].max())
     if runs.channel_shift_abs:

@@ -41,7 +41,8 @@ from .report import AA_CLAIM, DASH, HR_CEILING_CLAIM, RHO_MARGIN, table_html
 from .report.verdicts import _claim_decimals, _signed  # the study's digits for an estimate and its interval
 
 __all__ = ["EXPERIMENT_NAME", "ReplicationError", "exp_show", "study_at", "collect", "run", "wait_for", "report",
-           "claims_frame", "runs_frame", "summary_frame", "instruments_frame", "replication_html", "main"]
+           "claims_frame", "runs_frame", "summary_frame", "instruments_frame", "fidelity_frame", "replication_html",
+           "main"]
 
 #: The name ``run`` gives the experiment of a seed.
 EXPERIMENT_NAME = "dataset-seed-{seed}"
@@ -332,6 +333,22 @@ def instruments_frame(result: Mapping) -> pd.DataFrame:
     return table
 
 
+def fidelity_frame(result: Mapping) -> pd.DataFrame:
+    """The pixel-fidelity rows across the seeds: per seed the PSNR above bicubic's in the worst SR
+    seed (dB), and whether it is above the study's bicubic-equivalent margin on every seed."""
+    rows = {}
+    for row in result.get("fidelity") or []:
+        shown = {f"seed {run['seed']}": f"{row['per_seed'][run['seed']]:+.3f}" if run["seed"] in row["per_seed"]
+                 else DASH for run in result["runs"]}
+        above = row["above_on_every_seed"]
+        shown[f"≥ {row['margin']:g} dB on every seed"] = DASH if above is None else ("yes" if above else
+                                                                                  "no: bicubic-equivalent there")
+        rows[row["name"]] = shown
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "method"
+    return table
+
+
 def replication_html(result: Mapping) -> str:
     """``reports/replication.html``: the runs, the stability summary, the claims side by side and
     how they were pooled; no code."""
@@ -366,6 +383,9 @@ def replication_html(result: Mapping) -> str:
         parts.append(table_html(instruments_frame(result), "The instruments across the seeds: TSN top-1 (%) of "
                                 "HR and bicubic frames, and of the TSN trained on LR (mean ± std over the "
                                 "recognizer seeds)"))
+    if result.get("fidelity"):
+        parts.append(table_html(fidelity_frame(result), "The pixel-fidelity SR rows: PSNR above bicubic's in the "
+                                "worst SR seed (dB), per dataset seed"))
     if result["notes"]:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in result["notes"]) + "</ul>")
     if left:

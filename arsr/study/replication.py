@@ -39,13 +39,15 @@ from statistics import NormalDist
 from typing import Any, Iterable, Mapping, Sequence
 
 from .. import stats
+from ..methods import FIDELITY_SR
 from .layout import STUDY_METRICS
 from .report import AA_CLAIM, HR_CEILING_CLAIM, RHO_MARGIN
+from .report.tables import BICUBIC_MARGIN_DB
 
 __all__ = ["SEED_KEY", "STUDY_JSON", "REPLICATION_JSON", "REPLICATION_HTML", "Z95", "CHANGES", "TARGETS",
            "Experiment", "Selection", "flatten", "parse_exp_show", "seed_of", "select_seed_runs", "unit_of",
            "tabulate", "pool", "seed_list", "stability", "summarise", "replication", "VERDICT_KINDS", "CLAIM_KEYS",
-           "INSTRUMENTS", "INSTRUMENT_TOLERANCE", "instruments"]
+           "INSTRUMENTS", "INSTRUMENT_TOLERANCE", "instruments", "fidelity"]
 
 #: The param that draws the synthetic dataset.
 SEED_KEY = "data.synthetic.seed"
@@ -331,6 +333,25 @@ def instruments(studies: Mapping[Any, Mapping], names: Sequence[str] = INSTRUMEN
     return rows
 
 
+def fidelity(studies: Mapping[Any, Mapping], names: Sequence[str] = FIDELITY_SR,
+             margin: float = BICUBIC_MARGIN_DB) -> list[dict]:
+    """Each pixel-fidelity SR row's PSNR above bicubic's in its worst SR seed (dB, study.json's
+    ``methods.<name>.psnr_margin_worst_seed``) per dataset seed, and whether it is at least
+    ``margin`` on every seed that has it (the study's "bicubic-equivalent" below that): one row per
+    method that some seed reports; ``None`` where no seed does (a study.json written before it)."""
+    rows = []
+    for name in names:
+        per_seed = {seed: ((studies[seed].get("methods") or {}).get(name) or {}).get("psnr_margin_worst_seed")
+                    for seed in sorted(studies)}
+        known = {s: v for s, v in per_seed.items() if v is not None and _finite(v)}
+        if not any(name in (studies[s].get("methods") or {}) for s in studies):
+            continue
+        rows.append({"name": name, "per_seed": known, "margin": margin,
+                     "above_on_every_seed": all(v >= margin for v in known.values()) if known else None,
+                     "missing_on": [s for s in per_seed if s not in known]})
+    return rows
+
+
 def _run_summary(seed, study: Mapping, source: Mapping) -> dict:
     provenance = study.get("provenance") or {}
     return {"seed": seed, "source": source.get("source"), "rev": source.get("rev"),
@@ -346,7 +367,8 @@ def replication(studies: Mapping[Any, Mapping], sources: Mapping[Any, Mapping] |
     commit and sizes), ``claims`` (:func:`tabulate`'s rows with ``pooled`` (:func:`pool`) and
     ``stability`` (:func:`stability` of the own and the family verdicts)), ``summary``
     (:func:`summarise`), ``instruments`` (:func:`instruments`: the recognizers' own rows across the
-    seeds), ``left_out`` experiments and ``notes``."""
+    seeds), ``fidelity`` (:func:`fidelity`: the PSNR rows above bicubic), ``left_out`` experiments
+    and ``notes``."""
     seeds = sorted(studies)
     sources = sources or {}
     rows = []
@@ -373,7 +395,7 @@ def replication(studies: Mapping[Any, Mapping], sources: Mapping[Any, Mapping] |
             notes.append(f"the seeds' studies differ in {what}: " + ", ".join(f"seed {r['seed']}: {r[what]}"
                                                                               for r in runs))
     return {"seed_key": SEED_KEY, "seeds": seeds, "runs": runs, "claims": rows,
-            "summary": summarise(rows), "instruments": instruments(studies),
+            "summary": summarise(rows), "instruments": instruments(studies), "fidelity": fidelity(studies),
             "left_out": [{"experiment": name, "why": why} for name, why in left_out], "notes": notes,
             "pooling": ("fixed-effect inverse-variance over the dataset seeds; each seed's SE = its 95% interval's "
                         "half-width / 1.96 (an approximation: the intervals are bootstrap percentiles); Spearman's "
