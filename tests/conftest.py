@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import functools
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -17,6 +18,13 @@ REFDATA_SET = os.environ.get("ARSR_REFDATA") or None
 REFDATA = Path(REFDATA_SET) if REFDATA_SET else ROOT.parent / "shared" / "refdata"
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
+
+# A shell that starts a command in the background without job control (`make test &` in a script,
+# `nohup ... &`) hands it Ctrl-C ignored, and Python then installs no KeyboardInterrupt handler: the
+# tests that press Ctrl-C would wait for an interrupt that never comes (seen: test_interrupt hung).
+# Python's own handler, as in a terminal; spawned processes inherit the default, not the ignore.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
