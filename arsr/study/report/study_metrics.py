@@ -16,7 +16,7 @@ from .. import layout, paper
 from ..headline import write_headline
 from .claims import HR_CEILING_CLAIM
 from .names import ROW_ORDER
-from .tables import seed_summary
+from .tables import bicubic_margins, seed_summary
 
 
 def _finite(x) -> float | None:
@@ -39,7 +39,7 @@ def method_summary(eval_df: pd.DataFrame, hr_is_ceiling: bool = True) -> dict[st
     top1 = seed_summary(tsn, ["method", "stream"], "top1").set_index(["method", "stream"])
     psnr = seed_summary(eval_df, ["method"], "psnr").set_index("method")["mean"]
     ssim = seed_summary(eval_df, ["method"], "ssim").set_index("method")["mean"]
-    worst = eval_df.groupby(["method", "seed"])["psnr"].first().groupby("method").min()
+    worst = bicubic_margins(eval_df, methods=[m for m in ROW_ORDER if m != "bicubic"]).set_index("method")["worst_db"]
 
     def cell(method, stream, col):
         return _finite(top1.loc[(method, stream), col]) if (method, stream) in top1.index else None
@@ -51,9 +51,8 @@ def method_summary(eval_df: pd.DataFrame, hr_is_ceiling: bool = True) -> dict[st
         gap = None
         if hr_is_ceiling and fusion is not None and hr is not None and bicubic is not None and hr != bicubic:
             gap = _finite((fusion - bicubic) / (hr - bicubic))
-        margin = worst.get(method, math.nan) - worst.get("bicubic", math.nan)
         out[method] = {"psnr": _finite(psnr.get(method)), "ssim": _finite(ssim.get(method)),
-                       "psnr_margin_worst_seed": _finite(margin) if method != "bicubic" else None,
+                       "psnr_margin_worst_seed": _finite(worst.get(method)),
                        "tsn_top1": {s: cell(method, s, "mean") for s in paper.STREAMS},
                        "tsn_top1_std": {s: cell(method, s, "std") for s in paper.STREAMS},
                        "gap_closed": gap}

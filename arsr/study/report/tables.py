@@ -250,15 +250,17 @@ def colour_shifts(metrics: Mapping[str, Mapping]) -> dict[str, float]:
 BICUBIC_MARGIN_DB = 0.05
 
 
-def bicubic_margins(eval_df: pd.DataFrame, margin: float = BICUBIC_MARGIN_DB) -> pd.DataFrame:
-    """Each pixel-fidelity SR row's PSNR above bicubic's in its worst SR seed: columns method,
-    worst_db (min over SR seeds of PSNR - bicubic PSNR), worst_seed, equivalent (worst_db < ``margin``:
-    the model adds nothing measurable to bicubic here, and its accuracy rows read as bicubic's)."""
+def bicubic_margins(eval_df: pd.DataFrame, margin: float = BICUBIC_MARGIN_DB,
+                    methods: Sequence[str] = FIDELITY_SR) -> pd.DataFrame:
+    """Each SR row of ``methods`` (default the pixel-fidelity ones) with a finite PSNR: its PSNR above
+    bicubic's in its worst SR seed: columns method, worst_db (min over SR seeds of PSNR - bicubic
+    PSNR), worst_seed, equivalent (worst_db < ``margin``: the model adds nothing measurable to
+    bicubic here, and its accuracy rows read as bicubic's)."""
     psnr = eval_df[np.isfinite(eval_df["psnr"].astype(float))].groupby(["method", "seed"])["psnr"].first()
     rows = []
     if "bicubic" in psnr.index.get_level_values("method"):
         bicubic = float(psnr.loc["bicubic"].mean())
-        for method in [m for m in FIDELITY_SR if m in psnr.index.get_level_values("method")]:
+        for method in [m for m in methods if m in psnr.index.get_level_values("method")]:
             above = psnr.loc[method] - bicubic
             rows.append({"method": method, "worst_db": float(above.min()), "worst_seed": int(above.idxmin()),
                          "equivalent": bool(above.min() < margin)})
