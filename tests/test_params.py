@@ -149,6 +149,27 @@ def test_study_plan_cross_checks(params, key, value, needle):
         validate(bad, groups)
 
 
+@pytest.mark.parametrize("value, needle", [
+    ({"tsn_rgbb": {"epochs": 9}}, r"unknown key\(s\) recognition_lr.retrained.tsn_rgbb"),
+    ({"tsn_rgb": {"epochs": 9, "lr": 0.1}}, r"unknown key\(s\) recognition_lr.retrained.tsn_rgb.lr; "),
+    ({"tsn_rgb": {"epochs": 0}}, r"recognition_lr.retrained.tsn_rgb.epochs = 0"),
+    ({"tsn_rgb": {"epochs": 50, "lr_steps": [60]}}, r"lr_steps = \[60\] has a step at or after the last epoch"),
+    ({"tsn_rgb": {"lr_steps": [80]}}, r"at or after the last epoch.*recognition_lr.retrained.tsn_rgb's schedule"),
+    ({"tsn_flow": {"lr_steps": [9, 5]}}, r"increasing epochs"),
+    ({"tsn_rgb": [100]}, r"a mapping with epochs and/or lr_steps"),
+])
+def test_the_lr_retrained_schedule_is_checked_against_the_recipe(params, value, needle):
+    """recognition_lr.retrained overrides the HR recipe's schedule only, and the result must be a
+    schedule the trainer can run (a step at or after the last epoch would silently never happen)."""
+    with pytest.raises(ParamError, match=needle):
+        validate(_with(params, "recognition_lr.retrained", value), ["recognition", "recognition_lr"])
+    ok = validate(_with(params, "recognition_lr.retrained", {"tsn_flow": {"epochs": 40, "lr_steps": [30]}}),
+                  ["recognition", "recognition_lr"])
+    assert ok["recognition_lr"]["retrained"] == {"tsn_flow": {"epochs": 40, "lr_steps": [30]}}
+    assert validate(_with(params, "recognition_lr.retrained", None), ["recognition_lr"])["recognition_lr"][
+        "retrained"] == {}
+
+
 def test_the_one_recognizer_seed_of_older_params_files_is_named(params):
     old = copy.deepcopy(params)
     del old["recognition"]["seeds"]

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from arsr.study import replicate
-from arsr.study.replication import parse_exp_show, pool, replication, select_seed_runs, stability, tabulate
+from arsr.study.replication import (noise_range, parse_exp_show, pool, replication, select_seed_runs, stability,
+                                    tabulate)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -187,6 +188,24 @@ def test_instruments_across_seeds(result):
     assert table.loc[("tsn_retrained_lr", "spatial"), "seed 1"] == "54.9 ± 1.0"
     assert table.loc[("tsn_retrained_lr", "spatial"), "seed 2"] == "—"
     assert table.loc[("tsn_retrained_lr", "spatial"), "within 10 points"] == "no"
+    # std 1.0 over 3 recognizer seeds: noise alone keeps two seeds' means within ~1.6 points; 32 is a dataset effect
+    assert 1.0 < lr["noise_range"] < 2.5 and lr["within_noise"] is False
+    assert table.loc[("tsn_retrained_lr", "spatial"), "within it"] == "no"
+
+
+def test_noise_range_is_the_spread_recogniser_luck_alone_gives():
+    """Two seeds, each a mean of n cells of std s: the difference of the means is N(0, 2 s^2 / n), so
+    its absolute value stays below 1.96 x sqrt(2/n) x s with 95%; three seeds reach further (the
+    studentized range's 3.31 / sqrt(n) x s)."""
+    s, n = 15.0, 3
+    two = noise_range([s, s], n)
+    assert two == pytest.approx(1.96 * (2 / n) ** 0.5 * s, rel=0.03)
+    three = noise_range([s, s, s], n)
+    assert three == pytest.approx(3.31 / n ** 0.5 * s, rel=0.03)
+    assert noise_range([s, s, s], n) == three  # deterministic
+    assert noise_range([3.0, 3.0, 3.0], n) == pytest.approx(three / 5, rel=1e-9)  # scales with s
+    assert math.isnan(noise_range([s], n)) and math.isnan(noise_range([s, None], n))
+    assert math.isnan(noise_range([s, s], 1))
 
 
 def test_fidelity_rows_across_seeds():

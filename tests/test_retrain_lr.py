@@ -120,6 +120,20 @@ def test_configs_keep_the_recipe_and_shorten_the_finetuning():
         lr_baseline_configs(rec, rec_lr, "tsn_on_hr", "tsn_rgb", 0)
 
 
+def test_the_retrained_baseline_takes_its_own_schedule_and_nothing_else():
+    """recognition_lr.retrained.<stream> replaces the HR recipe's epochs and steps for the TSN trained
+    from scratch on LR, for that stream only; the fine-tuned baseline keeps its short constant rate."""
+    rec = _recognition()
+    rec_lr = {"finetune_epochs": 2, "finetune_lr": 1e-3, "workers": 1,
+              "retrained": {"tsn_rgb": {"epochs": 7, "lr_steps": [5]}}}
+    rgb = lr_baseline_configs(rec, rec_lr, "tsn_retrained_lr", "tsn_rgb", 3)
+    assert rgb == {**rec["tsn_rgb"], "epochs": 7, "lr_steps": [5], "seed": 3}
+    assert rec["tsn_rgb"]["epochs"] == 1 and rec["tsn_rgb"]["lr_steps"] == []  # the HR recipe is not touched
+    assert lr_baseline_configs(rec, rec_lr, "tsn_retrained_lr", "tsn_flow", 3) == {**rec["tsn_flow"], "seed": 3}
+    tuned = lr_baseline_configs(rec, rec_lr, "tsn_finetuned_lr", "tsn_rgb", 3)
+    assert (tuned["epochs"], tuned["lr_steps"]) == (2, [])
+
+
 def test_stage_trains_both_baselines_and_reports_their_cost(toy, tmp_path):
     rec = _recognition()
     rec_lr = {"finetune_epochs": 1, "finetune_lr": 1e-3, "workers": 1}

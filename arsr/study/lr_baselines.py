@@ -30,13 +30,17 @@ __all__ = ["lr_baseline_configs", "train_lr_baselines"]
 def lr_baseline_configs(recognition: Mapping, recognition_lr: Mapping, baseline: str, name: str,
                         seed: int) -> dict:
     """The TrainConfig mapping of stream ``name`` of an LR baseline with seed ``seed``:
-    ``tsn_retrained_lr`` is the HR recipe (``recognition.<name>``) unchanged; ``tsn_finetuned_lr``
-    the same with ``recognition_lr.finetune_epochs`` at the constant rate ``recognition_lr.finetune_lr``."""
+    ``tsn_retrained_lr`` is the HR recipe (``recognition.<name>``) with the schedule (epochs,
+    lr_steps) of ``recognition_lr.retrained.<name>`` where one is given (from scratch on LR frames a
+    stream may reach its held-out plateau later than on HR); ``tsn_finetuned_lr`` the HR recipe with
+    ``recognition_lr.finetune_epochs`` at the constant rate ``recognition_lr.finetune_lr``."""
     config = {**recognition[name], "seed": int(seed)}
-    if baseline == "tsn_finetuned_lr":
+    if baseline == "tsn_retrained_lr":
+        config.update((recognition_lr.get("retrained") or {}).get(name) or {})
+    elif baseline == "tsn_finetuned_lr":
         config.update(epochs=int(recognition_lr["finetune_epochs"]), lr=float(recognition_lr["finetune_lr"]),
                       lr_steps=[])
-    elif baseline != "tsn_retrained_lr":
+    else:
         raise ValueError(f"unknown LR baseline {baseline!r}; known: {', '.join(LR_BASELINES)}")
     return config
 

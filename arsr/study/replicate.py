@@ -314,7 +314,8 @@ def summary_frame(result: Mapping) -> pd.DataFrame:
 def instruments_frame(result: Mapping) -> pd.DataFrame:
     """The instruments across the seeds: a row per (instrument, stream); per seed its TSN top-1,
     mean ± std over its recognizer seeds; the range over the seeds and whether it is within the
-    tolerance (:data:`arsr.study.replication.INSTRUMENT_TOLERANCE`)."""
+    tolerance (:data:`arsr.study.replication.INSTRUMENT_TOLERANCE`) and within what its recogniser
+    seeds' spread alone reaches (:func:`arsr.study.replication.noise_range`)."""
     rows = {}
     for row in result.get("instruments") or []:
         shown = {}
@@ -326,6 +327,9 @@ def instruments_frame(result: Mapping) -> pd.DataFrame:
         within = row["within_tolerance"]
         shown["range (max − min)"] = f"{row['range']:.1f}"
         shown[f"within {row['tolerance']:g} points"] = DASH if within is None else ("yes" if within else "no")
+        noise, quiet = row.get("noise_range"), row.get("within_noise")
+        shown["range its recogniser seeds alone reach (95%)"] = DASH if noise is None else f"{noise:.1f}"
+        shown["within it"] = DASH if quiet is None else ("yes" if quiet else "no")
         rows[(row["name"], row["stream"])] = shown
     table = pd.DataFrame.from_dict(rows, orient="index")
     if len(table):

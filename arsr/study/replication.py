@@ -47,7 +47,7 @@ from .report.tables import BICUBIC_MARGIN_DB
 __all__ = ["SEED_KEY", "STUDY_JSON", "REPLICATION_JSON", "REPLICATION_HTML", "Z95", "CHANGES", "TARGETS",
            "Experiment", "Selection", "flatten", "parse_exp_show", "seed_of", "select_seed_runs", "unit_of",
            "tabulate", "pool", "seed_list", "stability", "summarise", "replication", "VERDICT_KINDS", "CLAIM_KEYS",
-           "INSTRUMENTS", "INSTRUMENT_TOLERANCE", "instruments", "fidelity"]
+           "INSTRUMENTS", "INSTRUMENT_TOLERANCE", "noise_range", "instruments", "fidelity"]
 
 #: The param that draws the synthetic dataset.
 SEED_KEY = "data.synthetic.seed"
@@ -72,6 +72,8 @@ INSTRUMENTS = ("hr", "bicubic", "tsn_retrained_lr", "tsn_finetuned_lr")
 #: between dataset seeds and still count as the same instrument: about twice the spread of the HR
 #: TSN's fusion between its own recogniser seeds (2.6 points std at 56f27c9, dataset seed 0).
 INSTRUMENT_TOLERANCE = 10.0
+#: Draws of :func:`noise_range` (fixed seed: the same studies give the same column).
+NOISE_DRAWS = 20000
 #: The two verdicts of each claim: its own at 95%, and Holm's family verdict (the study's prose).
 VERDICT_KINDS = {"own": "verdict", "family": "family_verdict"}
 
@@ -306,13 +308,36 @@ def summarise(rows: Sequence[Mapping]) -> dict:
     return out
 
 
+def noise_range(stds: Sequence[float], cells: int, *, level: float = stats.CONFIDENCE, draws: int = NOISE_DRAWS,
+                seed: int = 0) -> float:
+    """The range (max - min) of ``len(stds)`` dataset seeds' mean accuracies that the spread between
+    an instrument's own cells alone (its recogniser seeds) would stay below with probability
+    ``level``, if the dataset seed changed nothing: each seed's mean of ``cells`` cells drawn as
+    N(0, s^2 / cells), s^2 the seeds' pooled cell variance (``stds``: each seed's std over its cells),
+    the ``level`` quantile of the range over ``draws`` Monte-Carlo draws. A range beyond it says the
+    instrument differs between datasets; one within it cannot tell a dataset effect from recogniser
+    luck, whatever a fixed tolerance says. NaN with fewer than two seeds, a missing std or one cell."""
+    values = [float(v) for v in stds if v is not None and _finite(v)]
+    if len(values) < 2 or len(values) != len(stds) or cells < 2:
+        return math.nan
+    import numpy as np
+
+    sd = math.sqrt(sum(v * v for v in values) / len(values) / cells)
+    means = np.random.default_rng(seed).normal(0.0, sd, size=(draws, len(values)))
+    return float(np.quantile(means.max(axis=1) - means.min(axis=1), level))
+
+
 def instruments(studies: Mapping[Any, Mapping], names: Sequence[str] = INSTRUMENTS,
                 tolerance: float = INSTRUMENT_TOLERANCE) -> list[dict]:
     """Each instrument's TSN top-1 (``methods.<name>.tsn_top1`` of study.json: the mean over its
     cells) per dataset seed and stream, with its spread over the recognizer seeds within a seed
     (``tsn_top1_std``), the range over the dataset seeds (max - min) and whether that range is
     within ``tolerance`` points: one row per (instrument, stream) that some seed reports. A seed
-    without the row leaves it out of the range (``missing_on`` names it)."""
+    without the row leaves it out of the range (``missing_on`` names it). ``noise_range``: the range
+    its recogniser seeds' spread alone would reach (:func:`noise_range`, ``recognizer_seeds`` of
+    study.json cells per seed), ``within_noise`` whether the range stays within it: the fixed
+    tolerance suits an instrument whose seeds agree (HR's fusion), not one whose own seeds spread
+    by 15 points (the TSN trained on LR, spatial), and the two columns say which case a row is."""
     seeds = sorted(studies)
     rows = []
     for name in names:
@@ -327,8 +352,12 @@ def instruments(studies: Mapping[Any, Mapping], names: Sequence[str] = INSTRUMEN
                 continue
             means = [v["top1"] for v in per_seed.values()]
             spread = max(means) - min(means)
+            cells = min(int(studies[s].get("recognizer_seeds") or 0) for s in per_seed)
+            noise = noise_range([v["std"] for v in per_seed.values()], cells)
             rows.append({"name": name, "stream": stream, "per_seed": per_seed, "range": spread,
                          "tolerance": tolerance, "within_tolerance": spread <= tolerance if len(means) > 1 else None,
+                         "noise_range": None if math.isnan(noise) else noise,
+                         "within_noise": None if math.isnan(noise) else spread <= noise,
                          "missing_on": [s for s in seeds if s not in per_seed]})
     return rows
 

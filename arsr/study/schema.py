@@ -83,6 +83,29 @@ def _sr_group(value, key):
     return out
 
 
+#: The keys of a recogniser recipe that ``recognition_lr.retrained`` may override: its schedule.
+LR_SCHEDULE_KEYS = ("epochs", "lr_steps")
+
+
+def _lr_schedules(value, key):
+    """recognition_lr.retrained: {tsn_rgb | tsn_flow: {epochs, lr_steps}}, the schedule of the TSN
+    retrained on LR where it differs from the HR recipe's (checked against the recipe in the cross-checks)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        _fail(key, value, "a mapping of stream (tsn_rgb, tsn_flow) to {epochs, lr_steps}")
+    check_keys(value, ("tsn_rgb", "tsn_flow"), "params", prefix=key)
+    out = {}
+    for stream, schedule in value.items():
+        where = f"{key}.{stream}"
+        if not isinstance(schedule, dict):
+            _fail(where, schedule, "a mapping with epochs and/or lr_steps")
+        check_keys(schedule, LR_SCHEDULE_KEYS, "params", prefix=where)
+        out[stream] = {k: (integer(1) if k == "epochs" else list_of(integer(1)))(v, f"{where}.{k}")
+                       for k, v in schedule.items()}
+    return out
+
+
 RECOGNITION: dict[str, Any] = {
     "device": choice("auto", "cpu", "cuda"),
     "seeds": _recognition_seeds,
@@ -106,6 +129,7 @@ SCHEMA: dict[str, Any] = {
     "recognition_lr": {
         "finetune_epochs": integer(1),
         "finetune_lr": number(0.0, open_min=True),
+        "retrained": _lr_schedules,
         "workers": integer(0),
     },
     "sr": _sr_group,
@@ -193,7 +217,15 @@ def _cross_checks(params: dict) -> None:
                 TrainConfig.from_dict(rec[name], key=f"recognition.{name}")
             except (TypeError, ValueError) as err:
                 raise ParamError(f"params: {err}") from None
-    rec = params.get("recognition")
+    rec_lr = params.get("recognition_lr")
+    if rec is not None and rec_lr is not None:
+        from ..recognition.config import TrainConfig
+        for name, schedule in rec_lr["retrained"].items():
+            try:
+                TrainConfig.from_dict({**rec[name], **schedule}, key=f"recognition_lr.retrained.{name}")
+            except (TypeError, ValueError) as err:
+                raise ParamError(f"params: {err} (recognition.{name} with recognition_lr.retrained.{name}'s "
+                                 "schedule)") from None
     if rec is not None and rec["st_resnet_seeds"] > len(rec["seeds"]):
         raise ParamError(f"params: recognition.st_resnet_seeds = {rec['st_resnet_seeds']} is more than the "
                          f"{len(rec['seeds'])} seed(s) of recognition.seeds: ST-ResNet trains with the first ones")
