@@ -386,7 +386,11 @@ def replication_html(result: Mapping) -> str:
     if result.get("instruments"):
         parts.append(table_html(instruments_frame(result), "The instruments across the seeds: TSN top-1 (%) of "
                                 "HR and bicubic frames, and of the TSN trained on LR (mean ± std over the "
-                                "recognizer seeds)"))
+                                "recognizer seeds). The fixed tolerance asks whether an instrument stays within "
+                                "a set distance of itself; the last two columns whether its range is more than "
+                                "its own recognizer seeds' spread would give by luck on identical datasets (95%): "
+                                "'no' there is a real difference between the datasets (one easier than another, "
+                                "for every instrument alike), 'yes' a range luck alone can explain, however wide"))
     if result.get("fidelity"):
         parts.append(table_html(fidelity_frame(result), "The pixel-fidelity SR rows: PSNR above bicubic's in the "
                                 "worst SR seed (dB), per dataset seed"))
