@@ -154,7 +154,7 @@ def test_study_plan_cross_checks(params, key, value, needle):
     ({"tsn_rgb": {"epochs": 9, "lr": 0.1}}, r"unknown key\(s\) recognition_lr.retrained.tsn_rgb.lr; "),
     ({"tsn_rgb": {"epochs": 0}}, r"recognition_lr.retrained.tsn_rgb.epochs = 0"),
     ({"tsn_rgb": {"epochs": 50, "lr_steps": [60]}}, r"lr_steps = \[60\] has a step at or after the last epoch"),
-    ({"tsn_rgb": {"lr_steps": [80]}}, r"at or after the last epoch.*recognition_lr.retrained.tsn_rgb's schedule"),
+    ({"tsn_rgb": {"lr_steps": [80]}}, r"at or after the last epoch \(70, recognition.tsn_rgb with "),
     ({"tsn_flow": {"lr_steps": [9, 5]}}, r"increasing epochs"),
     ({"tsn_rgb": [100]}, r"a mapping with epochs and/or lr_steps"),
 ])

@@ -114,13 +114,6 @@ class TrainConfig:
             raise ParamError(f"{key}.val_every = {self.val_every!r}: epochs between validations, 0 = none")
         if self.epochs is not None and self.epochs < 1:
             raise ParamError(f"{key}.epochs = {self.epochs}: at least 1 (or null for the default)")
-        steps = list(self.lr_steps or ())
-        if any(not isinstance(s, int) or s < 1 for s in steps) or steps != sorted(set(steps)):
-            raise ParamError(f"{key}.lr_steps = {steps}: increasing epochs (positive integers) at which the "
-                             "learning rate falls")
-        if self.epochs is not None and steps and steps[-1] >= self.epochs:
-            raise ParamError(f"{key}.lr_steps = {steps} has a step at or after the last epoch ({key}.epochs = "
-                             f"{self.epochs}): it would never take effect")
         if self.num_segments is not None and self.num_segments < 1:
             raise ParamError(f"{key}.num_segments = {self.num_segments}: at least 1")
         if self.scale_size is not None and self.scale_size < self.input_size:

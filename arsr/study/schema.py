@@ -221,11 +221,19 @@ def _cross_checks(params: dict) -> None:
     if rec is not None and rec_lr is not None:
         from ..recognition.config import TrainConfig
         for name, schedule in rec_lr["retrained"].items():
+            key = f"recognition_lr.retrained.{name}"
             try:
-                TrainConfig.from_dict({**rec[name], **schedule}, key=f"recognition_lr.retrained.{name}")
+                cfg = TrainConfig.from_dict({**rec[name], **schedule}, key=key).resolved()
             except (TypeError, ValueError) as err:
-                raise ParamError(f"params: {err} (recognition.{name} with recognition_lr.retrained.{name}'s "
-                                 "schedule)") from None
+                raise ParamError(f"params: {err} (recognition.{name} with {key}'s schedule)") from None
+            steps = list(cfg.lr_steps)
+            if steps != sorted(set(steps)) or any(s < 1 for s in steps):
+                raise ParamError(f"params: {key}.lr_steps = {steps}: increasing epochs (positive integers) at "
+                                 "which the learning rate falls")
+            if steps and steps[-1] >= cfg.epochs:
+                raise ParamError(f"params: {key}.lr_steps = {steps} has a step at or after the last epoch "
+                                 f"({cfg.epochs}, recognition.{name} with {key}'s schedule): it would never "
+                                 "take effect")
     if rec is not None and rec["st_resnet_seeds"] > len(rec["seeds"]):
         raise ParamError(f"params: recognition.st_resnet_seeds = {rec['st_resnet_seeds']} is more than the "
                          f"{len(rec['seeds'])} seed(s) of recognition.seeds: ST-ResNet trains with the first ones")
