@@ -569,6 +569,11 @@ def test_quality_table(fake):
     assert coloured.loc["RCAN", ("ours", "colour |shift| (grey levels)")] == "0.73"
     assert coloured.loc["Bicubic", ("ours", "colour |shift| (grey levels)")] == "—"
     assert any("mean |shift| per channel per video" in n and "≤ 1" in n for n in coloured.attrs["notes"])
+    assert not any("drift" in n for n in coloured.attrs["notes"])
+    drifting = report.quality_table(df, colour_shift={"rcan": 0.73, "srgan": 2.68, "esrgan": 1.0})
+    assert [n for n in drifting.attrs["notes"] if "drift" in n] == [
+        "Over 1 grey level, so its colours drift (in one SR seed at least; its accuracy rows carry the drift): "
+        "SRGAN 2.68."]  # 1.0 is within
     # metrics of an older evaluation (the signed shifts averaged over videos): re-run that stage
     old = {"evaluate@rcan": {"method": "rcan", "colour_shift": {"max_abs_channel": 0.1, "per_seed": {"0": 0.1}}}}
     with pytest.raises(ValueError, match=r"reports/metrics/eval/rcan\.json .*dvc repro evaluate@rcan"):
