@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any, Iterable, Mapping, Sequence
 
+import numpy as np
+
 from .. import stats
 from ..methods import FIDELITY_SR
 from .layout import STUDY_METRICS
@@ -320,8 +322,6 @@ def noise_range(stds: Sequence[float], cells: int, *, level: float = stats.CONFI
     values = [float(v) for v in stds if v is not None and _finite(v)]
     if len(values) < 2 or len(values) != len(stds) or cells < 2:
         return math.nan
-    import numpy as np
-
     sd = math.sqrt(sum(v * v for v in values) / len(values) / cells)
     means = np.random.default_rng(seed).normal(0.0, sd, size=(draws, len(values)))
     return float(np.quantile(means.max(axis=1) - means.min(axis=1), level))

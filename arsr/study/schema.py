@@ -218,8 +218,7 @@ def _cross_checks(params: dict) -> None:
             except (TypeError, ValueError) as err:
                 raise ParamError(f"params: {err}") from None
     rec_lr = params.get("recognition_lr")
-    if rec is not None and rec_lr is not None:
-        from ..recognition.config import TrainConfig
+    if rec is not None and rec_lr is not None:  # TrainConfig: imported by the recognition block above
         for name, schedule in rec_lr["retrained"].items():
             key = f"recognition_lr.retrained.{name}"
             try:

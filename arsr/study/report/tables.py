@@ -303,8 +303,8 @@ def quality_table(eval_df: pd.DataFrame, reference: str | None = None, *, digits
                      "of each of R, G, B over its measured frames, averaged over the videos (a video "
                      "shifted up and one shifted down do not cancel); the largest channel, worst seed "
                      f"(grey levels of 255; the study asks ≤ {COLOUR_LIMIT:g}).")
-        drifted = [f"{LABELS.get(m, m)} {v:.2f}" for m, v in colour_shift.items()
-                   if m in set(df["method"]) and v > COLOUR_LIMIT]
+        drifted = [f"{LABELS[m]} {colour_shift[m]:.2f}" for m in methods
+                   if colour_shift.get(m, 0.0) > COLOUR_LIMIT]
         if drifted:
             notes.append(f"Over {COLOUR_LIMIT:g} grey level, so its colours drift (in one SR seed at least; its "
                          "accuracy rows carry the drift): " + ", ".join(drifted) + ".")
