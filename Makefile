@@ -7,6 +7,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.arsr-installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONUNBUFFERED := 1
+# matplotlib's font list of this environment's own fonts: a list that another install of the same
+# matplotlib version wrote into ~/.cache/matplotlib (e.g. one without its bundled fonts) made every
+# report print "findfont: Font family ['STIXGeneral'] not found"
+export MPLCONFIGDIR := $(CURDIR)/$(VENV)/mplconfig
 
 .PHONY: study test setup clean-study lab replication
 

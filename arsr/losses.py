@@ -83,6 +83,15 @@ def wmse(sr: torch.Tensor, hr: torch.Tensor, flow: torch.Tensor, normalize: bool
     return (flow_weights(flow, normalize, floor) * (sr - hr) ** 2).mean()
 
 
+def colour_loss(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+    """L1 between the per-channel means of each SR and HR image: a global colour shift, which the
+    pixel losses barely see once the per-pixel error is larger than the shift (an L1 or MSE grows by
+    a second-order amount) and a feature network may not see at all. The blur-based colour loss of
+    Ignatov et al. (DPED, ICCV 2017) taken to the whole image; it leaves texture free."""
+    # mean over (b, c) of |mean_hw sr - mean_hw hr|
+    return (sr.mean(dim=(-2, -1)) - hr.mean(dim=(-2, -1))).abs().mean()
+
+
 def feature_loss(sr: torch.Tensor, hr: torch.Tensor, extractor: nn.Module) -> torch.Tensor:
     """L1 between the features of SR and HR under a frozen ``extractor`` (VGG19 conv5_4 before
     ReLU by default in the trainer, or any frozen module, e.g. a spatial-stream recogniser)."""

@@ -52,6 +52,20 @@ def test_wmse_uniform_flow_is_m_times_mse():
         losses.wmse(sr, hr, flow[:, :, :4])
 
 
+def test_colour_loss_sees_a_global_shift_and_not_texture():
+    sr, hr = _pair()  # channel mean 0.075 against 0
+    assert losses.colour_loss(sr, hr).item() == pytest.approx(0.075, rel=1e-6)
+    g = torch.Generator().manual_seed(0)
+    hr = torch.rand(2, 3, 8, 8, generator=g)
+    noise = torch.rand(2, 3, 8, 8, generator=g) - 0.5
+    texture = hr + noise - noise.mean(dim=(-2, -1), keepdim=True)  # same means, other pixels
+    assert losses.colour_loss(texture, hr).item() == pytest.approx(0.0, abs=1e-6)
+    shift = torch.tensor([0.02, -0.01, 0.0]).view(1, 3, 1, 1)  # +2/-1/0 per cent per channel
+    assert losses.colour_loss(texture + shift, hr).item() == pytest.approx(0.01, rel=1e-4)
+    # the per-pixel losses grow by far less than the shift: why they do not hold the colour
+    assert losses.mse(texture + shift, hr).item() - losses.mse(texture, hr).item() < 0.001
+
+
 def test_feature_loss_is_l1_of_features_and_only_sr_gets_gradients():
     net = nn.Conv2d(1, 1, 1, bias=False)
     net.weight.data.fill_(2.0)

@@ -304,6 +304,17 @@ def test_each_preset_trains_its_phases_and_lowers_the_loss(method, block_store, 
         assert cfg["init_from"] == str(tmp_path / PRESETS[method][0].name / "model.pt")
 
 
+def test_colour_term_alone_is_logged_and_pulls_the_channel_means_together(block_store, tmp_path):
+    cfg = _merge(tiny("vdsr"), {"arch": "vdsr", "pixel": {"type": "none"}, "colour": {"weight": 1.0}})
+    train_sr(cfg, tmp_path, dataset=block_store, progress=False)
+    rows = read_log(tmp_path / "log.csv")
+    assert "colour" in rows[0] and "pixel" not in rows[0]
+    assert float(rows[-1]["colour"]) < 0.5 * float(rows[0]["colour"])
+    assert float(rows[-1]["total"]) == pytest.approx(float(rows[-1]["colour"]))
+    with pytest.raises(ConfigError, match=r"colour.weight = -1.*>= 0"):
+        resolve_config({"arch": "vdsr", "colour": {"weight": -1}})
+
+
 def _resume_config(kind: str) -> dict:
     if kind == "gan":  # ESRGAN-like: L1 + feature + RaGAN, D and two optimizers to restore
         base = {"arch": "rrdbnet", "pixel": {"type": "wmse", "weight": 1.0},

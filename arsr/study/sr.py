@@ -394,6 +394,8 @@ def _loss_summary(cfg: Mapping) -> dict:
     out = {}
     if cfg["pixel"]["type"] != "none" and cfg["pixel"]["weight"] > 0:
         out["pixel"] = f"{cfg['pixel']['weight']:g}·{cfg['pixel']['type']}"
+    if cfg["colour"]["weight"] > 0:
+        out["colour"] = f"{cfg['colour']['weight']:g}·L1 channel means"
     if cfg["warp"]["weight"] > 0:
         w = cfg["warp"]
         out["warp"] = f"{w['weight']:g}·warp(a={w['alpha']:g}, b={w['beta']:g}, g={w['gamma']:g}, {w['norm']})"

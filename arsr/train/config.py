@@ -49,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
               "normalize": False, "floor": 0.0,   # wmse: weights normalised / floored
               "delta": 0.01,                      # huber
               "eps": 1e-3},                       # charbonnier
+    "colour": {"weight": 0.0},    # L1 of per-channel image means (arsr.losses.colour_loss), off
     "feature": {"weight": 0.0, "network": "vgg19", "layer": "conv5_4", "before_relu": True,
                 "vgg_weights": None},  # torchvision vgg19 .pth, or "random" (tests only)
     "gan": {"type": "none", "weight": 0.0, "d_lr": 1e-4, "d_betas": [0.9, 0.99],
@@ -164,7 +165,8 @@ def resolve_config(config: Mapping) -> dict:
     _need(warp["norm"] in WARP_NORMS, "warp.norm", warp["norm"], "one of " + ", ".join(WARP_NORMS))
     _need(_is_int(warp["gap"]) and warp["gap"] >= 1, "warp.gap", warp["gap"], "an integer >= 1")
     task = cfg["task"]
-    for key, value in (("pixel.weight", pix["weight"]), ("feature.weight", feat["weight"]),
+    for key, value in (("pixel.weight", pix["weight"]), ("colour.weight", cfg["colour"]["weight"]),
+                       ("feature.weight", feat["weight"]),
                        ("gan.weight", gan["weight"]), ("warp.weight", warp["weight"]),
                        ("task.spatial_weight", task["spatial_weight"]),
                        ("task.temporal_weight", task["temporal_weight"]),
@@ -175,13 +177,13 @@ def resolve_config(config: Mapping) -> dict:
           "grad_clip", cfg["grad_clip"], "null or a positive number")
     if not any(_terms(cfg).values()):
         raise ConfigError("config: every loss term is off; set pixel.type/pixel.weight, "
-                          "feature.weight, gan.type/gan.weight, warp.weight or "
+                          "colour.weight, feature.weight, gan.type/gan.weight, warp.weight or "
                           "task.spatial_weight/task.temporal_weight")
     return cfg
 
 
 #: The generator's loss terms (keys of ``_terms``), in the order of log.csv's columns.
-LOSS_TERMS = ("pixel", "warp", "feature", "gan", "spatial", "temporal")
+LOSS_TERMS = ("pixel", "colour", "warp", "feature", "gan", "spatial", "temporal")
 
 
 def _check_task(cfg: Mapping) -> None:
@@ -212,6 +214,7 @@ def _terms(cfg: Mapping) -> dict[str, bool]:
     """Which generator loss terms are on."""
     return {
         "pixel": cfg["pixel"]["type"] != "none" and cfg["pixel"]["weight"] > 0,
+        "colour": cfg["colour"]["weight"] > 0,
         "warp": cfg["warp"]["weight"] > 0,
         "feature": cfg["feature"]["weight"] > 0,
         "gan": cfg["gan"]["type"] != "none" and cfg["gan"]["weight"] > 0,

@@ -7,6 +7,7 @@ and are importable from here). The generator loss is the weighted sum of the ter
 are on::
 
     pixel    weight · {mse | l1 | charbonnier | huber | wmse}(SR, HR)   (wmse: SoSR, paper Eq. 1)
+    colour   weight · L1 of the per-channel means of SR and HR (off in the papers' recipes)
     feature  weight · L1(f(SR), f(HR)), f frozen (VGG19 conv5_4, or any module passed in)
     gan      weight · {vanilla (SRGAN) | ragan (ESRGAN)} adversarial loss, D updated every step
     warp     weight · ToSR's loss on frames t, t+gap (paper Eq. 3; alpha, beta, gamma, norm)
@@ -450,6 +451,8 @@ class _Step:
         # pixel and warp terms in float32: bf16 would round warp sampling positions to ~1 px
         if terms["pixel"]:
             out["pixel"] = cfg["pixel"]["weight"] * self.pixel(sr, batch)
+        if terms["colour"]:
+            out["colour"] = cfg["colour"]["weight"] * losses.colour_loss(sr, batch["hr"])
         # task terms in float32 too: TV-L1's bicubic sampling positions, small KL values
         task = cfg["task"]
         if terms["spatial"]:
