@@ -1,6 +1,7 @@
 """Has a training curve settled? The report's trend check: how much a logged loss still moves at
 its end (the last quarter against the third, or within the last constant-learning-rate stretch of
 a step schedule), and how much a recognizer's held-out top-1 still moves at its final rate.
+And whether a GAN phase's discriminator learned at all (its loss against its value at chance).
 Pure functions of the logged numbers."""
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["FLAT_TOLERANCE", "HELD_OUT_FLAT_POINTS", "late_change", "final_segment_change", "held_out_change",
-           "trend", "held_out_trend"]
+__all__ = ["FLAT_TOLERANCE", "HELD_OUT_FLAT_POINTS", "D_CHANCE_FRACTION", "D_LOSS_AT_CHANCE", "late_change",
+           "final_segment_change", "held_out_change", "trend", "held_out_trend", "discriminator_ratio",
+           "discriminator_verdict"]
 
 #: a training curve whose last-quarter mean is within this fraction of its third-quarter mean is flat
 FLAT_TOLERANCE = 0.05
@@ -103,3 +105,32 @@ def trend(change: float, tolerance: float = FLAT_TOLERANCE) -> str:
     if abs(change) <= tolerance:
         return "flat"
     return "falling" if change < 0 else "rising"
+
+
+#: The discriminator loss of each GAN type (``arsr.train.config.GAN_TYPES``; ``arsr.losses.gan_loss``,
+#: ``ragan_d_loss``) while D cannot tell HR from SR (equal logits): vanilla BCE(real) + BCE(fake) = 2 ln 2,
+#: RaGAN the mean of its two terms = ln 2. (Here, not beside the losses: only the report reads them.)
+D_LOSS_AT_CHANCE = {"vanilla": 2 * math.log(2), "ragan": math.log(2)}
+#: a discriminator whose loss over the last quarter of its phase stays above this fraction of its
+#: value at chance has not learned to tell SR from HR
+D_CHANCE_FRACTION = 0.9
+
+
+def discriminator_ratio(d_loss: Sequence[float], chance: float) -> float:
+    """Mean discriminator loss over the last quarter of a phase's logged points (all of them when
+    fewer than 4), divided by its value at chance: about 1 while D cannot tell SR from HR (the
+    adversarial term then only adds noise to the generator), well below 1 once it can. nan without
+    finite points."""
+    v = np.asarray(d_loss, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if not v.size:
+        return math.nan
+    last = _quarters(v)[1] if v.size >= 4 else v
+    return float(last.mean() / chance)
+
+
+def discriminator_verdict(ratio: float, fraction: float = D_CHANCE_FRACTION) -> str:
+    """"at chance" (ratio >= fraction), "learning", or "n/a" for nan."""
+    if not math.isfinite(ratio):
+        return "n/a"
+    return "at chance" if ratio >= fraction else "learning"

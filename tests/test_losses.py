@@ -66,6 +66,15 @@ def test_colour_loss_sees_a_global_shift_and_not_texture():
     assert losses.mse(texture + shift, hr).item() - losses.mse(texture, hr).item() < 0.001
 
 
+def test_d_loss_at_chance_is_the_losses_value_for_equal_logits():
+    from arsr.trends import D_LOSS_AT_CHANCE
+
+    same = torch.full((4, 1), 0.7)  # D gives HR and SR the same logit: it cannot tell them apart
+    vanilla = losses.gan_loss(torch.zeros(4, 1), True) + losses.gan_loss(torch.zeros(4, 1), False)
+    assert vanilla.item() == pytest.approx(D_LOSS_AT_CHANCE["vanilla"], rel=1e-6)
+    assert losses.ragan_d_loss(same, same).item() == pytest.approx(D_LOSS_AT_CHANCE["ragan"], rel=1e-6)
+
+
 def test_feature_loss_is_l1_of_features_and_only_sr_gets_gradients():
     net = nn.Conv2d(1, 1, 1, bias=False)
     net.weight.data.fill_(2.0)

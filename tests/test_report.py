@@ -1369,6 +1369,36 @@ def test_paper_profile_validates_once_its_files_exist(tmp_path):
         assert all(p.config["data"]["hr_patch"] == 128 for p in phases)
 
 
+def test_discriminator_check_names_the_gan_phases_whose_d_stayed_at_chance(default_params):
+    import numpy as np
+
+    from arsr.study.report import training_curves as tc
+
+    gan = tc.gan_phases(default_params["sr"], ["vdsr", "srgan", "esrgan", "sosr", "edsr"])
+    assert gan == {("srgan", "gan"): "vanilla", ("esrgan", "gan"): "ragan", ("sosr", "sosr"): "ragan"}
+    it = np.arange(1, 21)
+    curves = pd.concat([
+        # SRGAN: D at 2 ln 2 throughout (two seeds); ESRGAN: D learns (its loss halves); the PSNR phase has no D
+        *[pd.DataFrame({"method": "srgan", "seed": s, "phase": "gan", "iteration": it, "step": it + 20,
+                        "loss": 0.1, "d_loss": 2 * np.log(2) * (1 + 0.01 * (-1) ** it)}) for s in (0, 1)],
+        pd.DataFrame({"method": "srgan", "seed": 0, "phase": "psnr", "iteration": it, "step": it, "loss": 0.1,
+                      "d_loss": np.nan}),
+        pd.DataFrame({"method": "esrgan", "seed": 0, "phase": "gan", "iteration": it, "step": it, "loss": 0.1,
+                      "d_loss": np.log(2) * np.linspace(1.0, 0.5, 20)})])
+    check = tc.discriminator_check(curves, gan).set_index("model")
+    assert check.loc["SRGAN", "discriminator"] == "at chance"
+    assert check.loc["SRGAN", "ratio"] == pytest.approx(1.0, abs=0.01) and check.loc["SRGAN", "seed_range"] != ""
+    # the last quarter of linspace(1, 0.5, 20) is points 15..19
+    assert check.loc["ESRGAN", "discriminator"] == "learning"
+    assert check.loc["ESRGAN", "ratio"] == pytest.approx(np.linspace(1.0, 0.5, 20)[15:].mean())
+    assert "SoSR" not in check.index  # no curve logged
+    prose = tc.discriminator_prose(check.reset_index())
+    assert prose.startswith("1 of 2 discriminators stayed at chance") and "SRGAN (gan)" in prose
+    assert "ESRGAN" not in prose
+    assert tc.discriminator_prose(check.reset_index().iloc[1:]).startswith("Every discriminator learned")
+    assert tc.discriminator_display(check.reset_index()).loc[("SRGAN", "gan"), "D loss at chance"] == "1.386"
+
+
 def test_training_trends_flags_curves_still_falling():
     import numpy as np
 

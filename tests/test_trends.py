@@ -52,3 +52,18 @@ def test_final_segment_change_reads_the_last_constant_rate_stretch():
     assert math.isnan(final_segment_change([1.0] * 12, [0.1] * 7 + [0.01] * 5))  # 5 points after the step
     with pytest.raises(ValueError, match="12 losses but 3 learning rates"):
         final_segment_change([1.0] * 12, [0.1] * 3)
+
+
+def test_discriminator_ratio_reads_the_last_quarter_against_chance():
+    from arsr.trends import discriminator_ratio, discriminator_verdict
+
+    chance = 2 * math.log(2)
+    # 8 points: the last quarter (0.70, 0.69) is about half of chance: D learned
+    learned = [1.39, 1.38, 1.2, 1.0, 0.9, 0.8, 0.70, 0.69]
+    assert discriminator_ratio(learned, chance) == pytest.approx(0.695 / chance)
+    assert discriminator_verdict(discriminator_ratio(learned, chance)) == "learning"
+    idle = [1.40, 1.38, 1.39, 1.36, 1.39, 1.41, 1.38, 1.37]
+    assert discriminator_verdict(discriminator_ratio(idle, chance)) == "at chance"
+    assert discriminator_ratio([1.0, float("nan"), 1.0], chance) == pytest.approx(1.0 / chance)  # < 4: all
+    assert math.isnan(discriminator_ratio([float("nan")], chance))
+    assert discriminator_verdict(float("nan")) == "n/a"

@@ -3,6 +3,7 @@ flattened by the end of training."""
 from __future__ import annotations
 
 import math
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -128,6 +129,76 @@ def training_trends(sr_curves: pd.DataFrame | None, recognizer_curves: pd.DataFr
                          "val_change_pts": held_out,
                          "plateau": held_out_trend(held_out) if kind == "recognizer" else ""})
     return pd.DataFrame(rows, columns=TREND_COLUMNS)
+
+
+def gan_phases(sr: Mapping, methods: Sequence[str]) -> dict[tuple[str, str], str]:
+    """(method, phase) -> GAN type of each phase with an adversarial term, from the ``sr`` params
+    group's recipes (SR seed 0's; the type does not depend on the seed). Methods the recipes do
+    not know are skipped."""
+    from ...train.presets import RECIPES, method_phases
+    from ..sr import method_overrides
+
+    out = {}
+    for method in methods:
+        if method not in RECIPES:
+            continue
+        for phase in method_phases(method, method_overrides(sr, method, 0)):
+            gan = phase.config["gan"]
+            if gan["type"] != "none" and gan["weight"] > 0:
+                out[(method, phase.name)] = gan["type"]
+    return out
+
+
+def discriminator_check(sr_curves: pd.DataFrame | None, gan: Mapping[tuple[str, str], str]) -> pd.DataFrame:
+    """Did each GAN phase's discriminator learn? Per (method, phase) of ``gan`` (:func:`gan_phases`):
+    its loss over the last quarter of the logged points against its value at chance
+    (``arsr.trends.D_LOSS_AT_CHANCE``), per seed (``arsr.trends.discriminator_ratio``); the
+    mean ratio, its range over seeds and the verdict ("at chance": the adversarial term taught the
+    generator nothing a discriminator had learned)."""
+    from ...trends import D_CHANCE_FRACTION, D_LOSS_AT_CHANCE, discriminator_ratio, discriminator_verdict
+
+    rows = []
+    if sr_curves is not None and len(sr_curves) and "d_loss" in sr_curves.columns:
+        for (method, phase), kind in gan.items():
+            part = sr_curves[(sr_curves["method"] == method) & (sr_curves["phase"] == phase)]
+            ratios = [discriminator_ratio(pd.to_numeric(line.sort_values("iteration")["d_loss"], errors="coerce"),
+                                          D_LOSS_AT_CHANCE[kind]) for _, line in part.groupby("seed")]
+            ratios = [r for r in ratios if math.isfinite(r)]
+            if not ratios:
+                continue
+            mean = float(np.mean(ratios))
+            rows.append({"model": LABELS.get(method, method), "phase": phase, "gan": kind,
+                         "chance": D_LOSS_AT_CHANCE[kind], "ratio": mean,
+                         "seed_range": f"{min(ratios):.2f} .. {max(ratios):.2f}" if len(ratios) > 1 else "",
+                         "discriminator": discriminator_verdict(mean, D_CHANCE_FRACTION)})
+    return pd.DataFrame(rows, columns=["model", "phase", "gan", "chance", "ratio", "seed_range", "discriminator"])
+
+
+def discriminator_display(check: pd.DataFrame) -> pd.DataFrame:
+    """:func:`discriminator_check` for the page."""
+    return pd.DataFrame({
+        "model": check["model"], "phase": check["phase"], "GAN": check["gan"],
+        "D loss at chance": check["chance"].map(lambda v: f"{v:.3f}"),
+        "D loss, last quarter / chance": check["ratio"].map(lambda v: f"{v:.2f}"),
+        "range over seeds": check["seed_range"], "discriminator": check["discriminator"],
+    }).set_index(["model", "phase"])
+
+
+def discriminator_prose(check: pd.DataFrame) -> str:
+    """One sentence: which discriminators stayed at chance, and what that means for the GAN rows."""
+    from ...trends import D_CHANCE_FRACTION
+
+    if not len(check):
+        return "No phase trained with an adversarial term."
+    idle = [f"{r.model} ({r.phase})" for r in check.itertuples() if r.discriminator == "at chance"]
+    if not idle:
+        return (f"Every discriminator learned: its loss fell below {D_CHANCE_FRACTION:.0%} of its value at chance "
+                "by the last quarter of its phase.")
+    text = (f"{len(idle)} of {len(check)} discriminators stayed at chance (loss over the last quarter of the phase "
+            f"at least {D_CHANCE_FRACTION:.0%} of its value when it cannot tell SR from HR): {', '.join(idle)}. "
+            "Their adversarial term carried no learned signal, so these rows measure the other loss terms (pixel, "
+            "colour, feature, WMSE), and a claim about adversarial training is not tested by them.")
+    return text
 
 
 TREND_COLUMNS = ["kind", "model", "phase", "change_pct", "seed_range_pct", "trend", "measured", "val_change_pts",
