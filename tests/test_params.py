@@ -156,16 +156,18 @@ def test_study_plan_cross_checks(params, key, value, needle):
     ({"tsn_rgb": {"epochs": 50, "lr_steps": [60]}}, r"lr_steps = \[60\] has a step at or after the last epoch"),
     ({"tsn_rgb": {"lr_steps": [80]}}, r"at or after the last epoch \(70, recognition.tsn_rgb with "),
     ({"tsn_flow": {"lr_steps": [9, 5]}}, r"increasing epochs"),
-    ({"tsn_rgb": [100]}, r"a mapping with epochs and/or lr_steps"),
+    ({"tsn_rgb": [100]}, r"a mapping with epochs, lr_steps and/or weight_decay"),
+    ({"tsn_rgb": {"weight_decay": -0.001}}, r"recognition_lr.retrained.tsn_rgb.weight_decay = -0.001"),
 ])
 def test_the_lr_retrained_schedule_is_checked_against_the_recipe(params, value, needle):
     """recognition_lr.retrained overrides the HR recipe's schedule only, and the result must be a
     schedule the trainer can run (a step at or after the last epoch would silently never happen)."""
     with pytest.raises(ParamError, match=needle):
         validate(_with(params, "recognition_lr.retrained", value), ["recognition", "recognition_lr"])
-    ok = validate(_with(params, "recognition_lr.retrained", {"tsn_flow": {"epochs": 40, "lr_steps": [30]}}),
+    ok = validate(_with(params, "recognition_lr.retrained", {"tsn_flow": {"epochs": 40, "lr_steps": [30],
+                                                                          "weight_decay": 0.005}}),
                   ["recognition", "recognition_lr"])
-    assert ok["recognition_lr"]["retrained"] == {"tsn_flow": {"epochs": 40, "lr_steps": [30]}}
+    assert ok["recognition_lr"]["retrained"] == {"tsn_flow": {"epochs": 40, "lr_steps": [30], "weight_decay": 0.005}}
     assert validate(_with(params, "recognition_lr.retrained", None), ["recognition_lr"])["recognition_lr"][
         "retrained"] == {}
 

@@ -14,6 +14,7 @@ import yaml
 from arsr.data.degraded import bicubic_upscale, derive_lr_store
 from arsr.data.store import PreparedDataset
 from arsr.flow import compute_flows, quantize
+from arsr.recognition.config import TrainConfig
 from arsr.recognition.train import train_recognizer
 from arsr.sr_methods import bicubic_method
 from arsr.study import layout
@@ -121,13 +122,14 @@ def test_configs_keep_the_recipe_and_shorten_the_finetuning():
 
 
 def test_the_retrained_baseline_takes_its_own_schedule_and_nothing_else():
-    """recognition_lr.retrained.<stream> replaces the HR recipe's epochs and steps for the TSN trained
+    """recognition_lr.retrained.<stream> replaces the HR recipe's epochs, steps (and weight decay) for the TSN trained
     from scratch on LR, for that stream only; the fine-tuned baseline keeps its short constant rate."""
     rec = _recognition()
     rec_lr = {"finetune_epochs": 2, "finetune_lr": 1e-3, "workers": 1,
-              "retrained": {"tsn_rgb": {"epochs": 7, "lr_steps": [5]}}}
+              "retrained": {"tsn_rgb": {"epochs": 7, "lr_steps": [5], "weight_decay": 0.005}}}
     rgb = lr_baseline_configs(rec, rec_lr, "tsn_retrained_lr", "tsn_rgb", 3)
-    assert rgb == {**rec["tsn_rgb"], "epochs": 7, "lr_steps": [5], "seed": 3}
+    assert rgb == {**rec["tsn_rgb"], "epochs": 7, "lr_steps": [5], "weight_decay": 0.005, "seed": 3}
+    assert TrainConfig.from_dict(rgb).weight_decay == 0.005  # a key the trainer reads
     assert rec["tsn_rgb"]["epochs"] == 1 and rec["tsn_rgb"]["lr_steps"] == []  # the HR recipe is not touched
     assert lr_baseline_configs(rec, rec_lr, "tsn_retrained_lr", "tsn_flow", 3) == {**rec["tsn_flow"], "seed": 3}
     tuned = lr_baseline_configs(rec, rec_lr, "tsn_finetuned_lr", "tsn_rgb", 3)

@@ -31,8 +31,9 @@ def lr_baseline_configs(recognition: Mapping, recognition_lr: Mapping, baseline:
                         seed: int) -> dict:
     """The TrainConfig mapping of stream ``name`` of an LR baseline with seed ``seed``:
     ``tsn_retrained_lr`` is the HR recipe (``recognition.<name>``) with the schedule (epochs,
-    lr_steps) of ``recognition_lr.retrained.<name>`` where one is given (from scratch on LR frames a
-    stream may reach its held-out plateau later than on HR); ``tsn_finetuned_lr`` the HR recipe with
+    lr_steps) and weight decay of ``recognition_lr.retrained.<name>`` where given (from scratch on LR
+    frames a stream may reach its held-out plateau later than on HR, or memorise its training videos);
+    ``tsn_finetuned_lr`` the HR recipe with
     ``recognition_lr.finetune_epochs`` at the constant rate ``recognition_lr.finetune_lr``."""
     config = {**recognition[name], "seed": int(seed)}
     if baseline == "tsn_retrained_lr":

@@ -83,26 +83,27 @@ def _sr_group(value, key):
     return out
 
 
-#: The keys of a recogniser recipe that ``recognition_lr.retrained`` may override: its schedule.
-LR_SCHEDULE_KEYS = ("epochs", "lr_steps")
+#: The keys of a recogniser recipe that ``recognition_lr.retrained`` may override: its schedule and
+#: its weight decay (from scratch on LR frames a stream may need longer, or more regularisation).
+LR_SCHEDULE_KEYS = ("epochs", "lr_steps", "weight_decay")
+_RETRAINED_VALUES = {"epochs": integer(1), "lr_steps": list_of(integer(1)), "weight_decay": number(0)}
 
 
 def _lr_schedules(value, key):
-    """recognition_lr.retrained: {tsn_rgb | tsn_flow: {epochs, lr_steps}}, the schedule of the TSN
-    retrained on LR where it differs from the HR recipe's (checked against the recipe in the cross-checks)."""
+    """recognition_lr.retrained: {tsn_rgb | tsn_flow: {epochs, lr_steps, weight_decay}}, where the TSN
+    retrained on LR departs from the HR recipe (checked against the recipe in the cross-checks)."""
     if value is None:
         return {}
     if not isinstance(value, dict):
-        _fail(key, value, "a mapping of stream (tsn_rgb, tsn_flow) to {epochs, lr_steps}")
+        _fail(key, value, "a mapping of stream (tsn_rgb, tsn_flow) to {epochs, lr_steps, weight_decay}")
     check_keys(value, ("tsn_rgb", "tsn_flow"), "params", prefix=key)
     out = {}
     for stream, schedule in value.items():
         where = f"{key}.{stream}"
         if not isinstance(schedule, dict):
-            _fail(where, schedule, "a mapping with epochs and/or lr_steps")
+            _fail(where, schedule, "a mapping with epochs, lr_steps and/or weight_decay")
         check_keys(schedule, LR_SCHEDULE_KEYS, "params", prefix=where)
-        out[stream] = {k: (integer(1) if k == "epochs" else list_of(integer(1)))(v, f"{where}.{k}")
-                       for k, v in schedule.items()}
+        out[stream] = {k: _RETRAINED_VALUES[k](v, f"{where}.{k}") for k, v in schedule.items()}
     return out
 
 
