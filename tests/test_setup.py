@@ -78,6 +78,9 @@ def test_stage_notebooks_are_clean_and_parameterized():
         assert len(tagged) == 1, f"{nb_path.name} needs exactly one cell tagged 'parameters'"
         outputs = [c for c in nb["cells"] if c.get("outputs") or c.get("execution_count")]
         assert not outputs, f"{nb_path.name} is committed with outputs: clear them"
+        # nbformat 4.5 cells carry ids; a cell without one warns (MissingIDFieldWarning) and will be an error
+        no_id = [i for i, c in enumerate(nb["cells"]) if not c.get("id")]
+        assert (nb["nbformat"], nb["nbformat_minor"]) < (4, 5) or not no_id, f"{nb_path.name}: cells {no_id} lack an id"
         assert str(nb_path.relative_to(ROOT)) in stage["deps"]
 
 
