@@ -85,8 +85,8 @@ def _sr_group(value, key):
 
 #: The keys of a recogniser recipe that ``recognition_lr.retrained`` may override: its schedule and
 #: its weight decay (from scratch on LR frames a stream may need longer, or more regularisation).
-LR_SCHEDULE_KEYS = ("epochs", "lr_steps", "weight_decay")
 _RETRAINED_VALUES = {"epochs": integer(1), "lr_steps": list_of(integer(1)), "weight_decay": number(0)}
+LR_SCHEDULE_KEYS = tuple(_RETRAINED_VALUES)
 
 
 def _lr_schedules(value, key):

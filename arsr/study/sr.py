@@ -390,22 +390,24 @@ def train_seed(phases, out_dir: str | Path, *, method: str, interim_dir: str | P
 
 
 def _loss_summary(cfg: Mapping) -> dict:
-    """The generator loss terms of a resolved phase config that are on, with their weights."""
-    out = {}
-    if cfg["pixel"]["type"] != "none" and cfg["pixel"]["weight"] > 0:
+    """The generator loss terms of a resolved phase config that are on (``arsr.train.config._terms``,
+    the trainer's own test), with their weights."""
+    from ..train.config import _terms
+
+    on, task, out = _terms(cfg), cfg["task"], {}
+    if on["pixel"]:
         out["pixel"] = f"{cfg['pixel']['weight']:g}·{cfg['pixel']['type']}"
-    if cfg["colour"]["weight"] > 0:
+    if on["colour"]:
         out["colour"] = f"{cfg['colour']['weight']:g}·L1 channel means"
-    if cfg["warp"]["weight"] > 0:
+    if on["warp"]:
         w = cfg["warp"]
         out["warp"] = f"{w['weight']:g}·warp(a={w['alpha']:g}, b={w['beta']:g}, g={w['gamma']:g}, {w['norm']})"
-    if cfg["feature"]["weight"] > 0:
+    if on["feature"]:
         out["feature"] = f"{cfg['feature']['weight']:g}·L1 features"
-    if cfg["gan"]["type"] != "none" and cfg["gan"]["weight"] > 0:
+    if on["gan"]:
         out["gan"] = f"{cfg['gan']['weight']:g}·{cfg['gan']['type']}"
-    task = cfg["task"]
     for term, teacher in TEACHER_STREAMS.items():
-        if task[f"{term}_weight"] > 0:
+        if on[term]:
             out[term] = f"{task[f'{term}_weight']:g}·KL({teacher.replace('tsn_', 'TSN ')}, T={task['temperature']:g})"
     return out
 

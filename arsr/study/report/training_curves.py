@@ -135,18 +135,13 @@ def gan_phases(sr: Mapping, methods: Sequence[str]) -> dict[tuple[str, str], str
     """(method, phase) -> GAN type of each phase with an adversarial term, from the ``sr`` params
     group's recipes (SR seed 0's; the type does not depend on the seed). Methods the recipes do
     not know are skipped."""
+    from ...train.config import _terms
     from ...train.presets import RECIPES, method_phases
     from ..sr import method_overrides
 
-    out = {}
-    for method in methods:
-        if method not in RECIPES:
-            continue
-        for phase in method_phases(method, method_overrides(sr, method, 0)):
-            gan = phase.config["gan"]
-            if gan["type"] != "none" and gan["weight"] > 0:
-                out[(method, phase.name)] = gan["type"]
-    return out
+    return {(method, phase.name): phase.config["gan"]["type"]
+            for method in methods if method in RECIPES
+            for phase in method_phases(method, method_overrides(sr, method, 0)) if _terms(phase.config)["gan"]}
 
 
 def discriminator_check(sr_curves: pd.DataFrame | None, gan: Mapping[tuple[str, str], str]) -> pd.DataFrame:
@@ -155,7 +150,7 @@ def discriminator_check(sr_curves: pd.DataFrame | None, gan: Mapping[tuple[str, 
     (``arsr.trends.D_LOSS_AT_CHANCE``), per seed (``arsr.trends.discriminator_ratio``); the
     mean ratio, its range over seeds and the verdict ("at chance": the adversarial term taught the
     generator nothing a discriminator had learned)."""
-    from ...trends import D_CHANCE_FRACTION, D_LOSS_AT_CHANCE, discriminator_ratio, discriminator_verdict
+    from ...trends import D_LOSS_AT_CHANCE, discriminator_ratio, discriminator_verdict
 
     rows = []
     if sr_curves is not None and len(sr_curves) and "d_loss" in sr_curves.columns:
@@ -170,7 +165,7 @@ def discriminator_check(sr_curves: pd.DataFrame | None, gan: Mapping[tuple[str, 
             rows.append({"model": LABELS.get(method, method), "phase": phase, "gan": kind,
                          "chance": D_LOSS_AT_CHANCE[kind], "ratio": mean,
                          "seed_range": f"{min(ratios):.2f} .. {max(ratios):.2f}" if len(ratios) > 1 else "",
-                         "discriminator": discriminator_verdict(mean, D_CHANCE_FRACTION)})
+                         "discriminator": discriminator_verdict(mean)})
     return pd.DataFrame(rows, columns=["model", "phase", "gan", "chance", "ratio", "seed_range", "discriminator"])
 
 
@@ -194,11 +189,10 @@ def discriminator_prose(check: pd.DataFrame) -> str:
     if not idle:
         return (f"Every discriminator learned: its loss fell below {D_CHANCE_FRACTION:.0%} of its value at chance "
                 "by the last quarter of its phase.")
-    text = (f"{len(idle)} of {len(check)} discriminators stayed at chance (loss over the last quarter of the phase "
+    return (f"{len(idle)} of {len(check)} discriminators stayed at chance (loss over the last quarter of the phase "
             f"at least {D_CHANCE_FRACTION:.0%} of its value when it cannot tell SR from HR): {', '.join(idle)}. "
             "Their adversarial term carried no learned signal, so these rows measure the other loss terms (pixel, "
             "colour, feature, WMSE), and a claim about adversarial training is not tested by them.")
-    return text
 
 
 TREND_COLUMNS = ["kind", "model", "phase", "change_pct", "seed_range_pct", "trend", "measured", "val_change_pts",
