@@ -172,6 +172,20 @@ def test_the_lr_retrained_schedule_is_checked_against_the_recipe(params, value, 
         "retrained"] == {}
 
 
+@pytest.mark.parametrize("value, needle", [
+    ({"below_x_chance": -1, "times": 2}, r"recognition_lr.retry.below_x_chance = -1"),
+    ({"below_x_chance": 3, "times": -1}, r"recognition_lr.retry.times = -1"),
+    ({"below_x_chance": 3, "times": 1.5}, r"recognition_lr.retry.times = 1.5"),
+    ({"below_x_chance": 3}, r"missing key\(s\) recognition_lr.retry.times"),
+    ({"below_x_chance": 3, "times": 2, "below": 0.2}, r"unknown key\(s\) recognition_lr.retry.below"),
+])
+def test_the_lr_retry_rule_is_checked(params, value, needle):
+    with pytest.raises(ParamError, match=needle):
+        validate(_with(params, "recognition_lr.retry", value), ["recognition_lr"])
+    ok = validate(params, ["recognition_lr"])["recognition_lr"]["retry"]
+    assert ok == {"below_x_chance": 3, "times": 2}
+
+
 def test_the_one_recognizer_seed_of_older_params_files_is_named(params):
     old = copy.deepcopy(params)
     del old["recognition"]["seeds"]

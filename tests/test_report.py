@@ -1463,3 +1463,42 @@ def test_training_trends_flags_curves_still_falling():
     assert page.loc[("SR", "VDSR", "sr"), "validation top-1 change (points)"] == ""
     flat = report.training_trends(None, curve.assign(loss=still, lr=rates, val_accuracy=val)).iloc[0]
     assert flat["val_change_pts"] == pytest.approx(0.0) and flat["plateau"] == "plateau"
+
+
+def test_retry_prose_names_the_rule_and_every_retried_run():
+    def attempt(seed, top1, failed, kept):
+        return {"attempt": seed // 1000, "seed": seed, "val_top1": top1, "failed": failed, "kept": kept, "seconds": 5.0}
+
+    rule = {"below_x_chance": 3.0, "below": 0.25, "times": 2}
+    fine = {"per_seed": {"0": {"attempts": [attempt(0, 0.7, False, True)]}}}
+    retried = {"per_seed": {"0": {"attempts": [attempt(0, 0.7, False, True)]},
+                            "1": {"attempts": [attempt(1, 0.146, True, False), attempt(1001, 0.69, False, True)]}}}
+    stage = {"retry": rule,
+             "tsn_retrained_lr": {"tsn_rgb": retried, "tsn_flow": fine,
+                                  "retries": [{"stream": "tsn_rgb", "recognizer_seed": 1,
+                                               **attempt(1, 0.146, True, False)}]},
+             "tsn_finetuned_lr": {"tsn_rgb": fine, "tsn_flow": fine, "retries": []}}
+    prose = report.retry_prose({layout.LR_RECOGNIZERS_STAGE: stage})
+    assert "below 3 x chance (25.0%)" in prose and "at most 2 times" in prose
+    assert "Retried (1 run;" in prose
+    assert "TSN retrained on LR rgb, recogniser seed 1: seed 1 14.6%, seed 1001 69.0% (kept)" in prose
+    assert "fine-tuned" not in prose  # no run of it was retried
+    # the last attempt kept below the rule says so
+    stage["tsn_retrained_lr"]["tsn_rgb"]["per_seed"]["1"]["attempts"] = [
+        attempt(1, 0.1, True, False), attempt(1001, 0.1, True, False), attempt(2001, 0.12, True, True)]
+    assert "seed 2001 12.0% (kept, below the rule: no attempt left)" in report.retry_prose(
+        {layout.LR_RECOGNIZERS_STAGE: stage})
+    for baseline in layout.LR_BASELINES:
+        stage[baseline] = {"tsn_rgb": fine, "tsn_flow": fine}
+    assert report.retry_prose({layout.LR_RECOGNIZERS_STAGE: stage}).endswith("No run fell below it.")
+    assert "times: 0" in report.retry_prose({layout.LR_RECOGNIZERS_STAGE: {**stage, "retry": {**rule, "times": 0}}})
+    assert "re-run `dvc repro train_recognizers_lr`" in report.retry_prose({layout.LR_RECOGNIZERS_STAGE: {}})
+    # the cost table's row says how many failed attempts its cost includes
+    metrics = {layout.LR_RECOGNIZERS_STAGE: {b: {"tsn_rgb": {"epochs": 100}, "tsn_flow": {"epochs": 28},
+                                                 "cost_seconds": 50.0, "seeds": [0, 1, 2],
+                                                 "retries": [] if b == "tsn_finetuned_lr" else
+                                                 [{"kept": False}, {"kept": False}, {"kept": True}]}
+                                             for b in layout.LR_BASELINES}}
+    costs = report.training_costs(metrics, [], {}).set_index("row")["trained"]
+    assert costs["tsn_retrained_lr"].endswith("its 2 failed attempts (section 1b) included, spread over its 3 seeds")
+    assert costs["tsn_finetuned_lr"].endswith("on the derived LR store")

@@ -21,8 +21,9 @@ import pandas as pd
 from ..data.store import PreparedDataset
 from ..paths import resolve
 from .layout import LR_BASELINES, LR_RECOGNIZER_NAMES, RECOGNIZER_PLOT_COLUMNS
-from .persist import file_digest, reuse_or_reset
-from .recognizers import RecognizerRuns, device_for, recognizer_dir, train_job
+from .persist import file_digest
+from .recognizers import RecognizerRuns, device_for, recognizer_dir
+from .retries import train_with_retries
 
 __all__ = ["lr_baseline_configs", "train_lr_baselines"]
 
@@ -59,11 +60,19 @@ def train_lr_baselines(recognition: Mapping, recognition_lr: Mapping, prepare: M
     TSN they may start from comes from the earlier stage): ``processes`` (params.yaml's) more than
     one trains them side by side in single-threaded processes (:func:`arsr.workers.run_jobs`).
 
-    Metrics: ``derive`` (the store's stats; ``derive_seconds`` summed over videos), per baseline
-    its streams (training seconds, iterations, epochs, last training accuracy; means over the
-    seeds, each seed's under ``per_seed``) and ``train_seconds`` (both streams, one seed) and
-    ``cost_seconds`` (derivation + training: the fine-tuned baseline's cost leaves out the HR TSN it
-    starts from, which the study trains anyway).
+    A run whose held-out top-1 is below ``recognition_lr.retry.below_x_chance`` times chance (1 / classes)
+    is trained again with another seed, at most ``recognition_lr.retry.times`` times
+    (:func:`arsr.study.retries.train_with_retries`).
+
+    Metrics: ``derive`` (the store's stats; ``derive_seconds`` summed over videos), ``retry`` (the
+    rule: below_x_chance, ``below`` as a top-1 fraction, times), per baseline
+    its streams (training seconds of the kept run and ``all_seconds`` of every attempt, iterations,
+    epochs, last training accuracy; means over the seeds, each seed's under ``per_seed`` with its
+    ``attempts``), ``retries`` (each attempt below the rule: stream, recognizer_seed, its training ``seed``,
+    val_top1, kept: the last attempt is kept even so),
+    ``train_seconds`` (both streams, one seed, failed attempts included) and ``cost_seconds``
+    (derivation + training: the fine-tuned baseline's cost leaves out the HR TSN it starts from,
+    which the study trains anyway).
     Seconds are wall seconds on ``device`` (``recognition.device``).
     """
     from ..data.degraded import derive_lr_store
@@ -81,7 +90,10 @@ def train_lr_baselines(recognition: Mapping, recognition_lr: Mapping, prepare: M
     dataset = PreparedDataset(lr_interim_dir)
     device = device_for(recognition.get("device"))
     seeds = [int(s) for s in recognition["seeds"]]
-    metrics: dict = {"derive": derive}
+    rule = recognition_lr.get("retry") or {}
+    retry = {"below": float(rule.get("below_x_chance", 0)) / len(dataset.class_names),
+             "times": int(rule.get("times", 0))}
+    metrics: dict = {"derive": derive, "retry": {"below_x_chance": float(rule.get("below_x_chance", 0)), **retry}}
     jobs = [(baseline, name, seed) for baseline in LR_BASELINES for name in LR_RECOGNIZER_NAMES for seed in seeds]
     work = []
     for baseline, name, seed in jobs:
@@ -96,8 +108,8 @@ def train_lr_baselines(recognition: Mapping, recognition_lr: Mapping, prepare: M
                                         "recognizer; run `dvc repro train_recognizers` first")
             settings["init"] = {"path": str(init), "sha256": file_digest(init)}
         folder = recognizer_dir(resolve(models_dir) / baseline, seed, name)
-        reuse_or_reset(folder, settings)
-        work.append(Job(f"{baseline}/{name} seed {seed}", train_job, (config, dataset.root, folder),
+        work.append(Job(f"{baseline}/{name} seed {seed}", train_with_retries,
+                        (config, dataset.root, folder, settings, retry),
                         {"device": device, "init_weights": init}))
     done = dict(zip(jobs, run_jobs(work, processes, desc="train LR baselines", progress=progress)))
     logs = []
@@ -111,11 +123,15 @@ def train_lr_baselines(recognition: Mapping, recognition_lr: Mapping, prepare: M
                 logs.append(log.assign(model=f"{baseline}/{name}", seed=seed))
             config = lr_baseline_configs(recognition, recognition_lr, baseline, name, seeds[-1])
             mean = {k: sum(r[k] for r in per_seed.values()) / len(per_seed)
-                    for k in ("train_accuracy", "train_loss", "seconds")}
+                    for k in ("train_accuracy", "train_loss", "seconds", "all_seconds")}
             entry[name] = {**mean, "iterations": next(iter(per_seed.values()))["iterations"],
                            "epochs": int(config["epochs"]), "lr": float(config["lr"]),
                            "init": "HR TSN" if baseline == "tsn_finetuned_lr" else "scratch", "per_seed": per_seed}
-        entry["train_seconds"] = sum(entry[n]["seconds"] for n in LR_RECOGNIZER_NAMES)  # one seed's
+        # one seed's, failed attempts included (arsr.study.retries)
+        entry["train_seconds"] = sum(entry[n]["all_seconds"] for n in LR_RECOGNIZER_NAMES)
+        entry["retries"] = [{"stream": name, "recognizer_seed": seed, **attempt} for name in LR_RECOGNIZER_NAMES
+                            for seed in seeds for attempt in entry[name]["per_seed"][str(seed)]["attempts"]
+                            if attempt["failed"]]
         entry["cost_seconds"] = entry["train_seconds"] + derive["derive_seconds"]
         entry["seeds"] = seeds
         metrics[baseline] = entry

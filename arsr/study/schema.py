@@ -131,6 +131,10 @@ SCHEMA: dict[str, Any] = {
         "finetune_epochs": integer(1),
         "finetune_lr": number(0.0, open_min=True),
         "retrained": _lr_schedules,
+        "retry": {  # arsr.study.retries: a run that learned nothing held-out is trained again with another seed
+            "below_x_chance": number(0.0),
+            "times": integer(0),
+        },
         "workers": integer(0),
     },
     "sr": _sr_group,

@@ -30,7 +30,7 @@ from __future__ import annotations
 from ...methods import COMBINED, IMAGE_SR, VIDEO_SR
 from ..variants import STREAM as ABLATION_STREAM
 from .claims import ABLATION_CLAIMS, AA_CLAIM, CLAIM_COLUMNS, HR_CEILING_CLAIM, RHO_MARGIN, claims_table
-from .costs import cost_prose, cost_table, training_costs
+from .costs import cost_prose, cost_table, retry_prose, training_costs
 from .figures import flow_comparison_figure, visual_comparison_figure, wmse_weight_figure
 from .inputs import (ABLATION_RECOGNIZER, RENAMED_COLUMNS, MissingInputError, StudyResults, ablation_sources,
                      flow_method_of, load_study, metrics_files, read_ablation, read_ablation_per_video,
@@ -63,5 +63,5 @@ __all__ = [
     "ABLATION_CLAIMS", "RHO_MARGIN", "CLAIM_COLUMNS", "correctness_table", "aligned_scores", "claims_table",
     "claims_display", "claims_prose", "dataset_summary", "accuracy_digits", "PAPER_PROTOCOL", "evaluation_settings",
     "recipe_deviations", "method_summary", "ROW_ORDER", "ROW_LABELS", "read_lr_baselines", "training_costs",
-    "cost_table", "cost_prose", "fusion_rule", "bicubic_margins", "BICUBIC_MARGIN_DB",
+    "cost_table", "cost_prose", "retry_prose", "fusion_rule", "bicubic_margins", "BICUBIC_MARGIN_DB",
 ]

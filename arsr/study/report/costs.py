@@ -83,10 +83,46 @@ def training_costs(metrics: Mapping[str, Mapping], sr_methods: Sequence[str], sr
                                  f"re-run `dvc repro {stage}`")
             epochs = " + ".join(str(entry[n]["epochs"]) for n in layout.LR_RECOGNIZER_NAMES if n in entry)
             how = ("HR TSN fine-tuned" if baseline == "tsn_finetuned_lr" else "TSN rgb + flow from scratch")
-            rows.append({"row": baseline, "trained": f"{how} ({epochs} epochs) on the derived LR store",
+            retried = sum(not r["kept"] for r in entry.get("retries") or [])
+            again = (f"; its {retried} failed attempt{'s' if retried > 1 else ''} (section 1b) included, "
+                     f"spread over its {len(entry.get('seeds') or [1])} seeds" if retried else "")
+            rows.append({"row": baseline, "trained": f"{how} ({epochs} epochs) on the derived LR store{again}",
                          "seconds": float(entry["cost_seconds"]),
                          "device": (m.get("provenance") or {}).get("device", "?")})
     return pd.DataFrame(rows, columns=["row", "trained", "seconds", "device"])
+
+
+def retry_prose(metrics: Mapping[str, Mapping], lr_baselines: Sequence[str] = LR_BASELINES) -> str:
+    """Which LR-baseline runs the pre-declared rule trained again (``recognition_lr.retry``,
+    :mod:`arsr.study.retries`), with each attempt's validation top-1, or that none was."""
+    m = metrics.get(layout.LR_RECOGNIZERS_STAGE) or {}
+    rule = m.get("retry")
+    if not isinstance(rule, Mapping):
+        return (f"reports/{layout.LR_RECOGNIZERS_METRICS} does not say which retry rule its runs met: re-run "
+                f"`dvc repro {layout.LR_RECOGNIZERS_STAGE}`.")
+    if not rule.get("times"):
+        return "No retry rule (`recognition_lr.retry.times: 0`): every LR-baseline run is its recogniser seed's."
+    how = (f"The retry rule (`recognition_lr.retry`, declared before any test score was read): a run whose "
+           f"validation top-1 (mean of its last 3 validations) is below {rule['below_x_chance']:g} x chance "
+           f"({100 * rule['below']:.1f}%) is trained again with seed + 1000 k, at most {rule['times']} times, "
+           "and the last attempt is kept. It reads the validation split only and can only raise the baseline.")
+    runs = []
+    for baseline in lr_baselines:
+        entry = m.get(baseline) or {}
+        for name in layout.LR_RECOGNIZER_NAMES:
+            for seed, per in ((entry.get(name) or {}).get("per_seed") or {}).items():
+                attempts = per.get("attempts") or []
+                if len(attempts) < 2 and not any(a["failed"] for a in attempts):
+                    continue
+                steps = ", ".join(f"seed {a['seed']} " + ("no validation" if a["val_top1"] is None
+                                                          else f"{100 * a['val_top1']:.1f}%")
+                                  + (" (kept" + (", below the rule: no attempt left)" if a["failed"] else ")")
+                                     if a["kept"] else "") for a in attempts)
+                runs.append(f"{_label(baseline)} {name.removeprefix('tsn_')}, recogniser seed {seed}: {steps}")
+    if not runs:
+        return how + " No run fell below it."
+    return (how + f" Retried ({len(runs)} run{'s' if len(runs) > 1 else ''}; validation top-1 of each attempt): "
+            + "; ".join(runs) + ". The failed attempts' training time is in the cost above.")
 
 
 def cost_table(costs: pd.DataFrame, eval_df: pd.DataFrame, *, digits: int = 2) -> pd.DataFrame:
