@@ -126,9 +126,9 @@ def train_with_retries(config: Mapping, interim_dir: str | Path, folder: str | P
             return {**summary, "seed": cfg["seed"], "attempts": attempts,
                     "all_seconds": float(sum(a["seconds"] for a in attempts))}, frame
         attempts.append(_attempt(attempt, cfg["seed"], frame, below, kept=False))
-        log.warning("%s: held-out top-1 %.3f below %.3f (recognition_lr.retry): attempt %d of %d "
-                    "failed, kept in %s; training seed %d next", folder, top1, below, attempt, times, archive,
-                    attempt_seed(config["seed"], attempt + 1))
+        log.warning("%s: held-out top-1 %.3f below %.3f (recognition_lr.retry): seed %d failed, kept in %s; "
+                    "retry %d of at most %d with seed %d", folder, top1, below, cfg["seed"], archive, attempt + 1,
+                    times, attempt_seed(config["seed"], attempt + 1))
         if archive.exists():
             shutil.rmtree(archive)
         archive.parent.mkdir(parents=True, exist_ok=True)
