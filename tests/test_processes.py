@@ -48,6 +48,8 @@ def without_seconds(value):
     """Metrics without their timings (the one thing a second run may change)."""
     if isinstance(value, dict):
         return {k: without_seconds(v) for k, v in value.items() if "seconds" not in k}
+    if isinstance(value, list):  # e.g. an LR baseline's attempts, each with its seconds
+        return [without_seconds(v) for v in value]
     return value
 
 
