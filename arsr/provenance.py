@@ -33,8 +33,27 @@ def device_description() -> str:
     return f"cpu ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
 
 
+#: Packages besides torch whose version can change a computed number (array maths; OpenCV's DIS / TV-L1
+#: flow feeds the WMSE and warp losses and the temporal stream): recorded by every stage.
+NUMERIC_PACKAGES = {"numpy": "numpy", "opencv": "cv2"}
+
+
+def package_versions() -> dict[str, str]:
+    """``{"numpy": ..., "opencv": ...}`` of :data:`NUMERIC_PACKAGES` ("not installed" where missing)."""
+    import importlib
+
+    out = {}
+    for name, module in NUMERIC_PACKAGES.items():
+        try:
+            out[name] = str(importlib.import_module(module).__version__)
+        except ImportError:
+            out[name] = "not installed"
+    return out
+
+
 def provenance(params: dict, dataset_fingerprint: str | None = None) -> dict:
-    """A dict for metrics files: git commit, params hash, dataset fingerprint, device, versions, time.
+    """A dict for metrics files: git commit, params hash, dataset fingerprint, device, versions
+    (python, torch, numpy, opencv: a new environment can change computed numbers), time.
 
     ``dataset_fingerprint``: that of the prepared store the stage read
     (``arsr.data.store.PreparedDataset.fingerprint``); the params hash covers it, so two runs of
@@ -49,5 +68,6 @@ def provenance(params: dict, dataset_fingerprint: str | None = None) -> dict:
         "device": device_description(),
         "python": platform.python_version(),
         "torch": torch.__version__,
+        **package_versions(),
         "time_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }

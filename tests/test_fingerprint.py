@@ -127,6 +127,17 @@ def test_a_store_prepared_before_fingerprints_is_refused_until_prepare_adds_them
         PreparedDataset(tmp_path).fingerprint
 
 
+def test_provenance_records_the_numeric_packages():
+    import cv2
+    import numpy
+
+    from arsr.provenance import provenance
+
+    prov = provenance({"a": 1})
+    assert prov["numpy"] == numpy.__version__ and prov["opencv"] == cv2.__version__
+    assert {"python", "torch", "numpy", "opencv"} <= set(prov)
+
+
 def test_provenance_hashes_the_dataset_fingerprint():
     params = {"evaluate": {"num_frames": 25}, "seeds": [0]}
     a, b = provenance(params, dataset_fingerprint="a" * 16), provenance(params, dataset_fingerprint="b" * 16)

@@ -695,6 +695,11 @@ def test_provenance_block(fake):
     assert block["stage_dataset_fingerprints"] == ["?"] and block["dataset_fingerprint"] == "?"
     own = report.provenance_summary(metrics, dataset="synthetic", report={**PROV, "dataset_fingerprint": "fp1"})
     assert own["dataset_fingerprint"] == "fp1"
+    # the environment: the report's package versions, and the stages' distinct ones (fake stages: PROV's)
+    assert block["packages"] == "python 3.11, torch 2.13, numpy ?, opencv ?"
+    assert block["stage_packages"] == ["python 3.11, torch 2.13, numpy ?, opencv ?"]
+    mixed = {**metrics, "prepare": {**metrics["prepare"], "provenance": {**PROV, "numpy": "2.4.6", "opencv": "5.1.0"}}}
+    assert len(report.provenance_summary(mixed, dataset="synthetic", report=PROV)["stage_packages"]) == 2
     expected = 1.5 + 10 + 9 * 5 + 12 * 2 + 5 * 3 + 4  # ablation: the 5 runs (aliases are not run)
     assert block["total_seconds"] == pytest.approx(expected)
     assert block["seconds_per_stage"]["report"] == 4.0

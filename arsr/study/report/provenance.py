@@ -86,19 +86,27 @@ def stage_seconds(metrics: Mapping[str, Mapping]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["stage", "seconds", "device", "git_commit", "params_hash", "time_utc"])
 
 
+def _packages(prov: Mapping) -> str:
+    """``python 3.11.7, torch 2.13.0, numpy 2.4.6, opencv 5.1.0`` of a provenance block ("?" where unrecorded)."""
+    return ", ".join(f"{k} {prov.get(k, '?')}" for k in ("python", "torch", "numpy", "opencv"))
+
+
 def provenance_summary(metrics: Mapping[str, Mapping], *, dataset: str, report: Mapping | None = None,
                        report_seconds: float | None = None) -> dict:
     """The study's provenance: the report's own git commit / params hash / device, the dataset and
     its fingerprint (the prepared store's, as the report read it), the distinct commits, devices
     and dataset fingerprints of the stages ("?" for a stage that recorded none: one run before
-    fingerprints existed; more than one value: results of different data side by side), seconds
-    per stage and in total."""
+    fingerprints existed; more than one value: results of different data side by side), the
+    package versions of the report (``packages``) and the distinct ones of the stages
+    (``stage_packages``: more than one, stages computed in different environments), seconds per stage
+    and in total."""
     table = stage_seconds(metrics)
     seconds = dict(zip(table["stage"], table["seconds"]))
     if report_seconds is not None:
         seconds["report"] = round(float(report_seconds), 1)
     report = dict(report or {})
     stage_fingerprints = {(m.get("provenance") or {}).get("dataset_fingerprint") or "?" for m in metrics.values()}
+    stage_packages = {_packages(m.get("provenance") or {}) for m in metrics.values()}
     return {
         "git_commit": report.get("git_commit", "?"),
         "params_hash": report.get("params_hash", "?"),
@@ -108,6 +116,8 @@ def provenance_summary(metrics: Mapping[str, Mapping], *, dataset: str, report: 
         "stage_dataset_fingerprints": sorted(stage_fingerprints),
         "stage_commits": sorted(set(table["git_commit"])),
         "stage_devices": sorted(set(table["device"])),
+        "packages": _packages(report),
+        "stage_packages": sorted(stage_packages),
         "seconds_per_stage": seconds,
         "total_seconds": round(float(sum(seconds.values())), 1),
         "time_utc": report.get("time_utc", "?"),

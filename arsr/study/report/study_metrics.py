@@ -103,7 +103,7 @@ def headline(eval_df: pd.DataFrame, correlations: pd.DataFrame, provenance: Mapp
         out["dataset_fingerprint"] = provenance.get("dataset_fingerprint")
         out["provenance"] = {k: provenance.get(k) for k in ("git_commit", "params_hash", "device", "dataset",
                                                              "dataset_fingerprint", "stage_dataset_fingerprints",
-                                                             "time_utc")}
+                                                             "packages", "stage_packages", "time_utc")}
     return out
 
 
