@@ -91,9 +91,9 @@ def train_lr_baselines(recognition: Mapping, recognition_lr: Mapping, prepare: M
     device = device_for(recognition.get("device"))
     seeds = [int(s) for s in recognition["seeds"]]
     rule = recognition_lr.get("retry") or {}
-    retry = {"below": float(rule.get("below_x_chance", 0)) / len(dataset.class_names),
-             "times": int(rule.get("times", 0))}
-    metrics: dict = {"derive": derive, "retry": {"below_x_chance": float(rule.get("below_x_chance", 0)), **retry}}
+    x_chance = float(rule.get("below_x_chance", 0))
+    retry = {"below": x_chance / len(dataset.class_names), "times": int(rule.get("times", 0))}
+    metrics: dict = {"derive": derive, "retry": {"below_x_chance": x_chance, **retry}}
     jobs = [(baseline, name, seed) for baseline in LR_BASELINES for name in LR_RECOGNIZER_NAMES for seed in seeds]
     work = []
     for baseline, name, seed in jobs:

@@ -6,14 +6,13 @@ memorises its training videos, depending on its seed: one of nine runs (dataset 
 recogniser seeds 0-2) reached a training top-1 of 0.86 at a validation top-1 of 13.2% (chance 8.3%;
 the other eight 60.4-84.7%), and its test score (14.6%) alone moved the baseline's mean by 18 points
 between dataset seeds. Its retries: seed 1002 failed too (22.9%), seed 2002 reached 65.3% (test
-73.6%). A run *failed*
-when its held-out top-1 (:func:`held_out_top1`: the mean of its last ``HELD_OUT_LAST`` validations,
-the recipes' plateau measure) is below ``retry.below_x_chance`` times chance (1 / classes); it is
-then trained again with seed ``seed + RETRY_SEED_STEP * attempt``, at most ``retry.times`` times,
-and the last attempt is kept whatever it scores. The rule reads the validation split only, never
-the test split, and a retry can only raise the baseline the SR rows are compared with. Each failed
-attempt is kept beside the model, in ``<folder>.failed/attempt<k>/``, and listed in the stage's
-metrics (``retries``), which the report names.
+73.6%). A run *failed* when its held-out top-1 (:func:`held_out_top1`: the mean of its last
+``HELD_OUT_LAST`` validations, the recipes' plateau measure) is below ``retry.below_x_chance`` times
+chance (1 / classes); it is then trained again with seed ``seed + RETRY_SEED_STEP * attempt``, at
+most ``retry.times`` times, and the last attempt is kept whatever it scores. The rule reads the
+validation split only, never the test split, and a retry can only raise the baseline the SR rows
+are compared with. Each failed attempt is kept beside the model, in ``<folder>.failed/attempt<k>/``,
+and listed in the stage's metrics (``retries``), which the report names.
 
     summary, log = train_with_retries(config, store, folder, settings, {"below": 0.25, "times": 2})
     summary["attempts"]   # [{"attempt": 0, "seed": 2, "val_top1": 0.15, "failed": True, "kept": False, ...},
@@ -69,20 +68,12 @@ def _recorded(folder: Path, record: Mapping) -> bool:
         return False
 
 
-def _read_log(folder: Path) -> pd.DataFrame:
-    path = folder / "log.csv"
-    return pd.read_csv(path) if path.is_file() else pd.DataFrame()
-
-
-def _failed(top1: float | None, below: float) -> bool:
-    return top1 is not None and top1 < below
-
-
-def _attempt(attempt: int, seed: int, frame: pd.DataFrame, below: float, *, kept: bool) -> dict:
+def _judged(attempt: int, seed: int, frame: pd.DataFrame, below: float) -> dict:
+    """One attempt's record from its training log: held-out top-1, whether it is below the rule, seconds."""
     top1 = held_out_top1(frame)
     seconds = float(frame["seconds"].iloc[-1]) if len(frame) and "seconds" in frame.columns else float("nan")
-    return {"attempt": attempt, "seed": seed, "val_top1": top1, "failed": _failed(top1, below), "kept": kept,
-            "seconds": seconds}
+    return {"attempt": attempt, "seed": seed, "val_top1": top1, "failed": top1 is not None and top1 < below,
+            "kept": False, "seconds": seconds}
 
 
 def train_with_retries(config: Mapping, interim_dir: str | Path, folder: str | Path, settings: Mapping,
@@ -100,6 +91,7 @@ def train_with_retries(config: Mapping, interim_dir: str | Path, folder: str | P
     last: it may have failed too, when no attempt was left), ``seed`` (its
     training seed) and ``all_seconds`` (the training seconds of every attempt: the run's cost), and
     the kept run's log."""
+    from ..recognition.train import _read_log  # the trainer's own reader of its log.csv
     from .recognizers import train_job
 
     folder = Path(folder)
@@ -112,9 +104,9 @@ def train_with_retries(config: Mapping, interim_dir: str | Path, folder: str | P
         last = attempt == times
         archive = failed_dir(folder, attempt)
         if _recorded(archive, record):  # judged before: judge it again under today's rule
-            frame = _read_log(archive)
-            if not last and _failed(held_out_top1(frame), below):
-                attempts.append(_attempt(attempt, cfg["seed"], frame, below, kept=False))
+            judged = _judged(attempt, cfg["seed"], _read_log(archive / "log.csv"), below)
+            if not last and judged["failed"]:
+                attempts.append(judged)
                 continue
             if folder.exists():
                 shutil.rmtree(folder)
@@ -122,15 +114,15 @@ def train_with_retries(config: Mapping, interim_dir: str | Path, folder: str | P
         reuse_or_reset(folder, record)
         summary, frame = train_job(cfg, interim_dir, folder, device=device, init_weights=init_weights,
                                    progress=progress)
-        top1 = held_out_top1(frame)
-        if last or not _failed(top1, below):
-            attempts.append(_attempt(attempt, cfg["seed"], frame, below, kept=True))
+        judged = _judged(attempt, cfg["seed"], frame, below)
+        if last or not judged["failed"]:
+            attempts.append({**judged, "kept": True})
             return {**summary, "seed": cfg["seed"], "attempts": attempts,
                     "all_seconds": float(sum(a["seconds"] for a in attempts))}, frame
-        attempts.append(_attempt(attempt, cfg["seed"], frame, below, kept=False))
+        attempts.append(judged)
         log.warning("%s: held-out top-1 %.3f below %.3f (recognition_lr.retry): seed %d failed, kept in %s; "
-                    "retry %d of at most %d with seed %d", folder, top1, below, cfg["seed"], archive, attempt + 1,
-                    times, attempt_seed(config["seed"], attempt + 1))
+                    "retry %d of at most %d with seed %d", folder, judged["val_top1"], below, cfg["seed"], archive,
+                    attempt + 1, times, attempt_seed(config["seed"], attempt + 1))
         if archive.exists():
             shutil.rmtree(archive)
         archive.parent.mkdir(parents=True, exist_ok=True)

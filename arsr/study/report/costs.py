@@ -11,6 +11,7 @@ import pandas as pd
 from ...methods import BEYOND_PAPER, COMBINED, ORDER
 from .. import layout
 from ..layout import LR_BASELINES, sr_stage
+from ..retries import HELD_OUT_LAST, RETRY_SEED_STEP
 from .inputs import MissingInputError
 from .names import DASH, ROW_LABELS, ROW_ORDER, _label
 from .tables import _notes, format_mean_std, seed_summary
@@ -103,8 +104,9 @@ def retry_prose(metrics: Mapping[str, Mapping], lr_baselines: Sequence[str] = LR
     if not rule.get("times"):
         return "No retry rule (`recognition_lr.retry.times: 0`): every LR-baseline run is its recogniser seed's."
     how = (f"The retry rule (`recognition_lr.retry`, declared before any test score was read): a run whose "
-           f"validation top-1 (mean of its last 3 validations) is below {rule['below_x_chance']:g} x chance "
-           f"({100 * rule['below']:.1f}%) is trained again with seed + 1000 k, at most {rule['times']} times, "
+           f"validation top-1 (mean of its last {HELD_OUT_LAST} validations) is below {rule['below_x_chance']:g} x "
+           f"chance ({100 * rule['below']:.1f}%) is trained again with seed + {RETRY_SEED_STEP} k, at most "
+           f"{rule['times']} times, "
            "and the last attempt is kept. It reads the validation split only and can only raise the baseline.")
     runs = []
     for baseline in lr_baselines:
