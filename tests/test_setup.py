@@ -37,6 +37,20 @@ def test_torch_pinned_and_opencv_contrib_only():
     assert "torchvision" not in names
 
 
+def test_the_packages_that_compute_the_numbers_are_pinned():
+    """torch and the packages provenance records (arsr.provenance.NUMERIC_PACKAGES) are pinned to one
+    release: a range lets two fresh clones compute different numbers (OpenCV's DIS flow changed
+    between 4.14 and 5.x), and the provenance would only record the difference afterwards."""
+    from arsr.provenance import NUMERIC_PACKAGES
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    spec = {re.split(r"[=<>!~ ]", d)[0]: d for d in deps}
+    dist = {"numpy": "numpy", "opencv": "opencv-contrib-python-headless"}
+    assert set(dist) == set(NUMERIC_PACKAGES), "a package provenance records has no distribution name here"
+    for name in ["torch", *dist.values()]:
+        assert re.fullmatch(rf"{re.escape(name)}==[0-9][0-9.]*", spec[name]), f"{spec[name]!r} is not pinned with =="
+
+
 def test_readme_starts_with_the_two_commands_and_ci_runs_the_test_one():
     readme = (ROOT / "README.md").read_text().splitlines()
     block = "\n".join(readme[:8])
