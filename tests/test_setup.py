@@ -28,9 +28,15 @@ def test_environment_yml_mirrors_pyproject():
                              f"only in environment.yml: {sorted(conda - wanted)}")
 
 
-def test_torch_pinned_and_opencv_contrib_only():
+def _dependencies() -> dict[str, str]:
+    """pyproject.toml's dependencies: distribution name -> its requirement as written."""
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    names = [re.split(r"[=<>!~ ]", d)[0] for d in deps]
+    return {re.split(r"[=<>!~ ]", d)[0]: d for d in deps}
+
+
+def test_torch_pinned_and_opencv_contrib_only():
+    spec = _dependencies()
+    deps, names = list(spec.values()), list(spec)
     assert "torch==2.13.0" in deps
     assert "opencv-contrib-python-headless" in names
     assert not {"opencv-python", "opencv-contrib-python", "opencv-python-headless"} & set(names)
@@ -43,8 +49,7 @@ def test_the_packages_that_compute_the_numbers_are_pinned():
     between 4.14 and 5.x), and the provenance would only record the difference afterwards."""
     from arsr.provenance import NUMERIC_PACKAGES
 
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    spec = {re.split(r"[=<>!~ ]", d)[0]: d for d in deps}
+    spec = _dependencies()
     dist = {"numpy": "numpy", "opencv": "opencv-contrib-python-headless"}
     assert set(dist) == set(NUMERIC_PACKAGES), "a package provenance records has no distribution name here"
     for name in ["torch", *dist.values()]:

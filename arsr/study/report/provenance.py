@@ -7,6 +7,7 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from ...methods import LABELS
+from ...provenance import NUMERIC_PACKAGES
 from .. import layout, paper
 
 
@@ -87,8 +88,9 @@ def stage_seconds(metrics: Mapping[str, Mapping]) -> pd.DataFrame:
 
 
 def _packages(prov: Mapping) -> str:
-    """``python 3.11.7, torch 2.13.0, numpy 2.4.6, opencv 5.1.0`` of a provenance block ("?" where unrecorded)."""
-    return ", ".join(f"{k} {prov.get(k, '?')}" for k in ("python", "torch", "numpy", "opencv"))
+    """``python 3.11.7, torch 2.13.0, numpy 2.4.6, opencv 5.1.0`` of a provenance block ("?" where unrecorded):
+    python, torch and the packages every stage records (:data:`arsr.provenance.NUMERIC_PACKAGES`)."""
+    return ", ".join(f"{k} {prov.get(k, '?')}" for k in ("python", "torch", *NUMERIC_PACKAGES))
 
 
 def provenance_summary(metrics: Mapping[str, Mapping], *, dataset: str, report: Mapping | None = None,
